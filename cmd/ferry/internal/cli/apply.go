@@ -1,0 +1,251 @@
+package cli
+
+import (
+	"bufio"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+
+	"github.com/ferry-mirror/ferry/planner/apply"
+	"github.com/ferry-mirror/ferry/planner/config"
+	"github.com/ferry-mirror/ferry/planner/plan"
+)
+
+func (a *app) newApplyCommand() *cobra.Command {
+	var (
+		f           planFlags
+		autoApprove bool
+	)
+	cmd := &cobra.Command{
+		Use:   "apply [PLANFILE]",
+		Short: "Transfer and delete what the plan says, verifying every byte",
+		Long: `Apply executes a plan. Given a saved plan file it executes exactly that plan,
+refusing it if the state or the configuration changed since it was made.
+Without one it plans first and asks for confirmation on a terminal; without a
+terminal it needs -auto-approve.
+
+Transfers run first; deletes run only when every transfer succeeded. The state
+is checkpointed as changes complete, so an interrupted apply resumes.`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				if given := planningOptionsGiven(cmd.Flags()); len(given) > 0 {
+					return &exitError{code: ExitError, err: fmt.Errorf("a saved plan is applied as it is: %s cannot be combined with a plan file (plan again with them instead)", strings.Join(given, ", "))}
+				}
+				return a.applySaved(args[0], &f)
+			}
+			return a.applyFresh(&f, autoApprove)
+		},
+	}
+	addPlanFlags(cmd.Flags(), &f)
+	cmd.Flags().BoolVar(&autoApprove, "auto-approve", false, "apply without asking for confirmation")
+	return cmd
+}
+
+func (a *app) applySaved(path string, f *planFlags) error {
+	p, err := readPlanFile(path)
+	if err != nil {
+		return err
+	}
+	cfg, err := a.loadConfig(nil)
+	if err != nil {
+		return err
+	}
+	if p.ConfigDigest != cfg.Digest {
+		return &exitError{code: ExitError, err: fmt.Errorf("saved plan %s is stale: the configuration (or a non-sensitive variable) changed since it was made; run ferry plan again", path)}
+	}
+	sess, err := a.openState(statePath(cfg), "apply", f.lock)
+	if err != nil {
+		return err
+	}
+	defer sess.close()
+	lineage, serial := sess.state.Lineage, sess.state.Serial
+	if !sess.existed {
+		lineage, serial = "", 0
+	}
+	if p.PriorState.Lineage != lineage {
+		return &exitError{code: ExitError, err: fmt.Errorf("saved plan %s does not match the state: it was made against state lineage %q, the state file has %q; run ferry plan again", path, p.PriorState.Lineage, lineage)}
+	}
+	if p.PriorState.Serial != serial {
+		return &exitError{code: ExitError, err: fmt.Errorf("saved plan %s is stale: the state changed since it was made (serial %d, now %d); run ferry plan again", path, p.PriorState.Serial, serial)}
+	}
+	ps := a.buildProviders(cfg)
+	now := ps.describeDestinations()
+	for _, addr := range sortedStrings(p.Destinations) {
+		if now[addr] != p.Destinations[addr] {
+			return &exitError{code: ExitError, err: fmt.Errorf("saved plan %s is stale: destination %s was %q when planned and is %q now; run ferry plan again", path, addr, p.Destinations[addr], now[addr])}
+		}
+	}
+	if !p.Summary.Changed() {
+		fmt.Fprintln(a.streams.Out, "No changes. Nothing to apply.")
+		return nil
+	}
+	return a.execute(cfg, sess, ps, p, f)
+}
+
+func (a *app) applyFresh(f *planFlags, autoApprove bool) error {
+	cfg, err := a.loadConfig(f.vars)
+	if err != nil {
+		return err
+	}
+	sess, err := a.openState(statePath(cfg), "apply", f.lock)
+	if err != nil {
+		return err
+	}
+	defer sess.close()
+	ps := a.buildProviders(cfg)
+	p, err := a.makePlan(cfg, sess, f, ps)
+	if err != nil {
+		return err
+	}
+	if err := p.WriteText(a.streams.Out); err != nil {
+		return err
+	}
+	if !p.Summary.Changed() {
+		return nil
+	}
+	if !autoApprove {
+		if !isTerminal(a.streams.In) {
+			return &exitError{code: ExitError, err: errNoTerminal}
+		}
+		fmt.Fprint(a.streams.Out, "\nDo you want to perform these actions? Only 'yes' is accepted.\n  Enter a value: ")
+		line, _ := bufio.NewReader(a.streams.In).ReadString('\n')
+		if strings.TrimSpace(line) != "yes" {
+			fmt.Fprintln(a.streams.Out, "\nApply cancelled.")
+			return silent(ExitError)
+		}
+	}
+	fmt.Fprintln(a.streams.Out)
+	return a.execute(cfg, sess, ps, p, f)
+}
+
+func (a *app) execute(cfg *config.Config, sess *stateSession, ps *providerSet, p *plan.Plan, f *planFlags) error {
+	var mu sync.Mutex
+	var bar *progressbar.ProgressBar
+	prog := a.progress(&bar, &mu)
+	res, err := apply.Apply(a.ctx, p, sess.state, sess.manager, ps, apply.Options{
+		Parallelism: f.parallelismFor(cfg),
+		Logger:      a.logger,
+		Progress:    prog,
+		OnDone: func(c plan.Change, err error) {
+			mu.Lock()
+			defer mu.Unlock()
+			if bar != nil {
+				_ = bar.Clear()
+			}
+			if err != nil {
+				fmt.Fprintf(a.streams.Out, "%s: %s failed\n", c.Address, c.Action)
+				return
+			}
+			fmt.Fprintf(a.streams.Out, "%s: %s\n", c.Address, doneText(c))
+		},
+	})
+	if res != nil {
+		a.reportApply(p, res)
+	}
+	if err != nil {
+		return &exitError{code: ExitError, err: err}
+	}
+	if res.Err() != nil {
+		return silent(ExitError)
+	}
+	return nil
+}
+
+func doneText(c plan.Change) string {
+	switch {
+	case c.Reason == plan.AlreadyAtDestination:
+		return "recorded (already at destination, verified)"
+	case c.Action == plan.Add:
+		return "added"
+	case c.Action == plan.Replace:
+		return "replaced"
+	case c.Action == plan.Delete:
+		return "deleted"
+	}
+	return c.Action.String()
+}
+
+func (a *app) reportApply(p *plan.Plan, res *apply.Result) {
+	w := a.streams.Out
+	if len(res.Failed) == 0 && len(res.SkippedDeletes) == 0 {
+		fmt.Fprintf(w, "\nApply complete: %d changes applied, %s transferred.\n", res.Applied, plan.FormatBytes(res.TransferredBytes))
+		return
+	}
+	e := a.streams.Err
+	fmt.Fprintf(e, "\nApply failed: %d applied, %d failed, %d deletes skipped (%s transferred).\n", res.Applied, len(res.Failed), len(res.SkippedDeletes), plan.FormatBytes(res.TransferredBytes))
+	for _, fl := range res.Failed {
+		fmt.Fprintf(e, "\nError: %s: %s failed\n  %s\n", fl.Change.Address, fl.Change.Action, fl.Err)
+	}
+	if len(res.SkippedDeletes) > 0 {
+		fmt.Fprintf(e, "\nNot deleted because an earlier change failed:\n")
+		for _, c := range res.SkippedDeletes {
+			fmt.Fprintf(e, "  - %s\n", c.Address)
+		}
+	}
+	fmt.Fprintln(e, "\nWhat landed is recorded in the state; run ferry apply again to retry the rest.")
+}
+
+// barProgress adapts a terminal progress bar to apply.Progress.
+type barProgress struct {
+	a     *app
+	barp  **progressbar.ProgressBar
+	mu    *sync.Mutex
+	items int
+	done  int
+}
+
+func (a *app) progress(barp **progressbar.ProgressBar, mu *sync.Mutex) apply.Progress {
+	if !isTerminal(a.streams.Err) {
+		return nil
+	}
+	return &barProgress{a: a, barp: barp, mu: mu}
+}
+
+func (b *barProgress) Start(items int, bytes int64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.items = items
+	total := bytes
+	if total <= 0 {
+		total = -1
+	}
+	*b.barp = progressbar.NewOptions64(total,
+		progressbar.OptionSetWriter(b.a.streams.Err),
+		progressbar.OptionShowBytes(true),
+		progressbar.OptionSetDescription(fmt.Sprintf("0/%d", items)),
+		progressbar.OptionThrottle(100e6),
+		progressbar.OptionShowCount(),
+		progressbar.OptionClearOnFinish(),
+	)
+}
+
+func (b *barProgress) Advance(n int64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if *b.barp != nil {
+		_ = (*b.barp).Add64(n)
+	}
+}
+
+func (b *barProgress) ItemDone() {
+	// Called with the engine's lock held but not ours.
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.done++
+	if *b.barp != nil {
+		(*b.barp).Describe(fmt.Sprintf("%d/%d", b.done, b.items))
+	}
+}
+
+func (b *barProgress) Finish() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if *b.barp != nil {
+		_ = (*b.barp).Finish()
+		*b.barp = nil
+	}
+}

@@ -1,0 +1,258 @@
+package cli
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/spf13/pflag"
+
+	"github.com/ferry-mirror/ferry/planner/config"
+	"github.com/ferry-mirror/ferry/providers"
+	"github.com/ferry-mirror/ferry/providers/dir"
+	"github.com/ferry-mirror/ferry/providers/httpsrc"
+	"github.com/ferry-mirror/ferry/providers/httpx"
+	"github.com/ferry-mirror/ferry/state"
+)
+
+// providerTypes are the source and destination types this build accepts.
+func providerTypes() []config.ProviderType {
+	return []config.ProviderType{httpsrc.Type(), dir.Type()}
+}
+
+// varFlags collects -var and -var-file in command-line order (the order is
+// the precedence).
+type varFlags struct {
+	args *[]config.VarArg
+	file bool
+}
+
+func (v varFlags) String() string { return "" }
+func (v varFlags) Type() string {
+	if v.file {
+		return "file"
+	}
+	return "name=value"
+}
+func (v varFlags) Set(s string) error {
+	*v.args = append(*v.args, config.VarArg{File: v.file, Value: s})
+	return nil
+}
+
+func addVarFlags(fs *pflag.FlagSet, args *[]config.VarArg) {
+	fs.Var(varFlags{args: args}, "var", "set a variable (repeatable; later wins)")
+	fs.Var(varFlags{args: args, file: true}, "var-file", "load variables from an HCL `file` (repeatable; later wins)")
+}
+
+// loadConfig loads the working directory's config and renders its
+// diagnostics. It returns a silent error when there are errors.
+func (a *app) loadConfig(vars []config.VarArg) (*config.Config, error) {
+	wd, err := os.Getwd()
+	if err != nil {
+		return nil, err
+	}
+	cfg, diags := config.Load(config.LoadOptions{Dir: wd, Env: a.env, Vars: vars, Types: providerTypes()})
+	a.renderDiags(cfg, diags)
+	if diags.HasErrors() {
+		return cfg, silent(ExitError)
+	}
+	return cfg, nil
+}
+
+// renderDiags writes diagnostics to stderr with source snippets.
+func (a *app) renderDiags(cfg *config.Config, diags hcl.Diagnostics) {
+	if len(diags) == 0 {
+		return
+	}
+	files := map[string]*hcl.File{}
+	if cfg != nil {
+		files = cfg.Files
+	}
+	width := 0
+	color := false
+	if isTerminal(a.streams.Err) && a.getenv("NO_COLOR") == "" {
+		color = true
+		width = 100
+	}
+	w := hcl.NewDiagnosticTextWriter(a.streams.Err, files, uint(width), color)
+	_ = w.WriteDiagnostics(diags)
+}
+
+// jsonDiagnostic is the machine form of a diagnostic (validate -json).
+type jsonDiagnostic struct {
+	Severity string     `json:"severity"`
+	Summary  string     `json:"summary"`
+	Detail   string     `json:"detail,omitempty"`
+	Range    *jsonRange `json:"range,omitempty"`
+}
+
+type jsonRange struct {
+	Filename string  `json:"filename"`
+	Start    jsonPos `json:"start"`
+	End      jsonPos `json:"end"`
+}
+
+type jsonPos struct {
+	Line   int `json:"line"`
+	Column int `json:"column"`
+	Byte   int `json:"byte"`
+}
+
+func toJSONDiags(diags hcl.Diagnostics) []jsonDiagnostic {
+	out := []jsonDiagnostic{}
+	for _, d := range diags {
+		jd := jsonDiagnostic{Severity: "error", Summary: d.Summary, Detail: d.Detail}
+		if d.Severity == hcl.DiagWarning {
+			jd.Severity = "warning"
+		}
+		if d.Subject != nil {
+			jd.Range = &jsonRange{
+				Filename: d.Subject.Filename,
+				Start:    jsonPos{Line: d.Subject.Start.Line, Column: d.Subject.Start.Column, Byte: d.Subject.Start.Byte},
+				End:      jsonPos{Line: d.Subject.End.Line, Column: d.Subject.End.Column, Byte: d.Subject.End.Byte},
+			}
+		}
+		out = append(out, jd)
+	}
+	return out
+}
+
+func writeJSON(w io.Writer, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(b, '\n'))
+	return err
+}
+
+// statePath is where the config says the state lives.
+func statePath(cfg *config.Config) string {
+	p := cfg.Settings.StatePath
+	if p == "" {
+		p = config.DefaultStatePath
+	}
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(cfg.Dir, p)
+	}
+	return p
+}
+
+// lockFlags are the locking flags shared by commands that read or write state.
+type lockFlags struct {
+	lock    bool
+	timeout time.Duration
+}
+
+func addLockFlags(fs *pflag.FlagSet, l *lockFlags) {
+	fs.BoolVar(&l.lock, "lock", true, "lock the state while the command runs")
+	fs.DurationVar(&l.timeout, "lock-timeout", 0, "how long to retry acquiring a held state lock (e.g. 30s)")
+}
+
+// stateSession is the open state of one command, under its lock.
+type stateSession struct {
+	path    string
+	manager *state.Manager
+	state   *state.State
+	// existed is false when there was no state file yet.
+	existed bool
+	lock    *state.HeldLock
+}
+
+func (s *stateSession) close() {
+	if s.lock != nil {
+		_ = s.lock.Unlock()
+	}
+}
+
+// openState locks (unless -lock=false) and reads the state.
+func (a *app) openState(path, op string, lf lockFlags) (*stateSession, error) {
+	s := &stateSession{path: path}
+	if lf.lock {
+		l, err := state.Lock(a.ctx, path, op, Version, lf.timeout)
+		if err != nil {
+			return nil, &exitError{code: ExitError, err: err}
+		}
+		s.lock = l
+	}
+	_, statErr := os.Stat(path)
+	s.existed = statErr == nil
+	m, st, err := state.Open(path, Version)
+	if err != nil {
+		s.close()
+		return nil, &exitError{code: ExitError, err: err}
+	}
+	s.manager, s.state = m, st
+	return s, nil
+}
+
+// providerSet instantiates the configured providers once per command.
+type providerSet struct {
+	sources      map[string]providers.Source
+	destinations map[string]providers.Destination
+}
+
+func (a *app) buildProviders(cfg *config.Config) *providerSet {
+	client := httpx.New(httpx.Options{Logger: a.logger.Named("http"), UserAgent: "ferry/" + Version})
+	ps := &providerSet{sources: map[string]providers.Source{}, destinations: map[string]providers.Destination{}}
+	for addr, s := range cfg.Sources {
+		switch c := s.Settings.(type) {
+		case *httpsrc.Config:
+			ps.sources[addr] = httpsrc.New(addr, c, client, a.logger.Named("source").With("source", addr))
+		}
+	}
+	for addr, d := range cfg.Destinations {
+		switch c := d.Settings.(type) {
+		case *dir.Config:
+			ps.destinations[addr] = dir.New(addr, c, a.logger.Named("destination").With("destination", addr))
+		}
+	}
+	return ps
+}
+
+func (ps *providerSet) Source(addr string) (providers.Source, error) {
+	if s, ok := ps.sources[addr]; ok {
+		return s, nil
+	}
+	return nil, fmt.Errorf("source %s is not configured", addr)
+}
+
+func (ps *providerSet) Destination(addr string) (providers.Destination, error) {
+	if d, ok := ps.destinations[addr]; ok {
+		return d, nil
+	}
+	return nil, fmt.Errorf("destination %s is not configured", addr)
+}
+
+// describeDestinations maps each destination address to its description.
+func (ps *providerSet) describeDestinations() map[string]string {
+	out := map[string]string{}
+	for addr, d := range ps.destinations {
+		if ds, ok := d.(providers.Describer); ok {
+			out[addr] = ds.Describe()
+		} else {
+			out[addr] = addr
+		}
+	}
+	return out
+}
+
+func sortedStrings(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func quote(s string) string { return strconv.Quote(s) }
+
+var errNoTerminal = errors.New("apply needs confirmation, but no terminal is attached: pass -auto-approve, or apply a saved plan file")

@@ -1,0 +1,356 @@
+// Package apply executes a plan: transfers first, deletes last (and only when
+// every transfer succeeded), streaming each object source → verifying reader
+// → destination, and checkpointing the state as changes complete so an
+// interrupted run loses nothing and records nothing that did not land.
+package apply
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/ferry-mirror/ferry/planner/plan"
+	"github.com/ferry-mirror/ferry/providers"
+	"github.com/ferry-mirror/ferry/providers/verify"
+	"github.com/ferry-mirror/ferry/state"
+)
+
+// ErrNotOwned reports an object in the way at the destination that ferry does
+// not own and will not overwrite.
+var ErrNotOwned = errors.New("object exists at the destination and is not owned by ferry")
+
+// ErrDeletesSkipped is reported for each delete not attempted because an
+// earlier change failed.
+var ErrDeletesSkipped = errors.New("not deleting: an earlier change failed")
+
+// Providers resolves configured provider addresses.
+type Providers interface {
+	Source(addr string) (providers.Source, error)
+	Destination(addr string) (providers.Destination, error)
+}
+
+// Checkpointer persists state snapshots; *state.Manager is one.
+type Checkpointer interface {
+	Persist(s *state.State) (bool, error)
+}
+
+// Progress receives transfer progress; it must be safe for concurrent use.
+type Progress interface {
+	Start(items int, bytes int64)
+	Advance(bytes int64)
+	ItemDone()
+	Finish()
+}
+
+// Options control Apply. Zero values get the documented defaults.
+type Options struct {
+	// Parallelism bounds concurrent changes; <= 0 means 8.
+	Parallelism int
+	Logger      hclog.Logger
+	// Progress, if set, receives byte and item counts.
+	Progress Progress
+	// OnDone, if set, is called once per executed change as it completes (err
+	// nil on success). Calls are serialised.
+	OnDone func(c plan.Change, err error)
+	// Now is the clock for added_at; nil means time.Now.
+	Now func() time.Time
+	// CheckpointInterval bounds how long a completed change may go unpersisted;
+	// <= 0 means 250ms. The state is always persisted before Apply returns.
+	CheckpointInterval time.Duration
+}
+
+// Failure is one change that did not apply.
+type Failure struct {
+	Change plan.Change
+	Err    error
+}
+
+// Result reports what an apply did.
+type Result struct {
+	Applied          int
+	Failed           []Failure
+	SkippedDeletes   []plan.Change
+	TransferredBytes int64
+}
+
+// Err joins every failure, or returns nil.
+func (r *Result) Err() error {
+	var errs []error
+	for _, f := range r.Failed {
+		errs = append(errs, fmt.Errorf("%s: %w", f.Change.Address, f.Err))
+	}
+	if len(r.SkippedDeletes) > 0 {
+		errs = append(errs, fmt.Errorf("%d deletes skipped: %w", len(r.SkippedDeletes), ErrDeletesSkipped))
+	}
+	return errors.Join(errs...)
+}
+
+type engine struct {
+	provs Providers
+	opts  Options
+	log   hclog.Logger
+
+	mu     sync.Mutex // guards st, dirty, result, OnDone calls
+	st     *state.State
+	dirty  bool
+	result Result
+}
+
+// Apply executes p against st (the live state, updated in place) and
+// persists it through cp. The returned error is fatal (the state could not be
+// persisted, or ctx was cancelled); per-change failures are in Result.
+func Apply(ctx context.Context, p *plan.Plan, st *state.State, cp Checkpointer, provs Providers, opts Options) (*Result, error) {
+	if opts.Parallelism <= 0 {
+		opts.Parallelism = 8
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.CheckpointInterval <= 0 {
+		opts.CheckpointInterval = 250 * time.Millisecond
+	}
+	e := &engine{provs: provs, opts: opts, st: st, log: opts.Logger}
+	if e.log == nil {
+		e.log = hclog.NewNullLogger()
+	}
+	e.log = e.log.Named("apply")
+
+	var transfers, deletes []plan.Change
+	var bytes int64
+	for _, c := range p.Changes {
+		switch {
+		case !c.Executes():
+		case c.Action == plan.Delete:
+			deletes = append(deletes, c)
+		default:
+			transfers = append(transfers, c)
+			if c.Transfers() && c.After.Size > 0 {
+				bytes += c.After.Size
+			}
+		}
+	}
+	if opts.Progress != nil {
+		opts.Progress.Start(len(transfers)+len(deletes), bytes)
+		defer opts.Progress.Finish()
+	}
+
+	// The checkpointer persists at most every interval while changes land.
+	cpCtx, stopCP := context.WithCancel(context.Background())
+	cpErr := make(chan error, 1)
+	go func() { cpErr <- e.checkpointLoop(cpCtx, cp) }()
+	finish := func() (*Result, error) {
+		stopCP()
+		err := <-cpErr
+		if ferr := e.persist(cp); err == nil {
+			err = ferr
+		}
+		if err != nil {
+			return &e.result, fmt.Errorf("persisting state: %w", err)
+		}
+		if ctx.Err() != nil {
+			return &e.result, fmt.Errorf("apply interrupted: %w", ctx.Err())
+		}
+		return &e.result, nil
+	}
+
+	e.run(ctx, transfers, e.transfer)
+	if len(e.result.Failed) > 0 || ctx.Err() != nil {
+		e.result.SkippedDeletes = deletes
+		for _, c := range deletes {
+			e.log.Warn("delete skipped", "address", c.Address, "reason", "an earlier change failed")
+		}
+		return finish()
+	}
+	e.run(ctx, deletes, e.delete)
+	return finish()
+}
+
+// run executes changes concurrently. A failure never stops the others;
+// cancelling ctx stops starting new ones and aborts those in flight.
+func (e *engine) run(ctx context.Context, changes []plan.Change, do func(context.Context, plan.Change) error) {
+	var g errgroup.Group
+	g.SetLimit(e.opts.Parallelism)
+	for _, c := range changes {
+		if ctx.Err() != nil {
+			break
+		}
+		g.Go(func() error {
+			err := do(ctx, c)
+			e.mu.Lock()
+			defer e.mu.Unlock()
+			if err != nil {
+				e.result.Failed = append(e.result.Failed, Failure{Change: c, Err: err})
+				e.log.Error("change failed", "address", c.Address, "action", c.Action.String(), "error", err)
+			} else {
+				e.result.Applied++
+				e.log.Debug("change applied", "address", c.Address, "action", c.Action.String())
+			}
+			if e.opts.Progress != nil {
+				e.opts.Progress.ItemDone()
+			}
+			if e.opts.OnDone != nil {
+				e.opts.OnDone(c, err)
+			}
+			return nil
+		})
+	}
+	_ = g.Wait()
+}
+
+func (e *engine) transfer(ctx context.Context, c plan.Change) error {
+	dst, err := e.provs.Destination(c.Destination)
+	if err != nil {
+		return err
+	}
+	want := providers.Artifact{Key: c.Key, Name: c.Name, Version: c.Version, Size: -1, Digests: c.After.Digests, Created: c.Created}
+	if c.SizeDeclared {
+		want.Size = c.After.Size
+	}
+
+	if c.Reason == plan.AlreadyAtDestination {
+		obj, err := dst.Stat(ctx, c.Key)
+		if err != nil {
+			return fmt.Errorf("recording an object found at the destination: %w (plan again)", err)
+		}
+		if !obj.Digests.Matches(c.After.Digests) {
+			return fmt.Errorf("object at the destination changed since the plan (now %s): plan again", obj.Digests.Primary())
+		}
+		e.record(c, obj.Size, mergeDigests(obj.Digests, c.After.Digests))
+		return nil
+	}
+
+	src, err := e.provs.Source(c.Source)
+	if err != nil {
+		return err
+	}
+	rc, err := src.Fetch(ctx, want)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	vr := verify.NewReader(&progressReader{r: rc, p: e.opts.Progress}, want.Size, want.Digests)
+	err = dst.Put(ctx, want, vr, providers.PutOptions{Overwrite: c.Action == plan.Replace})
+	if errors.Is(err, providers.ErrAlreadyExists) {
+		// Something appeared at the key after planning (or the plan did not
+		// refresh). Identical bytes are adopted; anything else is left alone.
+		obj, serr := dst.Stat(ctx, c.Key)
+		if serr == nil && (obj.Digests.Matches(c.After.Digests) || vr.Verified() && obj.Digests.Matches(vr.Digests())) {
+			e.record(c, obj.Size, mergeDigests(obj.Digests, c.After.Digests))
+			return nil
+		}
+		return fmt.Errorf("%w: remove it, or plan with -replace='%s' to overwrite it", ErrNotOwned, c.Address)
+	}
+	if err != nil {
+		return err
+	}
+	if !vr.Verified() {
+		// The destination claims success without having read the whole
+		// stream: we cannot vouch for what it stored.
+		return fmt.Errorf("destination %s stored %s without reading it to the end: not recorded", c.Destination, c.Key)
+	}
+	e.mu.Lock()
+	e.result.TransferredBytes += vr.N()
+	e.mu.Unlock()
+	e.record(c, vr.N(), vr.Digests())
+	return nil
+}
+
+func mergeDigests(observed, declared providers.Digests) providers.Digests {
+	out := observed
+	for _, d := range declared {
+		if _, ok := out.Get(d.Algorithm); !ok {
+			out = out.With(d)
+		}
+	}
+	return out
+}
+
+func (e *engine) record(c plan.Change, size int64, digests providers.Digests) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.st.EnsureMirror(c.Mirror, c.Source, c.Destination)
+	e.st.SetArtifact(c.Mirror, &state.Artifact{
+		Key:           c.Key,
+		Name:          c.Name,
+		Version:       c.Version,
+		Size:          size,
+		Digests:       digests,
+		SourceDigests: c.After.Digests,
+		Created:       c.Created,
+		AddedAt:       e.opts.Now().UTC(),
+	})
+	e.dirty = true
+}
+
+func (e *engine) delete(ctx context.Context, c plan.Change) error {
+	dst, err := e.provs.Destination(c.Destination)
+	if err != nil {
+		return err
+	}
+	if err := dst.Delete(ctx, c.Key); err != nil && !errors.Is(err, providers.ErrNotFound) {
+		return err
+	}
+	e.mu.Lock()
+	e.st.RemoveArtifact(c.Mirror, c.Key)
+	e.dirty = true
+	e.mu.Unlock()
+	return nil
+}
+
+func (e *engine) checkpointLoop(ctx context.Context, cp Checkpointer) error {
+	t := time.NewTicker(e.opts.CheckpointInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			if err := e.persist(cp); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// persist writes a snapshot if anything changed since the last one.
+func (e *engine) persist(cp Checkpointer) error {
+	e.mu.Lock()
+	if !e.dirty {
+		e.mu.Unlock()
+		return nil
+	}
+	snap := e.st.DeepCopy()
+	e.dirty = false
+	e.mu.Unlock()
+	_, err := cp.Persist(snap)
+	if err != nil {
+		e.mu.Lock()
+		e.dirty = true
+		e.mu.Unlock()
+		return err
+	}
+	e.mu.Lock()
+	// Persist bumps the serial on the snapshot; carry it to the live state.
+	e.st.Serial, e.st.ToolVersion = snap.Serial, snap.ToolVersion
+	e.mu.Unlock()
+	return nil
+}
+
+type progressReader struct {
+	r io.Reader
+	p Progress
+}
+
+func (p *progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	if n > 0 && p.p != nil {
+		p.p.Advance(int64(n))
+	}
+	return n, err
+}

@@ -1,0 +1,259 @@
+package config
+
+import (
+	"fmt"
+	"math/big"
+	"slices"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
+)
+
+// SensitiveMark is the cty mark carried by the values of sensitive variables
+// and by everything computed from them: HCL propagates marks through
+// templates, operators and function calls, so a URL built from a sensitive
+// password is itself marked.
+const SensitiveMark = "sensitive"
+
+// The helpers below are how every decoder (the loader and the provider
+// decoders) reads attribute values, so that all of them resolve references,
+// report type errors and treat sensitive values the same way. Each returns
+// diagnostics whose Subject is the attribute's expression.
+//
+// When a value depends on a variable whose own value was rejected (the
+// variable's error has already been reported), the helpers return an error
+// diagnostic that Load drops again before returning. Callers therefore only
+// need "if diags.HasErrors() { skip this attribute }" and never report a
+// second, confusing error for the same mistake.
+
+// EvalExpr evaluates expr in ectx and returns the value with its marks.
+// References to undeclared variables (var.NAME) are reported as "Reference
+// to undeclared input variable" with a suggestion instead of HCL's generic
+// "Unsupported attribute". A nil ectx allows only constant expressions.
+func EvalExpr(expr hcl.Expression, ectx *hcl.EvalContext) (cty.Value, hcl.Diagnostics) {
+	if diags := checkVarReferences(expr, ectx); diags.HasErrors() {
+		return cty.DynamicVal, diags
+	}
+	val, diags := expr.Value(ectx)
+	if diags.HasErrors() {
+		return cty.DynamicVal, diags
+	}
+	if !val.IsWhollyKnown() {
+		diags = append(diags, dependsOnInvalid(expr.Range()))
+		return cty.DynamicVal, diags
+	}
+	return val, diags
+}
+
+// DecodeString evaluates attr as a string. sensitive reports whether the
+// value was marked sensitive (directly or through anything it was built
+// from); the returned string itself is unmarked, so the caller decides how
+// to keep it out of plans, state and output.
+func DecodeString(attr *hcl.Attribute, ectx *hcl.EvalContext) (value string, sensitive bool, diags hcl.Diagnostics) {
+	val, sensitive, diags := decodeAs(attr, ectx, cty.String)
+	if diags.HasErrors() {
+		return "", sensitive, diags
+	}
+	return val.AsString(), sensitive, diags
+}
+
+// DecodePlainString is DecodeString for arguments that end up in plans,
+// state or output (paths, keys, versions, digests): a sensitive value is an
+// error at the attribute.
+func DecodePlainString(attr *hcl.Attribute, ectx *hcl.EvalContext) (string, hcl.Diagnostics) {
+	s, sensitive, diags := DecodeString(attr, ectx)
+	if sensitive {
+		diags = append(diags, SensitiveNotAllowed(attr))
+		return "", diags
+	}
+	return s, diags
+}
+
+// DecodeInt evaluates attr as a whole number that fits in an int64. A
+// sensitive value is an error: numbers in the config are limits and sizes
+// that the plan shows.
+func DecodeInt(attr *hcl.Attribute, ectx *hcl.EvalContext) (int64, hcl.Diagnostics) {
+	val, sensitive, diags := decodeAs(attr, ectx, cty.Number)
+	if diags.HasErrors() {
+		return 0, diags
+	}
+	if sensitive {
+		return 0, append(diags, SensitiveNotAllowed(attr))
+	}
+	bf := val.AsBigFloat()
+	n, acc := bf.Int64()
+	if !bf.IsInt() || acc != big.Exact {
+		detail := fmt.Sprintf("The argument %q must be a whole number.", attr.Name)
+		if bf.IsInt() {
+			detail = fmt.Sprintf("The argument %q is too large.", attr.Name)
+		}
+		return 0, append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Invalid argument value",
+			Detail:   detail,
+			Subject:  attr.Expr.Range().Ptr(),
+		})
+	}
+	return n, diags
+}
+
+// DecodeBool evaluates attr as a bool. A sensitive value is an error.
+func DecodeBool(attr *hcl.Attribute, ectx *hcl.EvalContext) (bool, hcl.Diagnostics) {
+	val, sensitive, diags := decodeAs(attr, ectx, cty.Bool)
+	if diags.HasErrors() {
+		return false, diags
+	}
+	if sensitive {
+		return false, append(diags, SensitiveNotAllowed(attr))
+	}
+	return val.True(), diags
+}
+
+// DecodeStringList evaluates attr as a list of strings (a tuple of strings
+// converts too). Null elements and sensitive values are errors.
+func DecodeStringList(attr *hcl.Attribute, ectx *hcl.EvalContext) ([]string, hcl.Diagnostics) {
+	val, sensitive, diags := decodeAs(attr, ectx, cty.List(cty.String))
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	if sensitive {
+		return nil, append(diags, SensitiveNotAllowed(attr))
+	}
+	out := make([]string, 0, val.LengthInt())
+	for it := val.ElementIterator(); it.Next(); {
+		_, elem := it.Element()
+		if elem.IsNull() {
+			return nil, append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Invalid argument value",
+				Detail:   fmt.Sprintf("The argument %q must be a list of strings; null elements are not allowed.", attr.Name),
+				Subject:  attr.Expr.Range().Ptr(),
+			})
+		}
+		out = append(out, elem.AsString())
+	}
+	return out, diags
+}
+
+// SensitiveNotAllowed is the diagnostic for a sensitive value in an argument
+// that is shown in plans or stored in state.
+func SensitiveNotAllowed(attr *hcl.Attribute) *hcl.Diagnostic {
+	return &hcl.Diagnostic{
+		Severity: hcl.DiagError,
+		Summary:  "Sensitive value not allowed",
+		Detail: fmt.Sprintf("The argument %q is shown in plans and stored in state, so it must not be "+
+			"derived from a sensitive variable or the sensitive() function.", attr.Name),
+		Subject: attr.Expr.Range().Ptr(),
+	}
+}
+
+// decodeAs evaluates attr, strips its marks and converts it to ty. The
+// result is known and not null unless diags has errors.
+func decodeAs(attr *hcl.Attribute, ectx *hcl.EvalContext, ty cty.Type) (cty.Value, bool, hcl.Diagnostics) {
+	val, diags := EvalExpr(attr.Expr, ectx)
+	if diags.HasErrors() {
+		return cty.DynamicVal, false, diags
+	}
+	val, marks := val.UnmarkDeep()
+	sensitive := marks.Has(SensitiveMark)
+	if val.IsNull() {
+		return cty.DynamicVal, sensitive, append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Invalid argument value",
+			Detail:   fmt.Sprintf("The argument %q must not be null; remove it to use the default.", attr.Name),
+			Subject:  attr.Expr.Range().Ptr(),
+		})
+	}
+	conv, err := convert.Convert(val, ty)
+	if err != nil {
+		// cty conversion errors name the expected type, never the value,
+		// so they are safe to show for sensitive values too.
+		return cty.DynamicVal, sensitive, append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Incorrect attribute value type",
+			Detail:   fmt.Sprintf("Inappropriate value for argument %q: %s.", attr.Name, err),
+			Subject:  attr.Expr.Range().Ptr(),
+		})
+	}
+	return conv, sensitive, diags
+}
+
+// checkVarReferences reports var.NAME references to undeclared variables.
+func checkVarReferences(expr hcl.Expression, ectx *hcl.EvalContext) hcl.Diagnostics {
+	vars, ok := lookupVariable(ectx, "var")
+	if !ok || !vars.Type().IsObjectType() {
+		return nil // no var object: HCL itself reports the reference
+	}
+	var diags hcl.Diagnostics
+	for _, tr := range expr.Variables() {
+		if tr.RootName() != "var" || len(tr) < 2 {
+			continue
+		}
+		step, ok := tr[1].(hcl.TraverseAttr)
+		if !ok || vars.Type().HasAttribute(step.Name) {
+			continue
+		}
+		names := make([]string, 0, len(vars.Type().AttributeTypes()))
+		for n := range vars.Type().AttributeTypes() {
+			names = append(names, n)
+		}
+		slices.Sort(names)
+		detail := fmt.Sprintf("An input variable named %q has not been declared.", step.Name)
+		if s := nameSuggestion(step.Name, names); s != "" {
+			detail += fmt.Sprintf(" Did you mean var.%s?", s)
+		} else {
+			detail += fmt.Sprintf(" Declare it with a variable %q {} block.", step.Name)
+		}
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Reference to undeclared input variable",
+			Detail:   detail,
+			Subject:  tr.SourceRange().Ptr(),
+		})
+	}
+	return diags
+}
+
+func lookupVariable(ectx *hcl.EvalContext, name string) (cty.Value, bool) {
+	for c := ectx; c != nil; c = c.Parent() {
+		if v, ok := c.Variables[name]; ok {
+			return v, true
+		}
+	}
+	return cty.NilVal, false
+}
+
+// causedByInvalidValue tags diagnostics that only repeat an error reported
+// elsewhere (a variable whose value was rejected); Load removes them.
+type causedByInvalidValue struct{}
+
+func dependsOnInvalid(rng hcl.Range) *hcl.Diagnostic {
+	return &hcl.Diagnostic{
+		Severity: hcl.DiagError,
+		Summary:  "Value depends on an invalid variable",
+		Detail:   "This value refers to a variable whose value was rejected; fix that error first.",
+		Subject:  rng.Ptr(),
+		Extra:    causedByInvalidValue{},
+	}
+}
+
+// dropConsequences removes the diagnostics tagged causedByInvalidValue, as
+// long as another error remains to explain them.
+func dropConsequences(diags hcl.Diagnostics) hcl.Diagnostics {
+	var out hcl.Diagnostics
+	explained := false
+	for _, d := range diags {
+		if _, ok := d.Extra.(causedByInvalidValue); ok {
+			continue
+		}
+		if d.Severity == hcl.DiagError {
+			explained = true
+		}
+		out = append(out, d)
+	}
+	if !explained {
+		return diags
+	}
+	return out
+}

@@ -1,0 +1,108 @@
+package config
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"unicode/utf8"
+
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/function"
+	"github.com/zclconf/go-cty/cty/function/stdlib"
+)
+
+// functions is the function table of the configuration language. It is
+// built per Load because env and file close over the load's environment and
+// directory. Errors come back from HCL as diagnostics at the call site.
+func functions(dir string, env map[string]string) map[string]function.Function {
+	return map[string]function.Function{
+		"env":       envFunc(env),
+		"file":      fileFunc(dir),
+		"sensitive": sensitiveFunc(),
+		"format":    stdlib.FormatFunc,
+		"join":      stdlib.JoinFunc,
+		"lower":     stdlib.LowerFunc,
+		"replace":   stdlib.ReplaceFunc,
+		"trimspace": stdlib.TrimSpaceFunc,
+		"upper":     stdlib.UpperFunc,
+	}
+}
+
+// envFunc is env(name) and env(name, default). It reads LoadOptions.Env,
+// never the process environment, so a load is a function of its options.
+// A set but empty variable counts as set.
+func envFunc(env map[string]string) function.Function {
+	return function.New(&function.Spec{
+		Description: "Returns the value of an environment variable, or the default when it is unset.",
+		Params:      []function.Parameter{{Name: "name", Type: cty.String}},
+		VarParam:    &function.Parameter{Name: "default", Type: cty.String},
+		Type: func(args []cty.Value) (cty.Type, error) {
+			if len(args) > 2 {
+				return cty.NilType, function.NewArgErrorf(2, "env takes a name and at most one default")
+			}
+			return cty.String, nil
+		},
+		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+			name := args[0].AsString()
+			if v, ok := env[name]; ok {
+				return cty.StringVal(v), nil
+			}
+			if len(args) == 2 {
+				return args[1], nil
+			}
+			return cty.NilVal, function.NewArgErrorf(0,
+				"the environment variable %q is not set; set it, or give a default as in env(%q, \"\")", name, name)
+		},
+	})
+}
+
+// fileFunc is file(path): the contents of a UTF-8 text file, with relative
+// paths resolved against the configuration directory.
+func fileFunc(dir string) function.Function {
+	return function.New(&function.Spec{
+		Description: "Returns the contents of a UTF-8 text file; relative paths are relative to the configuration directory.",
+		Params:      []function.Parameter{{Name: "path", Type: cty.String}},
+		Type:        function.StaticReturnType(cty.String),
+		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+			p := args[0].AsString()
+			full := p
+			if !filepath.IsAbs(full) {
+				full = filepath.Join(dir, full)
+			}
+			b, err := os.ReadFile(full)
+			switch {
+			case errors.Is(err, fs.ErrNotExist):
+				return cty.NilVal, function.NewArgErrorf(0, "no file %q in %s", p, dir)
+			case err != nil:
+				var pe *fs.PathError
+				if errors.As(err, &pe) {
+					err = pe.Err
+				}
+				return cty.NilVal, function.NewArgErrorf(0, "cannot read %q: %v", p, err)
+			case !utf8.Valid(b):
+				return cty.NilVal, function.NewArgErrorf(0, "the contents of %q are not valid UTF-8 text", p)
+			}
+			return cty.StringVal(string(b)), nil
+		},
+	})
+}
+
+// sensitiveFunc is sensitive(value): value with the sensitive mark.
+func sensitiveFunc() function.Function {
+	return function.New(&function.Spec{
+		Description: "Marks a value as sensitive, so it and anything built from it is never shown.",
+		Params: []function.Parameter{{
+			Name:             "value",
+			Type:             cty.DynamicPseudoType,
+			AllowMarked:      true,
+			AllowNull:        true,
+			AllowUnknown:     true,
+			AllowDynamicType: true,
+		}},
+		Type: func(args []cty.Value) (cty.Type, error) { return args[0].Type(), nil },
+		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+			return args[0].Mark(SensitiveMark), nil
+		},
+	})
+}

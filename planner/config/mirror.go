@@ -1,0 +1,226 @@
+package config
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+)
+
+func mirrorSchema() *hcl.BodySchema {
+	return &hcl.BodySchema{
+		Attributes: []hcl.AttributeSchema{
+			{Name: "from", Required: true},
+			{Name: "to", Required: true},
+		},
+		Blocks: []hcl.BlockHeaderSchema{{Type: "retention"}},
+	}
+}
+
+func retentionSchema() *hcl.BodySchema {
+	return &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
+		{Name: "keep_last"},
+		{Name: "max_age"},
+		{Name: "keep"},
+		{Name: "max_deletes"},
+		{Name: "dry_run"},
+	}}
+}
+
+// decodeMirror decodes a mirror block. declared holds the addresses
+// ("TYPE.NAME") of every source and destination block, valid or not.
+//
+// The *Range fields of Retention cover the whole argument (name = value),
+// since later diagnostics about them (a plan exceeding max_deletes) concern
+// the rule rather than a bad value; From and To ranges cover the reference.
+func decodeMirror(b *hcl.Block, ectx *hcl.EvalContext, declared map[Kind]map[string]hcl.Range) (*Mirror, hcl.Diagnostics) {
+	m := &Mirror{Name: b.Labels[0], DeclRange: b.DefRange}
+	var diags hcl.Diagnostics
+	if !hclsyntax.ValidIdentifier(m.Name) {
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Invalid mirror name",
+			Detail: fmt.Sprintf("%q is not a valid mirror name: a name must start with a letter or underscore "+
+				"and may contain only letters, digits, underscores and dashes.", m.Name),
+			Subject: b.LabelRanges[0].Ptr(),
+		})
+	}
+	content, moreDiags := b.Body.Content(mirrorSchema())
+	diags = append(diags, moreDiags...)
+
+	if attr := content.Attributes["from"]; attr != nil {
+		m.FromRange = attr.Expr.Range()
+		addr, moreDiags := decodeReference(attr, KindSource, declared)
+		diags = append(diags, moreDiags...)
+		m.From = addr
+	}
+	if attr := content.Attributes["to"]; attr != nil {
+		m.ToRange = attr.Expr.Range()
+		addr, moreDiags := decodeReference(attr, KindDestination, declared)
+		diags = append(diags, moreDiags...)
+		m.To = addr
+	}
+
+	var seen *hcl.Range
+	for _, rb := range content.Blocks.OfType("retention") {
+		if seen != nil {
+			diags = append(diags, duplicate("retention", fmt.Sprintf("A retention block for mirror %q", m.Name), *seen, rb,
+				"A mirror has at most one retention block; merge the two."))
+			continue
+		}
+		seen = rb.DefRange.Ptr()
+		diags = append(diags, decodeRetention(rb, ectx, &m.Retention)...)
+	}
+	return m, diags
+}
+
+// decodeReference reads from/to as a static traversal KIND.TYPE.NAME (it is
+// never evaluated) and returns "TYPE.NAME".
+func decodeReference(attr *hcl.Attribute, kind Kind, declared map[Kind]map[string]hcl.Range) (string, hcl.Diagnostics) {
+	example := "source.http.tools"
+	if kind == KindDestination {
+		example = "destination.dir.local"
+	}
+	invalid := func(detail string) hcl.Diagnostics {
+		return hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  fmt.Sprintf("Invalid %s reference", kind),
+			Detail:   detail,
+			Subject:  attr.Expr.Range().Ptr(),
+		}}
+	}
+	tr, diags := hcl.AbsTraversalForExpr(attr.Expr)
+	if diags.HasErrors() {
+		return "", invalid(fmt.Sprintf("The %s argument must be a reference to a %s block, like %s, written without quotes.",
+			attr.Name, kind, example))
+	}
+	var parts []string
+	for _, step := range tr {
+		switch s := step.(type) {
+		case hcl.TraverseRoot:
+			parts = append(parts, s.Name)
+		case hcl.TraverseAttr:
+			parts = append(parts, s.Name)
+		default:
+			return "", invalid(fmt.Sprintf("The %s argument must have the form %s.TYPE.NAME, like %s; index steps are not allowed.",
+				attr.Name, kind, example))
+		}
+	}
+	if len(parts) != 3 || parts[0] != string(kind) {
+		detail := fmt.Sprintf("The %s argument must refer to a %s block as %s.TYPE.NAME, like %s.", attr.Name, kind, kind, example)
+		if (parts[0] == string(KindSource) || parts[0] == string(KindDestination)) && parts[0] != string(kind) {
+			detail += fmt.Sprintf(" %s refers to a %s.", strings.Join(parts, "."), parts[0])
+		}
+		return "", invalid(detail)
+	}
+	addr := parts[1] + "." + parts[2]
+	if _, ok := declared[kind][addr]; !ok {
+		names := make([]string, 0, len(declared[kind]))
+		for a := range declared[kind] {
+			names = append(names, a)
+		}
+		slices.Sort(names)
+		detail := fmt.Sprintf("A %s %q %q has not been declared.", kind, parts[1], parts[2])
+		if s := nameSuggestion(addr, names); s != "" {
+			detail += fmt.Sprintf(" Did you mean %s.%s?", kind, s)
+		} else if len(names) > 0 {
+			detail += fmt.Sprintf(" The declared %ss are %s.", kind, quotedList(names))
+		}
+		return "", hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  fmt.Sprintf("Reference to undeclared %s", kind),
+			Detail:   detail,
+			Subject:  tr.SourceRange().Ptr(),
+		}}
+	}
+	return addr, nil
+}
+
+func decodeRetention(b *hcl.Block, ectx *hcl.EvalContext, r *Retention) hcl.Diagnostics {
+	r.DeclRange = b.DefRange
+	content, diags := b.Body.Content(retentionSchema())
+
+	if attr := content.Attributes["keep_last"]; attr != nil {
+		n, moreDiags := DecodeInt(attr, ectx)
+		diags = append(diags, moreDiags...)
+		switch {
+		case moreDiags.HasErrors():
+		case n < 1:
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Invalid retention count",
+				Detail: fmt.Sprintf("keep_last is the number of newest versions kept per package and must be at least 1; "+
+					"got %d. Remove it to keep every version.", n),
+				Subject: attr.Expr.Range().Ptr(),
+			})
+		default:
+			r.KeepLast, r.KeepLastRange = int(n), attr.Range
+		}
+	}
+	if attr := content.Attributes["max_age"]; attr != nil {
+		s, moreDiags := DecodePlainString(attr, ectx)
+		diags = append(diags, moreDiags...)
+		if !moreDiags.HasErrors() {
+			d, err := parseMaxAge(s)
+			if err != nil {
+				diags = append(diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Invalid max_age duration",
+					Detail: fmt.Sprintf("max_age %s. Use a Go duration such as \"720h\" or a whole number of days "+
+						"such as \"30d\".", err),
+					Subject: attr.Expr.Range().Ptr(),
+				})
+			} else {
+				r.MaxAge, r.MaxAgeRange = d, attr.Range
+			}
+		}
+	}
+	if attr := content.Attributes["keep"]; attr != nil {
+		keep, moreDiags := DecodeStringList(attr, ectx)
+		diags = append(diags, moreDiags...)
+		if !moreDiags.HasErrors() {
+			r.Keep, r.KeepRange = keep, attr.Range
+		}
+	}
+	if attr := content.Attributes["max_deletes"]; attr != nil {
+		n, ok, moreDiags := decodeMaxDeletes(attr, ectx)
+		diags = append(diags, moreDiags...)
+		if ok {
+			r.MaxDeletes, r.MaxDeletesRange = &n, attr.Range
+		}
+	}
+	if attr := content.Attributes["dry_run"]; attr != nil {
+		v, moreDiags := DecodeBool(attr, ectx)
+		diags = append(diags, moreDiags...)
+		r.DryRun = v
+	}
+	return diags
+}
+
+// parseMaxAge parses a Go duration ("720h", "90m") or a whole number of
+// days ("30d"); the result must be positive. Errors complete the sentence
+// "max_age …".
+func parseMaxAge(s string) (time.Duration, error) {
+	var d time.Duration
+	if days, ok := strings.CutSuffix(s, "d"); ok && days != "" && strings.Trim(days, "0123456789") == "" {
+		n, err := strconv.ParseInt(days, 10, 64)
+		if err != nil || n > int64(math.MaxInt64/(24*time.Hour)) {
+			return 0, fmt.Errorf("%q is too long", s)
+		}
+		d = time.Duration(n) * 24 * time.Hour
+	} else {
+		var err error
+		if d, err = time.ParseDuration(s); err != nil {
+			return 0, fmt.Errorf("%q is not a duration", s)
+		}
+	}
+	if d <= 0 {
+		return 0, fmt.Errorf("must be greater than zero; got %q", s)
+	}
+	return d, nil
+}

@@ -1,0 +1,16 @@
+source "htp" "tools" { # ERROR: Unsupported source type
+  artifact "jq" {}
+}
+
+destination "s3" "bucket" { # ERROR: Unsupported destination type
+  bucket = "x"
+}
+
+destination "http" "wrong_kind" { # ERROR: Unsupported destination type
+}
+
+# References to blocks with an unsupported type are not reported again.
+mirror "m" {
+  from = source.htp.tools
+  to   = destination.s3.bucket
+}

@@ -1,0 +1,2 @@
+region = "us"
+count = # ERROR: Invalid expression

@@ -1,0 +1,8 @@
+variable "region" {
+  default = "eu"
+}
+
+variable "count" {
+  type    = number
+  default = 1
+}

@@ -1,0 +1,167 @@
+// Package config loads *.ferry.hcl files into a typed Config. Every problem
+// is an hcl.Diagnostic with a source range; diagnostics are never flattened
+// into strings on the way to the user.
+package config
+
+import (
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// DefaultStatePath is the state file used when the ferry block names none.
+const DefaultStatePath = "ferry.state.json"
+
+// DefaultParallelism is the transfer concurrency when neither the ferry block
+// nor -parallelism sets one.
+const DefaultParallelism = 8
+
+// Config is the loaded, validated configuration of one working directory.
+type Config struct {
+	// Dir is the absolute working directory the files were loaded from.
+	Dir string
+	// Files holds every parsed file by name, for rendering diagnostics with
+	// source snippets. It is set even when loading failed.
+	Files map[string]*hcl.File
+	// Digest is "sha256:…" over the config files' names and bytes and the
+	// values of non-sensitive variables. A saved plan records it; apply
+	// refuses the plan when it no longer matches.
+	Digest string
+
+	Settings     Settings
+	Variables    map[string]*Variable
+	Sources      map[string]*Source      // by address "TYPE.NAME", e.g. "http.tools"
+	Destinations map[string]*Destination // by address "TYPE.NAME", e.g. "dir.local"
+	Mirrors      map[string]*Mirror      // by name
+}
+
+// Settings is the ferry {} block. The zero value of each field means "not set".
+type Settings struct {
+	// StatePath is relative to Dir unless absolute. Defaults to DefaultStatePath.
+	StatePath string
+	// Parallelism is the default transfer concurrency; 0 means DefaultParallelism.
+	Parallelism int
+	// MaxDeletes is the default delete guard for mirrors without their own
+	// retention.max_deletes, and for mirrors removed from the config. nil: no guard.
+	MaxDeletes      *int
+	MaxDeletesRange hcl.Range
+	DeclRange       hcl.Range
+}
+
+// Variable is one variable block with its resolved value.
+type Variable struct {
+	Name        string
+	Description string
+	Type        cty.Type // cty.DynamicPseudoType when the block declares no type
+	Default     cty.Value
+	Sensitive   bool
+	// Value is the resolved value (default < FERRY_VAR_name < -var-file and
+	// -var in command-line order). Sensitive values carry the sensitive mark.
+	Value     cty.Value
+	DeclRange hcl.Range
+}
+
+// Kind tells sources from destinations.
+type Kind string
+
+const (
+	KindSource      Kind = "source"
+	KindDestination Kind = "destination"
+)
+
+// ProviderType is one source or destination type the config language
+// accepts. Decode turns the block body into the provider's own settings
+// (e.g. *httpsrc.Config), reporting ranged diagnostics. Sensitive values
+// keep their marks in ectx; use the helpers in this package to read them.
+type ProviderType struct {
+	Kind   Kind
+	Name   string // "http", "dir", …
+	Decode func(body hcl.Body, ectx *hcl.EvalContext, env DecodeEnv) (any, hcl.Diagnostics)
+}
+
+// DecodeEnv is what a provider decoder may need from the loader.
+type DecodeEnv struct {
+	// Dir is the absolute config directory; relative paths resolve against it.
+	Dir string
+	// Address is the block's address, e.g. "source.http.tools".
+	Address string
+	// DeclRange is the block header's range, for diagnostics about the block itself.
+	DeclRange hcl.Range
+}
+
+// Source is one source "TYPE" "NAME" block.
+type Source struct {
+	Type, Name string
+	// Settings is what the ProviderType's Decode returned.
+	Settings  any
+	DeclRange hcl.Range
+}
+
+// Addr is "TYPE.NAME".
+func (s *Source) Addr() string { return s.Type + "." + s.Name }
+
+// Destination is one destination "TYPE" "NAME" block.
+type Destination struct {
+	Type, Name string
+	Settings   any
+	DeclRange  hcl.Range
+}
+
+// Addr is "TYPE.NAME".
+func (d *Destination) Addr() string { return d.Type + "." + d.Name }
+
+// Mirror is one mirror "NAME" block.
+type Mirror struct {
+	Name string
+	// From is the source address "TYPE.NAME" (from = source.TYPE.NAME).
+	From      string
+	FromRange hcl.Range
+	// To is the destination address "TYPE.NAME" (to = destination.TYPE.NAME).
+	To        string
+	ToRange   hcl.Range
+	Retention Retention
+	DeclRange hcl.Range
+}
+
+// Retention is the retention {} block of a mirror; the zero value keeps
+// everything the source lists.
+type Retention struct {
+	// KeepLast keeps the newest N versions per package; 0 means no limit.
+	KeepLast      int
+	KeepLastRange hcl.Range
+	// MaxAge drops artifacts older than this; 0 means no limit.
+	MaxAge      time.Duration
+	MaxAgeRange hcl.Range
+	// Keep pins versions or keys that retention never drops.
+	Keep      []string
+	KeepRange hcl.Range
+	// MaxDeletes makes the plan fail instead of deleting more than this many
+	// objects of the mirror; nil falls back to Settings.MaxDeletes.
+	MaxDeletes      *int
+	MaxDeletesRange hcl.Range
+	// DryRun plans and shows deletes but never executes them.
+	DryRun    bool
+	DeclRange hcl.Range // zero when the mirror has no retention block
+}
+
+// VarArg is one -var or -var-file command-line argument, in command-line order.
+type VarArg struct {
+	// File is true for -var-file (Value is a path, relative to the process
+	// working directory); false for -var (Value is "name=value").
+	File  bool
+	Value string
+}
+
+// LoadOptions control Load.
+type LoadOptions struct {
+	// Dir is the directory whose *.ferry.hcl files are loaded.
+	Dir string
+	// Env is the environment in os.Environ form; FERRY_VAR_name entries set
+	// variables. nil means no environment.
+	Env []string
+	// Vars are -var and -var-file arguments in command-line order.
+	Vars []VarArg
+	// Types are the accepted source and destination types.
+	Types []ProviderType
+}

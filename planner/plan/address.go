@@ -1,0 +1,58 @@
+package plan
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// Address renders mirror.NAME["KEY"].
+func Address(mirror, key string) string {
+	return "mirror." + mirror + "[" + strconv.Quote(key) + "]"
+}
+
+// Target is a parsed address: a whole mirror (Key empty) or one artifact.
+type Target struct {
+	Mirror string
+	Key    string // empty: the whole mirror
+}
+
+func (t Target) String() string {
+	if t.Key == "" {
+		return "mirror." + t.Mirror
+	}
+	return Address(t.Mirror, t.Key)
+}
+
+// Matches reports whether the change at (mirror, key) is inside t.
+func (t Target) Matches(mirror, key string) bool {
+	return t.Mirror == mirror && (t.Key == "" || t.Key == key)
+}
+
+// ParseTarget parses "mirror.NAME" or `mirror.NAME["KEY"]`.
+func ParseTarget(s string) (Target, error) {
+	tr, diags := hclsyntax.ParseTraversalAbs([]byte(s), "", hcl.InitialPos)
+	if diags.HasErrors() {
+		return Target{}, fmt.Errorf("invalid address %q: want mirror.NAME or mirror.NAME[\"KEY\"]", s)
+	}
+	bad := fmt.Errorf("invalid address %q: want mirror.NAME or mirror.NAME[\"KEY\"]", s)
+	if len(tr) < 2 || len(tr) > 3 || tr.RootName() != "mirror" {
+		return Target{}, bad
+	}
+	name, ok := tr[1].(hcl.TraverseAttr)
+	if !ok {
+		return Target{}, bad
+	}
+	t := Target{Mirror: name.Name}
+	if len(tr) == 3 {
+		idx, ok := tr[2].(hcl.TraverseIndex)
+		if !ok || idx.Key.Type() != cty.String || idx.Key.IsNull() || idx.Key.AsString() == "" {
+			return Target{}, bad
+		}
+		t.Key = idx.Key.AsString()
+	}
+	return t, nil
+}

@@ -1,0 +1,315 @@
+// Package plan is the plan model: typed actions and reasons, the versioned
+// JSON form written by `plan -out`, and the human rendering. The human text
+// is rendered from the same struct the JSON encodes, so the two cannot
+// disagree.
+package plan
+
+import (
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/ferry-mirror/ferry/providers"
+)
+
+// FormatVersion is the plan file format. Bump it whenever a consumer's parser
+// would have to change; Read refuses other versions.
+const FormatVersion = "1"
+
+// Action is what apply does to one artifact.
+type Action uint8
+
+const (
+	NoOp    Action = iota // no-op
+	Add                   // copy to the destination
+	Replace               // copy again over what is there
+	Delete                // remove from the destination
+)
+
+var actionNames = [...]string{NoOp: "no-op", Add: "add", Replace: "replace", Delete: "delete"}
+
+func (a Action) String() string {
+	if int(a) < len(actionNames) {
+		return actionNames[a]
+	}
+	return fmt.Sprintf("Action(%d)", a)
+}
+
+// Symbol is the marker in the human plan.
+func (a Action) Symbol() string {
+	switch a {
+	case Add:
+		return "+"
+	case Replace:
+		return "-/+"
+	case Delete:
+		return "-"
+	}
+	return " "
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (a Action) MarshalText() ([]byte, error) {
+	if int(a) >= len(actionNames) {
+		return nil, fmt.Errorf("unknown action %d", a)
+	}
+	return []byte(actionNames[a]), nil
+}
+
+// UnmarshalText rejects unknown spellings, so an old ferry never applies a
+// plan it does not understand.
+func (a *Action) UnmarshalText(b []byte) error {
+	i := slices.Index(actionNames[:], string(b))
+	if i < 0 {
+		return fmt.Errorf("unknown action %q", b)
+	}
+	*a = Action(i)
+	return nil
+}
+
+// Reason says why a change is planned.
+type Reason uint8
+
+const (
+	ReasonNone Reason = iota
+	// NewInSource: the source lists an artifact ferry has never mirrored.
+	NewInSource
+	// AlreadyAtDestination: an artifact ferry does not own yet is already at
+	// the destination with the expected digest; apply records it without
+	// transferring (this is how an interrupted apply resumes).
+	AlreadyAtDestination
+	// MissingAtDestination: drift; an artifact ferry owns is gone from the destination.
+	MissingAtDestination
+	// ChangedAtDestination: drift; the destination holds other bytes than ferry wrote.
+	ChangedAtDestination
+	// UpstreamChanged: the source now declares another digest for the key.
+	UpstreamChanged
+	// ReplaceRequested: -replace named the artifact.
+	ReplaceRequested
+	// RetentionKeepLast: outside the newest keep_last versions of its package.
+	RetentionKeepLast
+	// RetentionMaxAge: older than max_age.
+	RetentionMaxAge
+	// RemovedFromSource: the source no longer lists the artifact.
+	RemovedFromSource
+	// MirrorRemovedFromConfig: the mirror that owns it is gone from the config.
+	MirrorRemovedFromConfig
+)
+
+var reasonNames = [...]string{
+	ReasonNone:              "",
+	NewInSource:             "new_in_source",
+	AlreadyAtDestination:    "already_at_destination",
+	MissingAtDestination:    "missing_at_destination",
+	ChangedAtDestination:    "changed_at_destination",
+	UpstreamChanged:         "upstream_changed",
+	ReplaceRequested:        "replace_requested",
+	RetentionKeepLast:       "retention_keep_last",
+	RetentionMaxAge:         "retention_max_age",
+	RemovedFromSource:       "removed_from_source",
+	MirrorRemovedFromConfig: "mirror_removed_from_config",
+}
+
+func (r Reason) String() string {
+	if int(r) < len(reasonNames) {
+		return reasonNames[r]
+	}
+	return fmt.Sprintf("Reason(%d)", r)
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (r Reason) MarshalText() ([]byte, error) {
+	if int(r) >= len(reasonNames) {
+		return nil, fmt.Errorf("unknown reason %d", r)
+	}
+	return []byte(reasonNames[r]), nil
+}
+
+// UnmarshalText rejects unknown spellings.
+func (r *Reason) UnmarshalText(b []byte) error {
+	i := slices.Index(reasonNames[:], string(b))
+	if i < 0 {
+		return fmt.Errorf("unknown reason %q", b)
+	}
+	*r = Reason(i)
+	return nil
+}
+
+// Drift reports whether the reason describes the destination moving away
+// from what ferry recorded.
+func (r Reason) Drift() bool { return r == MissingAtDestination || r == ChangedAtDestination }
+
+// Object is what a change expects to find or leave at the destination.
+type Object struct {
+	Size    int64             `json:"size"`
+	Digests providers.Digests `json:"digests,omitempty"`
+}
+
+// Change is one planned action on one artifact.
+type Change struct {
+	Address string `json:"address"` // mirror.NAME["KEY"]
+	Mirror  string `json:"mirror"`
+	Key     string `json:"key"`
+	Action  Action `json:"action"`
+	Reason  Reason `json:"reason"`
+	// Detail completes the reason for people, e.g. "keep_last = 3".
+	Detail string `json:"detail,omitempty"`
+	// DryRun marks a delete that is shown but never executed (retention dry_run).
+	DryRun bool `json:"dry_run,omitempty"`
+
+	Source      string `json:"source,omitempty"` // source address, e.g. "http.tools"; empty for deletes
+	Destination string `json:"destination"`      // destination address, e.g. "dir.local"
+	Name        string `json:"name,omitempty"`
+	Version     string `json:"version,omitempty"`
+	// Origin is the secret-free upstream location, for review.
+	Origin  string    `json:"origin,omitempty"`
+	Created time.Time `json:"created,omitzero"`
+
+	// After is what the destination holds once the change is applied: the
+	// expected size (-1 unknown) and the digests the bytes are verified
+	// against. Nil for deletes.
+	After *Object `json:"after,omitempty"`
+	// SizeDeclared is true when After.Size was declared by the source (and is
+	// enforced while streaming), false when it is an estimate.
+	SizeDeclared bool `json:"size_declared,omitempty"`
+	// Before is what ferry recorded or found at the destination; nil when
+	// nothing was there.
+	Before *Object `json:"before,omitempty"`
+}
+
+// Transfers reports whether applying the change moves bytes.
+func (c *Change) Transfers() bool {
+	return (c.Action == Add || c.Action == Replace) && c.Reason != AlreadyAtDestination
+}
+
+// Executes reports whether apply acts on the change at all.
+func (c *Change) Executes() bool { return c.Action != NoOp && !c.DryRun }
+
+// StateRef pins the state a plan was made against.
+type StateRef struct {
+	// Lineage is empty when there was no state yet.
+	Lineage string `json:"lineage"`
+	Serial  uint64 `json:"serial"`
+}
+
+// Summary counts a plan's changes.
+type Summary struct {
+	Add          int `json:"add"`
+	Replace      int `json:"replace"`
+	Delete       int `json:"delete"`
+	DryRunDelete int `json:"dry_run_delete"`
+	NoOp         int `json:"no_op"`
+	// TransferBytes is the sum of known sizes of changes that move bytes.
+	TransferBytes int64 `json:"transfer_bytes"`
+	// UnknownSizes counts transfers whose size is not known before fetching.
+	UnknownSizes int `json:"unknown_sizes"`
+}
+
+// Changed reports whether applying would change anything.
+func (s Summary) Changed() bool { return s.Add+s.Replace+s.Delete > 0 }
+
+// Plan is the versioned plan document.
+type Plan struct {
+	FormatVersion string    `json:"format_version"`
+	ToolVersion   string    `json:"tool_version"`
+	CreatedAt     time.Time `json:"created_at"`
+	// ConfigDigest is the loaded config's digest; apply refuses the plan when
+	// the config no longer has it.
+	ConfigDigest string   `json:"config_digest"`
+	PriorState   StateRef `json:"prior_state"`
+	// Refreshed is false for -refresh=false plans, which trusted the state.
+	Refreshed bool     `json:"refreshed"`
+	Targets   []string `json:"targets,omitempty"`
+	Excludes  []string `json:"excludes,omitempty"`
+	Replaces  []string `json:"replaces,omitempty"`
+	// Destinations maps each destination address the plan touches to its
+	// description (e.g. "dir /srv/mirror"); apply refuses the plan if one moved.
+	Destinations map[string]string `json:"destinations,omitempty"`
+	Changes      []Change          `json:"changes"`
+	Summary      Summary           `json:"summary"`
+}
+
+// Sort puts changes in canonical order: by mirror, then key.
+func (p *Plan) Sort() {
+	slices.SortFunc(p.Changes, func(a, b Change) int {
+		return cmp.Or(cmp.Compare(a.Mirror, b.Mirror), cmp.Compare(a.Key, b.Key))
+	})
+}
+
+// Summarize recomputes Summary from Changes; noOps is the count of
+// artifacts that need nothing.
+func (p *Plan) Summarize(noOps int) {
+	s := Summary{NoOp: noOps}
+	for i := range p.Changes {
+		c := &p.Changes[i]
+		switch {
+		case c.Action == Add:
+			s.Add++
+		case c.Action == Replace:
+			s.Replace++
+		case c.Action == Delete && c.DryRun:
+			s.DryRunDelete++
+		case c.Action == Delete:
+			s.Delete++
+		}
+		if c.Transfers() {
+			if c.After != nil && c.After.Size >= 0 {
+				s.TransferBytes += c.After.Size
+			} else {
+				s.UnknownSizes++
+			}
+		}
+	}
+	p.Summary = s
+}
+
+// Marshal returns the plan's canonical JSON (indented, trailing newline).
+func Marshal(p *Plan) ([]byte, error) {
+	if p.Changes == nil {
+		p.Changes = []Change{}
+	}
+	b, err := json.MarshalIndent(p, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n'), nil
+}
+
+// Unmarshal parses a plan file, refusing other format versions and unknown
+// actions or reasons.
+func Unmarshal(b []byte) (*Plan, error) {
+	var probe struct {
+		FormatVersion *string `json:"format_version"`
+		ToolVersion   string  `json:"tool_version"`
+	}
+	if err := json.Unmarshal(b, &probe); err != nil {
+		return nil, fmt.Errorf("not a ferry plan file: %w", err)
+	}
+	if probe.FormatVersion == nil {
+		return nil, fmt.Errorf("not a ferry plan file: no format_version")
+	}
+	if *probe.FormatVersion != FormatVersion {
+		return nil, fmt.Errorf("plan file format version %q (written by ferry %s) is not supported; this ferry reads version %q", *probe.FormatVersion, probe.ToolVersion, FormatVersion)
+	}
+	var p Plan
+	if err := json.Unmarshal(b, &p); err != nil {
+		return nil, fmt.Errorf("invalid plan file: %w", err)
+	}
+	for i, c := range p.Changes {
+		if c.Mirror == "" || c.Key == "" || c.Destination == "" {
+			return nil, fmt.Errorf("invalid plan file: change %d lacks mirror, key or destination", i)
+		}
+		if c.Address != Address(c.Mirror, c.Key) {
+			return nil, fmt.Errorf("invalid plan file: change %d address %q does not match mirror %q and key %q", i, c.Address, c.Mirror, c.Key)
+		}
+		if (c.Action == Add || c.Action == Replace) && (c.After == nil || c.Source == "") {
+			return nil, fmt.Errorf("invalid plan file: %s change %s lacks a source or expected digests", c.Action, c.Address)
+		}
+		if c.Transfers() && len(c.After.Digests) == 0 {
+			return nil, fmt.Errorf("invalid plan file: %s change %s has no expected digest", c.Action, c.Address)
+		}
+	}
+	return &p, nil
+}

@@ -1,0 +1,399 @@
+// Package planner computes a plan: a pure function of the configuration, the
+// prior state and an inventory of what the sources offer and the
+// destinations hold. All I/O happens before (the inventory) and after (apply).
+package planner
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/ferry-mirror/ferry/planner/config"
+	"github.com/ferry-mirror/ferry/planner/plan"
+	"github.com/ferry-mirror/ferry/planner/retention"
+	"github.com/ferry-mirror/ferry/providers"
+	"github.com/ferry-mirror/ferry/state"
+)
+
+// Inventory is what the sources offer and the destinations hold, gathered
+// before planning.
+type Inventory struct {
+	// Refreshed is false when the destination was not checked (-refresh=false).
+	Refreshed bool `json:"refreshed"`
+	// Sources lists each source's artifacts, by source address ("http.tools").
+	Sources map[string][]providers.Artifact `json:"sources"`
+	// Destinations holds, by destination address and key, what a stat found.
+	// A key that is absent was not checked.
+	Destinations map[string]map[string]Object `json:"destinations,omitempty"`
+	// SizeHints are sizes learnt cheaply (an HTTP HEAD) for artifacts whose
+	// source declares none, by source address and key. They are shown in the
+	// plan but not enforced while streaming; declared sizes are.
+	SizeHints map[string]map[string]int64 `json:"size_hints,omitempty"`
+}
+
+// Object is the result of one destination stat.
+type Object struct {
+	Exists  bool              `json:"exists"`
+	Size    int64             `json:"size,omitempty"`
+	Digests providers.Digests `json:"digests,omitempty"`
+}
+
+// Lookup returns what a stat of key at dest found, and whether it was checked.
+func (inv *Inventory) Lookup(dest, key string) (Object, bool) {
+	o, ok := inv.Destinations[dest][key]
+	return o, ok
+}
+
+// Options are the planning inputs that do not come from config, state or inventory.
+type Options struct {
+	// Now is the clock for max_age and the plan's timestamp.
+	Now         time.Time
+	ToolVersion string
+	// Targets, if any, restrict the plan to these mirrors or artifacts.
+	Targets []plan.Target
+	// Excludes remove these mirrors or artifacts from the plan.
+	Excludes []plan.Target
+	// Replaces force a replace of these artifacts.
+	Replaces []plan.Target
+	// Destinations describes each configured destination ("dir /srv/m"); it
+	// is recorded in the plan so apply can refuse a plan whose destination moved.
+	Destinations map[string]string
+}
+
+// Plan computes the changes that bring the destinations in line with the
+// configuration. Errors (a delete guard crossed, an object ferry does not own
+// in the way) are diagnostics; the plan is returned even then, for display,
+// but must not be applied.
+func Plan(cfg *config.Config, prior *state.State, inv *Inventory, opts Options) (*plan.Plan, hcl.Diagnostics) {
+	var diags hcl.Diagnostics
+	if prior == nil {
+		prior = &state.State{}
+	}
+	p := &plan.Plan{
+		FormatVersion: plan.FormatVersion,
+		ToolVersion:   opts.ToolVersion,
+		CreatedAt:     opts.Now.UTC(),
+		ConfigDigest:  cfg.Digest,
+		PriorState:    plan.StateRef{Lineage: prior.Lineage, Serial: prior.Serial},
+		Refreshed:     inv.Refreshed,
+	}
+	for _, t := range opts.Targets {
+		p.Targets = append(p.Targets, t.String())
+	}
+	for _, t := range opts.Excludes {
+		p.Excludes = append(p.Excludes, t.String())
+	}
+	for _, t := range opts.Replaces {
+		p.Replaces = append(p.Replaces, t.String())
+	}
+
+	b := &builder{cfg: cfg, prior: prior, inv: inv, opts: opts, owners: map[string]string{}}
+	for _, name := range sortedKeys(cfg.Mirrors) {
+		diags = append(diags, b.planMirror(cfg.Mirrors[name])...)
+	}
+	for _, name := range sortedKeys(prior.Mirrors) {
+		if _, ok := cfg.Mirrors[name]; !ok {
+			diags = append(diags, b.planRemovedMirror(name, prior.Mirrors[name])...)
+		}
+	}
+	diags = append(diags, b.checkReplaces()...)
+
+	// Targeting: keep only what is in scope; a filtered run never touches
+	// anything outside it.
+	noOps := 0
+	for _, c := range b.noOps {
+		if inScope(c.Mirror, c.Key, opts) {
+			noOps++
+		}
+	}
+	for _, c := range b.changes {
+		if inScope(c.Mirror, c.Key, opts) {
+			p.Changes = append(p.Changes, c)
+		}
+	}
+	diags = append(diags, b.checkDeleteGuards(p.Changes)...)
+
+	for _, c := range p.Changes {
+		if d, ok := opts.Destinations[c.Destination]; ok {
+			if p.Destinations == nil {
+				p.Destinations = map[string]string{}
+			}
+			p.Destinations[c.Destination] = d
+		}
+	}
+	p.Sort()
+	p.Summarize(noOps)
+	return p, diags
+}
+
+type builder struct {
+	cfg     *config.Config
+	prior   *state.State
+	inv     *Inventory
+	opts    Options
+	changes []plan.Change
+	noOps   []plan.Change
+	// owners maps "destination\x00key" to the mirror that writes it, to catch
+	// two mirrors writing one object.
+	owners       map[string]string
+	usedReplaces []bool
+}
+
+func inScope(mirror, key string, opts Options) bool {
+	if len(opts.Targets) > 0 && !slices.ContainsFunc(opts.Targets, func(t plan.Target) bool { return t.Matches(mirror, key) }) {
+		return false
+	}
+	return !slices.ContainsFunc(opts.Excludes, func(t plan.Target) bool { return t.Matches(mirror, key) })
+}
+
+func (b *builder) replaceRequested(mirror, key string) bool {
+	if b.usedReplaces == nil {
+		b.usedReplaces = make([]bool, len(b.opts.Replaces))
+	}
+	hit := false
+	for i, t := range b.opts.Replaces {
+		if t.Mirror == mirror && t.Key == key {
+			b.usedReplaces[i] = true
+			hit = true
+		}
+	}
+	return hit
+}
+
+func (b *builder) checkReplaces() hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	for i, t := range b.opts.Replaces {
+		if b.usedReplaces == nil || !b.usedReplaces[i] {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagWarning,
+				Summary:  "Replace target matches nothing",
+				Detail:   fmt.Sprintf("-replace %s names no artifact that ferry owns and the configuration still mirrors; nothing is replaced for it.", t),
+			})
+		}
+	}
+	return diags
+}
+
+func (b *builder) planMirror(m *config.Mirror) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	listed, ok := b.inv.Sources[m.From]
+	if !ok {
+		return hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Source not inventoried",
+			Detail:   fmt.Sprintf("The inventory has no listing for source %s, so mirror %q cannot be planned.", m.From, m.Name),
+			Subject:  m.FromRange.Ptr(),
+		}}
+	}
+	owned := map[string]*state.Artifact{}
+	if sm := b.prior.Mirrors[m.Name]; sm != nil {
+		if sm.Destination != m.To {
+			return hcl.Diagnostics{{
+				Severity: hcl.DiagError,
+				Summary:  "Mirror destination changed",
+				Detail: fmt.Sprintf("Mirror %q owns %s at %s, but its configuration now sends it to %s. ferry does not move mirrors: "+
+					"restore `to = destination.%s`, or run `ferry state rm mirror.%s` to forget the old objects (they stay where they are) and plan again.",
+					m.Name, plan.Plural(len(sm.Artifacts), "object"), sm.Destination, m.To, sm.Destination, m.Name),
+				Subject: m.ToRange.Ptr(),
+			}}
+		}
+		owned = sm.Artifacts
+	}
+
+	policy := retention.Policy{KeepLast: m.Retention.KeepLast, MaxAge: m.Retention.MaxAge, Keep: m.Retention.Keep}
+	seen := map[string]bool{}
+	var cands []retention.Candidate
+	for _, a := range listed {
+		if seen[a.Key] {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Duplicate artifact key",
+				Detail:   fmt.Sprintf("Source %s lists the key %q more than once.", m.From, a.Key),
+				Subject:  m.FromRange.Ptr(),
+			})
+			continue
+		}
+		seen[a.Key] = true
+		t := a.Created
+		if o := owned[a.Key]; t.IsZero() && o != nil {
+			t = o.AddedAt
+		}
+		cands = append(cands, retention.Candidate{Key: a.Key, Name: a.Name, Version: a.Version, Time: t})
+	}
+	if diags.HasErrors() {
+		return diags
+	}
+	verdicts := retention.Decide(policy, b.opts.Now, cands)
+
+	for _, a := range listed {
+		base := plan.Change{
+			Address: plan.Address(m.Name, a.Key), Mirror: m.Name, Key: a.Key,
+			Source: m.From, Destination: m.To,
+			Name: a.Name, Version: a.Version, Origin: a.Origin, Created: a.Created,
+		}
+		o := owned[a.Key]
+		if v := verdicts[a.Key]; v != retention.Kept {
+			if o != nil {
+				c := deleteChange(base, o)
+				c.Source, c.Origin = "", ""
+				c.Reason = plan.RetentionKeepLast
+				if v == retention.DroppedMaxAge {
+					c.Reason = plan.RetentionMaxAge
+				}
+				c.Detail = policy.Detail(v)
+				c.DryRun = m.Retention.DryRun
+				b.changes = append(b.changes, c)
+			}
+			continue
+		}
+		if prev, dup := b.owners[m.To+"\x00"+a.Key]; dup {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Two mirrors write one object",
+				Detail:   fmt.Sprintf("Mirrors %q and %q both write %q to %s. Give one of them another destination or different artifact keys.", prev, m.Name, a.Key, m.To),
+				Subject:  m.ToRange.Ptr(),
+			})
+			continue
+		}
+		b.owners[m.To+"\x00"+a.Key] = m.Name
+
+		c := base
+		c.After = &plan.Object{Size: a.Size, Digests: a.Digests}
+		c.SizeDeclared = a.Size >= 0
+		if hint, ok := b.inv.SizeHints[m.From][a.Key]; ok && a.Size < 0 {
+			c.After.Size = hint
+		}
+		obj, checked := b.inv.Lookup(m.To, a.Key)
+		replace := b.replaceRequested(m.Name, a.Key)
+		switch {
+		case o != nil:
+			c.Before = &plan.Object{Size: o.Size, Digests: o.Digests}
+			switch {
+			case a.Digests.Conflicts(o.SourceDigests):
+				c.Action, c.Reason = plan.Replace, plan.UpstreamChanged
+				c.Detail = "state has " + o.SourceDigests.Primary().String() + ", source declares " + a.Digests.Primary().String()
+			case replace:
+				c.Action, c.Reason = plan.Replace, plan.ReplaceRequested
+			case checked && !obj.Exists:
+				c.Action, c.Reason = plan.Add, plan.MissingAtDestination
+				c.Before = nil
+			case checked && obj.Digests.Conflicts(o.Digests):
+				c.Action, c.Reason = plan.Replace, plan.ChangedAtDestination
+				c.Before = &plan.Object{Size: obj.Size, Digests: obj.Digests}
+				c.Detail = "state has " + o.Digests.Primary().String() + ", destination has " + obj.Digests.Primary().String()
+			default:
+				b.noOps = append(b.noOps, c)
+				continue
+			}
+		case checked && obj.Exists && obj.Digests.Matches(a.Digests):
+			c.Action, c.Reason = plan.Add, plan.AlreadyAtDestination
+			c.Before = &plan.Object{Size: obj.Size, Digests: obj.Digests}
+			c.After = &plan.Object{Size: obj.Size, Digests: a.Digests}
+		case checked && obj.Exists && obj.Digests.Conflicts(a.Digests) && !replace:
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Destination object not owned by ferry",
+				Detail: fmt.Sprintf("%s already holds %q with digest %s, but source %s declares %s, and ferry's state does not own the object. "+
+					"ferry never overwrites what it does not own: remove the object, or pass -replace='%s' to overwrite it.",
+					m.To, a.Key, obj.Digests.Primary(), m.From, a.Digests.Primary(), c.Address),
+				Subject: m.DeclRange.Ptr(),
+			})
+			continue
+		case replace && checked && obj.Exists:
+			c.Action, c.Reason = plan.Replace, plan.ReplaceRequested
+			c.Before = &plan.Object{Size: obj.Size, Digests: obj.Digests}
+		default:
+			// Not checked (refresh off), or checked and absent. If something
+			// appeared meanwhile, apply's create-only put refuses to clobber it.
+			c.Action, c.Reason = plan.Add, plan.NewInSource
+		}
+		b.changes = append(b.changes, c)
+	}
+
+	for _, key := range sortedKeys(owned) {
+		if seen[key] {
+			continue
+		}
+		c := deleteChange(plan.Change{
+			Address: plan.Address(m.Name, key), Mirror: m.Name, Key: key, Destination: m.To,
+		}, owned[key])
+		c.Reason = plan.RemovedFromSource
+		c.DryRun = m.Retention.DryRun
+		b.changes = append(b.changes, c)
+	}
+	return diags
+}
+
+func (b *builder) planRemovedMirror(name string, sm *state.Mirror) hcl.Diagnostics {
+	if _, ok := b.cfg.Destinations[sm.Destination]; !ok && len(sm.Artifacts) > 0 {
+		return hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Destination of a removed mirror is not configured",
+			Detail: fmt.Sprintf("Mirror %q was removed from the configuration; ferry would delete the %s it owns at %s, but that destination is no longer configured. "+
+				"Restore the destination block so ferry can delete them, or run `ferry state rm mirror.%s` to forget them (they stay where they are).",
+				name, plan.Plural(len(sm.Artifacts), "object"), sm.Destination, name),
+		}}
+	}
+	for _, key := range sortedKeys(sm.Artifacts) {
+		c := deleteChange(plan.Change{
+			Address: plan.Address(name, key), Mirror: name, Key: key, Destination: sm.Destination,
+		}, sm.Artifacts[key])
+		c.Reason = plan.MirrorRemovedFromConfig
+		b.changes = append(b.changes, c)
+	}
+	return nil
+}
+
+func deleteChange(c plan.Change, o *state.Artifact) plan.Change {
+	c.Action = plan.Delete
+	c.Name, c.Version = o.Name, o.Version
+	c.Before = &plan.Object{Size: o.Size, Digests: o.Digests}
+	c.After = nil
+	return c
+}
+
+func (b *builder) checkDeleteGuards(changes []plan.Change) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	counts := map[string]int{}
+	for _, c := range changes {
+		if c.Action == plan.Delete && !c.DryRun {
+			counts[c.Mirror]++
+		}
+	}
+	for _, name := range sortedKeys(counts) {
+		n := counts[name]
+		limit := b.cfg.Settings.MaxDeletes
+		rng := b.cfg.Settings.MaxDeletesRange
+		where := "ferry.max_deletes"
+		if m := b.cfg.Mirrors[name]; m != nil && m.Retention.MaxDeletes != nil {
+			limit, rng, where = m.Retention.MaxDeletes, m.Retention.MaxDeletesRange, fmt.Sprintf("mirror %q retention.max_deletes", name)
+		}
+		if limit == nil || n <= *limit {
+			continue
+		}
+		d := &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Too many deletes",
+			Detail: fmt.Sprintf("The plan would delete %d objects of mirror %q, more than %s = %d allows. Nothing is deleted. "+
+				"Review the plan: if the deletes are intended, raise the limit; if not, check the source and the retention rules.",
+				n, name, where, *limit),
+		}
+		if rng.Filename != "" {
+			d.Subject = rng.Ptr()
+		}
+		diags = append(diags, d)
+	}
+	return diags
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,171 @@
+package planner_test
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/ferry-mirror/ferry/planner"
+	"github.com/ferry-mirror/ferry/planner/config"
+	"github.com/ferry-mirror/ferry/planner/plan"
+	"github.com/ferry-mirror/ferry/providers/dir"
+	"github.com/ferry-mirror/ferry/providers/httpsrc"
+	"github.com/ferry-mirror/ferry/state"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden plan.json, plan.txt and diags.txt files")
+
+// caseOptions is the optional options.json of a golden case.
+type caseOptions struct {
+	Now      time.Time `json:"now"`
+	Targets  []string  `json:"targets"`
+	Excludes []string  `json:"excludes"`
+	Replaces []string  `json:"replaces"`
+}
+
+// TestGolden plans every directory under testdata: main.ferry.hcl +
+// state.json (optional) + inventory.json + options.json (optional) →
+// plan.json, plan.txt and diags.txt (the diagnostics, one per line, when any).
+func TestGolden(t *testing.T) {
+	dirs, err := filepath.Glob("testdata/*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(dirs) < 10 {
+		t.Fatalf("found %d golden cases; want at least 10", len(dirs))
+	}
+	for _, dirName := range dirs {
+		t.Run(filepath.Base(dirName), func(t *testing.T) {
+			abs, err := filepath.Abs(dirName)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg, diags := config.Load(config.LoadOptions{Dir: abs, Types: []config.ProviderType{httpsrc.Type(), dir.Type()}})
+			if diags.HasErrors() {
+				t.Fatalf("config: %s", diags.Error())
+			}
+			prior := &state.State{Mirrors: map[string]*state.Mirror{}}
+			if _, err := os.Stat(filepath.Join(abs, "state.json")); err == nil {
+				prior, err = state.Read(filepath.Join(abs, "state.json"))
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			var inv planner.Inventory
+			readJSON(t, filepath.Join(abs, "inventory.json"), &inv)
+			opts := caseOptions{Now: time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)}
+			if _, err := os.Stat(filepath.Join(abs, "options.json")); err == nil {
+				readJSON(t, filepath.Join(abs, "options.json"), &opts)
+			}
+			popts := planner.Options{Now: opts.Now, ToolVersion: "test", Destinations: map[string]string{"dir.local": "dir /mirror"}}
+			popts.Targets = targets(t, opts.Targets)
+			popts.Excludes = targets(t, opts.Excludes)
+			popts.Replaces = targets(t, opts.Replaces)
+
+			p, diags := planner.Plan(cfg, prior, &inv, popts)
+			p.ConfigDigest = "sha256:config" // the digest covers absolute paths; keep goldens portable
+
+			gotJSON, err := plan.Marshal(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var text strings.Builder
+			if err := p.WriteText(&text); err != nil {
+				t.Fatal(err)
+			}
+			gotDiags := renderDiags(diags)
+
+			compareGolden(t, filepath.Join(abs, "plan.json"), string(gotJSON))
+			compareGolden(t, filepath.Join(abs, "plan.txt"), text.String())
+			compareGolden(t, filepath.Join(abs, "diags.txt"), gotDiags)
+
+			// The JSON must read back into the same plan.
+			back, err := plan.Unmarshal(gotJSON)
+			if err != nil {
+				t.Fatalf("plan.Unmarshal: %v", err)
+			}
+			if diff := cmp.Diff(p, back); diff != "" {
+				t.Errorf("plan JSON round trip (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func targets(t *testing.T, in []string) []plan.Target {
+	var out []plan.Target
+	for _, s := range in {
+		tg, err := plan.ParseTarget(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, tg)
+	}
+	return out
+}
+
+func renderDiags(diags hcl.Diagnostics) string {
+	var lines []string
+	for _, d := range diags {
+		sev := "error"
+		if d.Severity == hcl.DiagWarning {
+			sev = "warning"
+		}
+		where := ""
+		if d.Subject != nil {
+			where = " @ " + filepath.Base(d.Subject.Filename) + ":" + itoa(d.Subject.Start.Line)
+		}
+		lines = append(lines, sev+": "+d.Summary+where+": "+d.Detail)
+	}
+	sort.Strings(lines)
+	if len(lines) == 0 {
+		return ""
+	}
+	return strings.Join(lines, "\n") + "\n"
+}
+
+func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
+
+func readJSON(t *testing.T, path string, v any) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+}
+
+// compareGolden compares got with the file at path; an absent file means
+// empty. With -update it rewrites the file (removing it when got is empty).
+func compareGolden(t *testing.T, path, got string) {
+	t.Helper()
+	if *update {
+		if got == "" {
+			if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+				t.Fatal(err)
+			}
+			return
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(string(want), got); diff != "" {
+		t.Errorf("%s (-want +got):\n%s", filepath.Base(path), diff)
+	}
+}

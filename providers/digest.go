@@ -1,0 +1,179 @@
+package providers
+
+import (
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/hex"
+	"fmt"
+	"hash"
+	"slices"
+	"strings"
+)
+
+// Algorithm names a supported content hash.
+type Algorithm string
+
+const (
+	SHA256 Algorithm = "sha256"
+	SHA512 Algorithm = "sha512"
+)
+
+// New returns a fresh hasher, or nil for an unsupported algorithm.
+func (a Algorithm) New() hash.Hash {
+	switch a {
+	case SHA256:
+		return sha256.New()
+	case SHA512:
+		return sha512.New()
+	}
+	return nil
+}
+
+// HexLen is the length of the algorithm's hex encoding, 0 if unsupported.
+func (a Algorithm) HexLen() int {
+	switch a {
+	case SHA256:
+		return 64
+	case SHA512:
+		return 128
+	}
+	return 0
+}
+
+// Digest is an algorithm-qualified content hash, written "sha256:9f86…".
+type Digest struct {
+	Algorithm Algorithm
+	Hex       string
+}
+
+// ParseDigest parses "alg:hex" and checks the hex length and alphabet.
+func ParseDigest(s string) (Digest, error) {
+	alg, hx, ok := strings.Cut(s, ":")
+	if !ok {
+		return Digest{}, fmt.Errorf("digest %q: want algorithm:hex", s)
+	}
+	d := Digest{Algorithm: Algorithm(alg), Hex: hx}
+	return d, d.Validate()
+}
+
+// Validate checks the algorithm is supported and Hex is lowercase hex of the right length.
+func (d Digest) Validate() error {
+	n := d.Algorithm.HexLen()
+	if n == 0 {
+		return fmt.Errorf("digest algorithm %q is not supported (use sha256 or sha512)", d.Algorithm)
+	}
+	if len(d.Hex) != n {
+		return fmt.Errorf("%s digest must be %d hex characters, got %d", d.Algorithm, n, len(d.Hex))
+	}
+	if _, err := hex.DecodeString(d.Hex); err != nil || strings.ToLower(d.Hex) != d.Hex {
+		return fmt.Errorf("%s digest must be lowercase hexadecimal", d.Algorithm)
+	}
+	return nil
+}
+
+func (d Digest) String() string {
+	if d.IsZero() {
+		return ""
+	}
+	return string(d.Algorithm) + ":" + d.Hex
+}
+
+// IsZero reports whether d is the unknown digest.
+func (d Digest) IsZero() bool { return d.Algorithm == "" && d.Hex == "" }
+
+// MarshalText implements encoding.TextMarshaler.
+func (d Digest) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (d *Digest) UnmarshalText(b []byte) error {
+	if len(b) == 0 {
+		*d = Digest{}
+		return nil
+	}
+	p, err := ParseDigest(string(b))
+	if err != nil {
+		return err
+	}
+	*d = p
+	return nil
+}
+
+// Digests is a set of digests with at most one per algorithm, kept sorted by
+// algorithm so equal sets compare and serialise equally.
+type Digests []Digest
+
+// NewDigests builds a normalised set; later entries win for a repeated algorithm.
+func NewDigests(ds ...Digest) Digests {
+	var out Digests
+	for _, d := range ds {
+		if d.IsZero() {
+			continue
+		}
+		out = out.With(d)
+	}
+	return out
+}
+
+// With returns a copy with d set (replacing any digest of the same algorithm).
+func (s Digests) With(d Digest) Digests {
+	out := make(Digests, 0, len(s)+1)
+	for _, e := range s {
+		if e.Algorithm != d.Algorithm {
+			out = append(out, e)
+		}
+	}
+	out = append(out, d)
+	slices.SortFunc(out, func(a, b Digest) int { return strings.Compare(string(a.Algorithm), string(b.Algorithm)) })
+	return out
+}
+
+// Get returns the digest for alg, if present.
+func (s Digests) Get(alg Algorithm) (Digest, bool) {
+	for _, d := range s {
+		if d.Algorithm == alg {
+			return d, true
+		}
+	}
+	return Digest{}, false
+}
+
+// Primary is the digest that identifies content: sha256 when present,
+// otherwise the first one. Zero when the set is empty.
+func (s Digests) Primary() Digest {
+	if d, ok := s.Get(SHA256); ok {
+		return d
+	}
+	if len(s) > 0 {
+		return s[0]
+	}
+	return Digest{}
+}
+
+// Conflicts reports whether s and o disagree on any algorithm both carry.
+// Sets with no algorithm in common never conflict.
+func (s Digests) Conflicts(o Digests) bool {
+	for _, d := range s {
+		if od, ok := o.Get(d.Algorithm); ok && od.Hex != d.Hex {
+			return true
+		}
+	}
+	return false
+}
+
+// Matches reports whether s and o share at least one algorithm and agree on
+// every shared one.
+func (s Digests) Matches(o Digests) bool {
+	shared := false
+	for _, d := range s {
+		if od, ok := o.Get(d.Algorithm); ok {
+			if od.Hex != d.Hex {
+				return false
+			}
+			shared = true
+		}
+	}
+	return shared
+}
+
+// Equal reports whether both sets hold exactly the same digests.
+func (s Digests) Equal(o Digests) bool { return slices.Equal(s, o) }

@@ -1,0 +1,11 @@
+// Package dir is the "dir" destination: a local directory where every object
+// is a file at its key, written to a temp file, verified, then renamed into
+// place.
+package dir
+
+// Config is the decoded destination "dir" block.
+type Config struct {
+	// Path is the absolute directory (relative paths in the config resolve
+	// against the config directory).
+	Path string
+}

@@ -1,0 +1,49 @@
+package dir
+
+import (
+	"path/filepath"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/ferry-mirror/ferry/planner/config"
+)
+
+// Type is the "dir" destination type for config.Load:
+//
+//	destination "dir" "local" {
+//	  path = "mirror"   # relative to the configuration directory
+//	}
+func Type() config.ProviderType {
+	return config.ProviderType{Kind: config.KindDestination, Name: "dir", Decode: decode}
+}
+
+func decode(body hcl.Body, ectx *hcl.EvalContext, env config.DecodeEnv) (any, hcl.Diagnostics) {
+	cfg := &Config{}
+	content, diags := body.Content(&hcl.BodySchema{Attributes: []hcl.AttributeSchema{
+		{Name: "path", Required: true},
+	}})
+	attr := content.Attributes["path"]
+	if attr == nil {
+		return cfg, diags
+	}
+	p, moreDiags := config.DecodePlainString(attr, ectx)
+	diags = append(diags, moreDiags...)
+	if moreDiags.HasErrors() {
+		return cfg, diags
+	}
+	if p == "" || strings.ContainsRune(p, 0) {
+		return cfg, append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Invalid directory path",
+			Detail: "The path of a dir destination must be a non-empty directory path, absolute or relative " +
+				"to the configuration directory.",
+			Subject: attr.Expr.Range().Ptr(),
+		})
+	}
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(env.Dir, p)
+	}
+	cfg.Path = filepath.Clean(p)
+	return cfg, diags
+}

@@ -1,0 +1,76 @@
+package dir
+
+import (
+	"testing"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/ferry-mirror/ferry/planner/config"
+)
+
+func decodeDest(t *testing.T, src string) (*Config, hcl.Diagnostics) {
+	t.Helper()
+	f, diags := hclsyntax.ParseConfig([]byte(src), "main.ferry.hcl", hcl.InitialPos)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	ectx := &hcl.EvalContext{Variables: map[string]cty.Value{"var": cty.ObjectVal(map[string]cty.Value{
+		"root":   cty.StringVal("mirrors"),
+		"secret": cty.StringVal("s").Mark(config.SensitiveMark),
+	})}}
+	got, diags := Type().Decode(f.Body, ectx, config.DecodeEnv{Dir: "/work/cfg", Address: "destination.dir.local"})
+	cfg, ok := got.(*Config)
+	if !ok || cfg == nil {
+		t.Fatalf("Decode returned %T, want *Config", got)
+	}
+	return cfg, diags
+}
+
+func TestType(t *testing.T) {
+	pt := Type()
+	if pt.Kind != config.KindDestination || pt.Name != "dir" || pt.Decode == nil {
+		t.Errorf("Type() = %+v, want a destination type named dir", pt)
+	}
+}
+
+func TestDecode(t *testing.T) {
+	tests := []struct{ src, want string }{
+		{`path = "mirror"`, "/work/cfg/mirror"},
+		{`path = "./a/../b/"`, "/work/cfg/b"},
+		{`path = "../elsewhere"`, "/work/elsewhere"},
+		{`path = "${var.root}/x"`, "/work/cfg/mirrors/x"},
+		{`path = "/srv//mirror/./x/.."`, "/srv/mirror"},
+		{`path = "."`, "/work/cfg"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.src, func(t *testing.T) {
+			got, diags := decodeDest(t, tt.src)
+			if diags.HasErrors() {
+				t.Fatal(diags)
+			}
+			if got.Path != tt.want {
+				t.Errorf("Path = %q, want %q", got.Path, tt.want)
+			}
+		})
+	}
+}
+
+func TestDecodeErrors(t *testing.T) {
+	tests := []struct{ src, want string }{
+		{``, "Missing required argument"},
+		{`path = ""`, "Invalid directory path"},
+		{`path = var.secret`, "Sensitive value not allowed"},
+		{`path = ["a"]`, "Incorrect attribute value type"},
+		{"path = \"a\"\nroot = \"b\"", "Unsupported argument"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.src, func(t *testing.T) {
+			_, diags := decodeDest(t, tt.src)
+			if len(diags) != 1 || diags[0].Summary != tt.want || diags[0].Subject == nil {
+				t.Errorf("diags = %v, want one %q with a Subject", diags, tt.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,281 @@
+package dir_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/ferry-mirror/ferry/providers"
+	"github.com/ferry-mirror/ferry/providers/dir"
+	"github.com/ferry-mirror/ferry/providers/providertest"
+)
+
+func newStore(t *testing.T) (*dir.Store, string) {
+	t.Helper()
+	root := filepath.Join(t.TempDir(), "mirror") // created by the first Put
+	return dir.New("dir.local", &dir.Config{Path: root}, nil), root
+}
+
+func TestConformance(t *testing.T) {
+	providertest.Run(t, providertest.Harness{
+		New: func(t *testing.T) providers.Destination {
+			s, root := newStore(t)
+			t.Cleanup(func() { checkNoTemps(t, root) })
+			return s
+		},
+	})
+}
+
+// checkNoTemps fails if a temp file survived.
+func checkNoTemps(t *testing.T, root string) {
+	t.Helper()
+	entries, err := os.ReadDir(filepath.Join(root, ".ferry-tmp"))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		t.Errorf("temp file %s left behind", e.Name())
+	}
+}
+
+func artifact(key string, content []byte) providers.Artifact {
+	return providers.Artifact{Key: key, Size: int64(len(content)), Digests: providers.NewDigests(providertest.SHA256(content))}
+}
+
+func TestInvalidKeys(t *testing.T) {
+	tests := []struct {
+		name string
+		key  string
+	}{
+		{"empty", ""},
+		{"absolute", "/etc/passwd"},
+		{"dotdot", "../escape"},
+		{"inner dotdot", "a/../../escape"},
+		{"dotdot segment at end", "a/.."},
+		{"dot segment", "a/./b"},
+		{"only dot", "."},
+		{"empty segment", "a//b"},
+		{"trailing slash", "a/b/"},
+		{"backslash", `a\b`},
+		{"windows escape", `..\escape`},
+		{"nul byte", "a\x00b"},
+		{"temp dir", ".ferry-tmp/123-abc"},
+	}
+	s, root := newStore(t)
+	content := []byte("x")
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ops := map[string]error{
+				"put":    s.Put(t.Context(), artifact(tc.key, content), bytes.NewReader(content), providers.PutOptions{}),
+				"delete": s.Delete(t.Context(), tc.key),
+			}
+			_, ops["stat"] = s.Stat(t.Context(), tc.key)
+			for op, err := range ops {
+				if !errors.Is(err, dir.ErrInvalidKey) {
+					t.Errorf("%s(%q) error = %v, want one wrapping ErrInvalidKey", op, tc.key, err)
+				}
+				var oe *providers.OpError
+				if !errors.As(err, &oe) || oe.Op != op || oe.Side != providers.SideDestination || oe.Provider != "dir.local" {
+					t.Errorf("%s(%q) error = %#v, want an *OpError for %s", op, tc.key, err, op)
+				}
+			}
+		})
+	}
+	// Nothing was written anywhere, inside or next to the root.
+	if entries, _ := os.ReadDir(filepath.Dir(root)); len(entries) > 1 {
+		t.Errorf("entries next to the root: %v", entries)
+	}
+}
+
+func TestSymlinkEscapeRefused(t *testing.T) {
+	s, root := newStore(t)
+	outside := t.TempDir()
+	secret := filepath.Join(outside, "secret")
+	if err := os.WriteFile(secret, []byte("outside"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	content := []byte("payload")
+	put := func(key string) error {
+		return s.Put(t.Context(), artifact(key, content), bytes.NewReader(content), providers.PutOptions{Overwrite: true})
+	}
+	if err := put("ok/file"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, filepath.Join(root, "evil")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(secret, filepath.Join(root, "ok", "link")); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, key := range []string{"evil/new", "evil/secret", "ok/link"} {
+		if err := put(key); !errors.Is(err, dir.ErrInvalidKey) {
+			t.Errorf("Put(%q) error = %v, want ErrInvalidKey", key, err)
+		}
+		if _, err := s.Stat(t.Context(), key); !errors.Is(err, dir.ErrInvalidKey) {
+			t.Errorf("Stat(%q) error = %v, want ErrInvalidKey", key, err)
+		}
+		if err := s.Delete(t.Context(), key); !errors.Is(err, dir.ErrInvalidKey) {
+			t.Errorf("Delete(%q) error = %v, want ErrInvalidKey", key, err)
+		}
+	}
+	if b, err := os.ReadFile(secret); err != nil || string(b) != "outside" {
+		t.Errorf("file outside the root = %q, %v; want it untouched", b, err)
+	}
+	if entries, _ := os.ReadDir(outside); len(entries) != 1 {
+		t.Errorf("outside directory has %d entries, want 1", len(entries))
+	}
+	var keys []string
+	if err := s.List(t.Context(), func(a providers.Artifact) error { keys = append(keys, a.Key); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(keys, []string{"ok/file"}) {
+		t.Errorf("List = %q, want only ok/file (symlinks are not followed)", keys)
+	}
+}
+
+func TestStaleTempsOfDeadProcessesAreRemoved(t *testing.T) {
+	s, root := newStore(t)
+	tmp := filepath.Join(root, ".ferry-tmp")
+	if err := os.MkdirAll(tmp, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// A PID that surely belongs to no process: one that just exited.
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	dead := strconv.Itoa(cmd.Process.Pid)
+	keep := []string{
+		strconv.Itoa(os.Getpid()) + "-inflight", // this process: maybe in use
+		"1-init",                                // a live process
+		"notapid-x",                             // not ours
+	}
+	for _, name := range append([]string{dead + "-0123abcd"}, keep...) {
+		if err := os.WriteFile(filepath.Join(tmp, name), []byte("partial"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	content := []byte("x")
+	if err := s.Put(t.Context(), artifact("a", content), bytes.NewReader(content), providers.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := os.ReadDir(tmp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range entries {
+		got = append(got, e.Name())
+	}
+	slices.Sort(got)
+	slices.Sort(keep)
+	if !slices.Equal(got, keep) {
+		t.Errorf("temp dir holds %q, want %q", got, keep)
+	}
+}
+
+func TestFailedPutLeavesNothing(t *testing.T) {
+	s, root := newStore(t)
+	content := providertest.Content(1, 100_000)
+	a := artifact("pkg/1.0/file", content)
+	a.Digests = providers.NewDigests(providertest.SHA256([]byte("wrong")))
+	if err := s.Put(t.Context(), a, bytes.NewReader(content), providers.PutOptions{}); !errors.Is(err, providers.ErrDigestMismatch) {
+		t.Fatalf("error = %v, want ErrDigestMismatch", err)
+	}
+	checkNoTemps(t, root)
+	if _, err := os.Stat(filepath.Join(root, "pkg", "1.0", "file")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("final file: %v, want it absent", err)
+	}
+
+	// A cancelled context before publishing leaves nothing either.
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if err := s.Put(ctx, artifact("pkg/2.0/file", content), bytes.NewReader(content), providers.PutOptions{}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("error = %v, want context.Canceled", err)
+	}
+	checkNoTemps(t, root)
+}
+
+func TestDeleteRemovesEmptyParents(t *testing.T) {
+	s, root := newStore(t)
+	content := []byte("x")
+	for _, key := range []string{"a/b/c/one", "a/two"} {
+		if err := s.Put(t.Context(), artifact(key, content), bytes.NewReader(content), providers.PutOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Delete(t.Context(), "a/b/c/one"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "a", "b")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a/b: %v, want it removed once empty", err)
+	}
+	if err := s.Delete(t.Context(), "a/two"); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		t.Fatalf("root: %v (it must survive)", err)
+	}
+	for _, e := range entries {
+		if e.Name() != ".ferry-tmp" {
+			t.Errorf("root still holds %s", e.Name())
+		}
+	}
+}
+
+func TestPutFileModeAndLayout(t *testing.T) {
+	s, root := newStore(t)
+	content := []byte("hello")
+	if err := s.Put(t.Context(), artifact("x/y/z.txt", content), bytes.NewReader(content), providers.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(filepath.Join(root, "x", "y", "z.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o644 {
+		t.Errorf("mode = %v, want 0644", fi.Mode().Perm())
+	}
+	if got := s.Describe(); got != "dir "+root {
+		t.Errorf("Describe() = %q, want %q", got, "dir "+root)
+	}
+}
+
+func TestMissingRoot(t *testing.T) {
+	s, _ := newStore(t)
+	if _, err := s.Stat(t.Context(), "a"); !errors.Is(err, providers.ErrNotFound) {
+		t.Errorf("Stat error = %v, want ErrNotFound", err)
+	}
+	if err := s.Delete(t.Context(), "a"); !errors.Is(err, providers.ErrNotFound) {
+		t.Errorf("Delete error = %v, want ErrNotFound", err)
+	}
+	n := 0
+	if err := s.List(t.Context(), func(providers.Artifact) error { n++; return nil }); err != nil || n != 0 {
+		t.Errorf("List = %v with %d artifacts, want nil and none", err, n)
+	}
+}
+
+func TestStatThroughFileParent(t *testing.T) {
+	s, _ := newStore(t)
+	content := []byte("x")
+	if err := s.Put(t.Context(), artifact("file", content), bytes.NewReader(content), providers.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Stat(t.Context(), "file/child"); !errors.Is(err, providers.ErrNotFound) {
+		t.Errorf("Stat below a file: %v, want ErrNotFound", err)
+	}
+	err := s.Put(t.Context(), artifact("file/child", content), bytes.NewReader(content), providers.PutOptions{})
+	if err == nil || !strings.Contains(err.Error(), "not a directory") {
+		t.Errorf("Put below a file: %v, want a not-a-directory error", err)
+	}
+}

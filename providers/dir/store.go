@@ -1,0 +1,450 @@
+package dir
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/ferry-mirror/ferry/providers"
+	"github.com/ferry-mirror/ferry/providers/verify"
+)
+
+// ErrInvalidKey is wrapped by errors for keys that cannot name a file below
+// the root: absolute, with empty, "." or ".." segments, backslashes or NUL
+// bytes, inside the temp directory, or through a symbolic link.
+var ErrInvalidKey = errors.New("invalid key")
+
+// tmpDir holds Put's temp files, inside the root so that publishing is a
+// rename (or link) on one filesystem. Keys may not start with it.
+const tmpDir = ".ferry-tmp"
+
+// Store is the destination: every object is a regular file at its key below
+// the root directory. All access goes through an os.Root, so no operation
+// can leave the root, and no path component below the root may be a
+// symbolic link.
+//
+// A Store is safe for concurrent use.
+type Store struct {
+	name string
+	root string
+	log  hclog.Logger
+
+	// cleanOnce removes temp files left by dead processes, on first Put.
+	cleanOnce sync.Once
+}
+
+var (
+	_ providers.Destination = (*Store)(nil)
+	_ providers.Lister      = (*Store)(nil)
+	_ providers.Describer   = (*Store)(nil)
+)
+
+// New returns the store named name (its provider address, e.g. "dir.local")
+// rooted at cfg.Path. The directory is created by the first Put if missing.
+// logger (which the caller names and annotates with the address) may be nil.
+func New(name string, cfg *Config, logger hclog.Logger) *Store {
+	if logger == nil {
+		logger = hclog.NewNullLogger()
+	}
+	return &Store{name: name, root: filepath.Clean(cfg.Path), log: logger}
+}
+
+// Describe returns "dir " followed by the root path.
+func (s *Store) Describe() string { return "dir " + s.root }
+
+// Stat reports the size and sha256 of the file at key, reading it whole.
+func (s *Store) Stat(ctx context.Context, key string) (providers.Artifact, error) {
+	if err := checkKey(key); err != nil {
+		return providers.Artifact{}, s.opErr("stat", key, err)
+	}
+	root, err := os.OpenRoot(s.root)
+	if err != nil {
+		return providers.Artifact{}, s.opErr("stat", key, notFound(err))
+	}
+	defer root.Close()
+	if err := noSymlinks(root, key); err != nil {
+		return providers.Artifact{}, s.opErr("stat", key, notFound(err))
+	}
+	f, err := root.Open(key)
+	if err != nil {
+		return providers.Artifact{}, s.opErr("stat", key, notFound(err))
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil {
+		return providers.Artifact{}, s.opErr("stat", key, err)
+	} else if !fi.Mode().IsRegular() {
+		return providers.Artifact{}, s.opErr("stat", key, fmt.Errorf("not a regular file (%s)", fi.Mode().Type()))
+	}
+	h := sha256.New()
+	n, err := io.Copy(h, ctxReader{ctx, f})
+	if err != nil {
+		return providers.Artifact{}, s.opErr("stat", key, err)
+	}
+	return providers.Artifact{
+		Key:     key,
+		Size:    n,
+		Digests: providers.NewDigests(providers.Digest{Algorithm: providers.SHA256, Hex: hex.EncodeToString(h.Sum(nil))}),
+	}, nil
+}
+
+// Put streams r into a temp file while verifying it against a.Size and
+// a.Digests, syncs it, and only then publishes it at a.Key: with a rename
+// when opts.Overwrite is set, otherwise with a hard link that fails if
+// anything exists there (the existing file stays untouched, and the error
+// wraps providers.ErrAlreadyExists). On any failure, a mismatch or ctx
+// being cancelled included, the temp file is removed and nothing is
+// published.
+func (s *Store) Put(ctx context.Context, a providers.Artifact, r io.Reader, opts providers.PutOptions) (err error) {
+	key := a.Key
+	if err := checkKey(key); err != nil {
+		return s.opErr("put", key, err)
+	}
+	if err := os.MkdirAll(s.root, 0o755); err != nil {
+		return s.opErr("put", key, err)
+	}
+	root, err := os.OpenRoot(s.root)
+	if err != nil {
+		return s.opErr("put", key, err)
+	}
+	defer root.Close()
+	if err := root.MkdirAll(tmpDir, 0o755); err != nil {
+		return s.opErr("put", key, err)
+	}
+	s.cleanOnce.Do(func() { s.removeStaleTemps(root) })
+
+	if err := noSymlinks(root, key); err != nil {
+		return s.opErr("put", key, err)
+	}
+	if !opts.Overwrite {
+		// Fail before transferring anything; the link below still guards
+		// against a file appearing meanwhile.
+		if _, err := root.Lstat(key); err == nil {
+			return s.opErr("put", key, providers.ErrAlreadyExists)
+		}
+	}
+	parent := path.Dir(key)
+	if err := root.MkdirAll(parent, 0o755); err != nil {
+		return s.opErr("put", key, err)
+	}
+
+	tmp, f, err := createTemp(root)
+	if err != nil {
+		return s.opErr("put", key, err)
+	}
+	published := false
+	defer func() {
+		if f != nil {
+			f.Close()
+		}
+		if err != nil || !opts.Overwrite && published {
+			if rerr := root.Remove(tmp); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+				s.log.Warn("could not remove temp file", "path", filepath.Join(s.root, filepath.FromSlash(tmp)), "error", rerr)
+			}
+		}
+	}()
+
+	vr := verify.NewReader(ctxReader{ctx, r}, a.Size, a.Digests)
+	if _, err := io.Copy(f, vr); err != nil {
+		return s.opErr("put", key, err)
+	}
+	if !vr.Verified() { // io.Copy stops only at EOF, which Verified confirms
+		return s.opErr("put", key, errors.New("content was not verified"))
+	}
+	if err := f.Chmod(0o644); err != nil {
+		return s.opErr("put", key, err)
+	}
+	if err := f.Sync(); err != nil && !syncUnsupported(err) {
+		return s.opErr("put", key, err)
+	}
+	err = f.Close()
+	f = nil
+	if err != nil {
+		return s.opErr("put", key, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return s.opErr("put", key, err)
+	}
+	if err := s.publish(root, tmp, key, opts.Overwrite); err != nil {
+		return s.opErr("put", key, err)
+	}
+	published = true
+	if err := syncDir(root, parent); err != nil {
+		return s.opErr("put", key, fmt.Errorf("syncing directory: %w", err))
+	}
+	s.log.Debug("stored", "key", key, "bytes", vr.N(), "overwrite", opts.Overwrite)
+	return nil
+}
+
+// publish makes tmp visible at key. A concurrent Delete may remove the
+// (then empty) parent directory between MkdirAll and here, so a missing
+// parent is recreated a few times.
+func (s *Store) publish(root *os.Root, tmp, key string, overwrite bool) error {
+	var err error
+	for range 3 {
+		if overwrite {
+			err = root.Rename(tmp, key)
+		} else {
+			err = root.Link(tmp, key)
+			if errors.Is(err, fs.ErrExist) {
+				return providers.ErrAlreadyExists
+			}
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		if _, serr := root.Lstat(tmp); serr != nil {
+			return err // the temp file itself is gone
+		}
+		if merr := root.MkdirAll(path.Dir(key), 0o755); merr != nil {
+			return merr
+		}
+	}
+	return err
+}
+
+// Delete removes the file at key, then every parent directory it leaves
+// empty, up to but not including the root.
+func (s *Store) Delete(ctx context.Context, key string) error {
+	if err := checkKey(key); err != nil {
+		return s.opErr("delete", key, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return s.opErr("delete", key, err)
+	}
+	root, err := os.OpenRoot(s.root)
+	if err != nil {
+		return s.opErr("delete", key, notFound(err))
+	}
+	defer root.Close()
+	if err := noSymlinks(root, key); err != nil {
+		return s.opErr("delete", key, notFound(err))
+	}
+	fi, err := root.Lstat(key)
+	if err != nil {
+		return s.opErr("delete", key, notFound(err))
+	}
+	if !fi.Mode().IsRegular() {
+		return s.opErr("delete", key, fmt.Errorf("not a regular file (%s)", fi.Mode().Type()))
+	}
+	if err := root.Remove(key); err != nil {
+		return s.opErr("delete", key, notFound(err))
+	}
+	dir := path.Dir(key)
+	for dir != "." && root.Remove(dir) == nil { // fails once a directory is not empty
+		dir = path.Dir(dir)
+	}
+	if err := syncDir(root, dir); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return s.opErr("delete", key, fmt.Errorf("syncing directory: %w", err))
+	}
+	s.log.Debug("deleted", "key", key)
+	return nil
+}
+
+// List reports every regular file below the root (the temp directory,
+// symbolic links and names that are not valid keys excepted) with its size.
+// A missing root lists nothing.
+func (s *Store) List(ctx context.Context, fn func(providers.Artifact) error) error {
+	root, err := os.OpenRoot(s.root)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return s.opErr("list", "", err)
+	}
+	defer root.Close()
+	var fnErr error
+	err = fs.WalkDir(root.FS(), ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if p == tmpDir && d.IsDir() {
+			return fs.SkipDir
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		if checkKey(p) != nil {
+			s.log.Debug("skipping file whose name is not a valid key", "path", p)
+			return nil
+		}
+		fi, err := d.Info()
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil // deleted meanwhile
+		} else if err != nil {
+			return err
+		}
+		if err := fn(providers.Artifact{Key: p, Size: fi.Size()}); err != nil {
+			fnErr = err
+			return fs.SkipAll
+		}
+		return nil
+	})
+	if fnErr != nil {
+		return fnErr
+	}
+	if err != nil {
+		return s.opErr("list", "", err)
+	}
+	return nil
+}
+
+func (s *Store) opErr(op, key string, err error) error {
+	return &providers.OpError{Op: op, Side: providers.SideDestination, Provider: s.name, Key: key, Err: err}
+}
+
+// checkKey accepts slash-separated relative paths whose segments are all
+// real names.
+func checkKey(key string) error {
+	bad := func(why string) error { return fmt.Errorf("%w: %s", ErrInvalidKey, why) }
+	switch {
+	case key == "":
+		return bad("empty")
+	case strings.ContainsRune(key, 0):
+		return bad("contains a NUL byte")
+	case strings.ContainsRune(key, '\\'):
+		return bad("contains a backslash (use / to separate directories)")
+	case strings.HasPrefix(key, "/"):
+		return bad("absolute path")
+	}
+	for i, seg := range strings.Split(key, "/") {
+		switch {
+		case seg == "":
+			return bad("empty path segment")
+		case seg == "." || seg == "..":
+			return bad(fmt.Sprintf("%q path segment", seg))
+		case i == 0 && seg == tmpDir:
+			return bad(tmpDir + " is reserved for temp files")
+		}
+	}
+	if !filepath.IsLocal(filepath.FromSlash(key)) {
+		return bad("not a local path on this system")
+	}
+	return nil
+}
+
+// noSymlinks refuses keys any of whose components below the root is a
+// symbolic link. Components that do not exist yet are fine. The os.Root
+// used for the operation itself independently guarantees that nothing
+// outside the root is touched, even if the tree changes after this check.
+func noSymlinks(root *os.Root, key string) error {
+	segs := strings.Split(key, "/")
+	for i := range segs {
+		p := strings.Join(segs[:i+1], "/")
+		fi, err := root.Lstat(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if fi.Mode()&fs.ModeSymlink != 0 {
+			return fmt.Errorf("%w: %q is a symbolic link, which dir never follows", ErrInvalidKey, p)
+		}
+		if i < len(segs)-1 && !fi.IsDir() {
+			return &fs.PathError{Op: "lstat", Path: p, Err: syscall.ENOTDIR}
+		}
+	}
+	return nil
+}
+
+// notFound makes "does not exist" errors (including a parent that is not a
+// directory) wrap providers.ErrNotFound.
+func notFound(err error) error {
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+		return fmt.Errorf("%w: %w", providers.ErrNotFound, err)
+	}
+	return err
+}
+
+func createTemp(root *os.Root) (string, *os.File, error) {
+	for range 10 {
+		name := tmpDir + "/" + strconv.Itoa(os.Getpid()) + "-" + randomHex(8)
+		f, err := root.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		return name, f, err
+	}
+	return "", nil, errors.New("could not create a unique temp file")
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // crypto/rand.Read never returns an error
+	return hex.EncodeToString(b)
+}
+
+// removeStaleTemps deletes temp files named after a process that no longer
+// exists (a Put killed by SIGKILL or a crash). Files of live processes, this
+// one included, are in use and kept. It is best effort: failures are logged.
+func (s *Store) removeStaleTemps(root *os.Root) {
+	entries, err := fs.ReadDir(root.FS(), tmpDir)
+	if err != nil {
+		s.log.Debug("cannot read temp directory", "error", err)
+		return
+	}
+	self := os.Getpid()
+	for _, e := range entries {
+		pidStr, _, ok := strings.Cut(e.Name(), "-")
+		pid, err := strconv.Atoi(pidStr)
+		if !ok || err != nil || pid <= 0 || pid == self || processAlive(pid) {
+			continue
+		}
+		name := tmpDir + "/" + e.Name()
+		if err := root.Remove(name); err != nil {
+			s.log.Warn("could not remove stale temp file", "path", name, "error", err)
+			continue
+		}
+		s.log.Debug("removed stale temp file", "path", name, "pid", pid)
+	}
+}
+
+// syncDir fsyncs a directory so a rename, link or removal in it is durable.
+func syncDir(root *os.Root, dir string) error {
+	d, err := root.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil && !syncUnsupported(err) {
+		return err
+	}
+	return nil
+}
+
+// syncUnsupported reports errors of filesystems that cannot fsync (some
+// network and FUSE filesystems, directories on some systems).
+func syncUnsupported(err error) bool {
+	return errors.Is(err, errors.ErrUnsupported) || errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.ENOTSUP)
+}
+
+// ctxReader stops reading once ctx is done, so cancelling a transfer
+// interrupts it even when r itself ignores the context.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}

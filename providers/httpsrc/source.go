@@ -1,0 +1,256 @@
+package httpsrc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/ferry-mirror/ferry/providers"
+	"github.com/ferry-mirror/ferry/providers/httpx"
+)
+
+// Source serves the artifacts declared in a source "http" block. It streams
+// bytes and does not verify them: the apply engine wraps what Fetch returns
+// in a verify.Reader built from the declared size and digests.
+//
+// A Source is safe for concurrent use.
+type Source struct {
+	name   string
+	cfg    *Config
+	byKey  map[string]*ArtifactConfig
+	client *httpx.Client
+	log    hclog.Logger
+}
+
+var (
+	_ providers.Source    = (*Source)(nil)
+	_ providers.Sizer     = (*Source)(nil)
+	_ providers.Describer = (*Source)(nil)
+)
+
+// New returns the source named name (its provider address, e.g.
+// "http.tools") for cfg. client serves http and https URLs; logger (which
+// the caller names and annotates with the address) may be nil. If two artifacts share a key (config validation should prevent it),
+// the first one wins.
+func New(name string, cfg *Config, client *httpx.Client, logger hclog.Logger) *Source {
+	if logger == nil {
+		logger = hclog.NewNullLogger()
+	}
+	s := &Source{
+		name:   name,
+		cfg:    cfg,
+		byKey:  make(map[string]*ArtifactConfig, len(cfg.Artifacts)),
+		client: client,
+		log:    logger,
+	}
+	for i := range cfg.Artifacts {
+		a := &cfg.Artifacts[i]
+		if _, dup := s.byKey[a.Key]; !dup {
+			s.byKey[a.Key] = a
+		}
+	}
+	return s
+}
+
+// List reports one artifact per declared artifact block, with the declared
+// size (-1 if none) and digests.
+func (s *Source) List(ctx context.Context, fn func(providers.Artifact) error) error {
+	for i := range s.cfg.Artifacts {
+		if err := ctx.Err(); err != nil {
+			return s.opErr("list", "", err)
+		}
+		a := &s.cfg.Artifacts[i]
+		if err := fn(providers.Artifact{
+			Key:     a.Key,
+			Name:    a.Name,
+			Version: a.Version,
+			Size:    a.Size,
+			Digests: a.Digests,
+			Origin:  display(a),
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Fetch opens the content of the artifact declared under a.Key: over HTTP(S)
+// through the shared client (which retries and resumes), or from disk for a
+// file:///absolute/path URL. A missing object wraps providers.ErrNotFound.
+func (s *Source) Fetch(ctx context.Context, a providers.Artifact) (io.ReadCloser, error) {
+	ac, u, err := s.lookup(a.Key)
+	if err != nil {
+		return nil, s.opErr("fetch", a.Key, err)
+	}
+	s.log.Debug("fetching", "key", a.Key, "url", display(ac))
+	switch u.Scheme {
+	case "http", "https":
+		rc, _, err := s.client.GetStream(httpx.WithDisplayURL(ctx, display(ac)), ac.URL, nil)
+		if err != nil {
+			return nil, s.opErr("fetch", a.Key, err)
+		}
+		return rc, nil
+	case "file":
+		f, err := s.openFile(ac, u)
+		if err != nil {
+			return nil, s.opErr("fetch", a.Key, err)
+		}
+		return &ctxFile{ctx: ctx, f: f}, nil
+	}
+	return nil, s.opErr("fetch", a.Key, unsupportedScheme(ac, u))
+}
+
+// Size returns the size of the artifact without fetching it: Content-Length
+// from a HEAD request, or the file size. It is -1 when the server does not
+// tell (or does not allow HEAD).
+func (s *Source) Size(ctx context.Context, a providers.Artifact) (int64, error) {
+	ac, u, err := s.lookup(a.Key)
+	if err != nil {
+		return -1, s.opErr("size", a.Key, err)
+	}
+	switch u.Scheme {
+	case "http", "https":
+		req, err := http.NewRequestWithContext(httpx.WithDisplayURL(ctx, display(ac)), http.MethodHead, ac.URL, nil)
+		if err != nil {
+			return -1, s.opErr("size", a.Key, fmt.Errorf("HEAD %s: invalid URL", display(ac)))
+		}
+		req.Header.Set("Accept-Encoding", "identity")
+		resp, err := s.client.Do(req)
+		if err != nil {
+			return -1, s.opErr("size", a.Key, err)
+		}
+		resp.Body.Close()
+		switch {
+		case resp.StatusCode >= 200 && resp.StatusCode <= 299:
+			return resp.ContentLength, nil
+		case resp.StatusCode == http.StatusNotFound, resp.StatusCode == http.StatusGone,
+			resp.StatusCode == http.StatusUnauthorized, resp.StatusCode == http.StatusForbidden:
+			return -1, s.opErr("size", a.Key, httpx.CheckResponse(resp))
+		}
+		// Some servers refuse HEAD (405, 501…): the size is merely unknown.
+		s.log.Debug("size unknown", "key", a.Key, "url", display(ac), "status", resp.StatusCode)
+		return -1, nil
+	case "file":
+		f, err := s.openFile(ac, u)
+		if err != nil {
+			return -1, s.opErr("size", a.Key, err)
+		}
+		defer f.Close()
+		fi, err := f.Stat()
+		if err != nil {
+			return -1, s.opErr("size", a.Key, fmt.Errorf("stat %s: %w", display(ac), pathErrCause(err)))
+		}
+		return fi.Size(), nil
+	}
+	return -1, s.opErr("size", a.Key, unsupportedScheme(ac, u))
+}
+
+// Describe lists the hosts the artifacts come from, e.g.
+// "http: 3 artifacts from example.org, github.com".
+func (s *Source) Describe() string {
+	var hosts []string
+	for _, a := range s.cfg.Artifacts {
+		h := "(sensitive)"
+		if u, err := url.Parse(display(&a)); err == nil && u.Scheme != "" {
+			h = u.Host
+			if u.Scheme == "file" {
+				h = "local files"
+			}
+		}
+		if !slices.Contains(hosts, h) {
+			hosts = append(hosts, h)
+		}
+	}
+	slices.Sort(hosts)
+	return fmt.Sprintf("http: %d artifacts from %s", len(s.cfg.Artifacts), strings.Join(hosts, ", "))
+}
+
+func (s *Source) lookup(key string) (*ArtifactConfig, *url.URL, error) {
+	ac, ok := s.byKey[key]
+	if !ok {
+		return nil, nil, fmt.Errorf("no artifact is declared with this key: %w", providers.ErrNotFound)
+	}
+	u, err := url.Parse(ac.URL)
+	if err != nil {
+		// Never echo the URL or the parse error: both may hold credentials.
+		return nil, nil, fmt.Errorf("url of artifact %q (%s) does not parse", ac.Name, display(ac))
+	}
+	return ac, u, nil
+}
+
+// openFile opens a file:///absolute/path URL (file://localhost/… too).
+func (s *Source) openFile(ac *ArtifactConfig, u *url.URL) (*os.File, error) {
+	if u.Opaque != "" || (u.Host != "" && u.Host != "localhost") || !strings.HasPrefix(u.Path, "/") {
+		return nil, fmt.Errorf("%s: file URLs must be absolute, as file:///path/to/file", display(ac))
+	}
+	p := filepath.FromSlash(u.Path)
+	f, err := os.Open(p)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("open %s: %w", display(ac), providers.ErrNotFound)
+		}
+		return nil, fmt.Errorf("open %s: %w", display(ac), pathErrCause(err))
+	}
+	fi, err := f.Stat()
+	if err == nil && !fi.Mode().IsRegular() {
+		err = errors.New("not a regular file")
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("open %s: %w", display(ac), pathErrCause(err))
+	}
+	return f, nil
+}
+
+// display is the secret-free form of the artifact's URL.
+func display(ac *ArtifactConfig) string {
+	if ac.DisplayURL != "" {
+		return ac.DisplayURL
+	}
+	return httpx.RedactString(ac.URL)
+}
+
+func unsupportedScheme(ac *ArtifactConfig, u *url.URL) error {
+	return fmt.Errorf("%s: URL scheme %q: %w (use http, https or file)", display(ac), u.Scheme, providers.ErrUnsupported)
+}
+
+// pathErrCause drops the path from an *fs.PathError: errors name the
+// display URL instead, which hides a sensitive path.
+func pathErrCause(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+func (s *Source) opErr(op, key string, err error) error {
+	return &providers.OpError{Op: op, Side: providers.SideSource, Provider: s.name, Key: key, Err: err}
+}
+
+// ctxFile is a file that stops reading once ctx is done, so cancelling a
+// transfer interrupts local reads as it does network ones. It lives only as
+// long as the Fetch call's transfer.
+type ctxFile struct {
+	ctx context.Context
+	f   *os.File
+}
+
+func (c *ctxFile) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.f.Read(p)
+}
+
+func (c *ctxFile) Close() error { return c.f.Close() }

@@ -1,0 +1,170 @@
+// Package providers defines the vocabulary shared by every source and
+// destination: artifacts, digests, the small capability interfaces the
+// planner and the apply engine consume, and the sentinel errors providers
+// wrap.
+//
+// Contracts every implementation keeps:
+//   - safe for concurrent use;
+//   - List order is unspecified (callers sort);
+//   - Size -1 means unknown;
+//   - Put verifies what it reads against the artifact's size and digests
+//     before the object becomes visible, and leaves nothing partial behind
+//     on any error;
+//   - "not found" is always reported by wrapping ErrNotFound;
+//   - cancelling ctx interrupts streaming.
+package providers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+)
+
+// Sentinel errors. Providers wrap them (usually in an *OpError) so callers
+// test with errors.Is.
+var (
+	ErrNotFound       = errors.New("not found")
+	ErrAlreadyExists  = errors.New("already exists")
+	ErrDigestMismatch = errors.New("digest mismatch")
+	ErrSizeMismatch   = errors.New("size mismatch")
+	ErrUnsupported    = errors.New("unsupported")
+)
+
+// Artifact describes one object as a provider sees it.
+type Artifact struct {
+	// Key is the provider-scoped stable identity, e.g. "jq/1.7.1/jq-linux-amd64".
+	// It is also the key under which a destination stores the object.
+	Key string `json:"key"`
+	// Name groups versions of one package for retention ("jq").
+	Name string `json:"name,omitempty"`
+	// Version orders artifacts of one Name for retention; empty if unversioned.
+	Version string `json:"version,omitempty"`
+	// Size in bytes; -1 when unknown.
+	Size int64 `json:"size"`
+	// Digests are the expected (source) or observed (destination) content
+	// hashes, sorted by algorithm. Empty when unknown without fetching.
+	Digests Digests `json:"digests,omitempty"`
+	// Created is when the upstream published the artifact; zero if unknown.
+	Created time.Time `json:"created,omitzero"`
+	// Origin is a display string for the upstream location (a URL with any
+	// credentials removed). It is informational only and never secret.
+	Origin string `json:"origin,omitempty"`
+}
+
+// Lister enumerates the artifacts a source offers. fn is called once per
+// artifact in the calling goroutine; an error from fn stops the listing and
+// is returned.
+type Lister interface {
+	List(ctx context.Context, fn func(Artifact) error) error
+}
+
+// Fetcher opens the content of a (identified by a.Key). The reader yields the
+// raw bytes; callers verify them.
+type Fetcher interface {
+	Fetch(ctx context.Context, a Artifact) (io.ReadCloser, error)
+}
+
+// Stater describes the object stored under key, or returns an error wrapping
+// ErrNotFound. Destinations report at least the sha256 digest and the size.
+type Stater interface {
+	Stat(ctx context.Context, key string) (Artifact, error)
+}
+
+// PutOptions tune one Put.
+type PutOptions struct {
+	// Overwrite allows replacing an existing object at a.Key. Without it an
+	// existing object makes Put fail with an error wrapping ErrAlreadyExists
+	// and leaves the existing object untouched.
+	Overwrite bool
+}
+
+// Putter stores content under a.Key.
+//
+// Put MUST verify the bytes read from r against a.Size (if >= 0) and every
+// digest in a.Digests before the object becomes visible, and MUST NOT leave a
+// partial object behind on any error. A mismatch returns an error wrapping
+// ErrDigestMismatch or ErrSizeMismatch.
+type Putter interface {
+	Put(ctx context.Context, a Artifact, r io.Reader, opts PutOptions) error
+}
+
+// Deleter removes the object under key. Deleting a missing key returns an
+// error wrapping ErrNotFound; the apply engine treats that as success.
+type Deleter interface {
+	Delete(ctx context.Context, key string) error
+}
+
+// Source is a read-only upstream.
+type Source interface {
+	Lister
+	Fetcher
+}
+
+// Destination is a writable store that can be read back.
+type Destination interface {
+	Stater
+	Putter
+	Deleter
+}
+
+// Sizer is an optional Source capability: a cheap size lookup (an HTTP HEAD)
+// used by the inventory to show bytes to transfer. It returns -1 when the
+// size cannot be told without fetching.
+type Sizer interface {
+	Size(ctx context.Context, a Artifact) (int64, error)
+}
+
+// Describer is an optional capability: a short, secret-free description of
+// where a provider points (a directory, a registry host), recorded in plans so
+// apply can refuse a plan whose destination moved.
+type Describer interface {
+	Describe() string
+}
+
+// Side says which end of a transfer an error came from.
+type Side string
+
+const (
+	SideSource      Side = "source"
+	SideDestination Side = "destination"
+)
+
+// OpError records the operation, side, provider and key of a failure.
+type OpError struct {
+	Op       string // "list", "stat", "fetch", "put", "delete"
+	Side     Side
+	Provider string // configured provider address, e.g. "dir.local"
+	Key      string
+	Err      error
+}
+
+func (e *OpError) Error() string {
+	s := string(e.Side) + " " + e.Provider + ": " + e.Op
+	if e.Key != "" {
+		s += " " + e.Key
+	}
+	return s + ": " + e.Err.Error()
+}
+
+func (e *OpError) Unwrap() error { return e.Err }
+
+// MismatchError details a verification failure. It wraps ErrDigestMismatch
+// or ErrSizeMismatch.
+type MismatchError struct {
+	What string // "sha256", "sha512" or "size"
+	Want string
+	Got  string
+}
+
+func (e *MismatchError) Error() string {
+	return fmt.Sprintf("%s mismatch: want %s, got %s", e.What, e.Want, e.Got)
+}
+
+func (e *MismatchError) Unwrap() error {
+	if e.What == "size" {
+		return ErrSizeMismatch
+	}
+	return ErrDigestMismatch
+}

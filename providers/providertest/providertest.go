@@ -1,0 +1,351 @@
+// Package providertest is the conformance suite every destination runs:
+// Run(t, Harness{New: …}) checks the contracts documented in package
+// providers (verification before visibility, nothing partial, sentinel
+// errors, cancellation, concurrency) against a fresh, empty destination per
+// subtest. Destinations backed by a server run it against a real one.
+package providertest
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"sync"
+	"testing"
+
+	"github.com/ferry-mirror/ferry/providers"
+)
+
+// Harness describes the destination under test.
+type Harness struct {
+	// New returns a fresh, empty destination. It is called once per
+	// subtest; use t.Cleanup for teardown. Required.
+	New func(t *testing.T) providers.Destination
+	// Key returns the i-th key the suite may store, distinct for distinct i.
+	// If nil, keys look like "providertest/pkg-3/1.0.0/object-3.bin" (nested
+	// directories, the common case).
+	Key func(i int) string
+}
+
+func (h Harness) key(i int) string {
+	if h.Key != nil {
+		return h.Key(i)
+	}
+	return fmt.Sprintf("providertest/pkg-%d/1.0.0/object-%d.bin", i, i)
+}
+
+// Run runs the conformance suite as subtests of t.
+func Run(t *testing.T, h Harness) {
+	t.Helper()
+	if h.New == nil {
+		t.Fatal("providertest: Harness.New is required")
+	}
+	tests := []struct {
+		name string
+		fn   func(*testing.T, Harness)
+	}{
+		{"StatNotFound", testStatNotFound},
+		{"PutThenStat", testPutThenStat},
+		{"PutEmpty", testPutEmpty},
+		{"PutUnknownSize", testPutUnknownSize},
+		{"PutWrongDigest", testPutWrongDigest},
+		{"PutWrongSize", testPutWrongSize},
+		{"PutExistingWithoutOverwrite", testPutExisting},
+		{"PutExistingWithOverwrite", testPutOverwrite},
+		{"Delete", testDelete},
+		{"DeleteMissing", testDeleteMissing},
+		{"CancelMidStream", testCancelMidStream},
+		{"List", testList},
+		{"ConcurrentPuts", testConcurrentPuts},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) { tc.fn(t, h) })
+	}
+}
+
+// Content returns n deterministic pseudo-random bytes derived from seed.
+func Content(seed uint64, n int) []byte {
+	r := rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(r.UintN(256))
+	}
+	return b
+}
+
+// SHA256 returns the sha256 digest of b.
+func SHA256(b []byte) providers.Digest {
+	s := sha256.Sum256(b)
+	return providers.Digest{Algorithm: providers.SHA256, Hex: hex.EncodeToString(s[:])}
+}
+
+// artifact describes content stored under key, with its true size and digest.
+func artifact(key string, content []byte) providers.Artifact {
+	return providers.Artifact{Key: key, Size: int64(len(content)), Digests: providers.NewDigests(SHA256(content))}
+}
+
+func put(t *testing.T, d providers.Destination, a providers.Artifact, content []byte, opts providers.PutOptions) {
+	t.Helper()
+	if err := d.Put(t.Context(), a, bytes.NewReader(content), opts); err != nil {
+		t.Fatalf("Put(%q): %v", a.Key, err)
+	}
+}
+
+// checkStored fails unless key holds exactly content.
+func checkStored(t *testing.T, d providers.Destination, key string, content []byte) {
+	t.Helper()
+	got, err := d.Stat(t.Context(), key)
+	if err != nil {
+		t.Fatalf("Stat(%q): %v", key, err)
+	}
+	if got.Size != int64(len(content)) {
+		t.Errorf("Stat(%q).Size = %d, want %d", key, got.Size, len(content))
+	}
+	want := SHA256(content)
+	if dg, ok := got.Digests.Get(providers.SHA256); !ok || dg != want {
+		t.Errorf("Stat(%q) sha256 = %v, want %v", key, dg, want)
+	}
+}
+
+// checkAbsent fails unless Stat reports key as not found.
+func checkAbsent(t *testing.T, d providers.Destination, key string) {
+	t.Helper()
+	a, err := d.Stat(t.Context(), key)
+	if err == nil {
+		t.Fatalf("Stat(%q) found an object (size %d), want none", key, a.Size)
+	}
+	if !errors.Is(err, providers.ErrNotFound) {
+		t.Fatalf("Stat(%q) error = %v, want one wrapping ErrNotFound", key, err)
+	}
+}
+
+func testStatNotFound(t *testing.T, h Harness) {
+	d := h.New(t)
+	checkAbsent(t, d, h.key(0))
+}
+
+func testPutThenStat(t *testing.T, h Harness) {
+	d := h.New(t)
+	content := Content(1, 300<<10+17) // several buffers, odd length
+	put(t, d, artifact(h.key(1), content), content, providers.PutOptions{})
+	checkStored(t, d, h.key(1), content)
+}
+
+func testPutEmpty(t *testing.T, h Harness) {
+	d := h.New(t)
+	put(t, d, artifact(h.key(1), nil), nil, providers.PutOptions{})
+	checkStored(t, d, h.key(1), nil)
+}
+
+func testPutUnknownSize(t *testing.T, h Harness) {
+	d := h.New(t)
+	content := Content(2, 10_000)
+	a := artifact(h.key(1), content)
+	a.Size = -1
+	put(t, d, a, content, providers.PutOptions{})
+	checkStored(t, d, h.key(1), content)
+}
+
+func testPutWrongDigest(t *testing.T, h Harness) {
+	d := h.New(t)
+	content := Content(3, 50_000)
+	a := artifact(h.key(1), content)
+	a.Digests = providers.NewDigests(SHA256([]byte("other content")))
+	err := d.Put(t.Context(), a, bytes.NewReader(content), providers.PutOptions{})
+	if !errors.Is(err, providers.ErrDigestMismatch) {
+		t.Fatalf("Put with a wrong sha256: error = %v, want one wrapping ErrDigestMismatch", err)
+	}
+	checkAbsent(t, d, h.key(1))
+}
+
+func testPutWrongSize(t *testing.T, h Harness) {
+	content := Content(4, 50_000)
+	for _, tc := range []struct {
+		name string
+		body []byte
+	}{
+		{"short body", content[:len(content)-1]},
+		{"long body", append(append([]byte{}, content...), 0)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := h.New(t)
+			a := artifact(h.key(1), content)
+			a.Digests = nil // only the size can catch it
+			err := d.Put(t.Context(), a, bytes.NewReader(tc.body), providers.PutOptions{})
+			if !errors.Is(err, providers.ErrSizeMismatch) {
+				t.Fatalf("Put of a %s: error = %v, want one wrapping ErrSizeMismatch", tc.name, err)
+			}
+			checkAbsent(t, d, h.key(1))
+		})
+	}
+}
+
+func testPutExisting(t *testing.T, h Harness) {
+	d := h.New(t)
+	old, next := Content(5, 1000), Content(6, 2000)
+	put(t, d, artifact(h.key(1), old), old, providers.PutOptions{})
+	err := d.Put(t.Context(), artifact(h.key(1), next), bytes.NewReader(next), providers.PutOptions{})
+	if !errors.Is(err, providers.ErrAlreadyExists) {
+		t.Fatalf("Put over an existing key: error = %v, want one wrapping ErrAlreadyExists", err)
+	}
+	checkStored(t, d, h.key(1), old)
+}
+
+func testPutOverwrite(t *testing.T, h Harness) {
+	d := h.New(t)
+	old, next := Content(7, 1000), Content(8, 2000)
+	put(t, d, artifact(h.key(1), old), old, providers.PutOptions{})
+	put(t, d, artifact(h.key(1), next), next, providers.PutOptions{Overwrite: true})
+	checkStored(t, d, h.key(1), next)
+
+	// A failed overwrite leaves the previous object intact.
+	bad := artifact(h.key(1), old)
+	bad.Digests = providers.NewDigests(SHA256([]byte("nope")))
+	if err := d.Put(t.Context(), bad, bytes.NewReader(old), providers.PutOptions{Overwrite: true}); !errors.Is(err, providers.ErrDigestMismatch) {
+		t.Fatalf("failed overwrite: error = %v, want ErrDigestMismatch", err)
+	}
+	checkStored(t, d, h.key(1), next)
+}
+
+func testDelete(t *testing.T, h Harness) {
+	d := h.New(t)
+	a, b := Content(9, 100), Content(10, 100)
+	put(t, d, artifact(h.key(1), a), a, providers.PutOptions{})
+	put(t, d, artifact(h.key(2), b), b, providers.PutOptions{})
+	if err := d.Delete(t.Context(), h.key(1)); err != nil {
+		t.Fatalf("Delete: %v", err)
+	}
+	checkAbsent(t, d, h.key(1))
+	checkStored(t, d, h.key(2), b)
+	// The key can be used again.
+	put(t, d, artifact(h.key(1), b), b, providers.PutOptions{})
+	checkStored(t, d, h.key(1), b)
+}
+
+func testDeleteMissing(t *testing.T, h Harness) {
+	d := h.New(t)
+	if err := d.Delete(t.Context(), h.key(1)); !errors.Is(err, providers.ErrNotFound) {
+		t.Fatalf("Delete of a missing key: error = %v, want one wrapping ErrNotFound", err)
+	}
+	c := Content(11, 10)
+	put(t, d, artifact(h.key(1), c), c, providers.PutOptions{})
+	if err := d.Delete(t.Context(), h.key(1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Delete(t.Context(), h.key(1)); !errors.Is(err, providers.ErrNotFound) {
+		t.Fatalf("second Delete: error = %v, want one wrapping ErrNotFound", err)
+	}
+}
+
+// cancellingReader cancels its context once after bytes have been read.
+// Then it either keeps producing data (a source that ignores the context)
+// or blocks until the context is done and fails with its error (a network
+// body tied to the context).
+type cancellingReader struct {
+	r      io.Reader
+	after  int
+	n      int
+	cancel context.CancelFunc
+	ctx    context.Context
+	block  bool
+}
+
+func (c *cancellingReader) Read(p []byte) (int, error) {
+	if c.n >= c.after {
+		c.cancel()
+		if c.block {
+			<-c.ctx.Done()
+			return 0, c.ctx.Err()
+		}
+	}
+	n, err := c.r.Read(p)
+	c.n += n
+	return n, err
+}
+
+func testCancelMidStream(t *testing.T, h Harness) {
+	for _, block := range []bool{false, true} {
+		name := "source keeps going"
+		if block {
+			name = "source fails with the context"
+		}
+		t.Run(name, func(t *testing.T) {
+			d := h.New(t)
+			content := Content(12, 1<<20)
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			r := &cancellingReader{r: bytes.NewReader(content), after: 64 << 10, cancel: cancel, ctx: ctx, block: block}
+			err := d.Put(ctx, artifact(h.key(1), content), r, providers.PutOptions{})
+			if err == nil {
+				t.Fatal("Put succeeded although its context was cancelled mid-stream")
+			}
+			if !errors.Is(err, context.Canceled) {
+				t.Errorf("Put error = %v, want one wrapping context.Canceled", err)
+			}
+			checkAbsent(t, d, h.key(1))
+		})
+	}
+}
+
+func testList(t *testing.T, h Harness) {
+	d := h.New(t)
+	l, ok := d.(providers.Lister)
+	if !ok {
+		t.Skip("destination does not implement providers.Lister")
+	}
+	want := map[string]int64{}
+	for i := 1; i <= 3; i++ {
+		c := Content(uint64(20+i), 100*i)
+		put(t, d, artifact(h.key(i), c), c, providers.PutOptions{})
+		want[h.key(i)] = int64(len(c))
+	}
+	got := map[string]int64{}
+	if err := l.List(t.Context(), func(a providers.Artifact) error {
+		if _, dup := got[a.Key]; dup {
+			t.Errorf("List reported %q twice", a.Key)
+		}
+		got[a.Key] = a.Size
+		return nil
+	}); err != nil {
+		t.Fatalf("List: %v", err)
+	}
+	for k, size := range want {
+		if g, ok := got[k]; !ok {
+			t.Errorf("List is missing %q", k)
+		} else if g != size && g != -1 {
+			t.Errorf("List reports %q with size %d, want %d (or -1)", k, g, size)
+		}
+	}
+
+	stop := errors.New("stop")
+	calls := 0
+	err := l.List(t.Context(), func(providers.Artifact) error { calls++; return stop })
+	if !errors.Is(err, stop) || calls != 1 {
+		t.Errorf("List with a failing callback: %v after %d calls, want the callback's error after 1", err, calls)
+	}
+}
+
+func testConcurrentPuts(t *testing.T, h Harness) {
+	d := h.New(t)
+	const n = 16
+	contents := make([][]byte, n)
+	for i := range contents {
+		contents[i] = Content(uint64(100+i), 20_000+i)
+	}
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			if err := d.Put(t.Context(), artifact(h.key(100+i), contents[i]), bytes.NewReader(contents[i]), providers.PutOptions{}); err != nil {
+				t.Errorf("concurrent Put(%q): %v", h.key(100+i), err)
+			}
+		})
+	}
+	wg.Wait()
+	for i := range n {
+		checkStored(t, d, h.key(100+i), contents[i])
+	}
+}

@@ -1,0 +1,287 @@
+// Package state is ferry's record of what it has mirrored: the model, its
+// versioned JSON file format (read, validate, write atomically with a
+// backup), and the sidecar lock that guards every command that writes.
+//
+// The state says which artifacts ferry verified at each mirror's
+// destination. Planning compares it with the config and the live inventory;
+// apply records each artifact as it lands, so an interrupted apply resumes
+// without transferring again what already arrived.
+package state
+
+import (
+	"cmp"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/ferry-mirror/ferry/providers"
+)
+
+// FormatVersion is the state file format this ferry writes and the newest it
+// reads. Bump it whenever an older ferry could not read (or would silently
+// drop part of) a file written by a newer one.
+const FormatVersion = 1
+
+// State is everything ferry remembers between runs.
+type State struct {
+	// Version is the file format version; always FormatVersion once read or
+	// written.
+	Version int `json:"version"`
+	// ToolVersion is the version of ferry that last wrote the file. It is
+	// informational: it is quoted in errors, never compared.
+	ToolVersion string `json:"tool_version"`
+	// Serial increases by one each time the content changes on disk. Plans
+	// record it so apply can refuse a plan made against an older state.
+	Serial uint64 `json:"serial"`
+	// Lineage is a UUID chosen when the state is created and never changed.
+	// It tells apart unrelated states that happen to share a serial; compare
+	// it byte for byte, never parse it.
+	Lineage string `json:"lineage"`
+	// Mirrors by mirror name. Never nil after New or Read.
+	Mirrors map[string]*Mirror `json:"mirrors"`
+}
+
+// Mirror is what one configured mirror has put at its destination.
+type Mirror struct {
+	// Source is the source provider address, e.g. "http.tools".
+	Source string `json:"source"`
+	// Destination is the destination provider address, e.g. "dir.local".
+	Destination string `json:"destination"`
+	// Artifacts by artifact key. Never nil after EnsureMirror or Read.
+	Artifacts map[string]*Artifact `json:"artifacts"`
+}
+
+// Artifact is one object ferry verified at a destination.
+type Artifact struct {
+	// Key is the destination key; it always equals the artifact's map key.
+	Key     string `json:"key"`
+	Name    string `json:"name,omitempty"`
+	Version string `json:"version,omitempty"`
+	Size    int64  `json:"size"`
+	// Digests were observed at the destination (sha256 always).
+	Digests providers.Digests `json:"digests"`
+	// SourceDigests are what the upstream declared when the artifact was
+	// mirrored; they let plan notice an upstream republishing a version.
+	SourceDigests providers.Digests `json:"source_digests,omitempty"`
+	// Created is the upstream publish time, zero if unknown.
+	Created time.Time `json:"created,omitzero"`
+	// AddedAt is when ferry verified the artifact at the destination.
+	AddedAt time.Time `json:"added_at"`
+}
+
+// New returns an empty state with a fresh lineage and serial 0.
+func New(toolVersion string) *State {
+	return &State{
+		Version:     FormatVersion,
+		ToolVersion: toolVersion,
+		Lineage:     uuid.NewString(),
+		Mirrors:     map[string]*Mirror{},
+	}
+}
+
+// DeepCopy returns a copy that shares nothing mutable with s.
+func (s *State) DeepCopy() *State {
+	if s == nil {
+		return nil
+	}
+	c := *s
+	c.Mirrors = make(map[string]*Mirror, len(s.Mirrors))
+	for name, m := range s.Mirrors {
+		c.Mirrors[name] = m.deepCopy()
+	}
+	return &c
+}
+
+func (m *Mirror) deepCopy() *Mirror {
+	if m == nil {
+		return nil
+	}
+	c := *m
+	c.Artifacts = make(map[string]*Artifact, len(m.Artifacts))
+	for key, a := range m.Artifacts {
+		c.Artifacts[key] = a.deepCopy()
+	}
+	return &c
+}
+
+func (a *Artifact) deepCopy() *Artifact {
+	if a == nil {
+		return nil
+	}
+	c := *a
+	c.Digests = slices.Clone(a.Digests)
+	c.SourceDigests = slices.Clone(a.SourceDigests)
+	return &c
+}
+
+// Mirror returns the named mirror, or nil if the state has none by that name.
+func (s *State) Mirror(name string) *Mirror {
+	return s.Mirrors[name]
+}
+
+// Artifact returns the artifact stored under key in the named mirror, or nil.
+func (s *State) Artifact(mirror, key string) *Artifact {
+	m := s.Mirrors[mirror]
+	if m == nil {
+		return nil
+	}
+	return m.Artifacts[key]
+}
+
+// EnsureMirror returns the named mirror, creating it if needed, and records
+// its current source and destination addresses.
+func (s *State) EnsureMirror(name, source, destination string) *Mirror {
+	if s.Mirrors == nil {
+		s.Mirrors = map[string]*Mirror{}
+	}
+	m := s.Mirrors[name]
+	if m == nil {
+		m = &Mirror{Artifacts: map[string]*Artifact{}}
+		s.Mirrors[name] = m
+	}
+	if m.Artifacts == nil {
+		m.Artifacts = map[string]*Artifact{}
+	}
+	m.Source, m.Destination = source, destination
+	return m
+}
+
+// SetArtifact stores a copy of a under a.Key in the named mirror, replacing
+// any artifact with that key. Digests are normalised and times converted to
+// UTC. The mirror must exist (call EnsureMirror first); a missing mirror, a
+// nil artifact or an empty key is a programming error and panics.
+func (s *State) SetArtifact(mirror string, a *Artifact) {
+	m := s.Mirrors[mirror]
+	if m == nil {
+		panic(fmt.Sprintf("state: SetArtifact: no mirror %q (call EnsureMirror first)", mirror))
+	}
+	if a == nil || a.Key == "" {
+		panic(fmt.Sprintf("state: SetArtifact: mirror %q: artifact without a key", mirror))
+	}
+	c := a.deepCopy()
+	c.normalize()
+	if m.Artifacts == nil {
+		m.Artifacts = map[string]*Artifact{}
+	}
+	m.Artifacts[c.Key] = c
+}
+
+// RemoveArtifact forgets the artifact stored under key in the named mirror,
+// and the mirror itself once it holds no artifacts. Missing names are ignored.
+func (s *State) RemoveArtifact(mirror, key string) {
+	m := s.Mirrors[mirror]
+	if m == nil {
+		return
+	}
+	delete(m.Artifacts, key)
+	if len(m.Artifacts) == 0 {
+		delete(s.Mirrors, mirror)
+	}
+}
+
+// ArtifactCount is the number of artifacts across all mirrors.
+func (s *State) ArtifactCount() int {
+	n := 0
+	for _, m := range s.Mirrors {
+		if m != nil {
+			n += len(m.Artifacts)
+		}
+	}
+	return n
+}
+
+// normalize puts s in canonical form in place: non-nil maps, UTC times,
+// sorted digests, nil for empty digest sets. It does not validate.
+func (s *State) normalize() {
+	if s.Mirrors == nil {
+		s.Mirrors = map[string]*Mirror{}
+	}
+	for _, m := range s.Mirrors {
+		if m == nil {
+			continue
+		}
+		if m.Artifacts == nil {
+			m.Artifacts = map[string]*Artifact{}
+		}
+		for _, a := range m.Artifacts {
+			if a != nil {
+				a.normalize()
+			}
+		}
+	}
+}
+
+func (a *Artifact) normalize() {
+	a.Digests = sortDigests(a.Digests)
+	a.SourceDigests = sortDigests(a.SourceDigests)
+	if !a.Created.IsZero() {
+		a.Created = a.Created.UTC()
+	}
+	a.AddedAt = a.AddedAt.UTC()
+}
+
+// sortDigests sorts by algorithm without merging duplicates, so validate can
+// still report them. Empty sets become nil.
+func sortDigests(ds providers.Digests) providers.Digests {
+	if len(ds) == 0 {
+		return nil
+	}
+	slices.SortStableFunc(ds, func(a, b providers.Digest) int {
+		return cmp.Compare(a.Algorithm, b.Algorithm)
+	})
+	return ds
+}
+
+// validate reports the first structural problem in a normalised state, as a
+// human-readable location and description.
+func (s *State) validate() error {
+	if s.Lineage == "" {
+		return fmt.Errorf("lineage is missing")
+	}
+	for _, name := range slices.Sorted(maps.Keys(s.Mirrors)) {
+		m := s.Mirrors[name]
+		if name == "" {
+			return fmt.Errorf("mirror with an empty name")
+		}
+		if m == nil {
+			return fmt.Errorf("mirrors[%q] is null", name)
+		}
+		for _, key := range slices.Sorted(maps.Keys(m.Artifacts)) {
+			a := m.Artifacts[key]
+			at := fmt.Sprintf("mirrors[%q].artifacts[%q]", name, key)
+			switch {
+			case a == nil:
+				return fmt.Errorf("%s is null", at)
+			case key == "":
+				return fmt.Errorf("mirrors[%q] has an artifact with an empty key", name)
+			case a.Key != key:
+				return fmt.Errorf("%s: key %q does not match its map key", at, a.Key)
+			}
+			if err := validateDigests(a.Digests); err != nil {
+				return fmt.Errorf("%s.digests: %w", at, err)
+			}
+			if err := validateDigests(a.SourceDigests); err != nil {
+				return fmt.Errorf("%s.source_digests: %w", at, err)
+			}
+		}
+	}
+	return nil
+}
+
+func validateDigests(ds providers.Digests) error {
+	for i, d := range ds {
+		if d.IsZero() {
+			return fmt.Errorf("empty digest")
+		}
+		if err := d.Validate(); err != nil {
+			return err
+		}
+		if i > 0 && ds[i-1].Algorithm == d.Algorithm {
+			return fmt.Errorf("more than one %s digest", d.Algorithm)
+		}
+	}
+	return nil
+}
