@@ -288,6 +288,11 @@ func (b *builder) planMirror(m *config.Mirror) hcl.Diagnostics {
 				b.noOps = append(b.noOps, c)
 				continue
 			}
+			if c.Reason != plan.UpstreamChanged && c.After.Size < 0 && o.Size >= 0 {
+				// Same declared digest as when ferry mirrored it: same bytes,
+				// so the recorded size is exact and can be enforced.
+				c.After.Size, c.SizeDeclared = o.Size, true
+			}
 		case checked && obj.Exists && obj.Digests.Matches(a.Digests):
 			c.Action, c.Reason = plan.Add, plan.AlreadyAtDestination
 			c.Before = &plan.Object{Size: obj.Size, Digests: obj.Digests}
@@ -377,9 +382,9 @@ func (b *builder) checkDeleteGuards(changes []plan.Change) hcl.Diagnostics {
 		d := &hcl.Diagnostic{
 			Severity: hcl.DiagError,
 			Summary:  "Too many deletes",
-			Detail: fmt.Sprintf("The plan would delete %d objects of mirror %q, more than %s = %d allows. Nothing is deleted. "+
+			Detail: fmt.Sprintf("The plan would delete %s of mirror %q, more than %s = %d allows. Nothing is deleted. "+
 				"Review the plan: if the deletes are intended, raise the limit; if not, check the source and the retention rules.",
-				n, name, where, *limit),
+				plan.Plural(n, "object"), name, where, *limit),
 		}
 		if rng.Filename != "" {
 			d.Subject = rng.Ptr()

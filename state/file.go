@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/ferry-mirror/ferry/providers"
 )
@@ -138,7 +139,7 @@ func describeJSONError(data []byte, err error) string {
 		if typ.Field != "" {
 			what = typ.Field
 		}
-		return fmt.Sprintf("line %d, column %d: %s: a JSON %s cannot be a %s", line, col, what, typ.Value, jsonKind(typ.Type.Kind().String()))
+		return fmt.Sprintf("line %d, column %d: %s: want a JSON %s, got %s", line, col, what, jsonKind(typ.Type.Kind().String()), typ.Value)
 	}
 	return strings.TrimPrefix(err.Error(), "json: ")
 }
@@ -156,27 +157,30 @@ func jsonKind(goKind string) string {
 }
 
 // describeDecodeError explains a failure of the full decode. Errors raised by
-// a field's UnmarshalText (a bad digest, a bad time) carry no location, so it
-// is recovered by looking at the offending fields directly.
+// a field's UnmarshalText or UnmarshalJSON (a bad digest, a bad time) carry
+// no location, so it is recovered by looking at those fields directly.
 func describeDecodeError(data []byte, err error) string {
 	var syn *json.SyntaxError
 	var typ *json.UnmarshalTypeError
 	if errors.As(err, &syn) || errors.As(err, &typ) {
 		return describeJSONError(data, err)
 	}
-	if where := locateBadDigest(data); where != "" {
+	if where := locateBadText(data); where != "" {
 		return where
 	}
 	return strings.TrimPrefix(err.Error(), "json: ")
 }
 
-// locateBadDigest finds the first digest string that does not parse.
-func locateBadDigest(data []byte) string {
+// locateBadText finds the first digest or time string that does not parse,
+// visiting mirrors and artifacts in sorted order.
+func locateBadText(data []byte) string {
 	var loose struct {
 		Mirrors map[string]struct {
 			Artifacts map[string]struct {
 				Digests       []string `json:"digests"`
 				SourceDigests []string `json:"source_digests"`
+				Created       *string  `json:"created"`
+				AddedAt       *string  `json:"added_at"`
 			} `json:"artifacts"`
 		} `json:"mirrors"`
 	}
@@ -187,17 +191,29 @@ func locateBadDigest(data []byte) string {
 		arts := loose.Mirrors[name].Artifacts
 		for _, key := range slices.Sorted(maps.Keys(arts)) {
 			a := arts[key]
+			at := fmt.Sprintf("mirrors[%q].artifacts[%q]", name, key)
 			for _, f := range []struct {
 				field string
 				list  []string
 			}{{"digests", a.Digests}, {"source_digests", a.SourceDigests}} {
 				for i, d := range f.list {
 					if d == "" {
-						return fmt.Sprintf("mirrors[%q].artifacts[%q].%s[%d]: empty digest", name, key, f.field, i)
+						return fmt.Sprintf("%s.%s[%d]: empty digest", at, f.field, i)
 					}
 					if _, err := providers.ParseDigest(d); err != nil {
-						return fmt.Sprintf("mirrors[%q].artifacts[%q].%s[%d]: %v", name, key, f.field, i, err)
+						return fmt.Sprintf("%s.%s[%d]: %v", at, f.field, i, err)
 					}
+				}
+			}
+			for _, f := range []struct {
+				field string
+				value *string
+			}{{"created", a.Created}, {"added_at", a.AddedAt}} {
+				if f.value == nil {
+					continue
+				}
+				if _, err := time.Parse(time.RFC3339Nano, *f.value); err != nil {
+					return fmt.Sprintf("%s.%s: %q is not an RFC 3339 time", at, f.field, *f.value)
 				}
 			}
 		}

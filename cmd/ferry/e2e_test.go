@@ -271,7 +271,7 @@ func TestQuickstart(t *testing.T) {
 	ferry(t, dir, env, "plan", "-detailed-exitcode").must(t, 2, "(missing at destination)", "Plan: 1 to add")
 	ferry(t, dir, env, "plan", "-refresh=false", "-detailed-exitcode").must(t, 0, "No changes")
 	before := up.total()
-	ferry(t, dir, env, "apply", "-auto-approve").must(t, 0, "Apply complete: 1 changes applied")
+	ferry(t, dir, env, "apply", "-auto-approve").must(t, 0, "Apply complete: 1 change applied")
 	if got, want := up.total()-before, int64(83); got != want {
 		t.Errorf("repair sent %d bytes; want %d (only the missing file)", got, want)
 	}
@@ -345,7 +345,7 @@ func TestRetentionDeletesAndDryRun(t *testing.T) {
 
 	// max_deletes below the count refuses the plan.
 	os.WriteFile(cfgPath, bytes.Replace(bytes.Replace(orig, []byte("keep_last   = 2"), []byte("keep_last   = 1"), 1), []byte("max_deletes = 5"), []byte("max_deletes = 0"), 1), 0o644)
-	ferry(t, dir, env, "plan").must(t, 1, "Too many deletes", "main.ferry.hcl line")
+	ferry(t, dir, env, "plan").must(t, 1, "Too many deletes", "on main.ferry.hcl:53:5:")
 
 	// For real: the old version goes, and only it.
 	os.WriteFile(cfgPath, bytes.Replace(orig, []byte("keep_last   = 2"), []byte("keep_last   = 1"), 1), 0o644)
@@ -506,6 +506,9 @@ func TestFmtAndInit(t *testing.T) {
 	ferry(t, dir, nil, "fmt", "-check", "-diff").must(t, 3, "main.ferry.hcl", "+  from = source.http.tools")
 	ferry(t, dir, nil, "fmt").must(t, 0)
 	ferry(t, dir, nil, "fmt", "-check").must(t, 0)
+	ferry(t, dir, nil, "validate").must(t, 1,
+		"Error: Reference to undeclared source\n\n  on main.ferry.hcl:2:10:\n  2:   from = source.http.tools\n              ^^^^^^^^^^^^^^^^^",
+		"on main.ferry.hcl:3:10:")
 	r := ferry(t, dir, nil, "validate", "-json")
 	r.must(t, 1)
 	var v struct {

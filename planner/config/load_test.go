@@ -136,7 +136,7 @@ func TestLoadValid(t *testing.T) {
 		{
 			Name:       "basic",
 			URL:        "https://user:pw@example.org/dl/basic.bin",
-			DisplayURL: "https://user:xxxxx@example.org/dl/basic.bin",
+			DisplayURL: "https://xxxxx@example.org/dl/basic.bin",
 			Digests:    providers.NewDigests(digest(providers.SHA256, strings.Repeat("b", 64))),
 			Key:        "basic/basic.bin",
 			Size:       -1,

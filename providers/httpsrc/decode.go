@@ -13,6 +13,7 @@ import (
 
 	"github.com/ferry-mirror/ferry/planner/config"
 	"github.com/ferry-mirror/ferry/providers"
+	"github.com/ferry-mirror/ferry/providers/httpx"
 )
 
 // Type is the "http" source type for config.Load:
@@ -119,7 +120,7 @@ func decodeArtifact(b *hcl.Block, ectx *hcl.EvalContext) (ArtifactConfig, bool, 
 		} else {
 			u, urlAttr, urlSensitive = parsed, attr, sensitive
 			a.URL = s
-			a.DisplayURL = parsed.Redacted()
+			a.DisplayURL = httpx.Redact(parsed)
 			if sensitive {
 				a.DisplayURL = "(sensitive)"
 			}

@@ -121,7 +121,7 @@ func TestDecode(t *testing.T) {
 			}`,
 			want: []ArtifactConfig{
 				{
-					Name: "a", URL: "https://ci:secret@example.org/a.bin", DisplayURL: "https://ci:xxxxx@example.org/a.bin",
+					Name: "a", URL: "https://ci:secret@example.org/a.bin", DisplayURL: "https://xxxxx@example.org/a.bin",
 					Digests: providers.NewDigests(providers.Digest{Algorithm: providers.SHA256, Hex: zeros256}), Key: "a/a.bin", Size: -1,
 				},
 				{

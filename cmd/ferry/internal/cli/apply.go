@@ -172,7 +172,7 @@ func doneText(c plan.Change) string {
 func (a *app) reportApply(p *plan.Plan, res *apply.Result) {
 	w := a.streams.Out
 	if len(res.Failed) == 0 && len(res.SkippedDeletes) == 0 {
-		fmt.Fprintf(w, "\nApply complete: %d changes applied, %s transferred.\n", res.Applied, plan.FormatBytes(res.TransferredBytes))
+		fmt.Fprintf(w, "\nApply complete: %s applied, %s transferred.\n", plan.Plural(res.Applied, "change"), plan.FormatBytes(res.TransferredBytes))
 		return
 	}
 	e := a.streams.Err

@@ -66,23 +66,17 @@ func (a *app) loadConfig(vars []config.VarArg) (*config.Config, error) {
 	return cfg, nil
 }
 
-// renderDiags writes diagnostics to stderr with source snippets.
+// renderDiags writes diagnostics to stderr with file:line:col and the source line.
 func (a *app) renderDiags(cfg *config.Config, diags hcl.Diagnostics) {
 	if len(diags) == 0 {
 		return
 	}
-	files := map[string]*hcl.File{}
+	var files map[string]*hcl.File
 	if cfg != nil {
 		files = cfg.Files
 	}
-	width := 0
-	color := false
-	if isTerminal(a.streams.Err) && a.getenv("NO_COLOR") == "" {
-		color = true
-		width = 100
-	}
-	w := hcl.NewDiagnosticTextWriter(a.streams.Err, files, uint(width), color)
-	_ = w.WriteDiagnostics(diags)
+	wd, _ := os.Getwd()
+	writeDiagnostics(a.streams.Err, files, diags, wd)
 }
 
 // jsonDiagnostic is the machine form of a diagnostic (validate -json).

@@ -1,0 +1,34 @@
+# ferry: build, test, lint. `make build` then `make test` from a fresh clone.
+GO ?= go
+
+.PHONY: build test unit e2e lint fmt quickstart clean
+
+build:
+	$(GO) build -o bin/ferry ./cmd/ferry
+
+# The whole suite: lint, unit, provider and end-to-end tests.
+test: lint
+	$(GO) test -count=1 ./...
+
+unit:
+	$(GO) test ./planner/... ./providers/... ./state/...
+
+e2e:
+	$(GO) test -count=1 ./cmd/ferry/
+
+lint:
+	$(GO) vet ./...
+	@out="$$(gofmt -l .)"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+fmt:
+	gofmt -w .
+
+quickstart: build
+	./examples/quickstart/run.sh
+
+# Rewrite the planner's golden plans after an intended change; review the diff.
+golden:
+	$(GO) test ./planner/ -run TestGolden -update
+
+clean:
+	rm -rf bin

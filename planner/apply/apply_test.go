@@ -1,0 +1,280 @@
+package apply_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/ferry-mirror/ferry/planner/apply"
+	"github.com/ferry-mirror/ferry/planner/plan"
+	"github.com/ferry-mirror/ferry/providers"
+	"github.com/ferry-mirror/ferry/providers/dir"
+	"github.com/ferry-mirror/ferry/providers/httpsrc"
+	"github.com/ferry-mirror/ferry/providers/httpx"
+	"github.com/ferry-mirror/ferry/state"
+)
+
+type world struct {
+	up       string // upstream directory
+	root     string // destination directory
+	server   *httptest.Server
+	requests atomic.Int64
+	files    map[string][]byte
+	src      *httpsrc.Source
+	dst      *dir.Store
+}
+
+func sha(b []byte) providers.Digest {
+	s := sha256.Sum256(b)
+	return providers.Digest{Algorithm: providers.SHA256, Hex: hex.EncodeToString(s[:])}
+}
+
+func sha5(b []byte) providers.Digest {
+	s := sha512.Sum512(b)
+	return providers.Digest{Algorithm: providers.SHA512, Hex: hex.EncodeToString(s[:])}
+}
+
+// newWorld serves files from a temp dir and builds the real http source
+// (with the given declared digests per file) and dir destination.
+func newWorld(t *testing.T, files map[string][]byte) *world {
+	t.Helper()
+	w := &world{up: t.TempDir(), root: t.TempDir(), files: files}
+	for name, b := range files {
+		if err := os.WriteFile(filepath.Join(w.up, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fs := http.FileServer(http.Dir(w.up))
+	w.server = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		w.requests.Add(1)
+		fs.ServeHTTP(rw, r)
+	}))
+	t.Cleanup(w.server.Close)
+	var arts []httpsrc.ArtifactConfig
+	for name := range files {
+		arts = append(arts, httpsrc.ArtifactConfig{Name: name, URL: w.server.URL + "/" + name, DisplayURL: w.server.URL + "/" + name, Key: "k/" + name, Size: -1})
+	}
+	client := httpx.New(httpx.Options{MaxRetries: 1})
+	w.src = httpsrc.New("http.up", &httpsrc.Config{Artifacts: arts}, client, nil)
+	w.dst = dir.New("dir.local", &dir.Config{Path: w.root}, nil)
+	return w
+}
+
+func (w *world) Source(addr string) (providers.Source, error) {
+	if addr != "http.up" {
+		return nil, errors.New("no such source")
+	}
+	return w.src, nil
+}
+
+func (w *world) Destination(addr string) (providers.Destination, error) {
+	if addr != "dir.local" {
+		return nil, errors.New("no such destination")
+	}
+	return w.dst, nil
+}
+
+func addChange(name string, digests ...providers.Digest) plan.Change {
+	return plan.Change{
+		Address: plan.Address("m", "k/"+name), Mirror: "m", Key: "k/" + name,
+		Action: plan.Add, Reason: plan.NewInSource, Source: "http.up", Destination: "dir.local",
+		Name: name, After: &plan.Object{Size: -1, Digests: providers.NewDigests(digests...)},
+	}
+}
+
+func deleteChange(key string) plan.Change {
+	return plan.Change{Address: plan.Address("m", key), Mirror: "m", Key: key, Action: plan.Delete, Reason: plan.RetentionKeepLast, Destination: "dir.local"}
+}
+
+func openState(t *testing.T) (*state.Manager, *state.State, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "ferry.state.json")
+	m, st, err := state.Open(path, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, st, path
+}
+
+func stateKeys(t *testing.T, path string) []string {
+	t.Helper()
+	st, err := state.Read(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	if m := st.Mirror("m"); m != nil {
+		for k := range m.Artifacts {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func TestApplyTransfersRecordsAndDeletes(t *testing.T) {
+	a, b := []byte("alpha bytes"), []byte("bravo bytes, a few more")
+	w := newWorld(t, map[string][]byte{"a.txt": a, "b.txt": b})
+	mgr, st, path := openState(t)
+	// An old object ferry owns, to be deleted after the transfers.
+	os.MkdirAll(filepath.Join(w.root, "k"), 0o755)
+	os.WriteFile(filepath.Join(w.root, "k/old.txt"), []byte("old"), 0o644)
+	st.EnsureMirror("m", "http.up", "dir.local")
+	st.SetArtifact("m", &state.Artifact{Key: "k/old.txt", Size: 3, Digests: providers.NewDigests(sha([]byte("old")))})
+
+	p := &plan.Plan{Changes: []plan.Change{addChange("a.txt", sha(a)), addChange("b.txt", sha5(b)), deleteChange("k/old.txt")}}
+	var done []string
+	var mu sync.Mutex
+	res, err := apply.Apply(context.Background(), p, st, mgr, w, apply.Options{
+		Parallelism: 2,
+		OnDone: func(c plan.Change, err error) {
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				t.Errorf("%s: %v", c.Address, err)
+			}
+			done = append(done, c.Key)
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Err() != nil || res.Applied != 3 {
+		t.Fatalf("result: applied %d, err %v", res.Applied, res.Err())
+	}
+	if got, want := res.TransferredBytes, int64(len(a)+len(b)); got != want {
+		t.Errorf("TransferredBytes = %d; want %d", got, want)
+	}
+	// Deletes come last.
+	if done[len(done)-1] != "k/old.txt" {
+		t.Errorf("completion order %v: the delete did not run last", done)
+	}
+	if diff := cmp.Diff([]string{"k/a.txt", "k/b.txt"}, stateKeys(t, path)); diff != "" {
+		t.Errorf("persisted keys (-want +got):\n%s", diff)
+	}
+	// The record carries the observed sha256 and the declared sha512.
+	rec, _ := state.Read(path)
+	gotB := rec.Mirror("m").Artifacts["k/b.txt"]
+	if diff := cmp.Diff(providers.NewDigests(sha(b), sha5(b)), gotB.Digests); diff != "" {
+		t.Errorf("digests of b (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(providers.NewDigests(sha5(b)), gotB.SourceDigests); diff != "" {
+		t.Errorf("source digests of b (-want +got):\n%s", diff)
+	}
+	if _, err := os.Stat(filepath.Join(w.root, "k/old.txt")); !os.IsNotExist(err) {
+		t.Errorf("old object not deleted: %v", err)
+	}
+}
+
+func TestApplyFailureKeepsOthersAndSkipsDeletes(t *testing.T) {
+	a, b := []byte("alpha"), []byte("bravo")
+	w := newWorld(t, map[string][]byte{"a.txt": a, "b.txt": b})
+	mgr, st, path := openState(t)
+	st.EnsureMirror("m", "http.up", "dir.local")
+	st.SetArtifact("m", &state.Artifact{Key: "k/keep-me.txt", Size: 1, Digests: providers.NewDigests(sha([]byte("x")))})
+	os.MkdirAll(filepath.Join(w.root, "k"), 0o755)
+	os.WriteFile(filepath.Join(w.root, "k/keep-me.txt"), []byte("x"), 0o644)
+
+	p := &plan.Plan{Changes: []plan.Change{
+		addChange("a.txt", sha([]byte("not alpha"))), // wrong digest
+		addChange("b.txt", sha(b)),
+		deleteChange("k/keep-me.txt"),
+	}}
+	res, err := apply.Apply(context.Background(), p, st, mgr, w, apply.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Failed) != 1 || res.Failed[0].Change.Key != "k/a.txt" || !errors.Is(res.Failed[0].Err, providers.ErrDigestMismatch) {
+		t.Fatalf("failures %+v; want one ErrDigestMismatch for k/a.txt", res.Failed)
+	}
+	if len(res.SkippedDeletes) != 1 || !errors.Is(res.Err(), apply.ErrDeletesSkipped) {
+		t.Errorf("skipped deletes %v, err %v; want the delete skipped", res.SkippedDeletes, res.Err())
+	}
+	if _, err := os.Stat(filepath.Join(w.root, "k/a.txt")); !os.IsNotExist(err) {
+		t.Errorf("an object with a bad digest is visible: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(w.root, "k/keep-me.txt")); err != nil {
+		t.Errorf("a delete ran although a transfer failed: %v", err)
+	}
+	if diff := cmp.Diff([]string{"k/b.txt", "k/keep-me.txt"}, stateKeys(t, path)); diff != "" {
+		t.Errorf("persisted keys (-want +got):\n%s", diff)
+	}
+}
+
+func TestApplyAdoptsAndRefusesUnowned(t *testing.T) {
+	a, b := []byte("alpha"), []byte("bravo")
+	w := newWorld(t, map[string][]byte{"a.txt": a, "b.txt": b})
+	mgr, st, path := openState(t)
+	os.MkdirAll(filepath.Join(w.root, "k"), 0o755)
+	// a.txt is already there with the right bytes (a previous run was killed
+	// before its checkpoint); b.txt is someone else's file.
+	os.WriteFile(filepath.Join(w.root, "k/a.txt"), a, 0o644)
+	os.WriteFile(filepath.Join(w.root, "k/b.txt"), []byte("not ours"), 0o644)
+
+	adopt := addChange("a.txt", sha(a))
+	adopt.Reason = plan.AlreadyAtDestination
+	p := &plan.Plan{Changes: []plan.Change{adopt, addChange("b.txt", sha(b))}}
+	res, err := apply.Apply(context.Background(), p, st, mgr, w, apply.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Failed) != 1 || !errors.Is(res.Failed[0].Err, apply.ErrNotOwned) {
+		t.Fatalf("failures %+v; want one ErrNotOwned", res.Failed)
+	}
+	if got, _ := os.ReadFile(filepath.Join(w.root, "k/b.txt")); string(got) != "not ours" {
+		t.Errorf("unowned object overwritten: %q", got)
+	}
+	if diff := cmp.Diff([]string{"k/a.txt"}, stateKeys(t, path)); diff != "" {
+		t.Errorf("persisted keys (-want +got):\n%s", diff)
+	}
+	if res.TransferredBytes != 0 {
+		t.Errorf("adopting transferred %d bytes", res.TransferredBytes)
+	}
+}
+
+type failingCheckpointer struct{}
+
+func (failingCheckpointer) Persist(*state.State) (bool, error) { return false, errors.New("disk full") }
+
+func TestApplyPersistFailureIsFatal(t *testing.T) {
+	a := []byte("alpha")
+	w := newWorld(t, map[string][]byte{"a.txt": a})
+	_, st, _ := openState(t)
+	p := &plan.Plan{Changes: []plan.Change{addChange("a.txt", sha(a))}}
+	_, err := apply.Apply(context.Background(), p, st, failingCheckpointer{}, w, apply.Options{})
+	if err == nil || !strings.Contains(err.Error(), "persisting state: disk full") {
+		t.Fatalf("Apply error = %v; want a persisting state error", err)
+	}
+}
+
+func TestApplyCancelled(t *testing.T) {
+	a := []byte("alpha")
+	w := newWorld(t, map[string][]byte{"a.txt": a})
+	mgr, st, _ := openState(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	p := &plan.Plan{Changes: []plan.Change{addChange("a.txt", sha(a)), deleteChange("k/x")}}
+	res, err := apply.Apply(ctx, p, st, mgr, w, apply.Options{})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Apply error = %v; want context.Canceled", err)
+	}
+	if res.Applied != 0 || len(res.SkippedDeletes) != 1 {
+		t.Errorf("cancelled apply: applied %d, skipped deletes %d", res.Applied, len(res.SkippedDeletes))
+	}
+	if w.requests.Load() != 0 {
+		t.Errorf("a cancelled apply fetched %d times", w.requests.Load())
+	}
+}

@@ -1,0 +1,131 @@
+package inventory_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/ferry-mirror/ferry/planner"
+	"github.com/ferry-mirror/ferry/planner/config"
+	"github.com/ferry-mirror/ferry/planner/inventory"
+	"github.com/ferry-mirror/ferry/providers"
+	"github.com/ferry-mirror/ferry/providers/dir"
+	"github.com/ferry-mirror/ferry/providers/httpsrc"
+	"github.com/ferry-mirror/ferry/providers/httpx"
+	"github.com/ferry-mirror/ferry/state"
+)
+
+type provs struct {
+	src providers.Source
+	dst providers.Destination
+}
+
+func (p provs) Source(addr string) (providers.Source, error) {
+	if addr == "http.up" {
+		return p.src, nil
+	}
+	return nil, errors.New("unknown source " + addr)
+}
+
+func (p provs) Destination(addr string) (providers.Destination, error) {
+	if addr == "dir.local" {
+		return p.dst, nil
+	}
+	return nil, errors.New("unknown destination " + addr)
+}
+
+func digest(b []byte) providers.Digest {
+	s := sha256.Sum256(b)
+	return providers.Digest{Algorithm: providers.SHA256, Hex: hex.EncodeToString(s[:])}
+}
+
+func TestGather(t *testing.T) {
+	up, root := t.TempDir(), t.TempDir()
+	files := map[string][]byte{"a.bin": []byte("aaaa"), "b.bin": []byte("bbbbbbbb"), "c.bin": []byte("cc")}
+	for n, b := range files {
+		os.WriteFile(filepath.Join(up, n), b, 0o644)
+	}
+	var heads, gets atomic.Int64
+	fs := http.FileServer(http.Dir(up))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodHead {
+			heads.Add(1)
+		} else {
+			gets.Add(1)
+		}
+		fs.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	var arts []httpsrc.ArtifactConfig
+	for _, n := range []string{"a.bin", "b.bin", "c.bin"} {
+		arts = append(arts, httpsrc.ArtifactConfig{Name: n, URL: srv.URL + "/" + n, DisplayURL: srv.URL + "/" + n, Key: n, Size: -1, Digests: providers.NewDigests(digest(files[n]))})
+	}
+	p := provs{
+		src: httpsrc.New("http.up", &httpsrc.Config{Artifacts: arts}, httpx.New(httpx.Options{}), nil),
+		dst: dir.New("dir.local", &dir.Config{Path: root}, nil),
+	}
+	// a.bin is owned and present; b.bin is present but not owned; c.bin is new.
+	os.WriteFile(filepath.Join(root, "a.bin"), files["a.bin"], 0o644)
+	os.WriteFile(filepath.Join(root, "b.bin"), files["b.bin"], 0o644)
+	prior := state.New("test")
+	prior.EnsureMirror("m", "http.up", "dir.local")
+	prior.SetArtifact("m", &state.Artifact{Key: "a.bin", Size: 4, Digests: providers.NewDigests(digest(files["a.bin"])), SourceDigests: providers.NewDigests(digest(files["a.bin"]))})
+	cfg := &config.Config{Mirrors: map[string]*config.Mirror{"m": {Name: "m", From: "http.up", To: "dir.local"}}}
+
+	inv, err := inventory.Gather(context.Background(), cfg, prior, p, inventory.Options{Refresh: true, Parallelism: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantDest := map[string]map[string]planner.Object{"dir.local": {
+		"a.bin": {Exists: true, Size: 4, Digests: providers.NewDigests(digest(files["a.bin"]))},
+		"b.bin": {Exists: true, Size: 8, Digests: providers.NewDigests(digest(files["b.bin"]))},
+		"c.bin": {Exists: false},
+	}}
+	if diff := cmp.Diff(wantDest, inv.Destinations); diff != "" {
+		t.Errorf("Destinations (-want +got):\n%s", diff)
+	}
+	// Sizes are looked up only for what may be transferred (not the owned a.bin).
+	wantHints := map[string]map[string]int64{"http.up": {"b.bin": 8, "c.bin": 2}}
+	if diff := cmp.Diff(wantHints, inv.SizeHints); diff != "" {
+		t.Errorf("SizeHints (-want +got):\n%s", diff)
+	}
+	if got := len(inv.Sources["http.up"]); got != 3 {
+		t.Errorf("listed %d artifacts; want 3", got)
+	}
+	if gets.Load() != 0 {
+		t.Errorf("planning downloaded %d bodies", gets.Load())
+	}
+
+	heads.Store(0)
+	inv, err = inventory.Gather(context.Background(), cfg, prior, p, inventory.Options{Refresh: false})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inv.Refreshed || inv.Destinations != nil || heads.Load() != 0 {
+		t.Errorf("-refresh=false still checked: refreshed=%v destinations=%v heads=%d", inv.Refreshed, inv.Destinations, heads.Load())
+	}
+
+	// A destination that cannot answer fails the plan instead of guessing.
+	p.dst = brokenStat{p.dst}
+	if _, err := inventory.Gather(context.Background(), cfg, prior, p, inventory.Options{Refresh: true}); err == nil || !errors.Is(err, errBroken) {
+		t.Errorf("Gather error = %v; want the stat failure", err)
+	}
+}
+
+var errBroken = errors.New("permission denied")
+
+// brokenStat injects a stat failure a real directory cannot produce as root.
+type brokenStat struct{ providers.Destination }
+
+func (brokenStat) Stat(context.Context, string) (providers.Artifact, error) {
+	return providers.Artifact{}, errBroken
+}

@@ -1,0 +1,97 @@
+package plan
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestParseTarget(t *testing.T) {
+	tests := []struct {
+		name    string
+		in      string
+		want    Target
+		wantErr bool
+	}{
+		{name: "mirror", in: "mirror.tools", want: Target{Mirror: "tools"}},
+		{name: "artifact", in: `mirror.tools["jq/1.7.1/jq"]`, want: Target{Mirror: "tools", Key: "jq/1.7.1/jq"}},
+		{name: "escaped key", in: `mirror.m["a\"b"]`, want: Target{Mirror: "m", Key: `a"b`}},
+		{name: "wrong root", in: "source.http.tools", wantErr: true},
+		{name: "bare", in: "mirror", wantErr: true},
+		{name: "numeric index", in: "mirror.m[0]", wantErr: true},
+		{name: "empty key", in: `mirror.m[""]`, wantErr: true},
+		{name: "too deep", in: `mirror.m["a"].b`, wantErr: true},
+		{name: "garbage", in: "mirror.m[", wantErr: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := ParseTarget(tc.in)
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("ParseTarget(%q) error = %v; wantErr %v", tc.in, err, tc.wantErr)
+			}
+			if tc.wantErr {
+				return
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("ParseTarget(%q) (-want +got):\n%s", tc.in, diff)
+			}
+			if again, err := ParseTarget(got.String()); err != nil || again != got {
+				t.Errorf("String() %q does not parse back: %v %v", got.String(), again, err)
+			}
+		})
+	}
+}
+
+func TestUnmarshalRefuses(t *testing.T) {
+	good := `{"format_version":"1","tool_version":"0.1.0","changes":[{"address":"mirror.m[\"k\"]","mirror":"m","key":"k","action":"add","reason":"new_in_source","source":"http.s","destination":"dir.d","after":{"size":-1,"digests":["sha256:` + strings.Repeat("a", 64) + `"]}}]}`
+	if _, err := Unmarshal([]byte(good)); err != nil {
+		t.Fatalf("good plan refused: %v", err)
+	}
+	tests := []struct {
+		name, in, wantErr string
+	}{
+		{name: "not json", in: "hello", wantErr: "not a ferry plan file"},
+		{name: "no version", in: `{"changes":[]}`, wantErr: "no format_version"},
+		{name: "other version", in: `{"format_version":"2","tool_version":"9.0.0"}`, wantErr: `format version "2" (written by ferry 9.0.0) is not supported`},
+		{name: "unknown action", in: strings.Replace(good, `"add"`, `"teleport"`, 1), wantErr: `unknown action "teleport"`},
+		{name: "unknown reason", in: strings.Replace(good, `"new_in_source"`, `"whim"`, 1), wantErr: `unknown reason "whim"`},
+		{name: "address mismatch", in: strings.Replace(good, `mirror.m[\"k\"]`, `mirror.m[\"other\"]`, 1), wantErr: "does not match"},
+		{name: "no digest", in: strings.Replace(good, `"digests":["sha256:`+strings.Repeat("a", 64)+`"]`, `"digests":[]`, 1), wantErr: "no expected digest"},
+		{name: "bad digest", in: strings.Replace(good, strings.Repeat("a", 64), "zz", 1), wantErr: "sha256 digest must be 64 hex characters"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Unmarshal([]byte(tc.in))
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("Unmarshal error = %v; want it to contain %q", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestFormatBytesAndSummary(t *testing.T) {
+	for _, tc := range []struct {
+		n    int64
+		want string
+	}{{0, "0 B"}, {1023, "1023 B"}, {1024, "1.0 KiB"}, {44145049, "42.1 MiB"}, {3 << 30, "3.0 GiB"}} {
+		if got := FormatBytes(tc.n); got != tc.want {
+			t.Errorf("FormatBytes(%d) = %q; want %q", tc.n, got, tc.want)
+		}
+	}
+	p := &Plan{Changes: []Change{
+		{Action: Add, After: &Object{Size: 100}},
+		{Action: Add, After: &Object{Size: -1}},
+		{Action: Add, Reason: AlreadyAtDestination, After: &Object{Size: 5000}},
+		{Action: Delete, DryRun: true},
+		{Action: Delete},
+	}}
+	p.Summarize(7)
+	want := Summary{Add: 3, Delete: 1, DryRunDelete: 1, NoOp: 7, TransferBytes: 100, UnknownSizes: 1}
+	if diff := cmp.Diff(want, p.Summary); diff != "" {
+		t.Errorf("Summary (-want +got):\n%s", diff)
+	}
+	if got, want := p.SummaryLine(), "Plan: 3 to add, 0 to replace, 1 to delete (+1 dry run, not executed). 100 B to transfer (+1 of unknown size)."; got != want {
+		t.Errorf("SummaryLine() = %q; want %q", got, want)
+	}
+}
