@@ -321,6 +321,13 @@ func TestSavedPlan(t *testing.T) {
 	ferry(t, dir, env, "plan", "-out", "v.json").must(t, 0)
 	ferry(t, dir, []string{"FERRY_VAR_upstream=" + up.URL + "/"}, "apply", "v.json").must(t, 1, "is stale")
 
+	// A plan made with -var applies with the same -var, and only with it.
+	os.WriteFile(cfgPath, b, 0o644)
+	os.Remove(filepath.Join(dir, "mirror/greeting/1.2.0/greeting-1.2.0.txt"))
+	ferry(t, dir, nil, "plan", "-var", "upstream="+up.URL, "-out", "withvar.json").must(t, 0, "Plan: 1 to add")
+	ferry(t, dir, nil, "apply", "withvar.json").must(t, 1, "pass the same -var")
+	ferry(t, dir, nil, "apply", "-var", "upstream="+up.URL, "withvar.json").must(t, 0, "Apply complete: 1 change applied")
+
 	// A damaged plan file is refused with a clear message.
 	os.WriteFile(filepath.Join(dir, "bad.json"), []byte(`{"format_version":"99","tool_version":"9.9.9"}`), 0o644)
 	ferry(t, dir, env, "apply", "bad.json").must(t, 1, `format version "99" (written by ferry 9.9.9) is not supported`)
@@ -522,4 +529,41 @@ func TestFmtAndInit(t *testing.T) {
 		t.Fatalf("validate -json: %v %+v\n%s", err, v, r.stdout)
 	}
 	_ = io.Discard
+}
+
+func TestCorruptStateIsNeverOverwritten(t *testing.T) {
+	dir := copyDir(t, "../../examples/quickstart")
+	up := startUpstream(t, filepath.Join(dir, "upstream"))
+	env := []string{"FERRY_VAR_upstream=" + up.URL}
+	bad := []byte(`{"version": 1, "serial": 4, "lineage": "x", "mirrors": {`)
+	statePath := filepath.Join(dir, "ferry.state.json")
+	os.WriteFile(statePath, bad, 0o600)
+	ferry(t, dir, env, "plan").must(t, 1, "state file", "is corrupt")
+	ferry(t, dir, env, "apply", "-auto-approve").must(t, 1, "is corrupt")
+	if got, _ := os.ReadFile(statePath); !bytes.Equal(got, bad) {
+		t.Fatalf("a corrupt state file was modified:\n%s", got)
+	}
+	if files := mirroredFiles(t, filepath.Join(dir, "mirror")); len(files) != 0 {
+		t.Fatalf("apply with a corrupt state transferred %v", files)
+	}
+	os.WriteFile(statePath, []byte(`{"version": 7, "tool_version": "9.1.0", "serial": 1, "lineage": "x", "mirrors": {}}`), 0o600)
+	ferry(t, dir, env, "plan").must(t, 1, "format version 7", "9.1.0")
+}
+
+func TestJSONOutputStaysCleanWithTraceLogs(t *testing.T) {
+	dir := copyDir(t, "../../examples/quickstart")
+	up := startUpstream(t, filepath.Join(dir, "upstream"))
+	env := []string{"FERRY_VAR_upstream=" + up.URL, "FERRY_LOG=trace"}
+	r := ferry(t, dir, env, "plan", "-json")
+	r.must(t, 0)
+	var p struct {
+		FormatVersion string `json:"format_version"`
+		Summary       struct{ Add int }
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &p); err != nil || p.FormatVersion != "1" || p.Summary.Add != 3 {
+		t.Fatalf("plan -json stdout is not the plan (%v):\n%s", err, r.stdout)
+	}
+	if !strings.Contains(r.stderr, "[DEBUG]") && !strings.Contains(r.stderr, "[TRACE]") {
+		t.Fatalf("FERRY_LOG=trace logged nothing to stderr:\n%s", r.stderr)
+	}
 }

@@ -37,10 +37,12 @@ func addPlanFlags(fs *pflag.FlagSet, f *planFlags) {
 }
 
 // planningOptionsGiven reports whether any option that shapes a plan was set,
-// which a saved plan forbids.
+// which a saved plan forbids. -var and -var-file are allowed: apply needs
+// sensitive values (credentials) again, and the config digest proves the
+// non-sensitive ones match what was planned.
 func planningOptionsGiven(fs *pflag.FlagSet) []string {
 	var given []string
-	for _, name := range []string{"var", "var-file", "refresh", "target", "exclude", "replace"} {
+	for _, name := range []string{"refresh", "target", "exclude", "replace"} {
 		if fs.Changed(name) {
 			given = append(given, "-"+name)
 		}
