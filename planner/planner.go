@@ -100,6 +100,7 @@ func Plan(cfg *config.Config, prior *state.State, inv *Inventory, opts Options) 
 		}
 	}
 	diags = append(diags, b.checkReplaces()...)
+	b.forgetMoved()
 
 	// Targeting: keep only what is in scope; a filtered run never touches
 	// anything outside it.
@@ -206,6 +207,7 @@ func (b *builder) planMirror(m *config.Mirror) hcl.Diagnostics {
 	policy := retention.Policy{KeepLast: m.Retention.KeepLast, MaxAge: m.Retention.MaxAge, Keep: m.Retention.Keep}
 	seen := map[string]bool{}
 	var cands []retention.Candidate
+	ageless := 0
 	for _, a := range listed {
 		if seen[a.Key] {
 			diags = append(diags, &hcl.Diagnostic{
@@ -217,11 +219,21 @@ func (b *builder) planMirror(m *config.Mirror) hcl.Diagnostics {
 			continue
 		}
 		seen[a.Key] = true
-		t := a.Created
-		if o := owned[a.Key]; t.IsZero() && o != nil {
-			t = o.AddedAt
+		// Age is the upstream publish time only. Measuring from when ferry
+		// mirrored it would delete, then re-add, then delete again.
+		cands = append(cands, retention.Candidate{Key: a.Key, Name: a.Name, Version: a.Version, Time: a.Created})
+		if a.Created.IsZero() {
+			ageless++
 		}
-		cands = append(cands, retention.Candidate{Key: a.Key, Name: a.Name, Version: a.Version, Time: t})
+	}
+	if policy.MaxAge > 0 && ageless > 0 {
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagWarning,
+			Summary:  "max_age cannot judge every artifact",
+			Detail: fmt.Sprintf("Source %s gives no publish time for %s of mirror %q, so max_age keeps them. "+
+				"For an http source, declare published = \"…\" (RFC 3339) on each artifact.", m.From, plan.Plural(ageless, "artifact"), m.Name),
+			Subject: m.Retention.MaxAgeRange.Ptr(),
+		})
 	}
 	if diags.HasErrors() {
 		return diags
@@ -350,6 +362,22 @@ func (b *builder) planRemovedMirror(name string, sm *state.Mirror) hcl.Diagnosti
 		b.changes = append(b.changes, c)
 	}
 	return nil
+}
+
+// forgetMoved turns the delete of an object that another mirror now writes
+// into a forget: deleting it would destroy what that mirror is adopting
+// (the usual case is a renamed mirror).
+func (b *builder) forgetMoved() {
+	for i := range b.changes {
+		c := &b.changes[i]
+		if c.Action != plan.Delete {
+			continue
+		}
+		if owner, ok := b.owners[c.Destination+"\x00"+c.Key]; ok && owner != c.Mirror {
+			c.Action, c.Reason, c.DryRun = plan.Forget, plan.MovedToMirror, false
+			c.Detail = "now mirror." + owner
+		}
+	}
 }
 
 func deleteChange(c plan.Change, o *state.Artifact) plan.Change {

@@ -567,3 +567,24 @@ func TestJSONOutputStaysCleanWithTraceLogs(t *testing.T) {
 		t.Fatalf("FERRY_LOG=trace logged nothing to stderr:\n%s", r.stderr)
 	}
 }
+
+func TestRenamedMirrorKeepsObjects(t *testing.T) {
+	dir := copyDir(t, "../../examples/quickstart")
+	up := startUpstream(t, filepath.Join(dir, "upstream"))
+	env := []string{"FERRY_VAR_upstream=" + up.URL}
+	ferry(t, dir, env, "apply", "-auto-approve").must(t, 0, "Apply complete: 3 changes applied")
+	cfgPath := filepath.Join(dir, "main.ferry.hcl")
+	b, _ := os.ReadFile(cfgPath)
+	os.WriteFile(cfgPath, bytes.Replace(b, []byte(`mirror "tools" {`), []byte(`mirror "renamed" {`), 1), 0o644)
+	sent := up.total()
+	ferry(t, dir, env, "plan").must(t, 0, "Plan: 3 to add, 0 to replace, 0 to delete, 3 to forget. 0 B to transfer.",
+		`=   mirror.tools["tool/2.0.0/linux-amd64/tool"]`, "already at destination")
+	ferry(t, dir, env, "apply", "-auto-approve").must(t, 0, "forgotten")
+	if got := mirroredFiles(t, filepath.Join(dir, "mirror")); len(got) != 3 {
+		t.Fatalf("after renaming the mirror the destination holds %v; want the 3 objects", got)
+	}
+	if up.total() != sent {
+		t.Errorf("renaming a mirror transferred %d bytes", up.total()-sent)
+	}
+	ferry(t, dir, env, "plan", "-detailed-exitcode").must(t, 0, "No changes. 3 artifacts up to date.")
+}

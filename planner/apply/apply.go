@@ -126,7 +126,7 @@ func Apply(ctx context.Context, p *plan.Plan, st *state.State, cp Checkpointer, 
 	for _, c := range p.Changes {
 		switch {
 		case !c.Executes():
-		case c.Action == plan.Delete:
+		case c.Action == plan.Delete, c.Action == plan.Forget:
 			deletes = append(deletes, c)
 		default:
 			transfers = append(transfers, c)
@@ -275,6 +275,10 @@ func (e *engine) record(c plan.Change, size int64, digests providers.Digests) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.st.EnsureMirror(c.Mirror, c.Source, c.Destination)
+	addedAt := e.opts.Now().UTC()
+	if prev := e.st.Artifact(c.Mirror, c.Key); prev != nil && !prev.AddedAt.IsZero() {
+		addedAt = prev.AddedAt // a replace keeps when ferry first mirrored it
+	}
 	e.st.SetArtifact(c.Mirror, &state.Artifact{
 		Key:           c.Key,
 		Name:          c.Name,
@@ -283,18 +287,20 @@ func (e *engine) record(c plan.Change, size int64, digests providers.Digests) {
 		Digests:       digests,
 		SourceDigests: c.After.Digests,
 		Created:       c.Created,
-		AddedAt:       e.opts.Now().UTC(),
+		AddedAt:       addedAt,
 	})
 	e.dirty = true
 }
 
 func (e *engine) delete(ctx context.Context, c plan.Change) error {
-	dst, err := e.provs.Destination(c.Destination)
-	if err != nil {
-		return err
-	}
-	if err := dst.Delete(ctx, c.Key); err != nil && !errors.Is(err, providers.ErrNotFound) {
-		return err
+	if c.Action == plan.Delete {
+		dst, err := e.provs.Destination(c.Destination)
+		if err != nil {
+			return err
+		}
+		if err := dst.Delete(ctx, c.Key); err != nil && !errors.Is(err, providers.ErrNotFound) {
+			return err
+		}
 	}
 	e.mu.Lock()
 	e.st.RemoveArtifact(c.Mirror, c.Key)

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"math"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -18,8 +19,15 @@ func mirrorSchema() *hcl.BodySchema {
 			{Name: "from", Required: true},
 			{Name: "to", Required: true},
 		},
-		Blocks: []hcl.BlockHeaderSchema{{Type: "retention"}},
+		Blocks: []hcl.BlockHeaderSchema{{Type: "retention"}, {Type: "rewrite"}},
 	}
+}
+
+func rewriteSchema() *hcl.BodySchema {
+	return &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
+		{Name: "output", Required: true},
+		{Name: "sources"},
+	}}
 }
 
 func retentionSchema() *hcl.BodySchema {
@@ -38,7 +46,7 @@ func retentionSchema() *hcl.BodySchema {
 // The *Range fields of Retention cover the whole argument (name = value),
 // since later diagnostics about them (a plan exceeding max_deletes) concern
 // the rule rather than a bad value; From and To ranges cover the reference.
-func decodeMirror(b *hcl.Block, ectx *hcl.EvalContext, declared map[Kind]map[string]hcl.Range) (*Mirror, hcl.Diagnostics) {
+func decodeMirror(b *hcl.Block, ectx *hcl.EvalContext, declared map[Kind]map[string]hcl.Range, dir string) (*Mirror, hcl.Diagnostics) {
 	m := &Mirror{Name: b.Labels[0], DeclRange: b.DefRange}
 	var diags hcl.Diagnostics
 	if !hclsyntax.ValidIdentifier(m.Name) {
@@ -76,7 +84,62 @@ func decodeMirror(b *hcl.Block, ectx *hcl.EvalContext, declared map[Kind]map[str
 		seen = rb.DefRange.Ptr()
 		diags = append(diags, decodeRetention(rb, ectx, &m.Retention)...)
 	}
+	var seenRewrite *hcl.Range
+	for _, rb := range content.Blocks.OfType("rewrite") {
+		if seenRewrite != nil {
+			diags = append(diags, duplicate("rewrite", fmt.Sprintf("A rewrite block for mirror %q", m.Name), *seenRewrite, rb,
+				"A mirror has at most one rewrite block."))
+			continue
+		}
+		seenRewrite = rb.DefRange.Ptr()
+		rw, moreDiags := decodeRewrite(rb, ectx, dir)
+		diags = append(diags, moreDiags...)
+		if m.From != "" && !strings.HasPrefix(m.From, "buildpack.") {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Rewrite needs a buildpack source",
+				Detail: fmt.Sprintf("A rewrite block points a buildpack.toml's dependency uris at the mirror, so the mirror's source must be "+
+					"a source \"buildpack\" block; mirror %q reads from %s.", m.Name, m.From),
+				Subject: rb.DefRange.Ptr(),
+			})
+			continue
+		}
+		m.Rewrite = rw
+	}
 	return m, diags
+}
+
+func decodeRewrite(b *hcl.Block, ectx *hcl.EvalContext, dir string) (*Rewrite, hcl.Diagnostics) {
+	rw := &Rewrite{DeclRange: b.DefRange}
+	content, diags := b.Body.Content(rewriteSchema())
+	if attr := content.Attributes["output"]; attr != nil {
+		s, moreDiags := DecodePlainString(attr, ectx)
+		diags = append(diags, moreDiags...)
+		switch {
+		case moreDiags.HasErrors():
+		case strings.TrimSpace(s) == "":
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Empty rewrite output",
+				Detail:   "output is the path of the rewritten buildpack.toml (the source file itself to rewrite in place).",
+				Subject:  attr.Expr.Range().Ptr(),
+			})
+		default:
+			rw.OutputAsWritten = s
+			rw.Output = s
+			if !filepath.IsAbs(s) {
+				rw.Output = filepath.Join(dir, s)
+			}
+			rw.Output = filepath.Clean(rw.Output)
+			rw.OutputRange = attr.Expr.Range()
+		}
+	}
+	if attr := content.Attributes["sources"]; attr != nil {
+		v, moreDiags := DecodeBool(attr, ectx)
+		diags = append(diags, moreDiags...)
+		rw.Sources = v
+	}
+	return rw, diags
 }
 
 // decodeReference reads from/to as a static traversal KIND.TYPE.NAME (it is

@@ -121,6 +121,22 @@ type Mirror struct {
 	To        string
 	ToRange   hcl.Range
 	Retention Retention
+	// Rewrite, if set, points a buildpack.toml's uris at the mirror.
+	Rewrite   *Rewrite
+	DeclRange hcl.Range
+}
+
+// Rewrite is the rewrite {} block of a mirror whose source is a buildpack.
+type Rewrite struct {
+	// Output is the absolute path of the rewritten file; it may be the
+	// source file itself (in place).
+	Output string
+	// OutputAsWritten is output as the config spells it, for display.
+	OutputAsWritten string
+	OutputRange     hcl.Range
+	// Sources also rewrites each dependency's source (tarball) URL when the
+	// source mirrors it.
+	Sources   bool
 	DeclRange hcl.Range
 }
 

@@ -3,6 +3,7 @@ package inventory_test
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/sha512"
 	"encoding/hex"
 	"errors"
 	"net/http"
@@ -41,6 +42,11 @@ func (p provs) Destination(addr string) (providers.Destination, error) {
 		return p.dst, nil
 	}
 	return nil, errors.New("unknown destination " + addr)
+}
+
+func both(b []byte) providers.Digests {
+	s := sha512.Sum512(b)
+	return providers.NewDigests(digest(b), providers.Digest{Algorithm: providers.SHA512, Hex: hex.EncodeToString(s[:])})
 }
 
 func digest(b []byte) providers.Digest {
@@ -86,8 +92,8 @@ func TestGather(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantDest := map[string]map[string]planner.Object{"dir.local": {
-		"a.bin": {Exists: true, Size: 4, Digests: providers.NewDigests(digest(files["a.bin"]))},
-		"b.bin": {Exists: true, Size: 8, Digests: providers.NewDigests(digest(files["b.bin"]))},
+		"a.bin": {Exists: true, Size: 4, Digests: both(files["a.bin"])},
+		"b.bin": {Exists: true, Size: 8, Digests: both(files["b.bin"])},
 		"c.bin": {Exists: false},
 	}}
 	if diff := cmp.Diff(wantDest, inv.Destinations); diff != "" {

@@ -5,6 +5,7 @@
 package plan
 
 import (
+	"bytes"
 	"cmp"
 	"encoding/json"
 	"fmt"
@@ -26,9 +27,14 @@ const (
 	Add                   // copy to the destination
 	Replace               // copy again over what is there
 	Delete                // remove from the destination
+	// Forget drops the artifact from this mirror's state and leaves the object
+	// alone, because another mirror now owns it (a renamed mirror).
+	Forget
+	// Rewrite edits a consumer file (a buildpack.toml) to point at the mirror.
+	Rewrite
 )
 
-var actionNames = [...]string{NoOp: "no-op", Add: "add", Replace: "replace", Delete: "delete"}
+var actionNames = [...]string{NoOp: "no-op", Add: "add", Replace: "replace", Delete: "delete", Forget: "forget", Rewrite: "rewrite"}
 
 func (a Action) String() string {
 	if int(a) < len(actionNames) {
@@ -46,6 +52,10 @@ func (a Action) Symbol() string {
 		return "-/+"
 	case Delete:
 		return "-"
+	case Forget:
+		return "="
+	case Rewrite:
+		return "~"
 	}
 	return " "
 }
@@ -96,6 +106,14 @@ const (
 	RemovedFromSource
 	// MirrorRemovedFromConfig: the mirror that owns it is gone from the config.
 	MirrorRemovedFromConfig
+	// MovedToMirror: another mirror of the config now writes the same object
+	// (e.g. the mirror was renamed), so the old owner forgets it.
+	MovedToMirror
+	// URIPointsUpstream: a consumer file still names upstream locations for
+	// dependencies that are (or will be) at the mirror.
+	URIPointsUpstream
+	// OutputMissing: the rewritten consumer file does not exist yet.
+	OutputMissing
 )
 
 var reasonNames = [...]string{
@@ -110,6 +128,9 @@ var reasonNames = [...]string{
 	RetentionMaxAge:         "retention_max_age",
 	RemovedFromSource:       "removed_from_source",
 	MirrorRemovedFromConfig: "mirror_removed_from_config",
+	MovedToMirror:           "moved_to_mirror",
+	URIPointsUpstream:       "uri_points_upstream",
+	OutputMissing:           "output_missing",
 }
 
 func (r Reason) String() string {
@@ -199,6 +220,8 @@ type Summary struct {
 	Add          int `json:"add"`
 	Replace      int `json:"replace"`
 	Delete       int `json:"delete"`
+	Forget       int `json:"forget"`
+	Rewrite      int `json:"rewrite"`
 	DryRunDelete int `json:"dry_run_delete"`
 	NoOp         int `json:"no_op"`
 	// TransferBytes is the sum of known sizes of changes that move bytes.
@@ -208,7 +231,7 @@ type Summary struct {
 }
 
 // Changed reports whether applying would change anything.
-func (s Summary) Changed() bool { return s.Add+s.Replace+s.Delete > 0 }
+func (s Summary) Changed() bool { return s.Add+s.Replace+s.Delete+s.Forget+s.Rewrite > 0 }
 
 // Plan is the versioned plan document.
 type Plan struct {
@@ -253,6 +276,10 @@ func (p *Plan) Summarize(noOps int) {
 			s.DryRunDelete++
 		case c.Action == Delete:
 			s.Delete++
+		case c.Action == Forget:
+			s.Forget++
+		case c.Action == Rewrite:
+			s.Rewrite++
 		}
 		if c.Transfers() {
 			if c.After != nil && c.After.Size >= 0 {
@@ -270,11 +297,14 @@ func Marshal(p *Plan) ([]byte, error) {
 	if p.Changes == nil {
 		p.Changes = []Change{}
 	}
-	b, err := json.MarshalIndent(p, "", "  ")
-	if err != nil {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // URLs with & stay readable
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(p); err != nil {
 		return nil, err
 	}
-	return append(b, '\n'), nil
+	return buf.Bytes(), nil
 }
 
 // Unmarshal parses a plan file, refusing other format versions and unknown

@@ -28,6 +28,12 @@ func (c *Change) ReasonText() string {
 		s = "removed from source"
 	case MirrorRemovedFromConfig:
 		s = "mirror removed from config"
+	case MovedToMirror:
+		s = "moved to another mirror; state only, the object stays"
+	case URIPointsUpstream:
+		s = "uri points upstream"
+	case OutputMissing:
+		s = "output missing"
 	default:
 		s = c.Reason.String()
 	}
@@ -74,6 +80,12 @@ func (p *Plan) SummaryLine() string {
 	line := fmt.Sprintf("Plan: %d to add, %d to replace, %d to delete", s.Add, s.Replace, s.Delete)
 	if s.DryRunDelete > 0 {
 		line += fmt.Sprintf(" (+%d dry run, not executed)", s.DryRunDelete)
+	}
+	if s.Forget > 0 {
+		line += fmt.Sprintf(", %d to forget", s.Forget)
+	}
+	if s.Rewrite > 0 {
+		line += fmt.Sprintf(", %d to rewrite", s.Rewrite)
 	}
 	line += ". " + FormatBytes(s.TransferBytes) + " to transfer"
 	if s.UnknownSizes > 0 {

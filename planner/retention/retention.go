@@ -24,8 +24,8 @@ type Candidate struct {
 	Key     string
 	Name    string
 	Version string
-	// Time is the artifact's age reference: the upstream publish time, else
-	// when ferry first mirrored it; zero if neither is known.
+	// Time is the upstream publish time; zero if the source does not know it
+	// (such artifacts are never dropped by max_age).
 	Time time.Time
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/sha512"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -66,7 +67,9 @@ func New(name string, cfg *Config, logger hclog.Logger) *Store {
 // Describe returns "dir " followed by the root path.
 func (s *Store) Describe() string { return "dir " + s.root }
 
-// Stat reports the size and sha256 of the file at key, reading it whole.
+// Stat reports the size, sha256 and sha512 of the file at key, reading it
+// whole once. Both digests are reported so an object can be compared with
+// whichever algorithm the source declares.
 func (s *Store) Stat(ctx context.Context, key string) (providers.Artifact, error) {
 	if err := checkKey(key); err != nil {
 		return providers.Artifact{}, s.opErr("stat", key, err)
@@ -89,15 +92,18 @@ func (s *Store) Stat(ctx context.Context, key string) (providers.Artifact, error
 	} else if !fi.Mode().IsRegular() {
 		return providers.Artifact{}, s.opErr("stat", key, fmt.Errorf("not a regular file (%s)", fi.Mode().Type()))
 	}
-	h := sha256.New()
-	n, err := io.Copy(h, ctxReader{ctx, f})
+	h256, h512 := sha256.New(), sha512.New()
+	n, err := io.Copy(io.MultiWriter(h256, h512), ctxReader{ctx, f})
 	if err != nil {
 		return providers.Artifact{}, s.opErr("stat", key, err)
 	}
 	return providers.Artifact{
-		Key:     key,
-		Size:    n,
-		Digests: providers.NewDigests(providers.Digest{Algorithm: providers.SHA256, Hex: hex.EncodeToString(h.Sum(nil))}),
+		Key:  key,
+		Size: n,
+		Digests: providers.NewDigests(
+			providers.Digest{Algorithm: providers.SHA256, Hex: hex.EncodeToString(h256.Sum(nil))},
+			providers.Digest{Algorithm: providers.SHA512, Hex: hex.EncodeToString(h512.Sum(nil))},
+		),
 	}, nil
 }
 

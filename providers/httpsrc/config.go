@@ -3,7 +3,11 @@
 // declared sha256 and/or sha512.
 package httpsrc
 
-import "github.com/ferry-mirror/ferry/providers"
+import (
+	"time"
+
+	"github.com/ferry-mirror/ferry/providers"
+)
 
 // Config is the decoded source "http" block.
 type Config struct {
@@ -29,4 +33,7 @@ type ArtifactConfig struct {
 	Key string
 	// Size is the declared size in bytes, -1 when not declared.
 	Size int64
+	// Published is the upstream release time (for retention max_age); zero
+	// when not declared.
+	Published time.Time
 }

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"path"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -45,6 +46,7 @@ func artifactSchema() *hcl.BodySchema {
 		{Name: "version"},
 		{Name: "key"},
 		{Name: "size"},
+		{Name: "published"},
 	}}
 }
 
@@ -179,6 +181,20 @@ func decodeArtifact(b *hcl.Block, ectx *hcl.EvalContext) (ArtifactConfig, bool, 
 			})
 		default:
 			a.Size = n
+		}
+	}
+
+	if published, attr := decodeString("published"); attr != nil {
+		t, err := time.Parse(time.RFC3339, published)
+		if err != nil {
+			fail(&hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Invalid publish time",
+				Detail:   fmt.Sprintf("published is when the upstream released the artifact, as RFC 3339 (\"2024-05-01T00:00:00Z\"); %q is not.", published),
+				Subject:  attr.Expr.Range().Ptr(),
+			})
+		} else {
+			a.Published = t.UTC()
 		}
 	}
 

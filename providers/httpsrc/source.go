@@ -77,6 +77,7 @@ func (s *Source) List(ctx context.Context, fn func(providers.Artifact) error) er
 			Size:    a.Size,
 			Digests: a.Digests,
 			Origin:  display(a),
+			Created: a.Published,
 		}); err != nil {
 			return err
 		}

@@ -3,11 +3,13 @@ source "http" "tools" {
     url     = "https://example.org/jq-1.5"
     sha256  = "764628ee45dedbea748f39576de693c6b6eae960f7091a3e66d441115b201ab7"
     version = "1.5"
+    published = "2025-01-01T00:00:00Z"
   }
   artifact "jq" {
     url     = "https://example.org/jq-1.6"
     sha256  = "799a98f95947ccd1a85fb87f106b764b520c2967e005f4c46d76950b8ecd340e"
     version = "1.6"
+    published = "2025-01-01T00:00:00Z"
   }
   artifact "jq" {
     url     = "https://example.org/jq-1.7"

@@ -166,6 +166,8 @@ func doneText(c plan.Change) string {
 		return "replaced"
 	case c.Action == plan.Delete:
 		return "deleted"
+	case c.Action == plan.Forget:
+		return "forgotten (the object stays; another mirror owns it)"
 	}
 	return c.Action.String()
 }

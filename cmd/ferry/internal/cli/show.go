@@ -40,6 +40,10 @@ func (a *app) newShowCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if asJSON && st.Lineage == "" {
+				// No state yet: say so without inventing a lineage.
+				return writeJSON(a.streams.Out, map[string]any{"version": state.FormatVersion, "serial": 0, "lineage": "", "mirrors": map[string]any{}})
+			}
 			if asJSON {
 				b, err := state.Marshal(st)
 				if err != nil {
@@ -63,7 +67,7 @@ func (a *app) readStateForShow() (*state.State, error) {
 	}
 	st, err := state.Read(statePath(cfg))
 	if errors.Is(err, state.ErrNoState) {
-		return state.New(Version), nil
+		return &state.State{Version: state.FormatVersion, Mirrors: map[string]*state.Mirror{}}, nil
 	}
 	if err != nil {
 		return nil, &exitError{code: ExitError, err: err}
@@ -215,27 +219,34 @@ func (a *app) newStateRmCommand() *cobra.Command {
 				return err
 			}
 			defer sess.close()
-			removed := 0
+			// Resolve every address first: either all are removed or none.
+			var addrs []plan.Target
 			for _, t := range targets {
 				m := sess.state.Mirror(t.Mirror)
-				if m == nil {
-					return &exitError{code: ExitError, err: fmt.Errorf("%s is not in the state", t)}
-				}
 				var keys []string
-				for k := range m.Artifacts {
-					if t.Matches(t.Mirror, k) {
-						keys = append(keys, k)
+				if m != nil {
+					for k := range m.Artifacts {
+						if t.Matches(t.Mirror, k) {
+							keys = append(keys, k)
+						}
 					}
 				}
 				if len(keys) == 0 {
-					return &exitError{code: ExitError, err: fmt.Errorf("%s is not in the state", t)}
+					return &exitError{code: ExitError, err: fmt.Errorf("%s is not in the state; nothing was removed", t)}
 				}
 				sort.Strings(keys)
 				for _, k := range keys {
-					sess.state.RemoveArtifact(t.Mirror, k)
-					fmt.Fprintf(a.streams.Out, "Removed %s\n", plan.Address(t.Mirror, k))
-					removed++
+					addrs = append(addrs, plan.Target{Mirror: t.Mirror, Key: k})
 				}
+			}
+			removed := 0
+			for _, t := range addrs {
+				if sess.state.Artifact(t.Mirror, t.Key) == nil {
+					continue // named twice
+				}
+				sess.state.RemoveArtifact(t.Mirror, t.Key)
+				fmt.Fprintf(a.streams.Out, "Removed %s\n", t)
+				removed++
 			}
 			if _, err := sess.manager.Persist(sess.state); err != nil {
 				return &exitError{code: ExitError, err: fmt.Errorf("persisting state: %w", err)}
@@ -310,7 +321,8 @@ func hclFiles(dir string) ([]string, error) {
 	}
 	var out []string
 	for _, e := range entries {
-		if !e.IsDir() && strings.HasSuffix(e.Name(), ".ferry.hcl") {
+		// Same rule as the loader: editor backups (".#x", "#x#") are not config.
+		if name := e.Name(); !e.IsDir() && strings.HasSuffix(name, ".ferry.hcl") && !strings.HasPrefix(name, ".") && !strings.HasPrefix(name, "#") {
 			out = append(out, e.Name())
 		}
 	}
