@@ -181,6 +181,7 @@ func locateBadText(data []byte) string {
 				SourceDigests []string `json:"source_digests"`
 				Created       *string  `json:"created"`
 				AddedAt       *string  `json:"added_at"`
+				VerifiedAt    *string  `json:"verified_at"`
 			} `json:"artifacts"`
 		} `json:"mirrors"`
 	}
@@ -208,7 +209,7 @@ func locateBadText(data []byte) string {
 			for _, f := range []struct {
 				field string
 				value *string
-			}{{"created", a.Created}, {"added_at", a.AddedAt}} {
+			}{{"created", a.Created}, {"added_at", a.AddedAt}, {"verified_at", a.VerifiedAt}} {
 				if f.value == nil {
 					continue
 				}

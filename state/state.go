@@ -68,8 +68,13 @@ type Artifact struct {
 	SourceDigests providers.Digests `json:"source_digests,omitempty"`
 	// Created is the upstream publish time, zero if unknown.
 	Created time.Time `json:"created,omitzero"`
-	// AddedAt is when ferry verified the artifact at the destination.
+	// AddedAt is when ferry first verified the artifact at the destination;
+	// a replace or a drift repair keeps it.
 	AddedAt time.Time `json:"added_at"`
+	// VerifiedAt is when ferry last verified and recorded the object (a
+	// transfer, a replace, a repair, an adoption). Every recording changes it,
+	// so the state serial moves and older saved plans are refused.
+	VerifiedAt time.Time `json:"verified_at,omitzero"`
 }
 
 // New returns an empty state with a fresh lineage and serial 0.
@@ -221,6 +226,9 @@ func (a *Artifact) normalize() {
 		a.Created = a.Created.UTC()
 	}
 	a.AddedAt = a.AddedAt.UTC()
+	if !a.VerifiedAt.IsZero() {
+		a.VerifiedAt = a.VerifiedAt.UTC()
+	}
 }
 
 // sortDigests sorts by algorithm without merging duplicates, so validate can

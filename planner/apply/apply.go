@@ -275,7 +275,8 @@ func (e *engine) record(c plan.Change, size int64, digests providers.Digests) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.st.EnsureMirror(c.Mirror, c.Source, c.Destination)
-	addedAt := e.opts.Now().UTC()
+	now := e.opts.Now().UTC()
+	addedAt := now
 	if prev := e.st.Artifact(c.Mirror, c.Key); prev != nil && !prev.AddedAt.IsZero() {
 		addedAt = prev.AddedAt // a replace keeps when ferry first mirrored it
 	}
@@ -288,6 +289,7 @@ func (e *engine) record(c plan.Change, size int64, digests providers.Digests) {
 		SourceDigests: c.After.Digests,
 		Created:       c.Created,
 		AddedAt:       addedAt,
+		VerifiedAt:    now,
 	})
 	e.dirty = true
 }
