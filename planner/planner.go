@@ -32,6 +32,38 @@ type Inventory struct {
 	// source declares none, by source address and key. They are shown in the
 	// plan but not enforced while streaming; declared sizes are.
 	SizeHints map[string]map[string]int64 `json:"size_hints,omitempty"`
+	// Notes are a source's explanations of what it cannot mirror (a
+	// dependency without a checksum), by source address; the plan shows them.
+	Notes map[string][]string `json:"notes,omitempty"`
+	// Warnings are problems met while gathering that do not stop planning.
+	Warnings []string `json:"warnings,omitempty"`
+	// Rewrites are the inputs of each mirror's rewrite block, by mirror name.
+	Rewrites map[string]RewriteInput `json:"rewrites,omitempty"`
+}
+
+// RewriteInput is what planning a rewrite needs from the outside world.
+type RewriteInput struct {
+	// Input is the buildpack.toml path (config-relative) and InputData its bytes.
+	Input     string `json:"input"`
+	InputData string `json:"input_data"`
+	// Keys maps a dependency index to the artifact keys serving its uri and
+	// source ("" when not mirrored).
+	Keys map[int]DepKeys `json:"keys"`
+	// Output is the rewrite output path (config-relative); OutputData its
+	// bytes when OutputExists.
+	Output       string `json:"output"`
+	OutputExists bool   `json:"output_exists"`
+	OutputData   string `json:"output_data,omitempty"`
+	// URLs are the consumer URLs of the mirror's keys at its destination.
+	URLs map[string]string `json:"urls"`
+	// URLError says why the destination cannot give URLs, if it cannot.
+	URLError string `json:"url_error,omitempty"`
+}
+
+// DepKeys are the artifact keys one dependency maps to.
+type DepKeys struct {
+	URI    string `json:"uri,omitempty"`
+	Source string `json:"source,omitempty"`
 }
 
 // Object is the result of one destination stat.
@@ -90,9 +122,18 @@ func Plan(cfg *config.Config, prior *state.State, inv *Inventory, opts Options) 
 		p.Replaces = append(p.Replaces, t.String())
 	}
 
-	b := &builder{cfg: cfg, prior: prior, inv: inv, opts: opts, owners: map[string]string{}}
+	b := &builder{cfg: cfg, prior: prior, inv: inv, opts: opts, owners: map[string]string{}, present: map[string]map[string]bool{}}
 	for _, name := range sortedKeys(cfg.Mirrors) {
 		diags = append(diags, b.planMirror(cfg.Mirrors[name])...)
+	}
+	for _, name := range sortedKeys(cfg.Mirrors) {
+		if m := cfg.Mirrors[name]; m.Rewrite != nil {
+			diags = append(diags, b.planRewrite(m)...)
+		}
+	}
+	diags = append(diags, b.notes()...)
+	for _, w := range inv.Warnings {
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagWarning, Summary: "Upstream did not answer", Detail: w})
 	}
 	for _, name := range sortedKeys(prior.Mirrors) {
 		if _, ok := cfg.Mirrors[name]; !ok {
@@ -141,6 +182,9 @@ type builder struct {
 	// two mirrors writing one object.
 	owners       map[string]string
 	usedReplaces []bool
+	// present holds, per mirror, the keys that will be at the destination
+	// once the plan is applied (kept by retention, not in error).
+	present map[string]map[string]bool
 }
 
 func inScope(mirror, key string, opts Options) bool {
@@ -271,6 +315,10 @@ func (b *builder) planMirror(m *config.Mirror) hcl.Diagnostics {
 			continue
 		}
 		b.owners[m.To+"\x00"+a.Key] = m.Name
+		if b.present[m.Name] == nil {
+			b.present[m.Name] = map[string]bool{}
+		}
+		b.present[m.Name][a.Key] = true
 
 		c := base
 		c.After = &plan.Object{Size: a.Size, Digests: a.Digests}
@@ -283,6 +331,11 @@ func (b *builder) planMirror(m *config.Mirror) hcl.Diagnostics {
 		switch {
 		case o != nil:
 			c.Before = &plan.Object{Size: o.Size, Digests: o.Digests}
+			if rw, ok := b.inv.Rewrites[m.Name]; ok && o.Origin != "" && a.Origin == rw.URLs[a.Key] {
+				// The file was rewritten in place and names the mirror now:
+				// fetch from the upstream ferry recorded instead.
+				c.Origin = o.Origin
+			}
 			switch {
 			case a.Digests.Conflicts(o.SourceDigests):
 				c.Action, c.Reason = plan.Replace, plan.UpstreamChanged
@@ -310,6 +363,7 @@ func (b *builder) planMirror(m *config.Mirror) hcl.Diagnostics {
 			c.Before = &plan.Object{Size: obj.Size, Digests: obj.Digests}
 			c.After = &plan.Object{Size: obj.Size, Digests: a.Digests}
 		case checked && obj.Exists && obj.Digests.Conflicts(a.Digests) && !replace:
+			delete(b.present[m.Name], a.Key)
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
 				Summary:  "Destination object not owned by ferry",

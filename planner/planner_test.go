@@ -17,6 +17,7 @@ import (
 	"github.com/ferry-mirror/ferry/planner"
 	"github.com/ferry-mirror/ferry/planner/config"
 	"github.com/ferry-mirror/ferry/planner/plan"
+	"github.com/ferry-mirror/ferry/providers/buildpack"
 	"github.com/ferry-mirror/ferry/providers/dir"
 	"github.com/ferry-mirror/ferry/providers/httpsrc"
 	"github.com/ferry-mirror/ferry/state"
@@ -49,7 +50,7 @@ func TestGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			cfg, diags := config.Load(config.LoadOptions{Dir: abs, Types: []config.ProviderType{httpsrc.Type(), dir.Type()}})
+			cfg, diags := config.Load(config.LoadOptions{Dir: abs, Types: []config.ProviderType{httpsrc.Type(), buildpack.Type(), dir.Type()}})
 			if diags.HasErrors() {
 				t.Fatalf("config: %s", diags.Error())
 			}

@@ -116,6 +116,13 @@ type Sizer interface {
 	Size(ctx context.Context, a Artifact) (int64, error)
 }
 
+// URLer is an optional Destination capability: the URL consumers (a
+// rewritten buildpack.toml, bindings) download the object at key from. It
+// fails when the destination cannot tell (a dir destination without base_url).
+type URLer interface {
+	URL(key string) (string, error)
+}
+
 // Describer is an optional capability: a short, secret-free description of
 // where a provider points (a directory, a registry host), recorded in plans so
 // apply can refuse a plan whose destination moved.

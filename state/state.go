@@ -71,6 +71,10 @@ type Artifact struct {
 	// AddedAt is when ferry first verified the artifact at the destination;
 	// a replace or a drift repair keeps it.
 	AddedAt time.Time `json:"added_at"`
+	// Origin is the secret-free upstream location the bytes were copied
+	// from. A buildpack.toml rewritten in place names the mirror afterwards;
+	// this is where a repair fetches from.
+	Origin string `json:"origin,omitempty"`
 	// VerifiedAt is when ferry last verified and recorded the object (a
 	// transfer, a replace, a repair, an adoption). Every recording changes it,
 	// so the state serial moves and older saved plans are refused.

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"time"
 
@@ -24,6 +25,15 @@ import (
 // ErrNotOwned reports an object in the way at the destination that ferry does
 // not own and will not overwrite.
 var ErrNotOwned = errors.New("object exists at the destination and is not owned by ferry")
+
+// ErrRewriteSkipped is reported for a rewrite not attempted because an
+// artifact it points at did not land.
+var ErrRewriteSkipped = errors.New("not rewritten: a dependency it points at did not land")
+
+// Rewriter edits consumer files (buildpack.toml) as a rewrite change says.
+type Rewriter interface {
+	Rewrite(ctx context.Context, c plan.Change) error
+}
 
 // ErrDeletesSkipped is reported for each delete not attempted because an
 // earlier change failed.
@@ -53,6 +63,9 @@ type Options struct {
 	// Parallelism bounds concurrent changes; <= 0 means 8.
 	Parallelism int
 	Logger      hclog.Logger
+	// Rewriter executes rewrite changes; a plan with rewrites fails them
+	// when it is nil.
+	Rewriter Rewriter
 	// Progress, if set, receives byte and item counts.
 	Progress Progress
 	// OnDone, if set, is called once per executed change as it completes (err
@@ -121,13 +134,15 @@ func Apply(ctx context.Context, p *plan.Plan, st *state.State, cp Checkpointer, 
 	}
 	e.log = e.log.Named("apply")
 
-	var transfers, deletes []plan.Change
+	var transfers, rewrites, deletes []plan.Change
 	var bytes int64
 	for _, c := range p.Changes {
 		switch {
 		case !c.Executes():
 		case c.Action == plan.Delete, c.Action == plan.Forget:
 			deletes = append(deletes, c)
+		case c.Action == plan.Rewrite:
+			rewrites = append(rewrites, c)
 		default:
 			transfers = append(transfers, c)
 			if c.Transfers() && c.After.Size > 0 {
@@ -136,7 +151,7 @@ func Apply(ctx context.Context, p *plan.Plan, st *state.State, cp Checkpointer, 
 		}
 	}
 	if opts.Progress != nil {
-		opts.Progress.Start(len(transfers)+len(deletes), bytes)
+		opts.Progress.Start(len(transfers)+len(rewrites)+len(deletes), bytes)
 		defer opts.Progress.Finish()
 	}
 
@@ -160,6 +175,10 @@ func Apply(ctx context.Context, p *plan.Plan, st *state.State, cp Checkpointer, 
 	}
 
 	e.run(ctx, transfers, e.transfer)
+	// Consumer files are rewritten only once what they point at has landed.
+	if ctx.Err() == nil {
+		e.run(ctx, rewrites, e.rewrite)
+	}
 	if len(e.result.Failed) > 0 || ctx.Err() != nil {
 		e.result.SkippedDeletes = deletes
 		for _, c := range deletes {
@@ -208,7 +227,7 @@ func (e *engine) transfer(ctx context.Context, c plan.Change) error {
 	if err != nil {
 		return err
 	}
-	want := providers.Artifact{Key: c.Key, Name: c.Name, Version: c.Version, Size: -1, Digests: c.After.Digests, Created: c.Created}
+	want := providers.Artifact{Key: c.Key, Name: c.Name, Version: c.Version, Size: -1, Digests: c.After.Digests, Created: c.Created, Origin: c.Origin}
 	if c.SizeDeclared {
 		want.Size = c.After.Size
 	}
@@ -290,8 +309,33 @@ func (e *engine) record(c plan.Change, size int64, digests providers.Digests) {
 		Created:       c.Created,
 		AddedAt:       addedAt,
 		VerifiedAt:    now,
+		Origin:        c.Origin,
 	})
 	e.dirty = true
+}
+
+func (e *engine) rewrite(ctx context.Context, c plan.Change) error {
+	if e.opts.Rewriter == nil {
+		return fmt.Errorf("no rewriter configured for %s", c.Address)
+	}
+	e.mu.Lock()
+	failed := map[string]bool{}
+	for _, f := range e.result.Failed {
+		if f.Change.Mirror == c.Mirror {
+			failed[f.Change.Key] = true
+		}
+	}
+	var missing []string
+	for _, key := range c.Rewrite.DependsOn {
+		if failed[key] || e.st.Artifact(c.Mirror, key) == nil {
+			missing = append(missing, key)
+		}
+	}
+	e.mu.Unlock()
+	if len(missing) > 0 {
+		return fmt.Errorf("%w: %s", ErrRewriteSkipped, strings.Join(missing, ", "))
+	}
+	return e.opts.Rewriter.Rewrite(ctx, c)
 }
 
 func (e *engine) delete(ctx context.Context, c plan.Change) error {

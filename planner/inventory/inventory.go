@@ -7,7 +7,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/hashicorp/go-hclog"
@@ -16,6 +20,7 @@ import (
 	"github.com/ferry-mirror/ferry/planner"
 	"github.com/ferry-mirror/ferry/planner/config"
 	"github.com/ferry-mirror/ferry/providers"
+	"github.com/ferry-mirror/ferry/providers/buildpack"
 	"github.com/ferry-mirror/ferry/state"
 )
 
@@ -23,6 +28,85 @@ import (
 type Providers interface {
 	Source(addr string) (providers.Source, error)
 	Destination(addr string) (providers.Destination, error)
+}
+
+// noter is a source that explains what it cannot mirror.
+type noter interface{ Notes() []string }
+
+// documenter is a source whose document a rewrite block edits.
+type documenter interface {
+	Document() (*buildpack.Document, error)
+}
+
+// gatherRewrites reads, for every mirror with a rewrite block, the source
+// document, the current output and the consumer URL of every key. It reads
+// local files only; it runs with and without refresh because the consumer
+// file is part of what the plan must tell the truth about.
+func gatherRewrites(cfg *config.Config, provs Providers, inv *planner.Inventory) error {
+	for _, name := range sortedMirrors(cfg) {
+		m := cfg.Mirrors[name]
+		if m.Rewrite == nil {
+			continue
+		}
+		src, err := provs.Source(m.From)
+		if err != nil {
+			return err
+		}
+		d, ok := src.(documenter)
+		if !ok {
+			return fmt.Errorf("mirror %s: source %s has no document to rewrite", name, m.From)
+		}
+		doc, err := d.Document()
+		if err != nil {
+			return err
+		}
+		in := planner.RewriteInput{
+			Input:     relPath(cfg.Dir, doc.Path),
+			InputData: string(doc.Data),
+			Keys:      map[int]planner.DepKeys{},
+			Output:    relPath(cfg.Dir, m.Rewrite.Output),
+			URLs:      map[string]string{},
+		}
+		for i, k := range doc.Keys {
+			in.Keys[i] = planner.DepKeys{URI: k.URI, Source: k.Source}
+		}
+		out, err := os.ReadFile(m.Rewrite.Output)
+		switch {
+		case err == nil:
+			in.OutputExists, in.OutputData = true, string(out)
+		case !errors.Is(err, fs.ErrNotExist):
+			return fmt.Errorf("mirror %s: reading rewrite output: %w", name, err)
+		}
+		dst, err := provs.Destination(m.To)
+		if err != nil {
+			return err
+		}
+		if u, ok := dst.(providers.URLer); !ok {
+			in.URLError = fmt.Sprintf("destination %s cannot give consumers URLs", m.To)
+		} else {
+			for _, a := range inv.Sources[m.From] {
+				url, err := u.URL(a.Key)
+				if err != nil {
+					in.URLError = err.Error()
+					break
+				}
+				in.URLs[a.Key] = url
+			}
+		}
+		if inv.Rewrites == nil {
+			inv.Rewrites = map[string]planner.RewriteInput{}
+		}
+		inv.Rewrites[name] = in
+	}
+	return nil
+}
+
+// relPath is p relative to dir when p lies below it, else p.
+func relPath(dir, p string) string {
+	if rel, err := filepath.Rel(dir, p); err == nil && !strings.HasPrefix(rel, "..") {
+		return filepath.ToSlash(rel)
+	}
+	return p
 }
 
 // Options control Gather.
@@ -74,6 +158,15 @@ func Gather(ctx context.Context, cfg *config.Config, prior *state.State, provs P
 		}
 		logger.Debug("listed source", "source", addr, "artifacts", len(arts))
 		inv.Sources[addr] = arts
+		if n, ok := src.(noter); ok && len(n.Notes()) > 0 {
+			if inv.Notes == nil {
+				inv.Notes = map[string][]string{}
+			}
+			inv.Notes[addr] = n.Notes()
+		}
+	}
+	if err := gatherRewrites(cfg, provs, inv); err != nil {
+		return nil, err
 	}
 	if !opts.Refresh {
 		inv.Destinations = nil
@@ -129,6 +222,7 @@ func Gather(ctx context.Context, cfg *config.Config, prior *state.State, provs P
 	}
 
 	var mu sync.Mutex
+	sizeFailures, firstSizeErr := map[string]int{}, map[string]error{}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(par)
 	for _, j := range jobs {
@@ -152,9 +246,15 @@ func Gather(ctx context.Context, cfg *config.Config, prior *state.State, provs P
 		g.Go(func() error {
 			n, err := j.sizer.Size(gctx, j.a)
 			if err != nil {
-				// A size is only a hint for the plan; apply fetches anyway and
-				// reports real errors then.
+				// A size is only a hint for the plan, but an upstream that
+				// cannot answer is worth saying before apply finds out.
 				logger.Debug("size lookup failed", "source", j.source, "key", j.a.Key, "error", err)
+				mu.Lock()
+				sizeFailures[j.source]++
+				if _, ok := firstSizeErr[j.source]; !ok {
+					firstSizeErr[j.source] = err
+				}
+				mu.Unlock()
 				return nil
 			}
 			if n < 0 {
@@ -175,6 +275,10 @@ func Gather(ctx context.Context, cfg *config.Config, prior *state.State, provs P
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
+	for src, n := range sizeFailures {
+		inv.Warnings = append(inv.Warnings, fmt.Sprintf("Source %s did not answer a size lookup for %d of the artifacts to transfer; apply may fail to fetch them. First error: %v", src, n, firstSizeErr[src]))
+	}
+	sort.Strings(inv.Warnings)
 	logger.Debug("refreshed destinations", "objects", len(jobs), "size_lookups", len(sizeJobs))
 	return inv, nil
 }

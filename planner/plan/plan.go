@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/ferry-mirror/ferry/providers"
@@ -196,8 +197,52 @@ type Change struct {
 	// enforced while streaming), false when it is an estimate.
 	SizeDeclared bool `json:"size_declared,omitempty"`
 	// Before is what ferry recorded or found at the destination; nil when
-	// nothing was there.
+	// nothing was there. For a rewrite: the output file as it is now.
 	Before *Object `json:"before,omitempty"`
+	// Rewrite details a rewrite change; nil for every other action.
+	Rewrite *RewriteDetail `json:"rewrite,omitempty"`
+}
+
+// RewriteDetail is what a rewrite change does to a consumer file. Paths are
+// relative to the configuration directory unless the config wrote them
+// absolute.
+type RewriteDetail struct {
+	// Path is the file written (the rewrite output).
+	Path string `json:"path"`
+	// Input is the buildpack.toml the edits apply to, and InputDigest its
+	// sha256 when planned: apply refuses to rewrite a file that moved since.
+	Input       string           `json:"input"`
+	InputDigest providers.Digest `json:"input_digest"`
+	// Edits are the value changes, relative to Input.
+	Edits []RewriteEdit `json:"edits"`
+	// DependsOn are the artifact keys that must be at the destination first;
+	// apply skips the rewrite if any of them failed.
+	DependsOn []string `json:"depends_on"`
+	// Changed is the number of uri/source values the output changes (the
+	// edits relative to the input may be more, when the output already has
+	// some of them).
+	Changed int `json:"changed"`
+	// Diff is a unified diff of the changed lines, from the output as it is
+	// (or the input, when the output does not exist yet) to the result.
+	Diff string `json:"diff"`
+}
+
+// RewriteEdit changes one dependency field.
+type RewriteEdit struct {
+	Index   int    `json:"index"` // dependency index in the file
+	Line    int    `json:"line"`  // line of its [[metadata.dependencies]] header
+	ID      string `json:"id"`
+	Version string `json:"version"`
+	Arch    string `json:"arch,omitempty"`
+	Field   string `json:"field"` // "uri" or "source"
+	Key     string `json:"key"`   // the artifact now serving it
+	Old     string `json:"old"`
+	New     string `json:"new"`
+}
+
+// RewriteAddress renders mirror.NAME.rewrite["PATH"].
+func RewriteAddress(mirror, path string) string {
+	return "mirror." + mirror + ".rewrite[" + strconv.Quote(path) + "]"
 }
 
 // Transfers reports whether applying the change moves bytes.
@@ -254,10 +299,18 @@ type Plan struct {
 	Summary      Summary           `json:"summary"`
 }
 
-// Sort puts changes in canonical order: by mirror, then key.
+func isRewrite(c Change) int {
+	if c.Action == Rewrite {
+		return 1
+	}
+	return 0
+}
+
+// Sort puts changes in canonical order: by mirror, then key, with a
+// mirror's rewrite after its artifacts (the order apply runs them in).
 func (p *Plan) Sort() {
 	slices.SortFunc(p.Changes, func(a, b Change) int {
-		return cmp.Or(cmp.Compare(a.Mirror, b.Mirror), cmp.Compare(a.Key, b.Key))
+		return cmp.Or(cmp.Compare(a.Mirror, b.Mirror), cmp.Compare(isRewrite(a), isRewrite(b)), cmp.Compare(a.Key, b.Key))
 	})
 }
 
@@ -330,6 +383,12 @@ func Unmarshal(b []byte) (*Plan, error) {
 	for i, c := range p.Changes {
 		if c.Mirror == "" || c.Key == "" || c.Destination == "" {
 			return nil, fmt.Errorf("invalid plan file: change %d lacks mirror, key or destination", i)
+		}
+		if c.Action == Rewrite {
+			if c.Rewrite == nil || c.After == nil || c.Address != RewriteAddress(c.Mirror, c.Key) || c.Rewrite.Path == "" || c.Rewrite.Input == "" {
+				return nil, fmt.Errorf("invalid plan file: rewrite change %d is incomplete", i)
+			}
+			continue
 		}
 		if c.Address != Address(c.Mirror, c.Key) {
 			return nil, fmt.Errorf("invalid plan file: change %d address %q does not match mirror %q and key %q", i, c.Address, c.Mirror, c.Key)

@@ -119,6 +119,11 @@ func (p *Plan) WriteText(w io.Writer) error {
 				b.WriteString(" [dry run: not executed]")
 			}
 			b.WriteString("\n")
+			if c.Rewrite != nil && c.Rewrite.Diff != "" {
+				for _, line := range strings.Split(strings.TrimSuffix(c.Rewrite.Diff, "\n"), "\n") {
+					b.WriteString("        " + line + "\n")
+				}
+			}
 		}
 		b.WriteString("\n")
 	}
@@ -129,6 +134,9 @@ func (p *Plan) WriteText(w io.Writer) error {
 }
 
 func sizeColumn(c *Change) string {
+	if c.Action == Rewrite && c.Rewrite != nil {
+		return Plural(c.Rewrite.Changed, "uri")
+	}
 	if !c.Transfers() {
 		return ""
 	}

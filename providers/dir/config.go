@@ -8,4 +8,7 @@ type Config struct {
 	// Path is the absolute directory (relative paths in the config resolve
 	// against the config directory).
 	Path string
+	// BaseURL is where the directory is served (no trailing slash); empty
+	// when not configured. Consumer URLs are BaseURL/KEY.
+	BaseURL string
 }

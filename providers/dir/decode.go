@@ -1,6 +1,7 @@
 package dir
 
 import (
+	"net/url"
 	"path/filepath"
 	"strings"
 
@@ -12,7 +13,8 @@ import (
 // Type is the "dir" destination type for config.Load:
 //
 //	destination "dir" "local" {
-//	  path = "mirror"   # relative to the configuration directory
+//	  path     = "mirror"                          # relative to the configuration directory
+//	  base_url = "https://mirror.internal/deps"    # optional: where the directory is served
 //	}
 func Type() config.ProviderType {
 	return config.ProviderType{Kind: config.KindDestination, Name: "dir", Decode: decode}
@@ -22,7 +24,26 @@ func decode(body hcl.Body, ectx *hcl.EvalContext, env config.DecodeEnv) (any, hc
 	cfg := &Config{}
 	content, diags := body.Content(&hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 		{Name: "path", Required: true},
+		{Name: "base_url"},
 	}})
+	if attr := content.Attributes["base_url"]; attr != nil {
+		s, moreDiags := config.DecodePlainString(attr, ectx)
+		diags = append(diags, moreDiags...)
+		if !moreDiags.HasErrors() {
+			u, err := url.Parse(s)
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "file") || u.Host == "" && u.Scheme != "file" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+				diags = append(diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Invalid base URL",
+					Detail: "base_url is the URL the directory is served under, like \"https://mirror.internal/deps\": " +
+						"http, https or file, with no query, fragment or credentials (consumer files are not secret).",
+					Subject: attr.Expr.Range().Ptr(),
+				})
+			} else {
+				cfg.BaseURL = strings.TrimSuffix(s, "/")
+			}
+		}
+	}
 	attr := content.Attributes["path"]
 	if attr == nil {
 		return cfg, diags

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/url"
 	"os"
 	"path"
 	"path/filepath"
@@ -40,9 +41,10 @@ const tmpDir = ".ferry-tmp"
 //
 // A Store is safe for concurrent use.
 type Store struct {
-	name string
-	root string
-	log  hclog.Logger
+	name    string
+	root    string
+	baseURL string
+	log     hclog.Logger
 
 	// cleanOnce removes temp files left by dead processes, on first Put.
 	cleanOnce sync.Once
@@ -52,6 +54,7 @@ var (
 	_ providers.Destination = (*Store)(nil)
 	_ providers.Lister      = (*Store)(nil)
 	_ providers.Describer   = (*Store)(nil)
+	_ providers.URLer       = (*Store)(nil)
 )
 
 // New returns the store named name (its provider address, e.g. "dir.local")
@@ -61,11 +64,33 @@ func New(name string, cfg *Config, logger hclog.Logger) *Store {
 	if logger == nil {
 		logger = hclog.NewNullLogger()
 	}
-	return &Store{name: name, root: filepath.Clean(cfg.Path), log: logger}
+	return &Store{name: name, root: filepath.Clean(cfg.Path), baseURL: cfg.BaseURL, log: logger}
 }
 
-// Describe returns "dir " followed by the root path.
-func (s *Store) Describe() string { return "dir " + s.root }
+// Describe returns "dir " followed by the root path, and the base URL when
+// set (consumer files embed it, so a plan made for another one is stale).
+func (s *Store) Describe() string {
+	if s.baseURL != "" {
+		return "dir " + s.root + " at " + s.baseURL
+	}
+	return "dir " + s.root
+}
+
+// URL is where consumers download key: base_url followed by the key with
+// each segment escaped.
+func (s *Store) URL(key string) (string, error) {
+	if s.baseURL == "" {
+		return "", fmt.Errorf("destination %s has no base_url, so ferry cannot tell consumers where the mirror serves %s: set base_url", s.name, key)
+	}
+	if err := checkKey(key); err != nil {
+		return "", s.opErr("url", key, err)
+	}
+	segs := strings.Split(key, "/")
+	for i, seg := range segs {
+		segs[i] = url.PathEscape(seg)
+	}
+	return s.baseURL + "/" + strings.Join(segs, "/"), nil
+}
 
 // Stat reports the size, sha256 and sha512 of the file at key, reading it
 // whole once. Both digests are reported so an object can be compared with

@@ -6,10 +6,8 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"net/http"
 	"net/url"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 
@@ -89,71 +87,31 @@ func (s *Source) List(ctx context.Context, fn func(providers.Artifact) error) er
 // through the shared client (which retries and resumes), or from disk for a
 // file:///absolute/path URL. A missing object wraps providers.ErrNotFound.
 func (s *Source) Fetch(ctx context.Context, a providers.Artifact) (io.ReadCloser, error) {
-	ac, u, err := s.lookup(a.Key)
+	ac, _, err := s.lookup(a.Key)
 	if err != nil {
 		return nil, s.opErr("fetch", a.Key, err)
 	}
 	s.log.Debug("fetching", "key", a.Key, "url", display(ac))
-	switch u.Scheme {
-	case "http", "https":
-		rc, _, err := s.client.GetStream(httpx.WithDisplayURL(ctx, display(ac)), ac.URL, nil)
-		if err != nil {
-			return nil, s.opErr("fetch", a.Key, err)
-		}
-		return rc, nil
-	case "file":
-		f, err := s.openFile(ac, u)
-		if err != nil {
-			return nil, s.opErr("fetch", a.Key, err)
-		}
-		return &ctxFile{ctx: ctx, f: f}, nil
+	rc, err := Open(ctx, s.client, Location{URL: ac.URL, Display: display(ac)})
+	if err != nil {
+		return nil, s.opErr("fetch", a.Key, err)
 	}
-	return nil, s.opErr("fetch", a.Key, unsupportedScheme(ac, u))
+	return rc, nil
 }
 
 // Size returns the size of the artifact without fetching it: Content-Length
 // from a HEAD request, or the file size. It is -1 when the server does not
 // tell (or does not allow HEAD).
 func (s *Source) Size(ctx context.Context, a providers.Artifact) (int64, error) {
-	ac, u, err := s.lookup(a.Key)
+	ac, _, err := s.lookup(a.Key)
 	if err != nil {
 		return -1, s.opErr("size", a.Key, err)
 	}
-	switch u.Scheme {
-	case "http", "https":
-		req, err := http.NewRequestWithContext(httpx.WithDisplayURL(ctx, display(ac)), http.MethodHead, ac.URL, nil)
-		if err != nil {
-			return -1, s.opErr("size", a.Key, fmt.Errorf("HEAD %s: invalid URL", display(ac)))
-		}
-		req.Header.Set("Accept-Encoding", "identity")
-		resp, err := s.client.Do(req)
-		if err != nil {
-			return -1, s.opErr("size", a.Key, err)
-		}
-		resp.Body.Close()
-		switch {
-		case resp.StatusCode >= 200 && resp.StatusCode <= 299:
-			return resp.ContentLength, nil
-		case resp.StatusCode == http.StatusNotFound, resp.StatusCode == http.StatusGone,
-			resp.StatusCode == http.StatusUnauthorized, resp.StatusCode == http.StatusForbidden:
-			return -1, s.opErr("size", a.Key, httpx.CheckResponse(resp))
-		}
-		// Some servers refuse HEAD (405, 501…): the size is merely unknown.
-		s.log.Debug("size unknown", "key", a.Key, "url", display(ac), "status", resp.StatusCode)
-		return -1, nil
-	case "file":
-		f, err := s.openFile(ac, u)
-		if err != nil {
-			return -1, s.opErr("size", a.Key, err)
-		}
-		defer f.Close()
-		fi, err := f.Stat()
-		if err != nil {
-			return -1, s.opErr("size", a.Key, fmt.Errorf("stat %s: %w", display(ac), pathErrCause(err)))
-		}
-		return fi.Size(), nil
+	n, err := SizeOf(ctx, s.client, s.log, Location{URL: ac.URL, Display: display(ac)})
+	if err != nil {
+		return -1, s.opErr("size", a.Key, err)
 	}
-	return -1, s.opErr("size", a.Key, unsupportedScheme(ac, u))
+	return n, nil
 }
 
 // Describe lists the hosts the artifacts come from, e.g.
@@ -189,30 +147,6 @@ func (s *Source) lookup(key string) (*ArtifactConfig, *url.URL, error) {
 	return ac, u, nil
 }
 
-// openFile opens a file:///absolute/path URL (file://localhost/… too).
-func (s *Source) openFile(ac *ArtifactConfig, u *url.URL) (*os.File, error) {
-	if u.Opaque != "" || (u.Host != "" && u.Host != "localhost") || !strings.HasPrefix(u.Path, "/") {
-		return nil, fmt.Errorf("%s: file URLs must be absolute, as file:///path/to/file", display(ac))
-	}
-	p := filepath.FromSlash(u.Path)
-	f, err := os.Open(p)
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("open %s: %w", display(ac), providers.ErrNotFound)
-		}
-		return nil, fmt.Errorf("open %s: %w", display(ac), pathErrCause(err))
-	}
-	fi, err := f.Stat()
-	if err == nil && !fi.Mode().IsRegular() {
-		err = errors.New("not a regular file")
-	}
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("open %s: %w", display(ac), pathErrCause(err))
-	}
-	return f, nil
-}
-
 // display is the secret-free form of the artifact's URL.
 func display(ac *ArtifactConfig) string {
 	if ac.DisplayURL != "" {
@@ -221,9 +155,6 @@ func display(ac *ArtifactConfig) string {
 	return httpx.RedactString(ac.URL)
 }
 
-func unsupportedScheme(ac *ArtifactConfig, u *url.URL) error {
-	return fmt.Errorf("%s: URL scheme %q: %w (use http, https or file)", display(ac), u.Scheme, providers.ErrUnsupported)
-}
 
 // pathErrCause drops the path from an *fs.PathError: errors name the
 // display URL instead, which hides a sensitive path.

@@ -61,10 +61,11 @@ func (r Range) IsZero() bool { return r == Range{} }
 type File struct {
 	Dependencies []Dependency
 
-	data   []byte         // private copy of the input
-	doc    map[string]any // generic decode, for the post-rewrite check
-	deps   []Dependency   // private copy of Dependencies (callers may mutate theirs)
-	inline bool           // dependencies written as an inline array: no byte ranges
+	data    []byte         // private copy of the input
+	doc     map[string]any // generic decode, for the post-rewrite check
+	deps    []Dependency   // private copy of Dependencies (callers may mutate theirs)
+	inline  bool           // dependencies written as an inline array: no byte ranges
+	headers []int          // byte offset of each dependency header's first key part
 }
 
 // Error is a parse or rewrite error with a position in the document. Line and
@@ -144,12 +145,17 @@ func Parse(data []byte) (*File, error) {
 		locs = nil
 	}
 
+	var starts []int // line start offsets, for Dependency.Line
+	if locs != nil {
+		starts = lineStarts(data)
+	}
 	for i, r := range raw {
 		var loc *depLoc
 		if locs != nil {
 			loc = &locs[i]
+			f.headers = append(f.headers, loc.header)
 		}
-		d, err := f.dependency(i, r, loc)
+		d, err := f.dependency(i, r, loc, starts)
 		if err != nil {
 			return nil, err
 		}
@@ -189,6 +195,17 @@ func position(data []byte, offset int) (line, col int) {
 		}
 	}
 	return line, offset - start + 1
+}
+
+// lineStarts returns the offsets at which the lines of data begin.
+func lineStarts(data []byte) []int {
+	starts := []int{0}
+	for i, c := range data {
+		if c == '\n' {
+			starts = append(starts, i+1)
+		}
+	}
+	return starts
 }
 
 // headerPosition is the position of the "[[" opening a header whose first
@@ -249,13 +266,19 @@ func locate(data []byte) ([]depLoc, error) {
 			}
 			it := e.Key()
 			it.Next()
+			k := it.Node().Raw
 			v := e.Value()
-			start := int(v.Raw.Offset)
-			locs[cur].keys[parts[0]] = keyLoc{
-				key:   int(it.Node().Raw.Offset),
-				value: Range{Start: start, End: start + int(v.Raw.Length)},
-				kind:  v.Kind,
+			value := Range{Start: int(v.Raw.Offset), End: int(v.Raw.Offset + v.Raw.Length)}
+			if v.Raw.Length == 0 {
+				// Arrays and inline tables carry no range: point at their
+				// first byte, after "key =" (an empty range).
+				i := int(k.Offset + k.Length)
+				for i < len(data) && (data[i] == ' ' || data[i] == '\t' || data[i] == '=') {
+					i++
+				}
+				value = Range{Start: i, End: i}
 			}
+			locs[cur].keys[parts[0]] = keyLoc{key: int(k.Offset), value: value, kind: v.Kind}
 		}
 	}
 	if err := p.Error(); err != nil {
@@ -383,7 +406,7 @@ func (dd *depDecoder) rangeOf(key string) (Range, error) {
 	return kl.value, nil
 }
 
-func (f *File) dependency(index int, raw any, loc *depLoc) (Dependency, error) {
+func (f *File) dependency(index int, raw any, loc *depLoc, starts []int) (Dependency, error) {
 	dd := &depDecoder{data: f.data, index: index, loc: loc}
 	table, ok := raw.(map[string]any)
 	if !ok {
@@ -393,7 +416,8 @@ func (f *File) dependency(index int, raw any, loc *depLoc) (Dependency, error) {
 
 	d := Dependency{Index: index}
 	if loc != nil {
-		d.Line, _ = position(f.data, loc.header)
+		// Binary search: position() per entry would be quadratic.
+		d.Line, _ = slices.BinarySearch(starts, loc.header+1)
 	}
 	var err error
 	str := func(dst *string, key string) {

@@ -1,6 +1,7 @@
 package bptoml
 
 import (
+	"bytes"
 	"cmp"
 	"fmt"
 	"math"
@@ -102,9 +103,8 @@ func (f *File) Rewrite(edits []Edit) ([]byte, error) {
 
 func (f *File) depError(d Dependency, format string, args ...any) error {
 	e := &Error{Msg: fmt.Sprintf("dependency %d (id %q, version %q): ", d.Index, d.ID, d.Version) + fmt.Sprintf(format, args...)}
-	if d.Line > 0 {
-		e.Line = d.Line
-		e.Column = 1
+	if d.Index < len(f.headers) {
+		e.Line, e.Column = headerPosition(f.data, f.headers[d.Index])
 	}
 	return e
 }
@@ -124,13 +124,24 @@ func (f *File) check(out []byte, edits []Edit) error {
 		return fail("%d dependencies before, %d after", len(f.deps), len(g.deps))
 	}
 	want := cloneDeps(f.deps)
+	// A multi-line original token is replaced by a one-line string, which
+	// moves the headers of later dependencies up by the newlines it had.
+	removed := make([]int, len(want))
 	for _, e := range edits {
+		r := &want[e.Index].URIRange
 		switch e.Field {
 		case keyURI:
 			want[e.Index].URI = e.New
 		case keySource:
 			want[e.Index].Source = e.New
+			r = &want[e.Index].SourceRange
 		}
+		removed[e.Index] += bytes.Count(f.data[r.Start:r.End], []byte("\n"))
+	}
+	shift := 0
+	for i := range want {
+		want[i].Line -= shift
+		shift += removed[i]
 	}
 	for i := range want {
 		w, got := want[i], g.deps[i]

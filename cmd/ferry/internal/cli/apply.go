@@ -12,6 +12,7 @@ import (
 	"github.com/ferry-mirror/ferry/planner/apply"
 	"github.com/ferry-mirror/ferry/planner/config"
 	"github.com/ferry-mirror/ferry/planner/plan"
+	"github.com/ferry-mirror/ferry/providers/buildpack"
 )
 
 func (a *app) newApplyCommand() *cobra.Command {
@@ -130,6 +131,7 @@ func (a *app) execute(cfg *config.Config, sess *stateSession, ps *providerSet, p
 	res, err := apply.Apply(a.ctx, p, sess.state, sess.manager, ps, apply.Options{
 		Parallelism: f.parallelismFor(cfg),
 		Logger:      a.logger,
+		Rewriter:    buildpack.Rewriter{Dir: cfg.Dir},
 		Progress:    prog,
 		OnDone: func(c plan.Change, err error) {
 			mu.Lock()
@@ -166,6 +168,8 @@ func doneText(c plan.Change) string {
 		return "replaced"
 	case c.Action == plan.Delete:
 		return "deleted"
+	case c.Action == plan.Rewrite:
+		return fmt.Sprintf("rewritten (%s)", plan.Plural(c.Rewrite.Changed, "uri"))
 	case c.Action == plan.Forget:
 		return "forgotten (the object stays; another mirror owns it)"
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/ferry-mirror/ferry/planner/config"
 	"github.com/ferry-mirror/ferry/providers"
+	"github.com/ferry-mirror/ferry/providers/buildpack"
 	"github.com/ferry-mirror/ferry/providers/dir"
 	"github.com/ferry-mirror/ferry/providers/httpsrc"
 	"github.com/ferry-mirror/ferry/providers/httpx"
@@ -24,7 +25,7 @@ import (
 
 // providerTypes are the source and destination types this build accepts.
 func providerTypes() []config.ProviderType {
-	return []config.ProviderType{httpsrc.Type(), dir.Type()}
+	return []config.ProviderType{httpsrc.Type(), buildpack.Type(), dir.Type()}
 }
 
 // varFlags collects -var and -var-file in command-line order (the order is
@@ -200,6 +201,8 @@ func (a *app) buildProviders(cfg *config.Config) *providerSet {
 		switch c := s.Settings.(type) {
 		case *httpsrc.Config:
 			ps.sources[addr] = httpsrc.New(addr, c, client, a.logger.Named("source").With("source", addr))
+		case *buildpack.Config:
+			ps.sources[addr] = buildpack.New(addr, c, client, a.logger.Named("source").With("source", addr))
 		}
 	}
 	for addr, d := range cfg.Destinations {

@@ -1,0 +1,170 @@
+package buildpack
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/Masterminds/semver/v3"
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/ferry-mirror/ferry/planner/config"
+)
+
+// Type is the "buildpack" source type for config.Load:
+//
+//	source "buildpack" "node_engine" {
+//	  file = "buildpacks/node-engine/buildpack.toml"   # or the directory holding it
+//	  include {
+//	    ids      = ["node"]
+//	    versions = ">= 20"
+//	    stacks   = ["io.buildpacks.stacks.jammy"]
+//	    targets  = ["linux/amd64"]
+//	  }
+//	  exclude { versions = "< 20.10" }
+//	  latest  = 2        # newest N versions per dependency id
+//	  sources = true     # also mirror the source tarballs
+//	}
+func Type() config.ProviderType {
+	return config.ProviderType{Kind: config.KindSource, Name: "buildpack", Decode: decode}
+}
+
+func sourceSchema() *hcl.BodySchema {
+	return &hcl.BodySchema{
+		Attributes: []hcl.AttributeSchema{
+			{Name: "file", Required: true},
+			{Name: "latest"},
+			{Name: "sources"},
+		},
+		Blocks: []hcl.BlockHeaderSchema{{Type: "include"}, {Type: "exclude"}},
+	}
+}
+
+func filterSchema() *hcl.BodySchema {
+	return &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
+		{Name: "ids"},
+		{Name: "versions"},
+		{Name: "stacks"},
+		{Name: "targets"},
+	}}
+}
+
+func decode(body hcl.Body, ectx *hcl.EvalContext, env config.DecodeEnv) (any, hcl.Diagnostics) {
+	cfg := &Config{}
+	content, diags := body.Content(sourceSchema())
+	if attr := content.Attributes["file"]; attr != nil {
+		p, moreDiags := config.DecodePlainString(attr, ectx)
+		diags = append(diags, moreDiags...)
+		if !moreDiags.HasErrors() {
+			if !filepath.IsAbs(p) {
+				p = filepath.Join(env.Dir, p)
+			}
+			p = filepath.Clean(p)
+			// A directory means the buildpack.toml inside it. A missing file is
+			// a plan-time error (the file may be generated), not a config one.
+			if fi, err := os.Stat(p); err == nil && fi.IsDir() {
+				p = filepath.Join(p, "buildpack.toml")
+			}
+			cfg.File = p
+		}
+	}
+	if attr := content.Attributes["latest"]; attr != nil {
+		n, moreDiags := config.DecodeInt(attr, ectx)
+		diags = append(diags, moreDiags...)
+		if !moreDiags.HasErrors() {
+			if n < 1 {
+				diags = append(diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Invalid latest count",
+					Detail:   fmt.Sprintf("latest keeps the newest N versions of each dependency id and must be at least 1; got %d. Remove it to keep every version.", n),
+					Subject:  attr.Expr.Range().Ptr(),
+				})
+			} else {
+				cfg.Latest = int(n)
+			}
+		}
+	}
+	if attr := content.Attributes["sources"]; attr != nil {
+		v, moreDiags := config.DecodeBool(attr, ectx)
+		diags = append(diags, moreDiags...)
+		cfg.Sources = v
+	}
+	for _, kind := range []string{"include", "exclude"} {
+		blocks := content.Blocks.OfType(kind)
+		for i, b := range blocks {
+			if i > 0 {
+				diags = append(diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Duplicate " + kind + " block",
+					Detail:   fmt.Sprintf("A buildpack source has at most one %s block; the first is at %s. Merge them.", kind, blocks[0].DefRange),
+					Subject:  b.DefRange.Ptr(),
+				})
+				continue
+			}
+			f, moreDiags := decodeFilter(b, ectx)
+			diags = append(diags, moreDiags...)
+			if kind == "include" {
+				cfg.Include = f
+			} else {
+				cfg.Exclude = f
+			}
+		}
+	}
+	return cfg, diags
+}
+
+func decodeFilter(b *hcl.Block, ectx *hcl.EvalContext) (*Filter, hcl.Diagnostics) {
+	f := &Filter{}
+	content, diags := b.Body.Content(filterSchema())
+	list := func(name string) []string {
+		attr := content.Attributes[name]
+		if attr == nil {
+			return nil
+		}
+		l, moreDiags := config.DecodeStringList(attr, ectx)
+		diags = append(diags, moreDiags...)
+		return l
+	}
+	f.IDs = list("ids")
+	f.Stacks = list("stacks")
+	f.Targets = list("targets")
+	if attr := content.Attributes["targets"]; attr != nil {
+		for _, t := range f.Targets {
+			if os, arch, ok := strings.Cut(t, "/"); !ok || os == "" || arch == "" || strings.Contains(arch, "/") {
+				diags = append(diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Invalid target",
+					Detail:   fmt.Sprintf("A target is \"os/arch\", like \"linux/amd64\"; %q is not.", t),
+					Subject:  attr.Expr.Range().Ptr(),
+				})
+			}
+		}
+	}
+	if attr := content.Attributes["versions"]; attr != nil {
+		s, moreDiags := config.DecodePlainString(attr, ectx)
+		diags = append(diags, moreDiags...)
+		if !moreDiags.HasErrors() {
+			c, err := semver.NewConstraint(s)
+			if err != nil {
+				diags = append(diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Invalid version constraint",
+					Detail:   fmt.Sprintf("versions is a semver constraint such as \">= 20, < 23\" or \"~1.7\": %s.", err),
+					Subject:  attr.Expr.Range().Ptr(),
+				})
+			} else {
+				f.Versions, f.VersionsRaw = c, s
+			}
+		}
+	}
+	if f.Empty() {
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Empty " + b.Type + " block",
+			Detail:   "Set at least one of ids, versions, stacks or targets, or remove the block.",
+			Subject:  b.DefRange.Ptr(),
+		})
+	}
+	return f, diags
+}

@@ -1,0 +1,111 @@
+package buildpack
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/ferry-mirror/ferry/planner/plan"
+	"github.com/ferry-mirror/ferry/providers"
+	"github.com/ferry-mirror/ferry/providers/buildpack/bptoml"
+	"github.com/ferry-mirror/ferry/state"
+)
+
+// ErrChangedSincePlan reports a consumer file that moved between plan and
+// apply; ferry never writes over edits it has not shown.
+var ErrChangedSincePlan = errors.New("changed since the plan was made")
+
+// Rewriter executes rewrite changes for the files of one configuration
+// directory (the plan's paths are relative to it).
+type Rewriter struct {
+	Dir string
+}
+
+// Rewrite applies c's edits to its input and writes the output atomically,
+// as a compare-and-swap: the input must still have the digest the plan saw,
+// the output must still be what the plan saw (or still be absent), and the
+// result must have the digest the plan promised.
+func (r Rewriter) Rewrite(ctx context.Context, c plan.Change) error {
+	rd := c.Rewrite
+	if rd == nil || c.After == nil {
+		return fmt.Errorf("%s: not a rewrite change", c.Address)
+	}
+	in, out := r.abs(rd.Input), r.abs(rd.Path)
+	data, err := os.ReadFile(in)
+	if err != nil {
+		return fmt.Errorf("rewrite %s: reading %s: %w", rd.Path, rd.Input, err)
+	}
+	if got := digestOf(data); got != rd.InputDigest {
+		return fmt.Errorf("rewrite %s: %s %w (now %s, planned %s): plan again", rd.Path, rd.Input, ErrChangedSincePlan, got, rd.InputDigest)
+	}
+	f, err := bptoml.Parse(data)
+	if err != nil {
+		return fmt.Errorf("rewrite %s: %w", rd.Path, err)
+	}
+	edits := make([]bptoml.Edit, len(rd.Edits))
+	for i, e := range rd.Edits {
+		edits[i] = bptoml.Edit{Index: e.Index, Field: e.Field, New: e.New}
+	}
+	result := data
+	if len(edits) > 0 {
+		if result, err = f.Rewrite(edits); err != nil {
+			return fmt.Errorf("rewrite %s: %w", rd.Path, err)
+		}
+	}
+	want, _ := c.After.Digests.Get(providers.SHA256)
+	if got := digestOf(result); got != want {
+		return fmt.Errorf("rewrite %s: the result has digest %s, the plan promised %s: not written", rd.Path, got, want)
+	}
+
+	mode := os.FileMode(0o644)
+	current, err := os.ReadFile(out)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if c.Before != nil {
+			return fmt.Errorf("rewrite %s: the file was removed since the plan: plan again", rd.Path)
+		}
+	case err != nil:
+		return fmt.Errorf("rewrite %s: %w", rd.Path, err)
+	default:
+		if c.Before == nil {
+			return fmt.Errorf("rewrite %s: the file appeared since the plan (%w): plan again", rd.Path, ErrChangedSincePlan)
+		}
+		if before, _ := c.Before.Digests.Get(providers.SHA256); digestOf(current) != before {
+			return fmt.Errorf("rewrite %s: %w: plan again", rd.Path, ErrChangedSincePlan)
+		}
+		if fi, err := os.Stat(out); err == nil {
+			mode = fi.Mode().Perm()
+		}
+		if bytes.Equal(current, result) {
+			return nil
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+		return fmt.Errorf("rewrite %s: %w", rd.Path, err)
+	}
+	if err := state.WriteFileAtomic(out, result, mode); err != nil {
+		return fmt.Errorf("rewrite %s: %w", rd.Path, err)
+	}
+	return nil
+}
+
+func (r Rewriter) abs(p string) string {
+	if filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(r.Dir, filepath.FromSlash(p))
+}
+
+func digestOf(b []byte) providers.Digest {
+	s := sha256.Sum256(b)
+	return providers.Digest{Algorithm: providers.SHA256, Hex: hex.EncodeToString(s[:])}
+}
