@@ -153,3 +153,43 @@ func TestBuildpackCorruptDependencyNeverLands(t *testing.T) {
 		}
 	}
 }
+
+func TestAirGapDownloadThenApplyFromCache(t *testing.T) {
+	dir, up, _, env := buildpackExample(t)
+	cache := filepath.Join(t.TempDir(), "cache")
+
+	// Connected side: fetch and verify into the cache; no state, no destination.
+	ferry(t, dir, env, "apply", "-download-only").must(t, 1, "-download-only needs -cache DIR")
+	ferry(t, dir, env, "apply", "-download-only", "-cache", cache).must(t, 0, "Downloaded 6 artifacts (288.3 KiB) into "+cache+"; 0 artifacts already there.")
+	ferry(t, dir, env, "apply", "-download-only", "-cache", cache).must(t, 0, "Downloaded 0 artifacts (0 B)", "6 artifacts already there.")
+	for _, p := range []string{"ferry.state.json", "mirror/node", "out"} {
+		if _, err := os.Stat(filepath.Join(dir, p)); !os.IsNotExist(err) {
+			t.Fatalf("-download-only created %s", p)
+		}
+	}
+	entries, _ := os.ReadDir(filepath.Join(cache, "sha256"))
+	if len(entries) != 6 {
+		t.Fatalf("cache holds %d files; want 6", len(entries))
+	}
+
+	// Inner side: the upstream is unreachable.
+	up.srv.Close()
+	sentBefore := up.total()
+	ferry(t, dir, env, "plan", "-from-cache", cache, "-detailed-exitcode").must(t, 2, "Plan: 6 to add, 0 to replace, 0 to delete, 2 to rewrite. 288.3 KiB to transfer.")
+	ferry(t, dir, env, "apply", "-from-cache", cache, "-auto-approve").must(t, 0, "Apply complete: 8 changes applied")
+	if up.total() != sentBefore {
+		t.Error("apply -from-cache contacted the upstream")
+	}
+	ferry(t, dir, env, "plan", "-from-cache", cache, "-detailed-exitcode").must(t, 0, "No changes")
+
+	// A cache file damaged in transit is refused on the inner side too.
+	victim := filepath.Join(cache, "sha256", entries[0].Name())
+	os.Chmod(victim, 0o644)
+	os.WriteFile(victim, []byte("damaged in transit"), 0o644)
+	for _, f := range mirroredFiles(t, filepath.Join(dir, "mirror")) {
+		if strings.Contains(f, entries[0].Name()) {
+			os.Remove(filepath.Join(dir, "mirror", f))
+		}
+	}
+	ferry(t, dir, env, "apply", "-from-cache", cache, "-auto-approve").must(t, 1, "add failed", "mismatch")
+}

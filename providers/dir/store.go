@@ -55,6 +55,7 @@ var (
 	_ providers.Lister      = (*Store)(nil)
 	_ providers.Describer   = (*Store)(nil)
 	_ providers.URLer       = (*Store)(nil)
+	_ providers.Fetcher     = (*Store)(nil)
 )
 
 // New returns the store named name (its provider address, e.g. "dir.local")
@@ -478,4 +479,30 @@ func (c ctxReader) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	return c.r.Read(p)
+}
+
+// Fetch opens the file at a.Key for reading; it lets a directory serve as a
+// source (the air-gap cache). Missing files wrap providers.ErrNotFound.
+func (s *Store) Fetch(ctx context.Context, a providers.Artifact) (io.ReadCloser, error) {
+	if err := checkKey(a.Key); err != nil {
+		return nil, s.opErr("fetch", a.Key, err)
+	}
+	root, err := os.OpenRoot(s.root)
+	if err != nil {
+		return nil, s.opErr("fetch", a.Key, notFound(err))
+	}
+	defer root.Close()
+	if err := noSymlinks(root, a.Key); err != nil {
+		return nil, s.opErr("fetch", a.Key, notFound(err))
+	}
+	f, err := root.Open(a.Key)
+	if err != nil {
+		return nil, s.opErr("fetch", a.Key, notFound(err))
+	}
+	return ctxReadCloser{ctxReader{ctx, f}, f}, nil
+}
+
+type ctxReadCloser struct {
+	ctxReader
+	io.Closer
 }

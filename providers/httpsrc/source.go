@@ -155,7 +155,6 @@ func display(ac *ArtifactConfig) string {
 	return httpx.RedactString(ac.URL)
 }
 
-
 // pathErrCause drops the path from an *fs.PathError: errors name the
 // display URL instead, which hides a sensitive path.
 func pathErrCause(err error) error {

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -13,12 +14,15 @@ import (
 	"github.com/ferry-mirror/ferry/planner/config"
 	"github.com/ferry-mirror/ferry/planner/plan"
 	"github.com/ferry-mirror/ferry/providers/buildpack"
+	"github.com/ferry-mirror/ferry/providers/dir"
 )
 
 func (a *app) newApplyCommand() *cobra.Command {
 	var (
-		f           planFlags
-		autoApprove bool
+		f            planFlags
+		autoApprove  bool
+		downloadOnly bool
+		cacheDir     string
 	)
 	cmd := &cobra.Command{
 		Use:   "apply [PLANFILE]",
@@ -32,6 +36,15 @@ Transfers run first; deletes run only when every transfer succeeded. The state
 is checkpointed as changes complete, so an interrupted apply resumes.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if downloadOnly {
+				if cacheDir == "" || f.fromCache != "" || len(args) > 0 {
+					return &exitError{code: ExitError, err: errors.New("-download-only needs -cache DIR, and takes neither a plan file nor -from-cache")}
+				}
+				return a.downloadOnly(&f, cacheDir)
+			}
+			if cacheDir != "" {
+				return &exitError{code: ExitError, err: errors.New("-cache goes with -download-only; to apply from a cache use -from-cache DIR")}
+			}
 			if len(args) == 1 {
 				if given := planningOptionsGiven(cmd.Flags()); len(given) > 0 {
 					return &exitError{code: ExitError, err: fmt.Errorf("a saved plan is applied as it is: %s cannot be combined with a plan file (plan again with them instead)", strings.Join(given, ", "))}
@@ -43,6 +56,8 @@ is checkpointed as changes complete, so an interrupted apply resumes.`,
 	}
 	addPlanFlags(cmd.Flags(), &f)
 	cmd.Flags().BoolVar(&autoApprove, "auto-approve", false, "apply without asking for confirmation")
+	cmd.Flags().BoolVar(&downloadOnly, "download-only", false, "air gap, connected side: fetch and verify what the config selects into -cache DIR; no state, no destination")
+	cmd.Flags().StringVar(&cacheDir, "cache", "", "the content-addressed cache `DIR` for -download-only")
 	return cmd
 }
 
@@ -74,7 +89,7 @@ func (a *app) applySaved(path string, f *planFlags) error {
 	if p.PriorState.Serial != serial {
 		return &exitError{code: ExitError, err: fmt.Errorf("saved plan %s is stale: the state changed since it was made (serial %d, now %d); run ferry plan again", path, p.PriorState.Serial, serial)}
 	}
-	ps := a.buildProviders(cfg)
+	ps := a.providersFor(cfg, f)
 	now := ps.describeDestinations()
 	for _, addr := range sortedStrings(p.Destinations) {
 		if now[addr] != p.Destinations[addr] {
@@ -98,7 +113,7 @@ func (a *app) applyFresh(f *planFlags, autoApprove bool) error {
 		return err
 	}
 	defer sess.close()
-	ps := a.buildProviders(cfg)
+	ps := a.providersFor(cfg, f)
 	p, err := a.makePlan(cfg, sess, f, ps)
 	if err != nil {
 		return err
@@ -156,6 +171,15 @@ func (a *app) execute(cfg *config.Config, sess *stateSession, ps *providerSet, p
 		return silent(ExitError)
 	}
 	return nil
+}
+
+// providersFor builds the providers, fetching from the cache with -from-cache.
+func (a *app) providersFor(cfg *config.Config, f *planFlags) *providerSet {
+	ps := a.buildProviders(cfg)
+	if f.fromCache != "" {
+		ps.useCache(f.fromCache, dir.New("cache", &dir.Config{Path: f.fromCache}, a.logger.Named("cache")))
+	}
+	return ps
 }
 
 func doneText(c plan.Change) string {

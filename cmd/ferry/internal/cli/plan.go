@@ -24,6 +24,8 @@ type planFlags struct {
 	replaces    []string
 	parallelism int
 	lock        lockFlags
+	// fromCache is apply -from-cache: fetch from this cache directory.
+	fromCache string
 }
 
 func addPlanFlags(fs *pflag.FlagSet, f *planFlags) {
@@ -33,6 +35,7 @@ func addPlanFlags(fs *pflag.FlagSet, f *planFlags) {
 	fs.StringArrayVar(&f.excludes, "exclude", nil, "leave this `ADDR` out of the plan (repeatable)")
 	fs.StringArrayVar(&f.replaces, "replace", nil, "force a re-copy of this artifact `ADDR` (repeatable)")
 	fs.IntVar(&f.parallelism, "parallelism", 0, "concurrent operations (default: ferry.parallelism, else 8)")
+	fs.StringVar(&f.fromCache, "from-cache", "", "air gap, inner side: read artifacts (and sizes) from the cache `DIR` made by apply -download-only, never from the upstreams")
 	addLockFlags(fs, &f.lock)
 }
 
@@ -150,7 +153,7 @@ Exit codes: 0 success, 1 error; with -detailed-exitcode, 0 no changes, 1 error,
 				return err
 			}
 			defer sess.close()
-			ps := a.buildProviders(cfg)
+			ps := a.providersFor(cfg, &f)
 			p, err := a.makePlan(cfg, sess, &f, ps)
 			if err != nil {
 				return err
