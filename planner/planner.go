@@ -56,6 +56,15 @@ type RewriteInput struct {
 	OutputData   string `json:"output_data,omitempty"`
 	// URLs are the consumer URLs of the mirror's keys at its destination.
 	URLs map[string]string `json:"urls"`
+	// MirrorBase is the destination's base URL (URLs are MirrorBase/KEY);
+	// empty when unknown.
+	MirrorBase string `json:"mirror_base,omitempty"`
+	// Layout is the source's key layout ("digest" or "dependency_mirror").
+	Layout string `json:"layout,omitempty"`
+	// Bindings is the binding directory (config-relative) when the mirror
+	// has a bindings block; BindingFiles its current files by name.
+	Bindings     string            `json:"bindings,omitempty"`
+	BindingFiles map[string]string `json:"binding_files,omitempty"`
 	// URLError says why the destination cannot give URLs, if it cannot.
 	URLError string `json:"url_error,omitempty"`
 }
@@ -127,8 +136,15 @@ func Plan(cfg *config.Config, prior *state.State, inv *Inventory, opts Options) 
 		diags = append(diags, b.planMirror(cfg.Mirrors[name])...)
 	}
 	for _, name := range sortedKeys(cfg.Mirrors) {
-		if m := cfg.Mirrors[name]; m.Rewrite != nil {
+		m := cfg.Mirrors[name]
+		if m.Rewrite != nil {
 			diags = append(diags, b.planRewrite(m)...)
+		}
+		if m.Bindings != nil {
+			diags = append(diags, b.planBindings(m)...)
+		}
+		if in, ok := inv.Rewrites[name]; ok && in.Layout == "dependency_mirror" && inScope(name, "", Options{Targets: mirrorTargets(opts.Targets), Excludes: mirrorTargets(opts.Excludes)}) {
+			p.Coverage = append(p.Coverage, b.coverage(m, in))
 		}
 	}
 	diags = append(diags, b.notes()...)
@@ -185,6 +201,17 @@ type builder struct {
 	// present holds, per mirror, the keys that will be at the destination
 	// once the plan is applied (kept by retention, not in error).
 	present map[string]map[string]bool
+}
+
+// mirrorTargets keeps the whole-mirror targets (for mirror-level reports).
+func mirrorTargets(ts []plan.Target) []plan.Target {
+	var out []plan.Target
+	for _, t := range ts {
+		if t.Key == "" {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 func inScope(mirror, key string, opts Options) bool {

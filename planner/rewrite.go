@@ -119,6 +119,7 @@ func (b *builder) planRewrite(m *config.Mirror) hcl.Diagnostics {
 		Destination: m.To,
 		After:       &plan.Object{Size: int64(len(desired)), Digests: providers.NewDigests(sha256Digest(desired))},
 		Rewrite: &plan.RewriteDetail{
+			Kind:        plan.KindBuildpackTOML,
 			Path:        in.Output,
 			Input:       in.Input,
 			InputDigest: sha256Digest([]byte(in.InputData)),
@@ -205,4 +206,155 @@ func (b *builder) notes() hcl.Diagnostics {
 		}
 	}
 	return diags
+}
+
+// bindingName is the file name of a dependency-mapping entry: the bare hex
+// for sha256 (what packit and libpak both accept), ALG_HEX otherwise.
+func bindingName(d providers.Digest) string {
+	if d.Algorithm == providers.SHA256 {
+		return d.Hex
+	}
+	return string(d.Algorithm) + "_" + d.Hex
+}
+
+// isMappingName reports whether a file in a binding directory is a mapping
+// entry ferry may own (a digest name), as opposed to a file someone else put there.
+func isMappingName(name string) bool {
+	for _, prefix := range []string{"", "sha256_", "sha256:", "sha512_", "sha512:"} {
+		if hx, ok := strings.CutPrefix(name, prefix); ok && (len(hx) == 64 || len(hx) == 128) && strings.Trim(hx, "0123456789abcdef") == "" {
+			return true
+		}
+	}
+	return false
+}
+
+// planBindings plans the dependency-mapping binding: a type file and, per
+// mirrored dependency, a file named by its checksum holding its mirror URL.
+// Mapping files of dependencies no longer mirrored are removed; files that
+// are not mapping entries are left alone.
+func (b *builder) planBindings(m *config.Mirror) hcl.Diagnostics {
+	in, ok := b.inv.Rewrites[m.Name]
+	if !ok {
+		return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Bindings not inventoried", Detail: fmt.Sprintf("The inventory has no bindings input for mirror %q.", m.Name), Subject: m.Bindings.DeclRange.Ptr()}}
+	}
+	file, err := bptoml.Parse([]byte(in.InputData))
+	if err != nil {
+		return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot read the buildpack file", Detail: fmt.Sprintf("%s: %s", in.Input, err), Subject: m.Bindings.DeclRange.Ptr()}}
+	}
+	present := b.present[m.Name]
+	desired := map[string]plan.OutputFile{"type": {Name: "type", Content: "dependency-mapping"}}
+	var missingURL []string
+	for _, d := range file.Dependencies {
+		key := in.Keys[d.Index].URI
+		if key == "" || !present[key] || d.Checksum.IsZero() {
+			continue
+		}
+		url, ok := in.URLs[key]
+		if !ok {
+			missingURL = append(missingURL, key)
+			continue
+		}
+		name := bindingName(d.Checksum)
+		desired[name] = plan.OutputFile{Name: name, Content: url, Key: key}
+	}
+	if len(missingURL) > 0 {
+		detail := in.URLError
+		if detail == "" {
+			detail = "no URL is known for " + strings.Join(missingURL, ", ")
+		}
+		return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Destination gives no download URL",
+			Detail:  fmt.Sprintf("Mirror %q writes bindings to %s, which needs the URL each dependency is served from at %s: %s.", m.Name, in.Bindings, m.To, detail),
+			Subject: m.Bindings.DeclRange.Ptr()}}
+	}
+
+	var files []plan.OutputFile
+	var remove []string
+	var diffLines []string
+	deps := map[string]bool{}
+	for _, name := range sortedKeys(desired) {
+		f := desired[name]
+		if cur, ok := in.BindingFiles[name]; ok && cur == f.Content {
+			continue
+		}
+		files = append(files, f)
+		if f.Key != "" {
+			deps[f.Key] = true
+		}
+		if cur, ok := in.BindingFiles[name]; ok {
+			diffLines = append(diffLines, fmt.Sprintf("-%s: %s", name, cur))
+		}
+		diffLines = append(diffLines, fmt.Sprintf("+%s: %s", name, f.Content))
+	}
+	for _, name := range sortedKeys(in.BindingFiles) {
+		if _, keep := desired[name]; !keep && isMappingName(name) {
+			remove = append(remove, name)
+			diffLines = append(diffLines, fmt.Sprintf("-%s: %s", name, in.BindingFiles[name]))
+		}
+	}
+	if len(files) == 0 && len(remove) == 0 {
+		return nil
+	}
+	reason := plan.URIPointsUpstream
+	if in.BindingFiles == nil {
+		reason = plan.OutputMissing
+	}
+	c := plan.Change{
+		Address:     plan.RewriteAddress(m.Name, in.Bindings),
+		Mirror:      m.Name,
+		Key:         in.Bindings,
+		Action:      plan.Rewrite,
+		Reason:      reason,
+		Source:      m.From,
+		Destination: m.To,
+		After:       &plan.Object{Size: int64(len(desired))},
+		Rewrite: &plan.RewriteDetail{
+			Kind:        plan.KindBindings,
+			Path:        in.Bindings,
+			Input:       in.Input,
+			InputDigest: sha256Digest([]byte(in.InputData)),
+			Edits:       []plan.RewriteEdit{},
+			Files:       files,
+			Remove:      remove,
+			DependsOn:   sortedKeys(deps),
+			Changed:     len(files) + len(remove),
+			Diff:        "--- " + in.Bindings + " (binding files: name: content)\n" + strings.Join(diffLines, "\n") + "\n",
+		},
+	}
+	b.changes = append(b.changes, c)
+	return nil
+}
+
+// coverage lists the dependencies a BP_DEPENDENCY_MIRROR consumer would not
+// find at the mirror.
+func (b *builder) coverage(m *config.Mirror, in RewriteInput) plan.Coverage {
+	cov := plan.Coverage{Mirror: m.Name, Gaps: []plan.CoverageGap{}}
+	if in.MirrorBase != "" {
+		cov.Setting = "BP_DEPENDENCY_MIRROR=" + in.MirrorBase + "/{originalHost}"
+		if !strings.HasPrefix(in.MirrorBase, "https://") && !strings.HasPrefix(in.MirrorBase, "file://") {
+			cov.Note = "buildpacks accept only https:// and file:// dependency mirrors; serve the destination over https"
+		}
+	}
+	file, err := bptoml.Parse([]byte(in.InputData))
+	if err != nil {
+		return cov
+	}
+	present := b.present[m.Name]
+	for _, d := range file.Dependencies {
+		k, selected := in.Keys[d.Index]
+		reason := ""
+		switch {
+		case !selected:
+			reason = "not selected by the source's include, exclude or latest"
+		case k.URI == "":
+			reason = "not mirrored (see the warnings)"
+		case !present[k.URI]:
+			reason = "dropped by retention, or in error"
+		}
+		if reason == "" {
+			cov.Covered++
+			continue
+		}
+		cov.Gaps = append(cov.Gaps, plan.CoverageGap{ID: d.ID, Version: d.Version, Arch: d.Arch, Line: d.Line, URI: d.URI, Reason: reason})
+	}
+	return cov
 }

@@ -19,7 +19,7 @@ func mirrorSchema() *hcl.BodySchema {
 			{Name: "from", Required: true},
 			{Name: "to", Required: true},
 		},
-		Blocks: []hcl.BlockHeaderSchema{{Type: "retention"}, {Type: "rewrite"}},
+		Blocks: []hcl.BlockHeaderSchema{{Type: "retention"}, {Type: "rewrite"}, {Type: "bindings"}},
 	}
 }
 
@@ -106,7 +106,56 @@ func decodeMirror(b *hcl.Block, ectx *hcl.EvalContext, declared map[Kind]map[str
 		}
 		m.Rewrite = rw
 	}
+	var seenBindings *hcl.Range
+	for _, bb := range content.Blocks.OfType("bindings") {
+		if seenBindings != nil {
+			diags = append(diags, duplicate("bindings", fmt.Sprintf("A bindings block for mirror %q", m.Name), *seenBindings, bb,
+				"A mirror has at most one bindings block."))
+			continue
+		}
+		seenBindings = bb.DefRange.Ptr()
+		bd, moreDiags := decodeBindings(bb, ectx, dir)
+		diags = append(diags, moreDiags...)
+		if m.From != "" && !strings.HasPrefix(m.From, "buildpack.") {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Bindings need a buildpack source",
+				Detail: fmt.Sprintf("A bindings block maps buildpack dependency checksums to the mirror, so the mirror's source must be "+
+					"a source \"buildpack\" block; mirror %q reads from %s.", m.Name, m.From),
+				Subject: bb.DefRange.Ptr(),
+			})
+			continue
+		}
+		m.Bindings = bd
+	}
 	return m, diags
+}
+
+func decodeBindings(b *hcl.Block, ectx *hcl.EvalContext, dir string) (*Bindings, hcl.Diagnostics) {
+	bd := &Bindings{DeclRange: b.DefRange}
+	content, diags := b.Body.Content(&hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "path", Required: true}}})
+	if attr := content.Attributes["path"]; attr != nil {
+		s, moreDiags := DecodePlainString(attr, ectx)
+		diags = append(diags, moreDiags...)
+		switch {
+		case moreDiags.HasErrors():
+		case strings.TrimSpace(s) == "":
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Empty bindings path",
+				Detail:   "path is the binding directory ferry writes (a type file and one file per dependency checksum).",
+				Subject:  attr.Expr.Range().Ptr(),
+			})
+		default:
+			bd.PathAsWritten = s
+			bd.Path = s
+			if !filepath.IsAbs(s) {
+				bd.Path = filepath.Join(dir, s)
+			}
+			bd.Path = filepath.Clean(bd.Path)
+		}
+	}
+	return bd, diags
 }
 
 func decodeRewrite(b *hcl.Block, ectx *hcl.EvalContext, dir string) (*Rewrite, hcl.Diagnostics) {

@@ -122,8 +122,19 @@ type Mirror struct {
 	ToRange   hcl.Range
 	Retention Retention
 	// Rewrite, if set, points a buildpack.toml's uris at the mirror.
-	Rewrite   *Rewrite
+	Rewrite *Rewrite
+	// Bindings, if set, writes a dependency-mapping binding for the mirror.
+	Bindings  *Bindings
 	DeclRange hcl.Range
+}
+
+// Bindings is the bindings {} block: a Paketo dependency-mapping binding
+// directory mapping each mirrored dependency's checksum to its mirror URL.
+type Bindings struct {
+	// Path is the absolute binding directory; PathAsWritten as in the config.
+	Path          string
+	PathAsWritten string
+	DeclRange     hcl.Range
 }
 
 // Rewrite is the rewrite {} block of a mirror whose source is a buildpack.

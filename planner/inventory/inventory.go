@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	neturl "net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -45,37 +46,51 @@ type documenter interface {
 func gatherRewrites(cfg *config.Config, provs Providers, inv *planner.Inventory) error {
 	for _, name := range sortedMirrors(cfg) {
 		m := cfg.Mirrors[name]
-		if m.Rewrite == nil {
-			continue
-		}
 		src, err := provs.Source(m.From)
 		if err != nil {
 			return err
 		}
 		d, ok := src.(documenter)
 		if !ok {
-			return fmt.Errorf("mirror %s: source %s has no document to rewrite", name, m.From)
+			if m.Rewrite != nil || m.Bindings != nil {
+				return fmt.Errorf("mirror %s: source %s has no document to rewrite", name, m.From)
+			}
+			continue
 		}
 		doc, err := d.Document()
 		if err != nil {
 			return err
 		}
+		if m.Rewrite == nil && m.Bindings == nil && doc.Layout != buildpack.LayoutDependencyMirror {
+			continue
+		}
 		in := planner.RewriteInput{
 			Input:     relPath(cfg.Dir, doc.Path),
 			InputData: string(doc.Data),
 			Keys:      map[int]planner.DepKeys{},
-			Output:    relPath(cfg.Dir, m.Rewrite.Output),
 			URLs:      map[string]string{},
+			Layout:    doc.Layout,
 		}
 		for i, k := range doc.Keys {
 			in.Keys[i] = planner.DepKeys{URI: k.URI, Source: k.Source}
 		}
-		out, err := os.ReadFile(m.Rewrite.Output)
-		switch {
-		case err == nil:
-			in.OutputExists, in.OutputData = true, string(out)
-		case !errors.Is(err, fs.ErrNotExist):
-			return fmt.Errorf("mirror %s: reading rewrite output: %w", name, err)
+		if m.Rewrite != nil {
+			in.Output = relPath(cfg.Dir, m.Rewrite.Output)
+			out, err := os.ReadFile(m.Rewrite.Output)
+			switch {
+			case err == nil:
+				in.OutputExists, in.OutputData = true, string(out)
+			case !errors.Is(err, fs.ErrNotExist):
+				return fmt.Errorf("mirror %s: reading rewrite output: %w", name, err)
+			}
+		}
+		if m.Bindings != nil {
+			in.Bindings = relPath(cfg.Dir, m.Bindings.Path)
+			files, err := readBindingDir(m.Bindings.Path)
+			if err != nil {
+				return fmt.Errorf("mirror %s: reading bindings: %w", name, err)
+			}
+			in.BindingFiles = files
 		}
 		dst, err := provs.Destination(m.To)
 		if err != nil {
@@ -91,6 +106,9 @@ func gatherRewrites(cfg *config.Config, provs Providers, inv *planner.Inventory)
 					break
 				}
 				in.URLs[a.Key] = url
+				if in.MirrorBase == "" {
+					in.MirrorBase = mirrorBase(url, a.Key)
+				}
 			}
 		}
 		if inv.Rewrites == nil {
@@ -99,6 +117,42 @@ func gatherRewrites(cfg *config.Config, provs Providers, inv *planner.Inventory)
 		inv.Rewrites[name] = in
 	}
 	return nil
+}
+
+// readBindingDir returns the regular files of a binding directory by name;
+// a missing directory is empty.
+func readBindingDir(dir string) (map[string]string, error) {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	files := map[string]string{}
+	for _, e := range entries {
+		if !e.Type().IsRegular() {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			return nil, err
+		}
+		files[e.Name()] = string(b)
+	}
+	return files, nil
+}
+
+// mirrorBase is url without the trailing key path, when it ends with it.
+func mirrorBase(url, key string) string {
+	segs := strings.Split(key, "/")
+	for i, s := range segs {
+		segs[i] = neturl.PathEscape(s)
+	}
+	if base, ok := strings.CutSuffix(url, "/"+strings.Join(segs, "/")); ok {
+		return base
+	}
+	return ""
 }
 
 // relPath is p relative to dir when p lies below it, else p.

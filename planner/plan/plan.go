@@ -207,7 +207,10 @@ type Change struct {
 // relative to the configuration directory unless the config wrote them
 // absolute.
 type RewriteDetail struct {
-	// Path is the file written (the rewrite output).
+	// Kind is KindBuildpackTOML (a rewritten buildpack.toml) or KindBindings
+	// (a dependency-mapping binding directory).
+	Kind string `json:"kind"`
+	// Path is the file written (the rewrite output), or the binding directory.
 	Path string `json:"path"`
 	// Input is the buildpack.toml the edits apply to, and InputDigest its
 	// sha256 when planned: apply refuses to rewrite a file that moved since.
@@ -222,9 +225,52 @@ type RewriteDetail struct {
 	// edits relative to the input may be more, when the output already has
 	// some of them).
 	Changed int `json:"changed"`
+	// Files are the binding files to write (KindBindings), Remove the stale
+	// mapping files to remove.
+	Files  []OutputFile `json:"files,omitempty"`
+	Remove []string     `json:"remove,omitempty"`
 	// Diff is a unified diff of the changed lines, from the output as it is
 	// (or the input, when the output does not exist yet) to the result.
 	Diff string `json:"diff"`
+}
+
+// Consumer output kinds.
+const (
+	KindBuildpackTOML = "buildpack_toml"
+	KindBindings      = "bindings"
+)
+
+// OutputFile is one file of a binding directory.
+type OutputFile struct {
+	Name    string `json:"name"`
+	Content string `json:"content"`
+	// Key is the artifact the file points at; empty for the type file.
+	Key string `json:"key,omitempty"`
+}
+
+// Coverage reports, for a mirror laid out for BP_DEPENDENCY_MIRROR, the
+// setting consumers use and every dependency of the buildpack.toml that is
+// not at the mirror (a build that needs one fails to download it).
+type Coverage struct {
+	Mirror string `json:"mirror"`
+	// Setting is "BP_DEPENDENCY_MIRROR=<base>/{originalHost}"; empty when the
+	// destination has no base URL.
+	Setting string `json:"setting,omitempty"`
+	// Note warns about the setting (buildpacks refuse http:// mirrors).
+	Note string          `json:"note,omitempty"`
+	Gaps []CoverageGap `json:"gaps"`
+	// Covered counts the dependencies that are (or will be) at the mirror.
+	Covered int `json:"covered"`
+}
+
+// CoverageGap is one dependency the mirror layout does not serve.
+type CoverageGap struct {
+	ID      string `json:"id"`
+	Version string `json:"version"`
+	Arch    string `json:"arch,omitempty"`
+	Line    int    `json:"line"`
+	URI     string `json:"uri"`
+	Reason  string `json:"reason"`
 }
 
 // RewriteEdit changes one dependency field.
@@ -296,7 +342,9 @@ type Plan struct {
 	// description (e.g. "dir /srv/mirror"); apply refuses the plan if one moved.
 	Destinations map[string]string `json:"destinations,omitempty"`
 	Changes      []Change          `json:"changes"`
-	Summary      Summary           `json:"summary"`
+	// Coverage is reported for mirrors laid out for BP_DEPENDENCY_MIRROR.
+	Coverage []Coverage `json:"coverage,omitempty"`
+	Summary  Summary    `json:"summary"`
 }
 
 func isRewrite(c Change) int {

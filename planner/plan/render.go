@@ -127,6 +127,27 @@ func (p *Plan) WriteText(w io.Writer) error {
 		}
 		b.WriteString("\n")
 	}
+	for _, cov := range p.Coverage {
+		fmt.Fprintf(&b, "Dependency mirror layout of mirror.%s: %d covered", cov.Mirror, cov.Covered)
+		if cov.Setting != "" {
+			fmt.Fprintf(&b, "; consumers set %s", cov.Setting)
+		}
+		b.WriteString("\n")
+		if cov.Note != "" {
+			fmt.Fprintf(&b, "  Note: %s.\n", cov.Note)
+		}
+		if len(cov.Gaps) > 0 {
+			fmt.Fprintf(&b, "  Not covered (a build that needs one fails to download it): %d\n", len(cov.Gaps))
+			for _, g := range cov.Gaps {
+				arch := ""
+				if g.Arch != "" {
+					arch = " (" + g.Arch + ")"
+				}
+				fmt.Fprintf(&b, "    %s %s%s, line %d: %s\n", g.ID, g.Version, arch, g.Line, g.Reason)
+			}
+		}
+		b.WriteString("\n")
+	}
 	b.WriteString(p.SummaryLine())
 	b.WriteString("\n")
 	_, err := io.WriteString(w, b.String())
@@ -134,6 +155,9 @@ func (p *Plan) WriteText(w io.Writer) error {
 }
 
 func sizeColumn(c *Change) string {
+	if c.Action == Rewrite && c.Rewrite != nil && c.Rewrite.Kind == KindBindings {
+		return Plural(c.Rewrite.Changed, "file")
+	}
 	if c.Action == Rewrite && c.Rewrite != nil {
 		return Plural(c.Rewrite.Changed, "uri")
 	}

@@ -23,7 +23,17 @@ type Config struct {
 	// Sources also mirrors each dependency's source tarball (the source
 	// field), verified against its source checksum.
 	Sources bool
+	// Layout is how artifact keys are formed: LayoutDigest (the default,
+	// ID/VERSION/HEX/BASENAME) or LayoutDependencyMirror (HOST/PATH of the
+	// original uri, what BP_DEPENDENCY_MIRROR expects).
+	Layout string
 }
+
+// Key layouts.
+const (
+	LayoutDigest           = "digest"
+	LayoutDependencyMirror = "dependency_mirror"
+)
 
 // Filter matches dependencies; every criterion that is set must match.
 type Filter struct {

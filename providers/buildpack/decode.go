@@ -25,6 +25,7 @@ import (
 //	  exclude { versions = "< 20.10" }
 //	  latest  = 2        # newest N versions per dependency id
 //	  sources = true     # also mirror the source tarballs
+//	  layout  = "dependency_mirror"  # keys HOST/PATH instead of ID/VERSION/SHA256/FILE
 //	}
 func Type() config.ProviderType {
 	return config.ProviderType{Kind: config.KindSource, Name: "buildpack", Decode: decode}
@@ -36,6 +37,7 @@ func sourceSchema() *hcl.BodySchema {
 			{Name: "file", Required: true},
 			{Name: "latest"},
 			{Name: "sources"},
+			{Name: "layout"},
 		},
 		Blocks: []hcl.BlockHeaderSchema{{Type: "include"}, {Type: "exclude"}},
 	}
@@ -89,6 +91,24 @@ func decode(body hcl.Body, ectx *hcl.EvalContext, env config.DecodeEnv) (any, hc
 		v, moreDiags := config.DecodeBool(attr, ectx)
 		diags = append(diags, moreDiags...)
 		cfg.Sources = v
+	}
+	cfg.Layout = LayoutDigest
+	if attr := content.Attributes["layout"]; attr != nil {
+		s, moreDiags := config.DecodePlainString(attr, ectx)
+		diags = append(diags, moreDiags...)
+		switch {
+		case moreDiags.HasErrors():
+		case s == LayoutDigest || s == LayoutDependencyMirror:
+			cfg.Layout = s
+		default:
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Invalid key layout",
+				Detail: fmt.Sprintf("layout is %q (keys ID/VERSION/SHA256/FILE, the default) or %q (keys HOST/PATH of the original uri, "+
+					"so BP_DEPENDENCY_MIRROR works without rewriting); got %q.", LayoutDigest, LayoutDependencyMirror, s),
+				Subject: attr.Expr.Range().Ptr(),
+			})
+		}
 	}
 	for _, kind := range []string{"include", "exclude"} {
 		blocks := content.Blocks.OfType(kind)

@@ -44,6 +44,9 @@ func (r Rewriter) Rewrite(ctx context.Context, c plan.Change) error {
 	if got := digestOf(data); got != rd.InputDigest {
 		return fmt.Errorf("rewrite %s: %s %w (now %s, planned %s): plan again", rd.Path, rd.Input, ErrChangedSincePlan, got, rd.InputDigest)
 	}
+	if rd.Kind == plan.KindBindings {
+		return writeBindings(ctx, out, rd)
+	}
 	f, err := bptoml.Parse(data)
 	if err != nil {
 		return fmt.Errorf("rewrite %s: %w", rd.Path, err)
@@ -108,4 +111,32 @@ func (r Rewriter) abs(p string) string {
 func digestOf(b []byte) providers.Digest {
 	s := sha256.Sum256(b)
 	return providers.Digest{Algorithm: providers.SHA256, Hex: hex.EncodeToString(s[:])}
+}
+
+// writeBindings writes the planned binding files (each atomically) and
+// removes the stale mapping files the plan names.
+func writeBindings(ctx context.Context, dir string, rd *plan.RewriteDetail) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("bindings %s: %w", rd.Path, err)
+	}
+	for _, f := range rd.Files {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if f.Name == "" || f.Name != filepath.Base(f.Name) || f.Name == "." || f.Name == ".." {
+			return fmt.Errorf("bindings %s: invalid file name %q in the plan", rd.Path, f.Name)
+		}
+		if err := state.WriteFileAtomic(filepath.Join(dir, f.Name), []byte(f.Content), 0o644); err != nil {
+			return fmt.Errorf("bindings %s: %w", rd.Path, err)
+		}
+	}
+	for _, name := range rd.Remove {
+		if name != filepath.Base(name) {
+			return fmt.Errorf("bindings %s: invalid file name %q in the plan", rd.Path, name)
+		}
+		if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("bindings %s: %w", rd.Path, err)
+		}
+	}
+	return nil
 }

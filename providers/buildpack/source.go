@@ -64,6 +64,8 @@ type Document struct {
 	Keys map[int]DepKeys
 	// Notes explain dependencies that cannot be mirrored; the plan shows them.
 	Notes []string
+	// Layout is the source's key layout (LayoutDigest or LayoutDependencyMirror).
+	Layout string
 
 	artifacts []providers.Artifact
 	fetchURL  map[string]string // key → raw URL
@@ -97,11 +99,15 @@ func (s *Source) load() (*Document, error) {
 	if err != nil {
 		return nil, s.opErr("list", "", fmt.Errorf("%s: %w", s.cfg.File, err))
 	}
-	doc := &Document{Path: s.cfg.File, Data: data, Keys: map[int]DepKeys{}, fetchURL: map[string]string{}}
+	doc := &Document{Path: s.cfg.File, Data: data, Keys: map[int]DepKeys{}, fetchURL: map[string]string{}, Layout: s.cfg.Layout}
 
 	selected := s.selectDeps(f.Dependencies)
 	byDigest := map[string]string{} // primary digest → key: same bytes, one artifact
-	add := func(d bptoml.Dependency, uri string, sum providers.Digest, what string) string {
+	add := func(d bptoml.Dependency, uri string, sum providers.Digest, isSource bool) string {
+		what := "the dependency"
+		if isSource {
+			what = "the source"
+		}
 		if uri == "" {
 			return ""
 		}
@@ -112,10 +118,18 @@ func (s *Source) load() (*Document, error) {
 		if key, ok := byDigest[sum.String()]; ok {
 			return key
 		}
-		key := artifactKey(d, uri, sum, what == "source")
-		if prev, ok := doc.fetchURL[key]; ok && prev != uri {
-			// Cannot happen with full digests in keys; refuse rather than mix bytes.
-			doc.Notes = append(doc.Notes, fmt.Sprintf("%s of %s (line %d) maps to the key %q already used by another file; not mirrored.", what, describe(d), d.Line, key))
+		key := artifactKey(d, uri, sum, isSource)
+		if s.cfg.Layout == LayoutDependencyMirror {
+			var err error
+			if key, err = mirrorLayoutKey(uri); err != nil {
+				doc.Notes = append(doc.Notes, fmt.Sprintf("%s of %s (line %d) cannot be laid out for BP_DEPENDENCY_MIRROR: %v; not mirrored.", what, describe(d), d.Line, err))
+				return ""
+			}
+		}
+		if _, ok := doc.fetchURL[key]; ok {
+			// Another file (other checksum) already has this key: two
+			// dependencies name one URL with different checksums. Never mix bytes.
+			doc.Notes = append(doc.Notes, fmt.Sprintf("%s of %s (line %d) maps to the key %q already used by a file with another checksum; not mirrored.", what, describe(d), d.Line, key))
 			return ""
 		}
 		byDigest[sum.String()] = key
@@ -131,9 +145,9 @@ func (s *Source) load() (*Document, error) {
 		return key
 	}
 	for _, d := range selected {
-		k := DepKeys{URI: add(d, d.URI, d.Checksum, "the dependency")}
+		k := DepKeys{URI: add(d, d.URI, d.Checksum, false)}
 		if s.cfg.Sources && d.Source != "" {
-			k.Source = add(d, d.Source, d.SourceChecksum, "the source")
+			k.Source = add(d, d.Source, d.SourceChecksum, true)
 		}
 		doc.Keys[d.Index] = k
 	}
@@ -189,6 +203,26 @@ func artifactKey(d bptoml.Dependency, uri string, sum providers.Digest, source b
 	}
 	parts = append(parts, sum.Hex, segment(base))
 	return strings.Join(parts, "/")
+}
+
+// mirrorLayoutKey is HOST/PATH of an http(s) uri: the layout
+// BP_DEPENDENCY_MIRROR=<base>/{originalHost} resolves to.
+func mirrorLayoutKey(uri string) (string, error) {
+	u, err := url.Parse(uri)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
+		return "", fmt.Errorf("not an http(s) URL with a host")
+	}
+	segs := []string{u.Hostname()}
+	for _, p := range strings.Split(strings.Trim(u.Path, "/"), "/") {
+		if p == "" || p == "." || p == ".." || strings.ContainsAny(p, "\\\x00") || strings.HasPrefix(p, ".ferry") {
+			return "", fmt.Errorf("its path %q cannot be stored as a key", u.Path)
+		}
+		segs = append(segs, p)
+	}
+	if len(segs) < 2 {
+		return "", fmt.Errorf("it has no path")
+	}
+	return strings.Join(segs, "/"), nil
 }
 
 // segment makes s safe as one key segment: characters outside

@@ -192,6 +192,8 @@ func doneText(c plan.Change) string {
 		return "replaced"
 	case c.Action == plan.Delete:
 		return "deleted"
+	case c.Action == plan.Rewrite && c.Rewrite.Kind == plan.KindBindings:
+		return fmt.Sprintf("bindings written (%s)", plan.Plural(c.Rewrite.Changed, "file"))
 	case c.Action == plan.Rewrite:
 		return fmt.Sprintf("rewritten (%s)", plan.Plural(c.Rewrite.Changed, "uri"))
 	case c.Action == plan.Forget:
