@@ -1,7 +1,7 @@
 # ferry: build, test, lint. `make build` then `make test` from a fresh clone.
 GO ?= go
 
-.PHONY: build test unit e2e lint fmt quickstart clean
+.PHONY: build test unit e2e lint fmt quickstart example-buildpack golden clean
 
 build:
 	$(GO) build -o bin/ferry ./cmd/ferry
@@ -25,6 +25,9 @@ fmt:
 
 quickstart: build
 	./examples/quickstart/run.sh
+
+example-buildpack: build
+	./examples/buildpack/run.sh
 
 # Rewrite the planner's golden plans after an intended change; review the diff.
 golden:

@@ -110,7 +110,7 @@ func (b *builder) planRewrite(m *config.Mirror) hcl.Diagnostics {
 	}
 
 	c := plan.Change{
-		Address:     plan.RewriteAddress(m.Name, in.Output),
+		Address:     plan.RewriteAddress(m.Name, plan.KindBuildpackTOML, in.Output),
 		Mirror:      m.Name,
 		Key:         in.Output,
 		Action:      plan.Rewrite,
@@ -299,7 +299,7 @@ func (b *builder) planBindings(m *config.Mirror) hcl.Diagnostics {
 		reason = plan.OutputMissing
 	}
 	c := plan.Change{
-		Address:     plan.RewriteAddress(m.Name, in.Bindings),
+		Address:     plan.RewriteAddress(m.Name, plan.KindBindings, in.Bindings),
 		Mirror:      m.Name,
 		Key:         in.Bindings,
 		Action:      plan.Rewrite,

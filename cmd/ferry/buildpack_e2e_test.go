@@ -56,14 +56,14 @@ func TestBuildpackMirrorAndRewrite(t *testing.T) {
 	dir, up, mirror, env := buildpackExample(t)
 
 	r := ferry(t, dir, env, "plan", "-detailed-exitcode")
-	r.must(t, 2, "Plan: 6 to add, 0 to replace, 0 to delete, 2 to rewrite.",
+	r.must(t, 2, "Plan: 8 to add, 0 to replace, 0 to delete, 3 to rewrite.",
 		`~   mirror.node.rewrite["out/node-engine/buildpack.toml"]`, "4 uris  (output missing)",
 		"--- out/gradle/buildpack.toml", "@@ -101 +101 @@")
-	if strings.Contains(r.stdout, "20.20.1") {
+	if strings.Contains(r.stdout, `mirror.node["node/20.20.1`) {
 		t.Errorf("latest = 2 planned node 20.20.1:\n%s", r.stdout)
 	}
 
-	ferry(t, dir, env, "apply", "-auto-approve").must(t, 0, "Apply complete: 8 changes applied", "rewritten (4 uris)")
+	ferry(t, dir, env, "apply", "-auto-approve").must(t, 0, "Apply complete: 11 changes applied", "rewritten (4 uris)", "bindings written (5 files)")
 	in, _ := os.ReadFile(filepath.Join(dir, "buildpacks/node-engine/buildpack.toml"))
 	out, _ := os.ReadFile(filepath.Join(dir, "out/node-engine/buildpack.toml"))
 	if n := onlyURIsChanged(t, in, out); n != 4 {
@@ -76,6 +76,35 @@ func TestBuildpackMirrorAndRewrite(t *testing.T) {
 	}
 	if !bytes.Contains(gout, []byte(`uri = "https://docs.gradle.org/current/userguide/userguide.html#licenses"`)) {
 		t.Error("the license table's uri was rewritten")
+	}
+
+	// The binding maps each mirrored node dependency's sha256 to a URL that
+	// serves exactly those bytes.
+	bdir := filepath.Join(dir, "out/bindings/node-engine")
+	if typ, _ := os.ReadFile(filepath.Join(bdir, "type")); string(typ) != "dependency-mapping" {
+		t.Errorf("binding type = %q; want dependency-mapping", typ)
+	}
+	entries, _ := os.ReadDir(bdir)
+	if len(entries) != 5 {
+		t.Errorf("binding holds %d files; want type + 4", len(entries))
+	}
+	for _, e := range entries {
+		if e.Name() == "type" {
+			continue
+		}
+		url, _ := os.ReadFile(filepath.Join(bdir, e.Name()))
+		if got := getSHA256(t, string(url)); got != e.Name() {
+			t.Errorf("binding %s points at %s, which serves sha256 %s", e.Name(), url, got)
+		}
+	}
+
+	// BP_DEPENDENCY_MIRROR: the layout serves <mirror>/<original host>/<original path>.
+	r.must(t, 2, "Dependency mirror layout of mirror.node_layout: 2 covered; consumers set BP_DEPENDENCY_MIRROR="+mirror.URL+"/{originalHost}",
+		"Not covered (a build that needs one fails to download it): 4", "node 20.20.2 (arm64), line 70: not selected")
+	orig := up.URL + "/nodejs.org/dist/v22.23.2/node-v22.23.2-linux-x64.tar.xz"
+	viaMirror := mirror.URL + "/127.0.0.1" + strings.TrimPrefix(orig, up.URL)
+	if got, want := getSHA256(t, viaMirror), "13b2c6d39cb74e98e894bf68e9286e394125fe32a28cf87217f0030f801eb892"; got != want {
+		t.Errorf("GET %s via the mirror layout: sha256 %s; want %s", viaMirror, got, want)
 	}
 
 	// A buildpack downloads a rewritten uri with one plain GET and gets the
@@ -102,7 +131,7 @@ func TestBuildpackMirrorAndRewrite(t *testing.T) {
 		t.Fatalf("GET %s: status %d, sha256 %x; want 200 and %s", m[2], resp.StatusCode, sum, m[1])
 	}
 
-	ferry(t, dir, env, "plan", "-detailed-exitcode").must(t, 0, "No changes. 6 artifacts up to date.")
+	ferry(t, dir, env, "plan", "-detailed-exitcode").must(t, 0, "No changes. 8 artifacts up to date.")
 
 	// Editing a rewritten uri back by hand is drift.
 	edited := bytes.Replace(out, m[2], []byte(up.URL+"/somewhere/else.tar.xz"), 1)
@@ -175,8 +204,8 @@ func TestAirGapDownloadThenApplyFromCache(t *testing.T) {
 	// Inner side: the upstream is unreachable.
 	up.srv.Close()
 	sentBefore := up.total()
-	ferry(t, dir, env, "plan", "-from-cache", cache, "-detailed-exitcode").must(t, 2, "Plan: 6 to add, 0 to replace, 0 to delete, 2 to rewrite. 288.3 KiB to transfer.")
-	ferry(t, dir, env, "apply", "-from-cache", cache, "-auto-approve").must(t, 0, "Apply complete: 8 changes applied")
+	ferry(t, dir, env, "plan", "-from-cache", cache, "-detailed-exitcode").must(t, 2, "Plan: 8 to add, 0 to replace, 0 to delete, 3 to rewrite. 384.4 KiB to transfer.")
+	ferry(t, dir, env, "apply", "-from-cache", cache, "-auto-approve").must(t, 0, "Apply complete: 11 changes applied")
 	if up.total() != sentBefore {
 		t.Error("apply -from-cache contacted the upstream")
 	}
@@ -192,4 +221,19 @@ func TestAirGapDownloadThenApplyFromCache(t *testing.T) {
 		}
 	}
 	ferry(t, dir, env, "apply", "-from-cache", cache, "-auto-approve").must(t, 1, "add failed", "mismatch")
+}
+
+func getSHA256(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		return "status " + resp.Status
+	}
+	h := sha256.New()
+	io.Copy(h, resp.Body)
+	return hex.EncodeToString(h.Sum(nil))
 }

@@ -1,7 +1,8 @@
 # Mirror the dependencies of two buildpacks (trimmed copies of Paketo's
 # node-engine and gradle buildpack.toml, whose uris point at fixture files
 # served on 127.0.0.1:8732) into ./mirror, served on 127.0.0.1:8733, and
-# write buildpack.toml copies whose uris point at the mirror.
+# write buildpack.toml copies whose uris point at the mirror, a
+# dependency-mapping binding, and a BP_DEPENDENCY_MIRROR layout.
 # run.sh does the whole tour.
 
 variable "mirror_url" {
@@ -39,6 +40,29 @@ mirror "node" {
   rewrite {
     output = "out/node-engine/buildpack.toml"
   }
+
+  # For teams that cannot edit the buildpack: a dependency-mapping binding
+  # (one file per checksum holding its mirror URL).
+  bindings {
+    path = "out/bindings/node-engine"
+  }
+}
+
+# The third way: store files at <original host>/<original path>, so that
+# BP_DEPENDENCY_MIRROR=<base_url>/{originalHost} works without any rewrite.
+# The plan reports every dependency this layout does not cover.
+source "buildpack" "node_engine_layout" {
+  file   = "buildpacks/node-engine"
+  layout = "dependency_mirror"
+
+  include {
+    versions = ">= 22"
+  }
+}
+
+mirror "node_layout" {
+  from = source.buildpack.node_engine_layout
+  to   = destination.dir.local
 }
 
 mirror "gradle" {

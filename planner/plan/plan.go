@@ -286,9 +286,14 @@ type RewriteEdit struct {
 	New     string `json:"new"`
 }
 
-// RewriteAddress renders mirror.NAME.rewrite["PATH"].
-func RewriteAddress(mirror, path string) string {
-	return "mirror." + mirror + ".rewrite[" + strconv.Quote(path) + "]"
+// RewriteAddress renders mirror.NAME.rewrite["PATH"] for a rewritten file,
+// mirror.NAME.bindings["PATH"] for a binding directory.
+func RewriteAddress(mirror, kind, path string) string {
+	block := "rewrite"
+	if kind == KindBindings {
+		block = "bindings"
+	}
+	return "mirror." + mirror + "." + block + "[" + strconv.Quote(path) + "]"
 }
 
 // Transfers reports whether applying the change moves bytes.
@@ -433,7 +438,7 @@ func Unmarshal(b []byte) (*Plan, error) {
 			return nil, fmt.Errorf("invalid plan file: change %d lacks mirror, key or destination", i)
 		}
 		if c.Action == Rewrite {
-			if c.Rewrite == nil || c.After == nil || c.Address != RewriteAddress(c.Mirror, c.Key) || c.Rewrite.Path == "" || c.Rewrite.Input == "" {
+			if c.Rewrite == nil || c.After == nil || c.Address != RewriteAddress(c.Mirror, c.Rewrite.Kind, c.Key) || c.Rewrite.Path == "" || c.Rewrite.Input == "" {
 				return nil, fmt.Errorf("invalid plan file: rewrite change %d is incomplete", i)
 			}
 			continue

@@ -178,7 +178,7 @@ func decodeFilter(b *hcl.Block, ectx *hcl.EvalContext) (*Filter, hcl.Diagnostics
 			}
 		}
 	}
-	if f.Empty() {
+	if len(content.Attributes) == 0 {
 		diags = append(diags, &hcl.Diagnostic{
 			Severity: hcl.DiagError,
 			Summary:  "Empty " + b.Type + " block",

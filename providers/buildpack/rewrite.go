@@ -71,7 +71,7 @@ func (r Rewriter) Rewrite(ctx context.Context, c plan.Change) error {
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		if c.Before != nil {
-			return fmt.Errorf("rewrite %s: the file was removed since the plan: plan again", rd.Path)
+			return fmt.Errorf("rewrite %s: the file was removed, %w: plan again", rd.Path, ErrChangedSincePlan)
 		}
 	case err != nil:
 		return fmt.Errorf("rewrite %s: %w", rd.Path, err)
@@ -116,6 +116,20 @@ func digestOf(b []byte) providers.Digest {
 // writeBindings writes the planned binding files (each atomically) and
 // removes the stale mapping files the plan names.
 func writeBindings(ctx context.Context, dir string, rd *plan.RewriteDetail) error {
+	// Check every name before touching anything: a plan file is input too.
+	valid := func(name string) bool {
+		return name != "" && name != "." && name != ".." && name == filepath.Base(name)
+	}
+	for _, f := range rd.Files {
+		if !valid(f.Name) {
+			return fmt.Errorf("bindings %s: invalid file name %q in the plan", rd.Path, f.Name)
+		}
+	}
+	for _, name := range rd.Remove {
+		if !valid(name) {
+			return fmt.Errorf("bindings %s: invalid file name %q in the plan", rd.Path, name)
+		}
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("bindings %s: %w", rd.Path, err)
 	}
@@ -123,17 +137,11 @@ func writeBindings(ctx context.Context, dir string, rd *plan.RewriteDetail) erro
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if f.Name == "" || f.Name != filepath.Base(f.Name) || f.Name == "." || f.Name == ".." {
-			return fmt.Errorf("bindings %s: invalid file name %q in the plan", rd.Path, f.Name)
-		}
 		if err := state.WriteFileAtomic(filepath.Join(dir, f.Name), []byte(f.Content), 0o644); err != nil {
 			return fmt.Errorf("bindings %s: %w", rd.Path, err)
 		}
 	}
 	for _, name := range rd.Remove {
-		if name != filepath.Base(name) {
-			return fmt.Errorf("bindings %s: invalid file name %q in the plan", rd.Path, name)
-		}
 		if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("bindings %s: %w", rd.Path, err)
 		}

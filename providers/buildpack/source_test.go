@@ -1198,3 +1198,124 @@ func TestDocumentReadOnce(t *testing.T) {
 		t.Errorf("Describe() = %q, want %q", got, want)
 	}
 }
+
+// layout = "dependency_mirror" keys each file HOST/PATH of its uri, where
+// BP_DEPENDENCY_MIRROR=<base>/{originalHost} looks for it.
+func TestDependencyMirrorLayoutRealFiles(t *testing.T) {
+	tests := []struct {
+		name      string
+		file      string
+		wantCount int
+	}{
+		{name: "node-engine", file: "node-engine.toml", wantCount: 20},
+		{name: "bellsoft-liberica", file: "bellsoft-liberica.toml", wantCount: 54},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := fixturePath(t, tt.file)
+			data, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var raw rawFile
+			if err := toml.Unmarshal(data, &raw); err != nil {
+				t.Fatal(err)
+			}
+			hostPath := func(raw string) string {
+				u, err := url.Parse(raw)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return u.Hostname() + u.Path
+			}
+			// Identical checksums are one artifact first; its key is the
+			// HOST/PATH of the first uri naming it. (In liberica the ppc64le
+			// entries declare their binary's checksum as source-sha256, so
+			// their source is that binary.)
+			want := map[string]providers.Digests{}
+			keyOf := map[providers.Digest]string{}
+			wantKeys := map[int]buildpack.DepKeys{}
+			key := func(uri string, sum providers.Digest) string {
+				if k, ok := keyOf[sum]; ok {
+					return k
+				}
+				k := hostPath(uri)
+				if _, taken := want[k]; taken {
+					t.Fatalf("%s: two checksums for one url; the fixture should not have that", k)
+				}
+				keyOf[sum], want[k] = k, providers.NewDigests(sum)
+				return k
+			}
+			for i, d := range raw.Metadata.Dependencies {
+				uriSum, srcSum := d.checksums(t)
+				wantKeys[i] = buildpack.DepKeys{URI: key(d.URI, uriSum), Source: key(d.Source, srcSum)}
+			}
+			if len(want) != tt.wantCount {
+				t.Fatalf("independent count = %d, the table says %d", len(want), tt.wantCount)
+			}
+			s := newSource(&buildpack.Config{File: p, Sources: true, Layout: buildpack.LayoutDependencyMirror})
+			got := map[string]providers.Digests{}
+			for _, a := range listAll(t, s) {
+				got[a.Key] = a.Digests
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("keys and digests (-want +got):\n%s", diff)
+			}
+			doc := document(t, s)
+			if diff := cmp.Diff(wantKeys, doc.Keys); diff != "" {
+				t.Errorf("Document().Keys (-want +got):\n%s", diff)
+			}
+			if doc.Layout != buildpack.LayoutDependencyMirror {
+				t.Errorf("Document().Layout = %q", doc.Layout)
+			}
+			if n := s.Notes(); len(n) != 0 {
+				t.Errorf("Notes() = %q, want none", n)
+			}
+		})
+	}
+}
+
+func TestDependencyMirrorLayout(t *testing.T) {
+	dep := func(id, sum, uri string) string {
+		return fmt.Sprintf("[[metadata.dependencies]]\nid = %q\nversion = \"1.0.0\"\nchecksum = \"sha256:%s\"\nuri = %q\n\n", id, sum, uri)
+	}
+	tests := []struct {
+		name     string
+		toml     string
+		wantKeys []string
+		// wantNotes name the dependencies that are not mirrored, in order.
+		wantNotes []string
+	}{
+		{name: "query dropped, port dropped", toml: dep("a", sumA, "https://example.org:8443/dl/a.tgz?raw=1"),
+			wantKeys: []string{"example.org/dl/a.tgz"}},
+		{name: "file uri cannot be laid out", toml: dep("a", sumA, "https://example.org/a.tgz") + dep("b", sumB, "file:///dependencies/b.tgz"),
+			wantKeys: []string{"example.org/a.tgz"}, wantNotes: []string{"b 1.0.0"}},
+		{name: "one url, two checksums: the second is refused", toml: dep("a", sumA, "https://example.org/x.tgz") + dep("b", sumB, "https://example.org/x.tgz"),
+			wantKeys: []string{"example.org/x.tgz"}, wantNotes: []string{"b 1.0.0"}},
+		{name: "one checksum, two urls: one artifact", toml: dep("a", sumA, "https://example.org/x.tgz") + dep("b", sumA, "https://example.com/y.tgz"),
+			wantKeys: []string{"example.org/x.tgz"}},
+		{name: "dot-dot path", toml: dep("a", sumA, "https://example.org/a/../../etc/passwd"), wantNotes: []string{"a 1.0.0"}},
+		{name: "no path", toml: dep("a", sumA, "https://example.org"), wantNotes: []string{"a 1.0.0"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newSource(&buildpack.Config{File: writeBuildpack(t, tt.toml), Layout: buildpack.LayoutDependencyMirror})
+			var got []string
+			for _, a := range listAll(t, s) {
+				got = append(got, a.Key)
+			}
+			if diff := cmp.Diff(tt.wantKeys, got); diff != "" {
+				t.Errorf("keys (-want +got):\n%s", diff)
+			}
+			notes := s.Notes()
+			if len(notes) != len(tt.wantNotes) {
+				t.Fatalf("Notes() = %q, want %d", notes, len(tt.wantNotes))
+			}
+			for i, w := range tt.wantNotes {
+				if !strings.Contains(notes[i], w) {
+					t.Errorf("note %d = %q, want it to name %q", i, notes[i], w)
+				}
+			}
+		})
+	}
+}

@@ -50,11 +50,11 @@ func (a *app) downloadOnly(f *planFlags, cacheDir string) error {
 	if err != nil {
 		return &exitError{code: ExitError, err: err}
 	}
-	// A rewrite needs destination URLs, which do not matter here.
+	// Consumer outputs need destination URLs, which do not matter here.
 	inv.Rewrites = nil
 	for _, m := range cfg.Mirrors {
 		m := *m
-		m.Rewrite = nil
+		m.Rewrite, m.Bindings = nil, nil
 		cfg.Mirrors[m.Name] = &m
 	}
 	p, diags := planner.Plan(cfg, empty, inv, planner.Options{Now: time.Now(), ToolVersion: Version})
