@@ -257,7 +257,7 @@ type Coverage struct {
 	// destination has no base URL.
 	Setting string `json:"setting,omitempty"`
 	// Note warns about the setting (buildpacks refuse http:// mirrors).
-	Note string          `json:"note,omitempty"`
+	Note string        `json:"note,omitempty"`
 	Gaps []CoverageGap `json:"gaps"`
 	// Covered counts the dependencies that are (or will be) at the mirror.
 	Covered int `json:"covered"`
