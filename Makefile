@@ -1,10 +1,17 @@
 # ferry: build, test, lint. `make build` then `make test` from a fresh clone.
 GO ?= go
 
-.PHONY: build test unit e2e lint fmt quickstart example-buildpack golden clean
+.PHONY: setup build test unit e2e lint fmt quickstart example-buildpack golden clean
 
 build:
 	$(GO) build -o bin/ferry ./cmd/ferry
+
+# Everything the tests need on a fresh machine: the real servers provider
+# tests run against (Debian packages; needs root) and the binary.
+setup:
+	bash .ci/install-test-servers
+	$(GO) mod download
+	$(MAKE) build
 
 # The whole suite: lint, unit, provider and end-to-end tests.
 test: lint

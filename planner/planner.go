@@ -135,18 +135,6 @@ func Plan(cfg *config.Config, prior *state.State, inv *Inventory, opts Options) 
 	for _, name := range sortedKeys(cfg.Mirrors) {
 		diags = append(diags, b.planMirror(cfg.Mirrors[name])...)
 	}
-	for _, name := range sortedKeys(cfg.Mirrors) {
-		m := cfg.Mirrors[name]
-		if m.Rewrite != nil {
-			diags = append(diags, b.planRewrite(m)...)
-		}
-		if m.Bindings != nil {
-			diags = append(diags, b.planBindings(m)...)
-		}
-		if in, ok := inv.Rewrites[name]; ok && in.Layout == "dependency_mirror" && inScope(name, "", Options{Targets: mirrorTargets(opts.Targets), Excludes: mirrorTargets(opts.Excludes)}) {
-			p.Coverage = append(p.Coverage, b.coverage(m, in))
-		}
-	}
 	diags = append(diags, b.notes()...)
 	for _, w := range inv.Warnings {
 		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagWarning, Summary: "Upstream did not answer", Detail: w})
@@ -169,6 +157,46 @@ func Plan(cfg *config.Config, prior *state.State, inv *Inventory, opts Options) 
 	}
 	for _, c := range b.changes {
 		if inScope(c.Mirror, c.Key, opts) {
+			p.Changes = append(p.Changes, c)
+		}
+	}
+
+	// Consumer outputs point at what will be at the destination once this
+	// plan is applied: what is there already, plus what this (possibly
+	// targeted) plan transfers. So a targeted plan rewrites consistently.
+	b.present = map[string]map[string]bool{}
+	mark := func(mirror, key string) {
+		if b.present[mirror] == nil {
+			b.present[mirror] = map[string]bool{}
+		}
+		b.present[mirror][key] = true
+	}
+	for _, c := range b.noOps {
+		mark(c.Mirror, c.Key)
+	}
+	for _, c := range p.Changes {
+		if c.Action == plan.Add || c.Action == plan.Replace {
+			mark(c.Mirror, c.Key)
+		}
+	}
+	b.changes = nil
+	for _, name := range sortedKeys(cfg.Mirrors) {
+		m := cfg.Mirrors[name]
+		if !outputInScope(name, "", opts) {
+			continue
+		}
+		if m.Rewrite != nil {
+			diags = append(diags, b.planRewrite(m)...)
+		}
+		if m.Bindings != nil {
+			diags = append(diags, b.planBindings(m)...)
+		}
+		if in, ok := inv.Rewrites[name]; ok && in.Layout == "dependency_mirror" {
+			p.Coverage = append(p.Coverage, b.coverage(m, in))
+		}
+	}
+	for _, c := range b.changes {
+		if outputInScope(c.Mirror, c.Key, opts) {
 			p.Changes = append(p.Changes, c)
 		}
 	}
@@ -203,15 +231,16 @@ type builder struct {
 	present map[string]map[string]bool
 }
 
-// mirrorTargets keeps the whole-mirror targets (for mirror-level reports).
-func mirrorTargets(ts []plan.Target) []plan.Target {
-	var out []plan.Target
-	for _, t := range ts {
-		if t.Key == "" {
-			out = append(out, t)
-		}
+// outputInScope reports whether a mirror's consumer output (at path; empty
+// for the mirror as a whole) is in scope: any target naming the mirror brings
+// its outputs in, and an exclude of the mirror or of the output drops them.
+func outputInScope(mirror, path string, opts Options) bool {
+	if len(opts.Targets) > 0 && !slices.ContainsFunc(opts.Targets, func(t plan.Target) bool { return t.Mirror == mirror }) {
+		return false
 	}
-	return out
+	return !slices.ContainsFunc(opts.Excludes, func(t plan.Target) bool {
+		return t.Mirror == mirror && (t.Key == "" || path != "" && t.Key == path)
+	})
 }
 
 func inScope(mirror, key string, opts Options) bool {

@@ -237,3 +237,25 @@ func getSHA256(t *testing.T, url string) string {
 	io.Copy(h, resp.Body)
 	return hex.EncodeToString(h.Sum(nil))
 }
+
+// A targeted plan rewrites consistently: only uris of what will be at the
+// destination afterwards, and the apply succeeds.
+func TestBuildpackTargetedRewrite(t *testing.T) {
+	dir, _, _, env := buildpackExample(t)
+	x64 := `mirror.node["node/22.23.2/13b2c6d39cb74e98e894bf68e9286e394125fe32a28cf87217f0030f801eb892/node-v22.23.2-linux-x64.tar.xz"]`
+	r := ferry(t, dir, env, "plan", "-target", x64)
+	r.must(t, 0, "Plan: 1 to add, 0 to replace, 0 to delete, 2 to rewrite.", "1 uri  (output missing)", "2 files  (output missing)")
+	ferry(t, dir, env, "apply", "-auto-approve", "-target", x64).must(t, 0, "Apply complete: 3 changes applied")
+	out, _ := os.ReadFile(filepath.Join(dir, "out/node-engine/buildpack.toml"))
+	if n := bytes.Count(out, []byte("/node/22.23.2/")); n != 1 {
+		t.Fatalf("targeted rewrite pointed %d uris at the mirror; want 1", n)
+	}
+	// The rest follows on the next full apply; outputs can be excluded by address.
+	ex := ferry(t, dir, env, "plan", "-exclude", `mirror.node.bindings["out/bindings/node-engine"]`)
+	ex.must(t, 0, "Plan: 7 to add, 0 to replace, 0 to delete, 2 to rewrite.")
+	if strings.Contains(ex.stdout, "mirror.node.bindings") {
+		t.Errorf("an excluded binding was planned:\n%s", ex.stdout)
+	}
+	ferry(t, dir, env, "apply", "-auto-approve").must(t, 0, "Apply complete")
+	ferry(t, dir, env, "plan", "-detailed-exitcode").must(t, 0, "No changes")
+}

@@ -32,13 +32,20 @@ func (t Target) Matches(mirror, key string) bool {
 	return t.Mirror == mirror && (t.Key == "" || t.Key == key)
 }
 
-// ParseTarget parses "mirror.NAME" or `mirror.NAME["KEY"]`.
+// ParseTarget parses "mirror.NAME", `mirror.NAME["KEY"]`, or a consumer
+// output `mirror.NAME.rewrite["PATH"]` / `mirror.NAME.bindings["PATH"]`
+// (whose Key is the path).
 func ParseTarget(s string) (Target, error) {
 	tr, diags := hclsyntax.ParseTraversalAbs([]byte(s), "", hcl.InitialPos)
 	if diags.HasErrors() {
 		return Target{}, fmt.Errorf("invalid address %q: want mirror.NAME or mirror.NAME[\"KEY\"]", s)
 	}
 	bad := fmt.Errorf("invalid address %q: want mirror.NAME or mirror.NAME[\"KEY\"]", s)
+	if len(tr) == 4 {
+		if out, ok := tr[2].(hcl.TraverseAttr); ok && (out.Name == "rewrite" || out.Name == "bindings") {
+			tr = hcl.Traversal{tr[0], tr[1], tr[3]}
+		}
+	}
 	if len(tr) < 2 || len(tr) > 3 || tr.RootName() != "mirror" {
 		return Target{}, bad
 	}

@@ -24,8 +24,9 @@ type Config struct {
 	// field), verified against its source checksum.
 	Sources bool
 	// Layout is how artifact keys are formed: LayoutDigest (the default,
-	// ID/VERSION/HEX/BASENAME) or LayoutDependencyMirror (HOST/PATH of the
-	// original uri, what BP_DEPENDENCY_MIRROR expects).
+	// ID/VERSION/HEX/BASENAME, HEX being the declared checksum's) or
+	// LayoutDependencyMirror (HOST/PATH of the original uri, what
+	// BP_DEPENDENCY_MIRROR expects).
 	Layout string
 }
 

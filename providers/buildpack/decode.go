@@ -104,7 +104,7 @@ func decode(body hcl.Body, ectx *hcl.EvalContext, env config.DecodeEnv) (any, hc
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
 				Summary:  "Invalid key layout",
-				Detail: fmt.Sprintf("layout is %q (keys ID/VERSION/SHA256/FILE, the default) or %q (keys HOST/PATH of the original uri, "+
+				Detail: fmt.Sprintf("layout is %q (keys ID/VERSION/CHECKSUM/FILE, the default) or %q (keys HOST/PATH of the original uri, "+
 					"so BP_DEPENDENCY_MIRROR works without rewriting); got %q.", LayoutDigest, LayoutDependencyMirror, s),
 				Subject: attr.Expr.Range().Ptr(),
 			})
@@ -149,6 +149,18 @@ func decodeFilter(b *hcl.Block, ectx *hcl.EvalContext) (*Filter, hcl.Diagnostics
 	f.IDs = list("ids")
 	f.Stacks = list("stacks")
 	f.Targets = list("targets")
+	for _, name := range []string{"ids", "stacks", "targets"} {
+		if attr := content.Attributes[name]; attr != nil {
+			if l, _ := config.DecodeStringList(attr, ectx); len(l) == 0 {
+				diags = append(diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Empty " + name + " list",
+					Detail:   fmt.Sprintf("An empty %s list matches nothing in an exclude and everything in an include; remove the attribute instead.", name),
+					Subject:  attr.Expr.Range().Ptr(),
+				})
+			}
+		}
+	}
 	if attr := content.Attributes["targets"]; attr != nil {
 		for _, t := range f.Targets {
 			if os, arch, ok := strings.Cut(t, "/"); !ok || os == "" || arch == "" || strings.Contains(arch, "/") {

@@ -102,7 +102,11 @@ func (s *Source) load() (*Document, error) {
 	doc := &Document{Path: s.cfg.File, Data: data, Keys: map[int]DepKeys{}, fetchURL: map[string]string{}, Layout: s.cfg.Layout}
 
 	selected := s.selectDeps(f.Dependencies)
-	byDigest := map[string]string{} // primary digest → key: same bytes, one artifact
+	// Same bytes, one artifact: by digest in the digest layout. In the
+	// dependency-mirror layout every URL must exist at its own host/path, so
+	// the same bytes named by two URLs are two objects.
+	byDigest := map[string]string{}
+	keySum := map[string]providers.Digest{}
 	add := func(d bptoml.Dependency, uri string, sum providers.Digest, isSource bool) string {
 		what := "the dependency"
 		if isSource {
@@ -115,7 +119,7 @@ func (s *Source) load() (*Document, error) {
 			doc.Notes = append(doc.Notes, fmt.Sprintf("%s of %s (line %d) declares no checksum, so ferry does not mirror it: nothing unverified ever lands.", what, describe(d), d.Line))
 			return ""
 		}
-		if key, ok := byDigest[sum.String()]; ok {
+		if key, ok := byDigest[sum.String()]; ok && s.cfg.Layout != LayoutDependencyMirror {
 			return key
 		}
 		key := artifactKey(d, uri, sum, isSource)
@@ -126,6 +130,9 @@ func (s *Source) load() (*Document, error) {
 				return ""
 			}
 		}
+		if prev, ok := keySum[key]; ok && prev == sum {
+			return key // the same URL and checksum, named twice
+		}
 		if _, ok := doc.fetchURL[key]; ok {
 			// Another file (other checksum) already has this key: two
 			// dependencies name one URL with different checksums. Never mix bytes.
@@ -133,6 +140,7 @@ func (s *Source) load() (*Document, error) {
 			return ""
 		}
 		byDigest[sum.String()] = key
+		keySum[key] = sum
 		doc.fetchURL[key] = uri
 		doc.artifacts = append(doc.artifacts, providers.Artifact{
 			Key:     key,

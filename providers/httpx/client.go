@@ -455,3 +455,32 @@ func scrubKV(kv []any) []any {
 	}
 	return out
 }
+
+// DoOnce sends req once, without retries: for streaming bodies that cannot
+// be replayed (an upload read straight from the source). Credentials in the
+// URL move to the Authorization header and errors carry the redacted URL,
+// as with Do. A failed streaming upload is retried by the next apply, not here.
+func (c *Client) DoOnce(req *http.Request) (*http.Response, error) {
+	display, ok := displayFrom(req.Context())
+	if !ok {
+		display = Redact(req.URL)
+	}
+	out := req.Clone(req.Context())
+	out.Body, out.GetBody, out.ContentLength = req.Body, nil, req.ContentLength
+	if u := out.URL.User; u != nil {
+		if out.Header.Get("Authorization") == "" {
+			pass, _ := u.Password()
+			out.SetBasicAuth(u.Username(), pass)
+		}
+		out.URL.User = nil
+	}
+	if c.userAgent != "" && out.Header.Get("User-Agent") == "" {
+		out.Header.Set("User-Agent", c.userAgent)
+	}
+	c.log.Debug("request", "method", req.Method, "url", display, "attempt", 1)
+	resp, err := c.rc.HTTPClient.Do(out)
+	if err != nil {
+		return nil, &Error{Method: req.Method, URL: display, Attempts: 1, Err: stripURLError(err)}
+	}
+	return resp, nil
+}

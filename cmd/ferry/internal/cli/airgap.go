@@ -25,7 +25,8 @@ import (
 
 // The air-gap split: `apply -download-only -cache DIR` fetches and verifies,
 // on the connected side, every artifact the configuration selects into a
-// content-addressed cache (DIR/sha256/HEX); `apply -from-cache DIR` on the
+// content-addressed cache (DIR/ALG/HEX, ALG the primary digest's: sha256
+// unless only sha512 is declared); `apply -from-cache DIR` on the
 // other side plans and applies as usual, but every fetch reads the cache.
 
 // cacheKey is where an artifact lives in the cache: its primary digest.
@@ -57,7 +58,15 @@ func (a *app) downloadOnly(f *planFlags, cacheDir string) error {
 		m.Rewrite, m.Bindings = nil, nil
 		cfg.Mirrors[m.Name] = &m
 	}
-	p, diags := planner.Plan(cfg, empty, inv, planner.Options{Now: time.Now(), ToolVersion: Version})
+	targets, err := parseTargets("target", f.targets, false)
+	if err != nil {
+		return err
+	}
+	excludes, err := parseTargets("exclude", f.excludes, false)
+	if err != nil {
+		return err
+	}
+	p, diags := planner.Plan(cfg, empty, inv, planner.Options{Now: time.Now(), ToolVersion: Version, Targets: targets, Excludes: excludes})
 	a.renderDiags(cfg, diags)
 	if diags.HasErrors() {
 		return silent(ExitError)

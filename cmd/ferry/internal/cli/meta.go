@@ -18,6 +18,7 @@ import (
 	"github.com/ferry-mirror/ferry/providers"
 	"github.com/ferry-mirror/ferry/providers/buildpack"
 	"github.com/ferry-mirror/ferry/providers/dir"
+	"github.com/ferry-mirror/ferry/providers/httpdst"
 	"github.com/ferry-mirror/ferry/providers/httpsrc"
 	"github.com/ferry-mirror/ferry/providers/httpx"
 	"github.com/ferry-mirror/ferry/state"
@@ -25,7 +26,7 @@ import (
 
 // providerTypes are the source and destination types this build accepts.
 func providerTypes() []config.ProviderType {
-	return []config.ProviderType{httpsrc.Type(), buildpack.Type(), dir.Type()}
+	return []config.ProviderType{httpsrc.Type(), buildpack.Type(), dir.Type(), httpdst.Type()}
 }
 
 // varFlags collects -var and -var-file in command-line order (the order is
@@ -209,6 +210,8 @@ func (a *app) buildProviders(cfg *config.Config) *providerSet {
 		switch c := d.Settings.(type) {
 		case *dir.Config:
 			ps.destinations[addr] = dir.New(addr, c, a.logger.Named("destination").With("destination", addr))
+		case *httpdst.Config:
+			ps.destinations[addr] = httpdst.New(addr, c, client, a.logger.Named("destination").With("destination", addr))
 		}
 	}
 	return ps

@@ -180,7 +180,11 @@ Exit codes: 0 success, 1 error; with -detailed-exitcode, 0 no changes, 1 error,
 					return err
 				}
 				if out != "" {
-					fmt.Fprintf(a.streams.Out, "\nSaved the plan to %s. Apply exactly this plan with:\n  ferry apply %s\n", out, out)
+					cacheArg := ""
+					if f.fromCache != "" {
+						cacheArg = "-from-cache " + f.fromCache + " "
+					}
+					fmt.Fprintf(a.streams.Out, "\nSaved the plan to %s. Apply exactly this plan with:\n  ferry apply %s%s\n", out, cacheArg, out)
 				}
 			}
 			if detailed && p.Summary.Changed() {

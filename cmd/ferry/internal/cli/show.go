@@ -170,7 +170,13 @@ func (a *app) newStateCommand() *cobra.Command {
 				for _, d := range art.SourceDigests {
 					fmt.Fprintf(w, "  source digest:  %s\n", d)
 				}
+				if art.Origin != "" {
+					fmt.Fprintf(w, "  origin:         %s\n", art.Origin)
+				}
 				fmt.Fprintf(w, "  added at:       %s\n", art.AddedAt.Format("2006-01-02T15:04:05Z07:00"))
+				if !art.VerifiedAt.IsZero() {
+					fmt.Fprintf(w, "  verified at:    %s\n", art.VerifiedAt.Format("2006-01-02T15:04:05Z07:00"))
+				}
 				return nil
 			},
 		},

@@ -1,0 +1,19 @@
+// Package httpdst is the "http" destination: a plain HTTP file store reached
+// with PUT, HEAD, GET and DELETE under a base URL (Artifactory generic and
+// Nexus raw repositories, ProGet asset directories, a WebDAV server).
+package httpdst
+
+// Config is the decoded destination "http" block.
+type Config struct {
+	// URL is the base URL objects are stored under; KEY goes to URL/KEY.
+	URL string
+	// PublicURL is the base URL consumers download from when it differs
+	// from URL (a CDN, an anonymous read endpoint); empty means URL.
+	PublicURL string
+	// Username and Password are basic auth; Token is a bearer token. At most
+	// one kind is set. They never leave this package.
+	Username, Password, Token string
+	// ChecksumHeaders sends X-Checksum-Sha256 with each PUT (Artifactory and
+	// Nexus check it and refuse a mismatch) and reads it back on HEAD.
+	ChecksumHeaders bool
+}

@@ -1,0 +1,103 @@
+package httpdst
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/ferry-mirror/ferry/planner/config"
+)
+
+// Type is the "http" destination type for config.Load:
+//
+//	destination "http" "artifactory" {
+//	  url              = "https://artifactory.internal/artifactory/generic-local/deps"
+//	  username         = "ci"
+//	  password         = var.artifactory_password   # or: token = var.token (bearer)
+//	  public_url       = "https://cdn.internal/deps" # optional: where consumers download
+//	  checksum_headers = true                        # default true: X-Checksum-Sha256
+//	}
+func Type() config.ProviderType {
+	return config.ProviderType{Kind: config.KindDestination, Name: "http", Decode: decode}
+}
+
+func decode(body hcl.Body, ectx *hcl.EvalContext, env config.DecodeEnv) (any, hcl.Diagnostics) {
+	cfg := &Config{ChecksumHeaders: true}
+	content, diags := body.Content(&hcl.BodySchema{Attributes: []hcl.AttributeSchema{
+		{Name: "url", Required: true},
+		{Name: "public_url"},
+		{Name: "username"},
+		{Name: "password"},
+		{Name: "token"},
+		{Name: "checksum_headers"},
+	}})
+	baseURL := func(name string) string {
+		attr := content.Attributes[name]
+		if attr == nil {
+			return ""
+		}
+		s, moreDiags := config.DecodePlainString(attr, ectx)
+		diags = append(diags, moreDiags...)
+		if moreDiags.HasErrors() {
+			return ""
+		}
+		u, err := url.Parse(s)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Invalid " + name,
+				Detail: name + " is the http(s) base URL objects live under, like \"https://repo.internal/generic-local/deps\", " +
+					"with no query, fragment or credentials (use username/password or token for those).",
+				Subject: attr.Expr.Range().Ptr(),
+			})
+			return ""
+		}
+		return strings.TrimSuffix(s, "/")
+	}
+	cfg.URL = baseURL("url")
+	cfg.PublicURL = baseURL("public_url")
+
+	secret := func(name string) (string, *hcl.Attribute) {
+		attr := content.Attributes[name]
+		if attr == nil {
+			return "", nil
+		}
+		// Secrets may come from sensitive variables; they are only ever sent
+		// in an Authorization header.
+		s, _, moreDiags := config.DecodeString(attr, ectx)
+		diags = append(diags, moreDiags...)
+		return s, attr
+	}
+	var userAttr, passAttr, tokenAttr *hcl.Attribute
+	cfg.Username, userAttr = secret("username")
+	cfg.Password, passAttr = secret("password")
+	cfg.Token, tokenAttr = secret("token")
+	switch {
+	case tokenAttr != nil && (userAttr != nil || passAttr != nil):
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Conflicting credentials",
+			Detail:   "Set either username and password (basic auth) or token (bearer), not both.",
+			Subject:  tokenAttr.NameRange.Ptr(),
+		})
+	case (userAttr == nil) != (passAttr == nil):
+		missing, at := "password", userAttr
+		if userAttr == nil {
+			missing, at = "username", passAttr
+		}
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Incomplete credentials",
+			Detail:   fmt.Sprintf("Basic auth needs both username and password; %s is missing.", missing),
+			Subject:  at.NameRange.Ptr(),
+		})
+	}
+	if attr := content.Attributes["checksum_headers"]; attr != nil {
+		v, moreDiags := config.DecodeBool(attr, ectx)
+		diags = append(diags, moreDiags...)
+		cfg.ChecksumHeaders = v
+	}
+	return cfg, diags
+}
