@@ -37,6 +37,9 @@ type Inventory struct {
 	Notes map[string][]string `json:"notes,omitempty"`
 	// Warnings are problems met while gathering that do not stop planning.
 	Warnings []string `json:"warnings,omitempty"`
+	// ConsumerWarnings are problems consumers of rewritten files or bindings
+	// would meet downloading from a destination.
+	ConsumerWarnings []string `json:"consumer_warnings,omitempty"`
 	// Rewrites are the inputs of each mirror's rewrite block, by mirror name.
 	Rewrites map[string]RewriteInput `json:"rewrites,omitempty"`
 }
@@ -138,6 +141,9 @@ func Plan(cfg *config.Config, prior *state.State, inv *Inventory, opts Options) 
 	diags = append(diags, b.notes()...)
 	for _, w := range inv.Warnings {
 		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagWarning, Summary: "Upstream did not answer", Detail: w})
+	}
+	for _, w := range inv.ConsumerWarnings {
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagWarning, Summary: "Consumers may not be able to download", Detail: w})
 	}
 	for _, name := range sortedKeys(prior.Mirrors) {
 		if _, ok := cfg.Mirrors[name]; !ok {

@@ -117,10 +117,20 @@ type Sizer interface {
 }
 
 // URLer is an optional Destination capability: the URL consumers (a
-// rewritten buildpack.toml, bindings) download the object at key from. It
-// fails when the destination cannot tell (a dir destination without base_url).
+// rewritten buildpack.toml, bindings) download artifact a from, once it is
+// stored. Path-based stores use a.Key; content-addressed ones (OCI blob URLs)
+// use a.Digests. It fails when the destination cannot tell (a dir
+// destination without base_url, an OCI artifact without a sha256).
 type URLer interface {
-	URL(key string) (string, error)
+	URL(a Artifact) (string, error)
+}
+
+// ConsumerChecker is an optional Destination capability: problems consumers
+// would meet downloading what ferry points them at (a registry that refuses
+// anonymous pulls, while buildpacks send one unauthenticated GET). Each
+// string is a complete sentence for the plan's warnings.
+type ConsumerChecker interface {
+	CheckConsumerAccess(ctx context.Context) []string
 }
 
 // Describer is an optional capability: a short, secret-free description of

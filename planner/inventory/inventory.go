@@ -100,7 +100,7 @@ func gatherRewrites(cfg *config.Config, provs Providers, inv *planner.Inventory)
 			in.URLError = fmt.Sprintf("destination %s cannot give consumers URLs", m.To)
 		} else {
 			for _, a := range inv.Sources[m.From] {
-				url, err := u.URL(a.Key)
+				url, err := u.URL(a)
 				if err != nil {
 					in.URLError = err.Error()
 					break
@@ -221,6 +221,23 @@ func Gather(ctx context.Context, cfg *config.Config, prior *state.State, provs P
 	}
 	if err := gatherRewrites(cfg, provs, inv); err != nil {
 		return nil, err
+	}
+	checked := map[string]bool{}
+	for _, name := range sortedMirrors(cfg) {
+		m := cfg.Mirrors[name]
+		if (m.Rewrite == nil && m.Bindings == nil) || checked[m.To] {
+			continue
+		}
+		checked[m.To] = true
+		dst, err := provs.Destination(m.To)
+		if err != nil {
+			return nil, err
+		}
+		if cc, ok := dst.(providers.ConsumerChecker); ok {
+			for _, w := range cc.CheckConsumerAccess(ctx) {
+				inv.ConsumerWarnings = append(inv.ConsumerWarnings, fmt.Sprintf("Destination %s: %s", m.To, w))
+			}
+		}
 	}
 	if !opts.Refresh {
 		inv.Destinations = nil

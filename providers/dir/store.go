@@ -79,7 +79,8 @@ func (s *Store) Describe() string {
 
 // URL is where consumers download key: base_url followed by the key with
 // each segment escaped.
-func (s *Store) URL(key string) (string, error) {
+func (s *Store) URL(a providers.Artifact) (string, error) {
+	key := a.Key
 	if s.baseURL == "" {
 		return "", fmt.Errorf("destination %s has no base_url, so ferry cannot tell consumers where the mirror serves %s: set base_url", s.name, key)
 	}

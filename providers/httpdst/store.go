@@ -250,7 +250,8 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 }
 
 // URL is where consumers download key: public_url (else url) / KEY.
-func (s *Store) URL(key string) (string, error) {
+func (s *Store) URL(a providers.Artifact) (string, error) {
+	key := a.Key
 	if err := checkKey(key); err != nil {
 		return "", err
 	}

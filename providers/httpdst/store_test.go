@@ -89,7 +89,7 @@ func TestSameSizeWrongBytesNeverLand(t *testing.T) {
 	if err := s.Put(context.Background(), a, strings.NewReader(string(good)), providers.PutOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	u, err := s.URL("k/file.bin")
+	u, err := s.URL(a)
 	if err != nil {
 		t.Fatal(err)
 	}
