@@ -84,48 +84,37 @@ func decodeMirror(b *hcl.Block, ectx *hcl.EvalContext, declared map[Kind]map[str
 		seen = rb.DefRange.Ptr()
 		diags = append(diags, decodeRetention(rb, ectx, &m.Retention)...)
 	}
-	var seenRewrite *hcl.Range
-	for _, rb := range content.Blocks.OfType("rewrite") {
-		if seenRewrite != nil {
-			diags = append(diags, duplicate("rewrite", fmt.Sprintf("A rewrite block for mirror %q", m.Name), *seenRewrite, rb,
-				"A mirror has at most one rewrite block."))
-			continue
+	// rewrite and bindings are consumer outputs of a buildpack source: at
+	// most one of each, and only when the mirror reads a buildpack.
+	outputBlock := func(kind, summary, what string) *hcl.Block {
+		blocks := content.Blocks.OfType(kind)
+		for _, b := range blocks[min(1, len(blocks)):] {
+			diags = append(diags, duplicate(kind, fmt.Sprintf("A %s block for mirror %q", kind, m.Name), blocks[0].DefRange, b,
+				fmt.Sprintf("A mirror has at most one %s block.", kind)))
 		}
-		seenRewrite = rb.DefRange.Ptr()
-		rw, moreDiags := decodeRewrite(rb, ectx, dir)
-		diags = append(diags, moreDiags...)
+		if len(blocks) == 0 {
+			return nil
+		}
 		if m.From != "" && !strings.HasPrefix(m.From, "buildpack.") {
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
-				Summary:  "Rewrite needs a buildpack source",
-				Detail: fmt.Sprintf("A rewrite block points a buildpack.toml's dependency uris at the mirror, so the mirror's source must be "+
-					"a source \"buildpack\" block; mirror %q reads from %s.", m.Name, m.From),
-				Subject: rb.DefRange.Ptr(),
+				Summary:  summary,
+				Detail: fmt.Sprintf("A %s block %s, so the mirror's source must be a source \"buildpack\" block; mirror %q reads from %s.",
+					kind, what, m.Name, m.From),
+				Subject: blocks[0].DefRange.Ptr(),
 			})
-			continue
+			return nil
 		}
+		return blocks[0]
+	}
+	if b := outputBlock("rewrite", "Rewrite needs a buildpack source", "points a buildpack.toml's dependency uris at the mirror"); b != nil {
+		rw, moreDiags := decodeRewrite(b, ectx, dir)
+		diags = append(diags, moreDiags...)
 		m.Rewrite = rw
 	}
-	var seenBindings *hcl.Range
-	for _, bb := range content.Blocks.OfType("bindings") {
-		if seenBindings != nil {
-			diags = append(diags, duplicate("bindings", fmt.Sprintf("A bindings block for mirror %q", m.Name), *seenBindings, bb,
-				"A mirror has at most one bindings block."))
-			continue
-		}
-		seenBindings = bb.DefRange.Ptr()
-		bd, moreDiags := decodeBindings(bb, ectx, dir)
+	if b := outputBlock("bindings", "Bindings need a buildpack source", "maps buildpack dependency checksums to the mirror"); b != nil {
+		bd, moreDiags := decodeBindings(b, ectx, dir)
 		diags = append(diags, moreDiags...)
-		if m.From != "" && !strings.HasPrefix(m.From, "buildpack.") {
-			diags = append(diags, &hcl.Diagnostic{
-				Severity: hcl.DiagError,
-				Summary:  "Bindings need a buildpack source",
-				Detail: fmt.Sprintf("A bindings block maps buildpack dependency checksums to the mirror, so the mirror's source must be "+
-					"a source \"buildpack\" block; mirror %q reads from %s.", m.Name, m.From),
-				Subject: bb.DefRange.Ptr(),
-			})
-			continue
-		}
 		m.Bindings = bd
 	}
 	return m, diags

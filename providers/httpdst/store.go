@@ -170,7 +170,9 @@ func (s *Store) Put(ctx context.Context, a providers.Artifact, r io.Reader, opts
 		}
 	}
 	vr := verify.NewReader(r, a.Size, a.Digests)
-	req, err := s.newRequest(ctx, http.MethodPut, a.Key, io.NopCloser(vr))
+	// Stop reading as soon as ctx ends, so the chunked body is cut before its
+	// final chunk even when the source itself ignores the context.
+	req, err := s.newRequest(ctx, http.MethodPut, a.Key, io.NopCloser(ctxReader{ctx: ctx, r: vr}))
 	if err != nil {
 		return s.opErr("put", a.Key, err)
 	}
@@ -187,6 +189,12 @@ func (s *Store) Put(ctx context.Context, a providers.Artifact, r io.Reader, opts
 		return s.opErr("put", a.Key, mm)
 	}
 	if err != nil {
+		if ctx.Err() != nil && vr.Verified() && !opts.Overwrite {
+			// Cancelled after the whole body went out: the server may have
+			// stored it. The key was free before, so remove what we may
+			// have created rather than leave an object ferry never recorded.
+			_ = s.Delete(context.WithoutCancel(ctx), a.Key)
+		}
 		return s.opErr("put", a.Key, err)
 	}
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
@@ -264,3 +272,16 @@ func (s *Store) URL(a providers.Artifact) (string, error) {
 
 // Describe names the base URL (no credentials).
 func (s *Store) Describe() string { return "http " + httpx.RedactString(s.cfg.URL) }
+
+// ctxReader fails reads once ctx is done.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
