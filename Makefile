@@ -1,7 +1,7 @@
 # ferry: build, test, lint. `make build` then `make test` from a fresh clone.
 GO ?= go
 
-.PHONY: setup build test unit e2e lint fmt quickstart example-buildpack golden clean
+.PHONY: setup build test unit e2e lint fmt quickstart example-buildpack example-oci golden clean
 
 build:
 	$(GO) build -o bin/ferry ./cmd/ferry
@@ -35,6 +35,9 @@ quickstart: build
 
 example-buildpack: build
 	./examples/buildpack/run.sh
+
+example-oci: build
+	./examples/oci/run.sh
 
 # Rewrite the planner's golden plans after an intended change; review the diff.
 golden:

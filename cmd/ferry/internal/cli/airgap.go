@@ -45,7 +45,10 @@ func (a *app) downloadOnly(f *planFlags, cacheDir string) error {
 	if err != nil {
 		return err
 	}
-	ps := a.buildProviders(cfg)
+	ps, err := a.buildProviders(cfg)
+	if err != nil {
+		return err
+	}
 	empty := &state.State{Mirrors: map[string]*state.Mirror{}}
 	inv, err := inventory.Gather(a.ctx, cfg, empty, ps, inventory.Options{Refresh: false, Logger: a.logger.Named("inventory")})
 	if err != nil {

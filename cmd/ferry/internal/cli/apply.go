@@ -94,7 +94,10 @@ func (a *app) applySaved(path string, f *planFlags) error {
 	if p.PriorState.Serial != serial {
 		return &exitError{code: ExitError, err: fmt.Errorf("saved plan %s is stale: the state changed since it was made (serial %d, now %d); run ferry plan again", path, p.PriorState.Serial, serial)}
 	}
-	ps := a.providersFor(cfg, f)
+	ps, err := a.providersFor(cfg, f)
+	if err != nil {
+		return err
+	}
 	now := ps.describeDestinations()
 	for _, addr := range sortedStrings(p.Destinations) {
 		if now[addr] != p.Destinations[addr] {
@@ -118,7 +121,10 @@ func (a *app) applyFresh(f *planFlags, autoApprove bool) error {
 		return err
 	}
 	defer sess.close()
-	ps := a.providersFor(cfg, f)
+	ps, err := a.providersFor(cfg, f)
+	if err != nil {
+		return err
+	}
 	p, err := a.makePlan(cfg, sess, f, ps)
 	if err != nil {
 		return err
@@ -179,12 +185,15 @@ func (a *app) execute(cfg *config.Config, sess *stateSession, ps *providerSet, p
 }
 
 // providersFor builds the providers, fetching from the cache with -from-cache.
-func (a *app) providersFor(cfg *config.Config, f *planFlags) *providerSet {
-	ps := a.buildProviders(cfg)
+func (a *app) providersFor(cfg *config.Config, f *planFlags) (*providerSet, error) {
+	ps, err := a.buildProviders(cfg)
+	if err != nil {
+		return nil, err
+	}
 	if f.fromCache != "" {
 		ps.useCache(f.fromCache, dir.New("cache", &dir.Config{Path: f.fromCache}, a.logger.Named("cache")))
 	}
-	return ps
+	return ps, nil
 }
 
 func doneText(c plan.Change) string {

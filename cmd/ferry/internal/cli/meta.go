@@ -19,6 +19,7 @@ import (
 	"github.com/ferry-mirror/ferry/providers/buildpack"
 	"github.com/ferry-mirror/ferry/providers/dir"
 	"github.com/ferry-mirror/ferry/providers/httpdst"
+	"github.com/ferry-mirror/ferry/providers/oci"
 	"github.com/ferry-mirror/ferry/providers/httpsrc"
 	"github.com/ferry-mirror/ferry/providers/httpx"
 	"github.com/ferry-mirror/ferry/state"
@@ -26,7 +27,7 @@ import (
 
 // providerTypes are the source and destination types this build accepts.
 func providerTypes() []config.ProviderType {
-	return []config.ProviderType{httpsrc.Type(), buildpack.Type(), dir.Type(), httpdst.Type()}
+	return []config.ProviderType{httpsrc.Type(), buildpack.Type(), dir.Type(), httpdst.Type(), oci.Type()}
 }
 
 // varFlags collects -var and -var-file in command-line order (the order is
@@ -195,7 +196,7 @@ type providerSet struct {
 	destinations map[string]providers.Destination
 }
 
-func (a *app) buildProviders(cfg *config.Config) *providerSet {
+func (a *app) buildProviders(cfg *config.Config) (*providerSet, error) {
 	client := httpx.New(httpx.Options{Logger: a.logger.Named("http"), UserAgent: "ferry/" + Version})
 	ps := &providerSet{sources: map[string]providers.Source{}, destinations: map[string]providers.Destination{}}
 	for addr, s := range cfg.Sources {
@@ -212,9 +213,15 @@ func (a *app) buildProviders(cfg *config.Config) *providerSet {
 			ps.destinations[addr] = dir.New(addr, c, a.logger.Named("destination").With("destination", addr))
 		case *httpdst.Config:
 			ps.destinations[addr] = httpdst.New(addr, c, client, a.logger.Named("destination").With("destination", addr))
+		case *oci.Config:
+			s, err := oci.NewWithOptions(addr, c, a.logger.Named("destination").With("destination", addr), oci.Options{UserAgent: "ferry/" + Version})
+			if err != nil {
+				return nil, &exitError{code: ExitError, err: err}
+			}
+			ps.destinations[addr] = s
 		}
 	}
-	return ps
+	return ps, nil
 }
 
 func (ps *providerSet) Source(addr string) (providers.Source, error) {

@@ -153,7 +153,10 @@ Exit codes: 0 success, 1 error; with -detailed-exitcode, 0 no changes, 1 error,
 				return err
 			}
 			defer sess.close()
-			ps := a.providersFor(cfg, &f)
+			ps, err := a.providersFor(cfg, &f)
+			if err != nil {
+				return err
+			}
 			p, err := a.makePlan(cfg, sess, &f, ps)
 			if err != nil {
 				return err
