@@ -19,9 +19,9 @@ import (
 	"github.com/ferry-mirror/ferry/providers/buildpack"
 	"github.com/ferry-mirror/ferry/providers/dir"
 	"github.com/ferry-mirror/ferry/providers/httpdst"
-	"github.com/ferry-mirror/ferry/providers/oci"
 	"github.com/ferry-mirror/ferry/providers/httpsrc"
 	"github.com/ferry-mirror/ferry/providers/httpx"
+	"github.com/ferry-mirror/ferry/providers/oci"
 	"github.com/ferry-mirror/ferry/state"
 )
 
