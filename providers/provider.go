@@ -125,6 +125,17 @@ type URLer interface {
 	URL(a Artifact) (string, error)
 }
 
+// Copier is an optional Source capability for artifacts that are graphs
+// rather than one stream of bytes (an OCI image: index, manifests, blobs).
+// CopyTo copies a to dst itself, byte for byte, verifying every descriptor on
+// the way, and returns what dst now holds under a.Key (its digests and size,
+// as dst's Stat would report them). It returns an error wrapping
+// ErrUnsupported when dst is not a kind it can copy to; the apply engine
+// then reports the change as failed (the artifact cannot be streamed).
+type Copier interface {
+	CopyTo(ctx context.Context, a Artifact, dst Destination) (Artifact, error)
+}
+
 // ConsumerChecker is an optional Destination capability: problems consumers
 // would meet downloading what ferry points them at (a registry that refuses
 // anonymous pulls, while buildpacks send one unauthenticated GET). Each
