@@ -120,7 +120,7 @@ func (s *Store) Stat(ctx context.Context, key string) (providers.Artifact, error
 		return providers.Artifact{}, s.opErr("stat", key, fmt.Errorf("not a regular file (%s)", fi.Mode().Type()))
 	}
 	h256, h512 := sha256.New(), sha512.New()
-	n, err := io.Copy(io.MultiWriter(h256, h512), ctxReader{ctx, f})
+	n, err := io.Copy(io.MultiWriter(h256, h512), providers.ContextReader(ctx, f))
 	if err != nil {
 		return providers.Artifact{}, s.opErr("stat", key, err)
 	}
@@ -190,7 +190,7 @@ func (s *Store) Put(ctx context.Context, a providers.Artifact, r io.Reader, opts
 		}
 	}()
 
-	vr := verify.NewReader(ctxReader{ctx, r}, a.Size, a.Digests)
+	vr := verify.NewReader(providers.ContextReader(ctx, r), a.Size, a.Digests)
 	if _, err := io.Copy(f, vr); err != nil {
 		return s.opErr("put", key, err)
 	}
@@ -345,29 +345,14 @@ func (s *Store) opErr(op, key string, err error) error {
 // checkKey accepts slash-separated relative paths whose segments are all
 // real names.
 func checkKey(key string) error {
-	bad := func(why string) error { return fmt.Errorf("%w: %s", ErrInvalidKey, why) }
-	switch {
-	case key == "":
-		return bad("empty")
-	case strings.ContainsRune(key, 0):
-		return bad("contains a NUL byte")
-	case strings.ContainsRune(key, '\\'):
-		return bad("contains a backslash (use / to separate directories)")
-	case strings.HasPrefix(key, "/"):
-		return bad("absolute path")
+	if err := providers.CheckKey(key); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidKey, err)
 	}
-	for i, seg := range strings.Split(key, "/") {
-		switch {
-		case seg == "":
-			return bad("empty path segment")
-		case seg == "." || seg == "..":
-			return bad(fmt.Sprintf("%q path segment", seg))
-		case i == 0 && seg == tmpDir:
-			return bad(tmpDir + " is reserved for temp files")
-		}
+	if first, _, _ := strings.Cut(key, "/"); first == tmpDir {
+		return fmt.Errorf("%w: %s is reserved for temp files", ErrInvalidKey, tmpDir)
 	}
 	if !filepath.IsLocal(filepath.FromSlash(key)) {
-		return bad("not a local path on this system")
+		return fmt.Errorf("%w: %q is not a local path on this system", ErrInvalidKey, key)
 	}
 	return nil
 }
@@ -468,20 +453,6 @@ func syncUnsupported(err error) bool {
 	return errors.Is(err, errors.ErrUnsupported) || errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.ENOTSUP)
 }
 
-// ctxReader stops reading once ctx is done, so cancelling a transfer
-// interrupts it even when r itself ignores the context.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
-}
-
 // Fetch opens the file at a.Key for reading; it lets a directory serve as a
 // source (the air-gap cache). Missing files wrap providers.ErrNotFound.
 func (s *Store) Fetch(ctx context.Context, a providers.Artifact) (io.ReadCloser, error) {
@@ -500,10 +471,10 @@ func (s *Store) Fetch(ctx context.Context, a providers.Artifact) (io.ReadCloser,
 	if err != nil {
 		return nil, s.opErr("fetch", a.Key, notFound(err))
 	}
-	return ctxReadCloser{ctxReader{ctx, f}, f}, nil
+	return ctxReadCloser{providers.ContextReader(ctx, f), f}, nil
 }
 
 type ctxReadCloser struct {
-	ctxReader
+	io.Reader
 	io.Closer
 }

@@ -51,17 +51,7 @@ func (s *Store) opErr(op, key string, err error) error {
 	return &providers.OpError{Op: op, Side: providers.SideDestination, Provider: s.name, Key: key, Err: err}
 }
 
-func checkKey(key string) error {
-	if key == "" || strings.HasPrefix(key, "/") || strings.ContainsAny(key, "\\\x00") {
-		return fmt.Errorf("invalid key %q", key)
-	}
-	for _, seg := range strings.Split(key, "/") {
-		if seg == "" || seg == "." || seg == ".." {
-			return fmt.Errorf("invalid key %q", key)
-		}
-	}
-	return nil
-}
+func checkKey(key string) error { return providers.CheckKey(key) }
 
 func escapeKey(key string) string {
 	segs := strings.Split(key, "/")
@@ -172,7 +162,7 @@ func (s *Store) Put(ctx context.Context, a providers.Artifact, r io.Reader, opts
 	vr := verify.NewReader(r, a.Size, a.Digests)
 	// Stop reading as soon as ctx ends, so the chunked body is cut before its
 	// final chunk even when the source itself ignores the context.
-	req, err := s.newRequest(ctx, http.MethodPut, a.Key, io.NopCloser(ctxReader{ctx: ctx, r: vr}))
+	req, err := s.newRequest(ctx, http.MethodPut, a.Key, io.NopCloser(providers.ContextReader(ctx, vr)))
 	if err != nil {
 		return s.opErr("put", a.Key, err)
 	}
@@ -272,16 +262,3 @@ func (s *Store) URL(a providers.Artifact) (string, error) {
 
 // Describe names the base URL (no credentials).
 func (s *Store) Describe() string { return "http " + httpx.RedactString(s.cfg.URL) }
-
-// ctxReader fails reads once ctx is done.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
-}
