@@ -136,6 +136,14 @@ type Copier interface {
 	CopyTo(ctx context.Context, a Artifact, dst Destination) (Artifact, error)
 }
 
+// GraphStater is an optional Destination capability that goes with Copier:
+// StatGraph describes what key holds as a whole graph (an OCI tag's root
+// manifest digest and size), which is what a copied graph is compared by.
+// Mirrors whose source is a Copier stat with it instead of Stat.
+type GraphStater interface {
+	StatGraph(ctx context.Context, key string) (Artifact, error)
+}
+
 // ConsumerChecker is an optional Destination capability: problems consumers
 // would meet downloading what ferry points them at (a registry that refuses
 // anonymous pulls, while buildpacks send one unauthenticated GET). Each

@@ -2,6 +2,10 @@ package main_test
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -86,4 +90,87 @@ func TestOCIAuthWarningsAndSecrets(t *testing.T) {
 	if strings.Contains(w.stdout+w.stderr, wrong) {
 		t.Fatal("the wrong password appears in the error")
 	}
+}
+
+// OCI to OCI (regsync's job): ferry seeds registry A, then mirrors the tags a
+// semver range selects from A to B, byte for byte, with retention.
+func TestOCIToOCIMirror(t *testing.T) {
+	regA := testenv.StartRegistry(t, testenv.RegistryOptions{})
+	regB := testenv.StartRegistry(t, testenv.RegistryOptions{})
+	files := t.TempDir()
+	var seed strings.Builder
+	seed.WriteString("variable \"files\" {}\nsource \"http\" \"files\" {\n")
+	for _, v := range []string{"1.0.0", "1.1.0", "2.0.0"} {
+		body := []byte("release " + v + "\n")
+		os.WriteFile(filepath.Join(files, v+".txt"), body, 0o644)
+		seed.WriteString("  artifact \"app\" {\n    url = \"${var.files}/" + v + ".txt\"\n    sha256 = \"" + sha256Hex(body) + "\"\n    version = \"" + v + "\"\n    key = \"" + v + "\"\n  }\n")
+	}
+	seed.WriteString("}\ndestination \"oci\" \"a\" {\n  registry = \"" + regA.Host + "\"\n  repository = \"app\"\n  plain_http = true\n}\nmirror \"seed\" {\n  from = source.http.files\n  to = destination.oci.a\n}\n")
+	seedDir := t.TempDir()
+	os.WriteFile(filepath.Join(seedDir, "main.ferry.hcl"), []byte(seed.String()), 0o644)
+	up := startUpstream(t, files)
+	ferry(t, seedDir, []string{"FERRY_VAR_files=" + up.URL}, "apply", "-auto-approve").must(t, 0, "Apply complete: 3 changes applied")
+
+	syncDir := t.TempDir()
+	sync := `source "oci" "a" {
+  registry   = "` + regA.Host + `"
+  repository = "app"
+  plain_http = true
+  tags {
+    semver = ">= 1.1"
+  }
+}
+destination "oci" "b" {
+  registry   = "` + regB.Host + `"
+  repository = "mirror/app"
+  plain_http = true
+}
+mirror "app" {
+  from = source.oci.a
+  to   = destination.oci.b
+}
+`
+	os.WriteFile(filepath.Join(syncDir, "main.ferry.hcl"), []byte(sync), 0o644)
+	ferry(t, syncDir, nil, "plan", "-detailed-exitcode").must(t, 2, `mirror.app["1.1.0"]`, `mirror.app["2.0.0"]`, "Plan: 2 to add")
+	ferry(t, syncDir, nil, "apply", "-auto-approve").must(t, 0, "Apply complete: 2 changes applied")
+	ferry(t, syncDir, nil, "plan", "-detailed-exitcode").must(t, 0, "No changes. 2 artifacts up to date.")
+	for _, tag := range []string{"1.1.0", "2.0.0"} {
+		a := getManifest(t, regA.URL+"/v2/app/manifests/"+tag)
+		b := getManifest(t, regB.URL+"/v2/mirror/app/manifests/"+tag)
+		if a == "" || a != b {
+			t.Errorf("manifest %s differs between A and B (or is missing)", tag)
+		}
+	}
+	if m := getManifest(t, regB.URL+"/v2/mirror/app/manifests/1.0.0"); m != "" {
+		t.Error("1.0.0 is outside the semver range but was mirrored")
+	}
+
+	// Retention on the mirror: keep the newest version only.
+	os.WriteFile(filepath.Join(syncDir, "main.ferry.hcl"), []byte(strings.Replace(sync, "  to   = destination.oci.b\n", "  to   = destination.oci.b\n  retention {\n    keep_last = 1\n  }\n", 1)), 0o644)
+	ferry(t, syncDir, nil, "apply", "-auto-approve").must(t, 0, `mirror.app["1.1.0"]: deleted`)
+	if m := getManifest(t, regB.URL+"/v2/mirror/app/manifests/1.1.0"); m != "" {
+		t.Error("retention did not remove 1.1.0 from B")
+	}
+}
+
+func sha256Hex(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+// getManifest returns the raw manifest at url, "" when it is not there.
+func getManifest(t *testing.T, url string) string {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	req.Header.Set("Accept", "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		return ""
+	}
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
 }

@@ -232,8 +232,16 @@ func (e *engine) transfer(ctx context.Context, c plan.Change) error {
 		want.Size = c.After.Size
 	}
 
+	stat := dst.Stat
+	if src, err := e.provs.Source(c.Source); err == nil {
+		if _, copies := src.(providers.Copier); copies {
+			if gs, ok := dst.(providers.GraphStater); ok {
+				stat = gs.StatGraph
+			}
+		}
+	}
 	if c.Reason == plan.AlreadyAtDestination {
-		obj, err := dst.Stat(ctx, c.Key)
+		obj, err := stat(ctx, c.Key)
 		if err != nil {
 			return fmt.Errorf("recording an object found at the destination: %w (plan again)", err)
 		}

@@ -246,7 +246,7 @@ func Gather(ctx context.Context, cfg *config.Config, prior *state.State, provs P
 
 	type job struct {
 		dest, key string
-		stat      providers.Stater
+		stat      func(context.Context, string) (providers.Artifact, error)
 	}
 	type sizeJob struct {
 		source string
@@ -265,10 +265,20 @@ func Gather(ctx context.Context, cfg *config.Config, prior *state.State, provs P
 		if inv.Destinations[m.To] == nil {
 			inv.Destinations[m.To] = map[string]planner.Object{}
 		}
+		stat := dst.Stat
+		if src, err := provs.Source(m.From); err == nil {
+			if _, copies := src.(providers.Copier); copies {
+				gs, ok := dst.(providers.GraphStater)
+				if !ok {
+					return nil, fmt.Errorf("mirror %s: source %s copies graphs, which destination %s cannot hold", name, m.From, m.To)
+				}
+				stat = gs.StatGraph
+			}
+		}
 		add := func(key string) {
 			if id := m.To + "\x00" + key; !queued[id] {
 				queued[id] = true
-				jobs = append(jobs, job{dest: m.To, key: key, stat: dst})
+				jobs = append(jobs, job{dest: m.To, key: key, stat: stat})
 			}
 		}
 		var owned map[string]*state.Artifact
@@ -298,7 +308,7 @@ func Gather(ctx context.Context, cfg *config.Config, prior *state.State, provs P
 	g.SetLimit(par)
 	for _, j := range jobs {
 		g.Go(func() error {
-			a, err := j.stat.Stat(gctx, j.key)
+			a, err := j.stat(gctx, j.key)
 			obj := planner.Object{}
 			switch {
 			case errors.Is(err, providers.ErrNotFound):

@@ -126,8 +126,8 @@ func (s *Store) describe(ctx context.Context, err error) error {
 		}
 		switch er.StatusCode {
 		case http.StatusUnauthorized:
-			return fmt.Errorf("authentication failed for registry %s (check the destination's credentials): %s %s: %s",
-				s.host, er.Method, path, detail)
+			return fmt.Errorf("authentication failed for registry %s (check the %s's credentials): %s %s: %s",
+				s.host, s.side, er.Method, path, detail)
 		case http.StatusForbidden:
 			return fmt.Errorf("registry %s denied access to repository %s (the credentials lack permission): %s %s: %s",
 				s.host, s.cfg.Repository, er.Method, path, detail)

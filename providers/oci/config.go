@@ -3,6 +3,10 @@
 // single-file ORAS-style artifact, one tag per key. Consumers download the
 // file from the registry's plain blob URL, which is content-addressed by the
 // file's sha256 (see Store.URL and protocols.md §1.13).
+//
+// It is also the "oci" source (Source, SourceType): the selected tags of a
+// repository, each an image or index graph that Source.CopyTo copies byte
+// for byte to an oci destination under the same tag.
 package oci
 
 // Config is the decoded destination "oci" block.

@@ -80,9 +80,10 @@ func validRegistry(s string) bool {
 	return true
 }
 
-func decode(body hcl.Body, ectx *hcl.EvalContext, env config.DecodeEnv) (any, hcl.Diagnostics) {
-	cfg := &Config{}
-	content, diags := body.Content(&hcl.BodySchema{Attributes: []hcl.AttributeSchema{
+// registryAttributes are the arguments the destination and the source
+// share: where the repository is and how to authenticate.
+func registryAttributes() []hcl.AttributeSchema {
+	return []hcl.AttributeSchema{
 		{Name: "registry", Required: true},
 		{Name: "repository", Required: true},
 		{Name: "plain_http"},
@@ -91,7 +92,19 @@ func decode(body hcl.Body, ectx *hcl.EvalContext, env config.DecodeEnv) (any, hc
 		{Name: "password"},
 		{Name: "token"},
 		{Name: "docker_config"},
-	}})
+	}
+}
+
+func decode(body hcl.Body, ectx *hcl.EvalContext, env config.DecodeEnv) (any, hcl.Diagnostics) {
+	content, diags := body.Content(&hcl.BodySchema{Attributes: registryAttributes()})
+	cfg, moreDiags := decodeRegistry(content, ectx)
+	return cfg, append(diags, moreDiags...)
+}
+
+// decodeRegistry decodes registryAttributes from content.
+func decodeRegistry(content *hcl.BodyContent, ectx *hcl.EvalContext) (*Config, hcl.Diagnostics) {
+	cfg := &Config{}
+	var diags hcl.Diagnostics
 
 	// registry and repository are shown in plans (Describe), so they may not
 	// be sensitive.

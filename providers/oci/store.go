@@ -101,6 +101,7 @@ type Options struct {
 // sent again (its source bytes are still read and verified).
 type Store struct {
 	name string
+	side providers.Side // SideDestination; SideSource for the client inside a Source
 	cfg  *Config
 	log  hclog.Logger
 	host string // the registry host requests go to ("registry-1.docker.io" for docker.io)
@@ -135,15 +136,21 @@ func New(name string, cfg *Config, logger hclog.Logger) (*Store, error) {
 
 // NewWithOptions is New with Options.
 func NewWithOptions(name string, cfg *Config, logger hclog.Logger, opts Options) (*Store, error) {
+	return newStore(name, cfg, logger, opts, providers.SideDestination)
+}
+
+// newStore builds the registry client; side says which end of a transfer it
+// serves, for error messages.
+func newStore(name string, cfg *Config, logger hclog.Logger, opts Options, side providers.Side) (*Store, error) {
 	if logger == nil {
 		logger = hclog.NewNullLogger()
 	}
 	ref := registry.Reference{Registry: cfg.Registry, Repository: cfg.Repository}
 	if err := ref.ValidateRegistry(); err != nil {
-		return nil, fmt.Errorf("destination %s: %w", name, err)
+		return nil, fmt.Errorf("%s %s: %w", side, name, err)
 	}
 	if err := ref.ValidateRepository(); err != nil {
-		return nil, fmt.Errorf("destination %s: %w", name, err)
+		return nil, fmt.Errorf("%s %s: %w", side, name, err)
 	}
 	rt := opts.Transport
 	if rt == nil {
@@ -157,7 +164,7 @@ func NewWithOptions(name string, cfg *Config, logger hclog.Logger, opts Options)
 		UserAgent:  opts.UserAgent,
 		Transport:  rt,
 	})
-	s := &Store{name: name, cfg: cfg, log: logger, host: ref.Host(), http: hc}
+	s := &Store{name: name, side: side, cfg: cfg, log: logger, host: ref.Host(), http: hc}
 	ac := &auth.Client{
 		Client:     &http.Client{Transport: httpxTransport{hc}},
 		Credential: s.credential,
@@ -199,7 +206,7 @@ func (s *Store) credential(ctx context.Context, hostport string) (auth.Credentia
 }
 
 func (s *Store) opErr(op, key string, err error) error {
-	return &providers.OpError{Op: op, Side: providers.SideDestination, Provider: s.name, Key: key, Err: err}
+	return &providers.OpError{Op: op, Side: s.side, Provider: s.name, Key: key, Err: err}
 }
 
 func checkKey(key string) error {
@@ -278,13 +285,25 @@ func (s *Store) CheckConsumerAccess(ctx context.Context) []string {
 }
 
 // Stat resolves the key's tag and reports the file layer's size and sha256.
+//
+// A key that is its own tag (Tag(key) == key) may also hold a graph: an
+// image or index an oci source copied (Source.CopyTo). For a manifest that
+// is not a ferry file artifact under such a key, Stat reports the manifest
+// itself: its size and digest.
 func (s *Store) Stat(ctx context.Context, key string) (providers.Artifact, error) {
 	if err := checkKey(key); err != nil {
 		return providers.Artifact{}, s.opErr("stat", key, err)
 	}
-	m, _, err := s.fetchManifest(ctx, key)
+	m, desc, graph, err := s.fetchManifest(ctx, key)
 	if err != nil {
 		return providers.Artifact{}, s.opErr("stat", key, err)
+	}
+	if graph {
+		d, err := manifestDigest(desc)
+		if err != nil {
+			return providers.Artifact{}, s.opErr("stat", key, fmt.Errorf("registry %s: tag %s: %w", s.host, key, err))
+		}
+		return providers.Artifact{Key: key, Size: desc.Size, Digests: providers.NewDigests(d)}, nil
 	}
 	layer := m.Layers[0]
 	return providers.Artifact{
@@ -296,12 +315,14 @@ func (s *Store) Stat(ctx context.Context, key string) (providers.Artifact, error
 
 // Delete removes the key's manifest (by digest: distribution does not delete
 // by tag), which removes its tag. Blobs stay for the registry's garbage
-// collector. A tag holding something ferry did not store for key is refused.
+// collector. A tag holding something ferry did not store for key is refused,
+// except a graph under a key that is its own tag (see Stat): its manifest
+// is deleted by digest too.
 func (s *Store) Delete(ctx context.Context, key string) error {
 	if err := checkKey(key); err != nil {
 		return s.opErr("delete", key, err)
 	}
-	_, desc, err := s.fetchManifest(ctx, key)
+	_, desc, _, err := s.fetchManifest(ctx, key)
 	if err != nil {
 		return s.opErr("delete", key, err)
 	}
@@ -315,35 +336,67 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	return nil
 }
 
-// fetchManifest fetches and checks the manifest tagged Tag(key).
-func (s *Store) fetchManifest(ctx context.Context, key string) (ocispec.Manifest, ocispec.Descriptor, error) {
+// fetchManifest fetches and checks the manifest tagged Tag(key) (image
+// indexes included: oras-go accepts every manifest media type). graph is
+// true when the tag holds a manifest that is not a ferry file artifact
+// under a key that is its own tag: a graph copied by an oci source, which
+// desc describes; m is then empty.
+func (s *Store) fetchManifest(ctx context.Context, key string) (m ocispec.Manifest, desc ocispec.Descriptor, graph bool, err error) {
 	tag := Tag(key)
+	verbatim := tag == key
 	desc, rc, err := s.repo.Manifests().FetchReference(ctx, tag)
 	if errors.Is(err, errdef.ErrNotFound) {
-		return ocispec.Manifest{}, desc, fmt.Errorf("tag %s: %w", tag, providers.ErrNotFound)
+		return m, desc, false, fmt.Errorf("tag %s: %w", tag, providers.ErrNotFound)
 	}
 	if err != nil {
-		return ocispec.Manifest{}, desc, s.describe(ctx, err)
+		return m, desc, false, s.describe(ctx, err)
 	}
 	defer rc.Close()
 	body, err := io.ReadAll(io.LimitReader(rc, maxManifestBytes+1))
 	if err != nil {
-		return ocispec.Manifest{}, desc, s.describe(ctx, err)
-	}
-	if len(body) > maxManifestBytes {
-		return ocispec.Manifest{}, desc, fmt.Errorf("tag %s: manifest larger than %d bytes: %w", tag, maxManifestBytes, ErrNotFerryArtifact)
+		return m, desc, false, s.describe(ctx, err)
 	}
 	if err := desc.Digest.Validate(); err != nil {
-		return ocispec.Manifest{}, desc, fmt.Errorf("registry %s: tag %s: %w", s.host, tag, err)
+		return m, desc, false, fmt.Errorf("registry %s: tag %s: %w", s.host, tag, err)
+	}
+	if len(body) > maxManifestBytes {
+		if verbatim {
+			return m, desc, true, nil // far too large for a file artifact's manifest
+		}
+		return m, desc, false, fmt.Errorf("tag %s: manifest larger than %d bytes: %w", tag, maxManifestBytes, ErrNotFerryArtifact)
 	}
 	if got := desc.Digest.Algorithm().FromBytes(body); got != desc.Digest {
-		return ocispec.Manifest{}, desc, fmt.Errorf("registry %s served tag %s as %s, but its bytes hash to %s", s.host, tag, desc.Digest, got)
+		return m, desc, false, fmt.Errorf("registry %s served tag %s as %s, but its bytes hash to %s", s.host, tag, desc.Digest, got)
 	}
-	m, err := checkManifest(key, desc.MediaType, body)
+	m, err = checkManifest(key, desc.MediaType, body)
 	if err != nil {
-		return ocispec.Manifest{}, desc, fmt.Errorf("tag %s in %s/%s: %w", tag, s.cfg.Registry, s.cfg.Repository, err)
+		if verbatim && !isFileArtifact(desc.MediaType, body) {
+			return ocispec.Manifest{}, desc, true, nil
+		}
+		return ocispec.Manifest{}, desc, false, fmt.Errorf("tag %s in %s/%s: %w", tag, s.cfg.Registry, s.cfg.Repository, err)
 	}
-	return m, desc, nil
+	return m, desc, false, nil
+}
+
+// isFileArtifact reports whether body is an image manifest with ferry's
+// artifactType, whichever key it was stored for.
+func isFileArtifact(mediaType string, body []byte) bool {
+	if mediaType != ocispec.MediaTypeImageManifest {
+		return false
+	}
+	var m struct {
+		ArtifactType string `json:"artifactType"`
+	}
+	return json.Unmarshal(body, &m) == nil && m.ArtifactType == ArtifactType
+}
+
+// manifestDigest is desc's digest as a providers.Digest.
+func manifestDigest(desc ocispec.Descriptor) (providers.Digest, error) {
+	d := providers.Digest{Algorithm: providers.Algorithm(desc.Digest.Algorithm()), Hex: desc.Digest.Encoded()}
+	if err := d.Validate(); err != nil {
+		return providers.Digest{}, fmt.Errorf("manifest digest %q: %w", desc.Digest, err)
+	}
+	return d, nil
 }
 
 // checkManifest parses body and checks it is the manifest Put writes for key.
@@ -647,3 +700,28 @@ func (h *holdLast) Read(p []byte) (int, error) {
 	}
 	return n, err
 }
+
+// StatGraph reports what the tag for key holds as a whole: the root
+// manifest's (or index's) digest and size, whatever it is. Mirrors whose
+// source copies graphs (source "oci") compare these, since their planned
+// digest is the manifest digest, not a file's.
+func (s *Store) StatGraph(ctx context.Context, key string) (providers.Artifact, error) {
+	if err := checkKey(key); err != nil {
+		return providers.Artifact{}, s.opErr("stat", key, err)
+	}
+	tag := Tag(key)
+	desc, err := s.repo.Resolve(ctx, tag)
+	if errors.Is(err, errdef.ErrNotFound) {
+		return providers.Artifact{}, s.opErr("stat", key, fmt.Errorf("tag %s: %w", tag, providers.ErrNotFound))
+	}
+	if err != nil {
+		return providers.Artifact{}, s.opErr("stat", key, s.describe(ctx, err))
+	}
+	d := providers.Digest{Algorithm: providers.Algorithm(desc.Digest.Algorithm()), Hex: desc.Digest.Encoded()}
+	if err := d.Validate(); err != nil {
+		return providers.Artifact{}, s.opErr("stat", key, fmt.Errorf("registry %s: tag %s: %w", s.host, tag, err))
+	}
+	return providers.Artifact{Key: key, Size: desc.Size, Digests: providers.NewDigests(d)}, nil
+}
+
+var _ providers.GraphStater = (*Store)(nil)

@@ -27,7 +27,7 @@ import (
 
 // providerTypes are the source and destination types this build accepts.
 func providerTypes() []config.ProviderType {
-	return []config.ProviderType{httpsrc.Type(), buildpack.Type(), dir.Type(), httpdst.Type(), oci.Type()}
+	return []config.ProviderType{httpsrc.Type(), buildpack.Type(), dir.Type(), httpdst.Type(), oci.Type(), oci.SourceType()}
 }
 
 // varFlags collects -var and -var-file in command-line order (the order is
@@ -205,6 +205,12 @@ func (a *app) buildProviders(cfg *config.Config) (*providerSet, error) {
 			ps.sources[addr] = httpsrc.New(addr, c, client, a.logger.Named("source").With("source", addr))
 		case *buildpack.Config:
 			ps.sources[addr] = buildpack.New(addr, c, client, a.logger.Named("source").With("source", addr))
+		case *oci.SourceConfig:
+			s, err := oci.NewSourceWithOptions(addr, c, a.logger.Named("source").With("source", addr), oci.Options{UserAgent: "ferry/" + Version})
+			if err != nil {
+				return nil, &exitError{code: ExitError, err: err}
+			}
+			ps.sources[addr] = s
 		}
 	}
 	for addr, d := range cfg.Destinations {

@@ -1,0 +1,377 @@
+package oci
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"slices"
+
+	"github.com/Masterminds/semver/v3"
+	"github.com/hashicorp/go-hclog"
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sync/errgroup"
+	"oras.land/oras-go/v2"
+	"oras.land/oras-go/v2/errdef"
+	"oras.land/oras-go/v2/registry/remote/errcode"
+
+	"github.com/ferry-mirror/ferry/planner/retention"
+	"github.com/ferry-mirror/ferry/providers"
+)
+
+// resolveConcurrency bounds the HEAD requests List sends to resolve tags.
+const resolveConcurrency = 8
+
+// Source is the "oci" source: the tags of one repository of an OCI
+// registry, each an image (or index) graph. List resolves the selected tags
+// to their manifest digests; CopyTo copies the planned graph, byte for
+// byte, to an oci destination. It is safe for concurrent use.
+type Source struct {
+	name string
+	cfg  *SourceConfig
+	log  hclog.Logger
+	c    *Store // the registry client (never used to store anything)
+	sel  tagSelector
+}
+
+var (
+	_ providers.Source    = (*Source)(nil)
+	_ providers.Copier    = (*Source)(nil)
+	_ providers.Describer = (*Source)(nil)
+)
+
+// NewSource returns the source named name ("oci.upstream").
+func NewSource(name string, cfg *SourceConfig, logger hclog.Logger) (*Source, error) {
+	return NewSourceWithOptions(name, cfg, logger, Options{})
+}
+
+// NewSourceWithOptions is NewSource with Options.
+func NewSourceWithOptions(name string, cfg *SourceConfig, logger hclog.Logger, opts Options) (*Source, error) {
+	if logger == nil {
+		logger = hclog.NewNullLogger()
+	}
+	sel, err := newTagSelector(cfg.Tags)
+	if err != nil {
+		return nil, fmt.Errorf("source %s: %w", name, err)
+	}
+	c, err := newStore(name, &cfg.Config, logger, opts, providers.SideSource)
+	if err != nil {
+		return nil, err
+	}
+	return &Source{name: name, cfg: cfg, log: logger, c: c, sel: sel}, nil
+}
+
+// Describe names the registry and repository (no credentials).
+func (s *Source) Describe() string { return "oci source " + s.cfg.Registry + "/" + s.cfg.Repository }
+
+// tagSelector is a compiled TagFilter.
+type tagSelector struct {
+	exact  []string
+	semver *semver.Constraints
+	re     *regexp.Regexp
+	latest int
+}
+
+func newTagSelector(f TagFilter) (tagSelector, error) {
+	sel := tagSelector{exact: f.Exact, latest: f.Latest}
+	if len(f.Exact) == 0 && f.Semver == "" && f.Regex == "" {
+		return sel, errors.New("tags: set at least one of exact, semver or regex")
+	}
+	if f.Semver != "" {
+		c, err := compileSemver(f.Semver)
+		if err != nil {
+			return sel, fmt.Errorf("tags: semver %q: %w", f.Semver, err)
+		}
+		sel.semver = c
+	}
+	if f.Regex != "" {
+		re, err := regexp.Compile(f.Regex)
+		if err != nil {
+			return sel, fmt.Errorf("tags: regex: %w", err)
+		}
+		sel.re = re
+	}
+	if f.Latest < 0 {
+		return sel, fmt.Errorf("tags: latest must be at least 1, not %d", f.Latest)
+	}
+	return sel, nil
+}
+
+// selectTags returns the selected subset of tags, sorted by version order
+// (retention.CompareVersions), without duplicates.
+func (sel tagSelector) selectTags(tags []string) []string {
+	have := make(map[string]bool, len(tags))
+	for _, t := range tags {
+		have[t] = true
+	}
+	var matched []string
+	if sel.semver != nil || sel.re != nil {
+		for t := range have {
+			if sel.re != nil && !sel.re.MatchString(t) {
+				continue
+			}
+			if sel.semver != nil {
+				v, err := semver.NewVersion(t)
+				if err != nil || !sel.semver.Check(v) {
+					continue
+				}
+			}
+			matched = append(matched, t)
+		}
+		if sel.latest > 0 && len(matched) > sel.latest {
+			slices.SortFunc(matched, func(a, b string) int { return retention.CompareVersions(b, a) })
+			matched = matched[:sel.latest]
+		}
+	}
+	out := map[string]bool{}
+	for _, t := range matched {
+		out[t] = true
+	}
+	for _, t := range sel.exact {
+		if have[t] {
+			out[t] = true
+		}
+	}
+	res := make([]string, 0, len(out))
+	for t := range out {
+		res = append(res, t)
+	}
+	slices.SortFunc(res, retention.CompareVersions)
+	return res
+}
+
+func (s *Source) opErr(op, key string, err error) error {
+	return &providers.OpError{Op: op, Side: providers.SideSource, Provider: s.name, Key: key, Err: err}
+}
+
+// origin is the display location of tag.
+func (s *Source) origin(tag string) string {
+	return "oci://" + s.cfg.Registry + "/" + s.cfg.Repository + ":" + tag
+}
+
+// List lists the repository's tags (following tags/list pagination),
+// selects them, and resolves each selected tag to its manifest (or index)
+// digest with a HEAD request, at most resolveConcurrency at a time. A tag
+// that disappears between listing and resolving is left out. Size is -1:
+// the graph is not walked at plan time.
+func (s *Source) List(ctx context.Context, fn func(providers.Artifact) error) error {
+	var all []string
+	err := s.c.repo.Tags(ctx, "", func(tags []string) error {
+		all = append(all, tags...)
+		return nil
+	})
+	if err != nil {
+		return s.opErr("list", "", s.repoErr(ctx, err))
+	}
+	tags := s.sel.selectTags(all)
+	s.log.Debug("listed tags", "repository", s.cfg.Repository, "tags", len(all), "selected", len(tags))
+
+	descs := make([]*ocispec.Descriptor, len(tags))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(resolveConcurrency)
+	for i, tag := range tags {
+		g.Go(func() error {
+			desc, err := s.c.repo.Resolve(gctx, tag)
+			if errors.Is(err, errdef.ErrNotFound) {
+				s.log.Warn("tag disappeared while listing; skipped", "tag", tag)
+				return nil
+			}
+			if err != nil {
+				return s.opErr("list", tag, s.c.describe(gctx, err))
+			}
+			descs[i] = &desc
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	for i, tag := range tags {
+		desc := descs[i]
+		if desc == nil {
+			continue
+		}
+		d, err := manifestDigest(*desc)
+		if err != nil {
+			return s.opErr("list", tag, fmt.Errorf("registry %s: tag %s: %w", s.c.host, tag, err))
+		}
+		if err := fn(providers.Artifact{
+			Key:     tag,
+			Name:    s.cfg.Repository,
+			Version: tag,
+			Size:    -1,
+			Digests: providers.NewDigests(d),
+			Origin:  s.origin(tag),
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// repoErr describes a repository-level error; a missing repository wraps
+// providers.ErrNotFound.
+func (s *Source) repoErr(ctx context.Context, err error) error {
+	var er *errcode.ErrorResponse
+	if errors.As(err, &er) && er.StatusCode == http.StatusNotFound || errors.Is(err, errdef.ErrNotFound) {
+		return fmt.Errorf("repository %s not found on registry %s: %w", s.cfg.Repository, s.c.host, providers.ErrNotFound)
+	}
+	return s.c.describe(ctx, err)
+}
+
+// Fetch is not supported: an OCI image is a graph, not one stream of bytes.
+func (s *Source) Fetch(ctx context.Context, a providers.Artifact) (io.ReadCloser, error) {
+	return nil, s.opErr("fetch", a.Key, fmt.Errorf("an OCI image is a graph; it can only be copied to an oci destination: %w", providers.ErrUnsupported))
+}
+
+// CopyTo copies the graph rooted at the manifest a.Digests names (the
+// planned digest: the tag is not resolved again) to dst, which must be a
+// *Store, and tags it a.Key there. oras-go copies every manifest and blob
+// byte for byte, skipping what the destination already has, and the
+// registry checks every upload against its digest. When both are on the
+// same registry, blobs are mounted from the source repository instead of
+// uploaded. It returns what dst now holds under a.Key: the root manifest's
+// digest and size.
+func (s *Source) CopyTo(ctx context.Context, a providers.Artifact, dst providers.Destination) (providers.Artifact, error) {
+	d, ok := dst.(*Store)
+	if !ok {
+		return providers.Artifact{}, s.opErr("copy", a.Key, fmt.Errorf(
+			"an OCI image can only be copied to an oci destination, not %T: %w", dst, providers.ErrUnsupported))
+	}
+	if !isTag(a.Key) || Tag(a.Key) != a.Key {
+		// The destination finds graphs under keys used verbatim as tags;
+		// a tag shaped like one of its hashed tags would be stored elsewhere.
+		return providers.Artifact{}, s.opErr("copy", a.Key, fmt.Errorf(
+			"tag %q cannot be mirrored to an oci destination verbatim (it looks like a hashed tag ferry uses for file keys): %w",
+			a.Key, providers.ErrUnsupported))
+	}
+	want, ok := a.Digests.Get(providers.SHA256)
+	if !ok {
+		want, ok = a.Digests.Get(providers.SHA512)
+	}
+	if !ok {
+		return providers.Artifact{}, s.opErr("copy", a.Key, errors.New("no planned manifest digest to copy"))
+	}
+	if err := want.Validate(); err != nil {
+		return providers.Artifact{}, s.opErr("copy", a.Key, err)
+	}
+	wantDigest := digest.Digest(want.String())
+
+	opts := oras.CopyOptions{}
+	if s.c.host == d.host && s.cfg.PlainHTTP == d.cfg.PlainHTTP && s.cfg.Repository != d.cfg.Repository {
+		from := s.cfg.Repository
+		opts.MountFrom = func(context.Context, ocispec.Descriptor) ([]string, error) { return []string{from}, nil }
+	}
+	root, err := oras.Copy(ctx, s.c.repo, wantDigest.String(), &lockedTarget{d}, a.Key, opts)
+	if err != nil {
+		return providers.Artifact{}, s.copyErr(ctx, a.Key, wantDigest, d, err)
+	}
+	if root.Digest != wantDigest {
+		return providers.Artifact{}, s.opErr("copy", a.Key, fmt.Errorf("registry %s served %s for the planned manifest %s", s.c.host, root.Digest, wantDigest))
+	}
+	// What the destination's tag now resolves to (its Stat would report
+	// the same).
+	got, err := d.repo.Resolve(ctx, a.Key)
+	if err != nil {
+		return providers.Artifact{}, d.opErr("copy", a.Key, d.describe(ctx, err))
+	}
+	if got.Digest != wantDigest {
+		return providers.Artifact{}, d.opErr("copy", a.Key, fmt.Errorf("tag %s in %s/%s resolves to %s after the copy, want %s",
+			a.Key, d.cfg.Registry, d.cfg.Repository, got.Digest, wantDigest))
+	}
+	gd, err := manifestDigest(got)
+	if err != nil {
+		return providers.Artifact{}, d.opErr("copy", a.Key, err)
+	}
+	s.log.Debug("copied", "tag", a.Key, "manifest", wantDigest, "to", d.Describe())
+	return providers.Artifact{Key: a.Key, Size: got.Size, Digests: providers.NewDigests(gd)}, nil
+}
+
+// copyErr attributes an oras-go copy error to its side.
+func (s *Source) copyErr(ctx context.Context, key string, want digest.Digest, d *Store, err error) error {
+	var ce *oras.CopyError
+	if errors.As(err, &ce) && ce.Origin == oras.CopyErrorOriginDestination {
+		return d.opErr("copy", key, d.describe(ctx, err))
+	}
+	if errors.Is(err, errdef.ErrNotFound) {
+		return s.opErr("copy", key, fmt.Errorf("manifest %s (planned) is no longer in %s/%s: %w",
+			want, s.cfg.Registry, s.cfg.Repository, providers.ErrNotFound))
+	}
+	return s.opErr("copy", key, s.c.describe(ctx, err))
+}
+
+// lockedTarget is the destination as oras-go sees it: the repository, with
+// blob uploads and mounts serialised per digest through the store's locks
+// and skipped when the blob arrived meanwhile (concurrent copies of images
+// sharing layers; see Store.blobs).
+type lockedTarget struct{ s *Store }
+
+func (t *lockedTarget) isManifest(desc ocispec.Descriptor) bool {
+	switch desc.MediaType {
+	case ocispec.MediaTypeImageManifest, ocispec.MediaTypeImageIndex,
+		"application/vnd.docker.distribution.manifest.v2+json",
+		"application/vnd.docker.distribution.manifest.list.v2+json",
+		"application/vnd.oci.artifact.manifest.v1+json":
+		return true
+	}
+	return false
+}
+
+func (t *lockedTarget) Fetch(ctx context.Context, desc ocispec.Descriptor) (io.ReadCloser, error) {
+	return t.s.repo.Fetch(ctx, desc)
+}
+
+func (t *lockedTarget) Exists(ctx context.Context, desc ocispec.Descriptor) (bool, error) {
+	return t.s.repo.Exists(ctx, desc)
+}
+
+func (t *lockedTarget) Resolve(ctx context.Context, ref string) (ocispec.Descriptor, error) {
+	return t.s.repo.Resolve(ctx, ref)
+}
+
+func (t *lockedTarget) Tag(ctx context.Context, desc ocispec.Descriptor, ref string) error {
+	return t.s.repo.Tag(ctx, desc, ref)
+}
+
+func (t *lockedTarget) PushReference(ctx context.Context, desc ocispec.Descriptor, r io.Reader, ref string) error {
+	return t.s.repo.PushReference(ctx, desc, r, ref)
+}
+
+func (t *lockedTarget) Push(ctx context.Context, desc ocispec.Descriptor, r io.Reader) error {
+	if t.isManifest(desc) {
+		return t.s.repo.Push(ctx, desc, r)
+	}
+	unlock, present, err := t.lockBlob(ctx, desc)
+	if err != nil || present {
+		return err
+	}
+	defer unlock()
+	return t.s.repo.Push(ctx, desc, r)
+}
+
+func (t *lockedTarget) Mount(ctx context.Context, desc ocispec.Descriptor, from string, getContent func() (io.ReadCloser, error)) error {
+	unlock, present, err := t.lockBlob(ctx, desc)
+	if err != nil || present {
+		return err
+	}
+	defer unlock()
+	return t.s.repo.Mount(ctx, desc, from, getContent)
+}
+
+// lockBlob takes desc's lock unless the blob is in the repository by then
+// (present: nothing to do, and nothing to unlock).
+func (t *lockedTarget) lockBlob(ctx context.Context, desc ocispec.Descriptor) (unlock func(), present bool, err error) {
+	unlock, err = t.s.blobs.lock(ctx, desc.Digest)
+	if err != nil {
+		return nil, false, err
+	}
+	exists, err := t.s.repo.Exists(ctx, desc)
+	if err != nil || exists {
+		unlock()
+		return nil, exists, err
+	}
+	return unlock, false, nil
+}

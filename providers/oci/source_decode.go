@@ -1,0 +1,190 @@
+package oci
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/Masterminds/semver/v3"
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/ferry-mirror/ferry/planner/config"
+)
+
+// SourceConfig is the decoded source "oci" block.
+type SourceConfig struct {
+	// Config is where the repository is and how to authenticate, with the
+	// destination's rules.
+	Config
+	// Tags selects the tags to mirror.
+	Tags TagFilter
+}
+
+// TagFilter selects tags. The selected set is Exact, plus the tags that
+// pass every pattern set (Semver and Regex: a tag must satisfy both when
+// both are set), of which only the Latest newest are kept when Latest > 0.
+type TagFilter struct {
+	// Exact tags are selected when the repository has them.
+	Exact []string
+	// Semver is a constraint (">= 1.2, < 2") that tags parsing as semantic
+	// versions (leniently: "v1.2" and "1.2" parse) must satisfy.
+	Semver string
+	// Regex is an RE2 expression tags must match (anchored as written).
+	Regex string
+	// Latest keeps the newest N of the tags Semver/Regex select, by
+	// retention.CompareVersions; 0 keeps all.
+	Latest int
+}
+
+// SourceType is the "oci" source type for config.Load:
+//
+//	source "oci" "upstream" {
+//	  registry   = "registry.example:5000"
+//	  repository = "library/app"
+//	  plain_http = false
+//	  insecure   = false
+//	  username / password / token / docker_config   # as for the destination
+//	  tags {
+//	    exact  = ["1.2.3", "latest"]   # these tags (union with the filters below)
+//	    semver = ">= 1.2, < 2"         # tags that parse as semver and satisfy it
+//	    regex  = "^nightly-"           # RE2, anchored as written
+//	    latest = 3                     # of those semver/regex select, the newest 3
+//	  }
+//	}
+func SourceType() config.ProviderType {
+	return config.ProviderType{Kind: config.KindSource, Name: "oci", Decode: decodeSource}
+}
+
+func decodeSource(body hcl.Body, ectx *hcl.EvalContext, env config.DecodeEnv) (any, hcl.Diagnostics) {
+	cfg := &SourceConfig{}
+	content, diags := body.Content(&hcl.BodySchema{
+		Attributes: registryAttributes(),
+		Blocks:     []hcl.BlockHeaderSchema{{Type: "tags"}},
+	})
+	rc, moreDiags := decodeRegistry(content, ectx)
+	diags = append(diags, moreDiags...)
+	cfg.Config = *rc
+
+	var tagBlocks []*hcl.Block
+	for _, b := range content.Blocks {
+		if b.Type == "tags" {
+			tagBlocks = append(tagBlocks, b)
+		}
+	}
+	switch len(tagBlocks) {
+	case 0:
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Missing tags block",
+			Detail:   "An oci source needs a tags block saying which tags to mirror (exact, semver and/or regex).",
+			Subject:  body.MissingItemRange().Ptr(),
+		})
+	case 1:
+		f, moreDiags := decodeTagFilter(tagBlocks[0], ectx)
+		diags = append(diags, moreDiags...)
+		cfg.Tags = f
+	default:
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Duplicate tags block",
+			Detail:   fmt.Sprintf("Only one tags block is allowed; the first is at %s.", tagBlocks[0].DefRange),
+			Subject:  tagBlocks[1].DefRange.Ptr(),
+		})
+	}
+	return cfg, diags
+}
+
+func decodeTagFilter(b *hcl.Block, ectx *hcl.EvalContext) (TagFilter, hcl.Diagnostics) {
+	var f TagFilter
+	content, diags := b.Body.Content(&hcl.BodySchema{Attributes: []hcl.AttributeSchema{
+		{Name: "exact"}, {Name: "semver"}, {Name: "regex"}, {Name: "latest"},
+	}})
+	if attr := content.Attributes["exact"]; attr != nil {
+		tags, moreDiags := config.DecodeStringList(attr, ectx)
+		diags = append(diags, moreDiags...)
+		for _, t := range tags {
+			if !isTag(t) {
+				diags = append(diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Invalid tag",
+					Detail:   fmt.Sprintf("%q is not an OCI tag: tags match [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}.", t),
+					Subject:  attr.Expr.Range().Ptr(),
+				})
+				continue
+			}
+			f.Exact = append(f.Exact, t)
+		}
+	}
+	if attr := content.Attributes["semver"]; attr != nil {
+		s, moreDiags := config.DecodePlainString(attr, ectx)
+		diags = append(diags, moreDiags...)
+		if !moreDiags.HasErrors() {
+			if _, err := compileSemver(s); err != nil {
+				diags = append(diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Invalid semver constraint",
+					Detail:   fmt.Sprintf("semver must be a version constraint like \">= 1.2, < 2\" or \"~1.4\": %v.", err),
+					Subject:  attr.Expr.Range().Ptr(),
+				})
+			} else {
+				f.Semver = s
+			}
+		}
+	}
+	if attr := content.Attributes["regex"]; attr != nil {
+		s, moreDiags := config.DecodePlainString(attr, ectx)
+		diags = append(diags, moreDiags...)
+		if !moreDiags.HasErrors() {
+			if _, err := regexp.Compile(s); err != nil {
+				diags = append(diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Invalid regular expression",
+					Detail:   fmt.Sprintf("regex must be an RE2 regular expression: %v.", err),
+					Subject:  attr.Expr.Range().Ptr(),
+				})
+			} else {
+				f.Regex = s
+			}
+		}
+	}
+	if attr := content.Attributes["latest"]; attr != nil {
+		n, moreDiags := config.DecodeInt(attr, ectx)
+		diags = append(diags, moreDiags...)
+		switch {
+		case moreDiags.HasErrors():
+		case n < 1 || n > 1<<20:
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Invalid latest",
+				Detail:   fmt.Sprintf("latest is how many of the newest matching tags to keep; it must be at least 1, not %d.", n),
+				Subject:  attr.Expr.Range().Ptr(),
+			})
+		case content.Attributes["semver"] == nil && content.Attributes["regex"] == nil:
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "latest needs semver or regex",
+				Detail:   "latest keeps the newest of the tags semver and regex select; exact tags are always mirrored. Set semver or regex.",
+				Subject:  attr.NameRange.Ptr(),
+			})
+		default:
+			f.Latest = int(n)
+		}
+	}
+	if content.Attributes["exact"] == nil && content.Attributes["semver"] == nil && content.Attributes["regex"] == nil {
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "No tag selection",
+			Detail:   "The tags block needs at least one of exact, semver or regex.",
+			Subject:  b.DefRange.Ptr(),
+		})
+	}
+	return f, diags
+}
+
+// compileSemver parses a constraint; an empty or blank one is an error.
+func compileSemver(s string) (*semver.Constraints, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, fmt.Errorf("empty constraint")
+	}
+	return semver.NewConstraint(s)
+}
