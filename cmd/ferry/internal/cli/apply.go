@@ -32,8 +32,14 @@ refusing it if the state or the configuration changed since it was made.
 Without one it plans first and asks for confirmation on a terminal; without a
 terminal it needs -auto-approve.
 
-Transfers run first; deletes run only when every transfer succeeded. The state
-is checkpointed as changes complete, so an interrupted apply resumes.`,
+Transfers run first; then consumer files (rewritten buildpack.toml, bindings),
+each only once what it points at has landed; deletes run last, and only when
+everything before succeeded. The state is checkpointed as changes complete, so
+an interrupted apply resumes without re-sending what landed.
+
+Air gap: -download-only -cache DIR on the connected side fetches and verifies
+what the configuration selects; -from-cache DIR on the other side applies from
+that cache without contacting the upstreams.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if downloadOnly {
