@@ -130,7 +130,7 @@ func (s *Store) describe(ctx context.Context, err error) error {
 				s.host, s.side, er.Method, path, detail)
 		case http.StatusForbidden:
 			return fmt.Errorf("registry %s denied access to repository %s (the credentials lack permission): %s %s: %s",
-				s.host, s.cfg.Repository, er.Method, path, detail)
+				s.host, repositoryOf(path, s.cfg.Repository), er.Method, path, detail)
 		}
 		return fmt.Errorf("registry %s answered %s %s with %d: %s", s.host, er.Method, path, er.StatusCode, detail)
 	}
@@ -147,4 +147,19 @@ func (s *Store) describe(ctx context.Context, err error) error {
 		return fmt.Errorf("registry %s: request failed (details withheld: they quoted a credential)", s.host)
 	}
 	return err
+}
+
+// repositoryOf is the repository a registry API path is about
+// ("/v2/a/b/blobs/uploads/" → "a/b"), or fallback when it is not one.
+func repositoryOf(path, fallback string) string {
+	rest, ok := strings.CutPrefix(path, "/v2/")
+	if !ok {
+		return fallback
+	}
+	for _, sep := range []string{"/blobs/", "/manifests/", "/tags/", "/referrers/"} {
+		if i := strings.LastIndex(rest, sep); i > 0 {
+			return rest[:i]
+		}
+	}
+	return fallback
 }

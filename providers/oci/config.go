@@ -13,7 +13,9 @@ package oci
 type Config struct {
 	// Registry is host[:port], without scheme or path ("registry.internal:5000").
 	Registry string
-	// Repository is the repository every artifact goes to ("buildpack-deps").
+	// Repository is the repository every artifact goes to ("buildpack-deps"),
+	// or, for a destination, a template naming one per artifact
+	// ("buildpack-deps/{key.0}": segments of the key).
 	Repository string
 	// PlainHTTP talks http instead of https.
 	PlainHTTP bool

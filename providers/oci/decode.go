@@ -16,7 +16,8 @@ import (
 //
 //	destination "oci" "internal" {
 //	  registry      = "registry.internal:5000"   # host[:port], no scheme
-//	  repository    = "buildpack-deps"           # every artifact goes to this repository
+//	  repository    = "buildpack-deps"           # every artifact goes to this repository, or a
+//	                                             # template: "buildpack-deps/{key.0}" (key segments)
 //	  plain_http    = false                      # default false (https); true for http registries
 //	  insecure      = false                      # skip TLS verification (only when asked)
 //	  username      = "ci"                       # basic auth …
@@ -97,12 +98,13 @@ func registryAttributes() []hcl.AttributeSchema {
 
 func decode(body hcl.Body, ectx *hcl.EvalContext, env config.DecodeEnv) (any, hcl.Diagnostics) {
 	content, diags := body.Content(&hcl.BodySchema{Attributes: registryAttributes()})
-	cfg, moreDiags := decodeRegistry(content, ectx)
+	cfg, moreDiags := decodeRegistry(content, ectx, true)
 	return cfg, append(diags, moreDiags...)
 }
 
-// decodeRegistry decodes registryAttributes from content.
-func decodeRegistry(content *hcl.BodyContent, ectx *hcl.EvalContext) (*Config, hcl.Diagnostics) {
+// decodeRegistry decodes registryAttributes from content. Only a
+// destination's repository may be a template (allowTemplate).
+func decodeRegistry(content *hcl.BodyContent, ectx *hcl.EvalContext, allowTemplate bool) (*Config, hcl.Diagnostics) {
 	cfg := &Config{}
 	var diags hcl.Diagnostics
 
@@ -128,9 +130,38 @@ func decodeRegistry(content *hcl.BodyContent, ectx *hcl.EvalContext) (*Config, h
 	if attr := content.Attributes["repository"]; attr != nil {
 		s, moreDiags := config.DecodePlainString(attr, ectx)
 		diags = append(diags, moreDiags...)
+		shape := s // what must match the grammar: the template's probe
+		tmpl, templated, tmplErr := parseRepoTemplate(s)
+		if templated && tmplErr == nil {
+			shape = tmpl.probe()
+		}
 		switch {
 		case moreDiags.HasErrors():
-		case !repositoryRE.MatchString(s):
+		case templated && !allowTemplate:
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Repository templates are for destinations",
+				Detail: fmt.Sprintf("A source reads one repository; %q has placeholders, which only a destination's "+
+					"repository may have (one repository per artifact).", s),
+				Subject: attr.Expr.Range().Ptr(),
+			})
+		case tmplErr != nil:
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Invalid repository template",
+				Detail:   tmplErr.Error() + ".",
+				Subject:  attr.Expr.Range().Ptr(),
+			})
+		case templated && !repositoryRE.MatchString(shape):
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Invalid repository template",
+				Detail: fmt.Sprintf("With its placeholders filled in, %q must be an OCI repository name: lowercase letters "+
+					"and digits in components separated by \".\", \"_\", \"__\" or dashes, and \"/\" between path components, "+
+					"like \"buildpack-deps/{key.0}\".", s),
+				Subject: attr.Expr.Range().Ptr(),
+			})
+		case !templated && !repositoryRE.MatchString(s):
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
 				Summary:  "Invalid repository",
@@ -139,7 +170,7 @@ func decodeRegistry(content *hcl.BodyContent, ectx *hcl.EvalContext) (*Config, h
 					"\"buildpack-deps\" or \"mirrors/paketo\"; %q is not.", s),
 				Subject: attr.Expr.Range().Ptr(),
 			})
-		case cfg.Registry != "" && len(cfg.Registry)+1+len(s) > maxReferenceLen:
+		case cfg.Registry != "" && len(cfg.Registry)+1+len(shape) > maxReferenceLen:
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
 				Summary:  "Repository name too long",

@@ -54,6 +54,10 @@ func TestDecode(t *testing.T) {
 			Config{Registry: "localhost", Repository: "buildpack-deps"}},
 		{"registry = \"localhost\"\n" + base + "token = \"t\"\ndocker_config = false\n",
 			Config{Registry: "localhost", Repository: "buildpack-deps", Token: "t"}},
+		{"registry = \"localhost\"\nrepository = \"buildpack-deps/{key.0}\"\n",
+			Config{Registry: "localhost", Repository: "buildpack-deps/{key.0}", DockerConfig: true}},
+		{"registry = \"localhost\"\nrepository = \"{key.0}-deps/{key.1}\"\n",
+			Config{Registry: "localhost", Repository: "{key.0}-deps/{key.1}", DockerConfig: true}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.src, func(t *testing.T) {
@@ -87,6 +91,12 @@ func TestDecodeErrors(t *testing.T) {
 		{reg + "repository = \"a..b\"\n", "Invalid repository", `"a..b"`},
 		{reg + "repository = \"a___b\"\n", "Invalid repository", `"a___b"`},
 		{reg + "repository = \"" + strings.Repeat("a", 250) + "\"\n", "Repository name too long", ""},
+		{reg + "repository = \"deps/{name}\"\n", "Invalid repository template", `"deps/{name}"`},
+		{reg + "repository = \"deps/{key.x}\"\n", "Invalid repository template", `"deps/{key.x}"`},
+		{reg + "repository = \"deps/{key.0\"\n", "Invalid repository template", `"deps/{key.0"`},
+		{reg + "repository = \"deps/key.0}\"\n", "Invalid repository template", `"deps/key.0}"`},
+		{reg + "repository = \"Deps/{key.0}\"\n", "Invalid repository template", `"Deps/{key.0}"`},
+		{reg + "repository = \"deps//{key.0}\"\n", "Invalid repository template", `"deps//{key.0}"`},
 		{reg + repo + "username = \"u\"\npassword = \"p\"\ntoken = \"t\"\n", "Conflicting credentials", "token"},
 		{reg + repo + "username = \"u\"\n", "Incomplete credentials", "username"},
 		{reg + repo + "password = var.secret\n", "Incomplete credentials", "password"},

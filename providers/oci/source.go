@@ -159,7 +159,7 @@ func (s *Source) origin(tag string) string {
 // the graph is not walked at plan time.
 func (s *Source) List(ctx context.Context, fn func(providers.Artifact) error) error {
 	var all []string
-	err := s.c.repo.Tags(ctx, "", func(tags []string) error {
+	err := s.c.repo.remote.Tags(ctx, "", func(tags []string) error {
 		all = append(all, tags...)
 		return nil
 	})
@@ -174,7 +174,7 @@ func (s *Source) List(ctx context.Context, fn func(providers.Artifact) error) er
 	g.SetLimit(resolveConcurrency)
 	for i, tag := range tags {
 		g.Go(func() error {
-			desc, err := s.c.repo.Resolve(gctx, tag)
+			desc, err := s.c.repo.remote.Resolve(gctx, tag)
 			if errors.Is(err, errdef.ErrNotFound) {
 				s.log.Warn("tag disappeared while listing; skipped", "tag", tag)
 				return nil
@@ -260,12 +260,16 @@ func (s *Source) CopyTo(ctx context.Context, a providers.Artifact, dst providers
 	}
 	wantDigest := digest.Digest(want.String())
 
+	dr, err := d.repoFor(a.Key)
+	if err != nil {
+		return providers.Artifact{}, d.opErr("copy", a.Key, err)
+	}
 	opts := oras.CopyOptions{}
-	if s.c.host == d.host && s.cfg.PlainHTTP == d.cfg.PlainHTTP && s.cfg.Repository != d.cfg.Repository {
+	if s.c.host == d.host && s.cfg.PlainHTTP == d.cfg.PlainHTTP && s.cfg.Repository != dr.name {
 		from := s.cfg.Repository
 		opts.MountFrom = func(context.Context, ocispec.Descriptor) ([]string, error) { return []string{from}, nil }
 	}
-	root, err := oras.Copy(ctx, s.c.repo, wantDigest.String(), &lockedTarget{d}, a.Key, opts)
+	root, err := oras.Copy(ctx, s.c.repo.remote, wantDigest.String(), &lockedTarget{d, dr}, a.Key, opts)
 	if err != nil {
 		return providers.Artifact{}, s.copyErr(ctx, a.Key, wantDigest, d, err)
 	}
@@ -274,13 +278,13 @@ func (s *Source) CopyTo(ctx context.Context, a providers.Artifact, dst providers
 	}
 	// What the destination's tag now resolves to (its Stat would report
 	// the same).
-	got, err := d.repo.Resolve(ctx, a.Key)
+	got, err := dr.remote.Resolve(ctx, a.Key)
 	if err != nil {
 		return providers.Artifact{}, d.opErr("copy", a.Key, d.describe(ctx, err))
 	}
 	if got.Digest != wantDigest {
 		return providers.Artifact{}, d.opErr("copy", a.Key, fmt.Errorf("tag %s in %s/%s resolves to %s after the copy, want %s",
-			a.Key, d.cfg.Registry, d.cfg.Repository, got.Digest, wantDigest))
+			a.Key, d.cfg.Registry, dr.name, got.Digest, wantDigest))
 	}
 	gd, err := manifestDigest(got)
 	if err != nil {
@@ -307,7 +311,10 @@ func (s *Source) copyErr(ctx context.Context, key string, want digest.Digest, d 
 // blob uploads and mounts serialised per digest through the store's locks
 // and skipped when the blob arrived meanwhile (concurrent copies of images
 // sharing layers; see Store.blobs).
-type lockedTarget struct{ s *Store }
+type lockedTarget struct {
+	s *Store
+	r *repository
+}
 
 func (t *lockedTarget) isManifest(desc ocispec.Descriptor) bool {
 	switch desc.MediaType {
@@ -321,35 +328,35 @@ func (t *lockedTarget) isManifest(desc ocispec.Descriptor) bool {
 }
 
 func (t *lockedTarget) Fetch(ctx context.Context, desc ocispec.Descriptor) (io.ReadCloser, error) {
-	return t.s.repo.Fetch(ctx, desc)
+	return t.r.remote.Fetch(ctx, desc)
 }
 
 func (t *lockedTarget) Exists(ctx context.Context, desc ocispec.Descriptor) (bool, error) {
-	return t.s.repo.Exists(ctx, desc)
+	return t.r.remote.Exists(ctx, desc)
 }
 
 func (t *lockedTarget) Resolve(ctx context.Context, ref string) (ocispec.Descriptor, error) {
-	return t.s.repo.Resolve(ctx, ref)
+	return t.r.remote.Resolve(ctx, ref)
 }
 
 func (t *lockedTarget) Tag(ctx context.Context, desc ocispec.Descriptor, ref string) error {
-	return t.s.repo.Tag(ctx, desc, ref)
+	return t.r.remote.Tag(ctx, desc, ref)
 }
 
 func (t *lockedTarget) PushReference(ctx context.Context, desc ocispec.Descriptor, r io.Reader, ref string) error {
-	return t.s.repo.PushReference(ctx, desc, r, ref)
+	return t.r.remote.PushReference(ctx, desc, r, ref)
 }
 
 func (t *lockedTarget) Push(ctx context.Context, desc ocispec.Descriptor, r io.Reader) error {
 	if t.isManifest(desc) {
-		return t.s.repo.Push(ctx, desc, r)
+		return t.r.remote.Push(ctx, desc, r)
 	}
 	unlock, present, err := t.lockBlob(ctx, desc)
 	if err != nil || present {
 		return err
 	}
 	defer unlock()
-	return t.s.repo.Push(ctx, desc, r)
+	return t.r.remote.Push(ctx, desc, r)
 }
 
 func (t *lockedTarget) Mount(ctx context.Context, desc ocispec.Descriptor, from string, getContent func() (io.ReadCloser, error)) error {
@@ -358,7 +365,7 @@ func (t *lockedTarget) Mount(ctx context.Context, desc ocispec.Descriptor, from 
 		return err
 	}
 	defer unlock()
-	return t.s.repo.Mount(ctx, desc, from, getContent)
+	return t.r.remote.Mount(ctx, desc, from, getContent)
 }
 
 // lockBlob takes desc's lock unless the blob is in the repository by then
@@ -368,7 +375,7 @@ func (t *lockedTarget) lockBlob(ctx context.Context, desc ocispec.Descriptor) (u
 	if err != nil {
 		return nil, false, err
 	}
-	exists, err := t.s.repo.Exists(ctx, desc)
+	exists, err := t.r.remote.Exists(ctx, desc)
 	if err != nil || exists {
 		unlock()
 		return nil, exists, err

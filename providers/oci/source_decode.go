@@ -61,7 +61,7 @@ func decodeSource(body hcl.Body, ectx *hcl.EvalContext, env config.DecodeEnv) (a
 		Attributes: registryAttributes(),
 		Blocks:     []hcl.BlockHeaderSchema{{Type: "tags"}},
 	})
-	rc, moreDiags := decodeRegistry(content, ectx)
+	rc, moreDiags := decodeRegistry(content, ectx, false)
 	diags = append(diags, moreDiags...)
 	cfg.Config = *rc
 

@@ -90,8 +90,9 @@ type Options struct {
 	MinBackoff, MaxBackoff time.Duration
 }
 
-// Store keeps artifacts in one repository of an OCI registry. It is safe for
-// concurrent use.
+// Store keeps artifacts in one repository of an OCI registry, or in one per
+// artifact when the repository is a template ("deps/{key.0}", see
+// repoTemplate). It is safe for concurrent use.
 //
 // Put uploads the file as a blob (monolithic upload with the sha256 given up
 // front), then the empty config blob, then the manifest by tag: the tag is
@@ -104,9 +105,17 @@ type Store struct {
 	side providers.Side // SideDestination; SideSource for the client inside a Source
 	cfg  *Config
 	log  hclog.Logger
-	host string // the registry host requests go to ("registry-1.docker.io" for docker.io)
-	repo *remote.Repository
+	host string        // the registry host requests go to ("registry-1.docker.io" for docker.io)
 	http *httpx.Client // anonymous: CheckConsumerAccess
+
+	// client sends every registry request (auth, digest checks, retries).
+	client remote.Client
+	// repo is the repository when cfg.Repository is a plain name; with a
+	// template (tmpl) it is nil and repos holds one per name in use.
+	repo    *repository
+	tmpl    *repoTemplate
+	reposMu sync.Mutex
+	repos   map[string]*repository
 
 	dockerOnce sync.Once
 	docker     credentials.Store
@@ -117,6 +126,12 @@ type Store struct {
 	// upload, non-atomically, and a manifest pushed meanwhile can find it
 	// empty (MANIFEST_BLOB_UNKNOWN).
 	blobs blobLocks
+}
+
+// repository is one repository of the registry.
+type repository struct {
+	name   string
+	remote *remote.Repository
 	// configPresent is set once the empty config blob is known to be in
 	// the repository.
 	configPresent atomic.Bool
@@ -145,7 +160,17 @@ func newStore(name string, cfg *Config, logger hclog.Logger, opts Options, side 
 	if logger == nil {
 		logger = hclog.NewNullLogger()
 	}
+	tmpl, templated, err := parseRepoTemplate(cfg.Repository)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", side, name, err)
+	}
+	if templated && side != providers.SideDestination {
+		return nil, fmt.Errorf("%s %s: a repository template is only for destinations, not %q", side, name, cfg.Repository)
+	}
 	ref := registry.Reference{Registry: cfg.Registry, Repository: cfg.Repository}
+	if templated {
+		ref.Repository = tmpl.probe()
+	}
 	if err := ref.ValidateRegistry(); err != nil {
 		return nil, fmt.Errorf("%s %s: %w", side, name, err)
 	}
@@ -171,12 +196,52 @@ func newStore(name string, cfg *Config, logger hclog.Logger, opts Options, side 
 		Cache:      auth.NewCache(),
 		ClientID:   "ferry",
 	}
-	s.repo = &remote.Repository{
-		Client:    digestCheckingClient{next: ac, host: s.host},
-		Reference: ref,
-		PlainHTTP: cfg.PlainHTTP,
+	s.client = digestCheckingClient{next: ac, host: s.host}
+	if templated {
+		s.tmpl = tmpl
+	} else {
+		s.repo = s.newRepository(cfg.Repository)
 	}
 	return s, nil
+}
+
+func (s *Store) newRepository(name string) *repository {
+	return &repository{name: name, remote: &remote.Repository{
+		Client:    s.client,
+		Reference: registry.Reference{Registry: s.cfg.Registry, Repository: name},
+		PlainHTTP: s.cfg.PlainHTTP,
+	}}
+}
+
+// repoFor is the repository key is stored in: the configured one, or the
+// template's expansion for key.
+func (s *Store) repoFor(key string) (*repository, error) {
+	if s.tmpl == nil {
+		return s.repo, nil
+	}
+	name, err := s.tmpl.expand(key)
+	if err != nil {
+		return nil, err
+	}
+	ref := registry.Reference{Registry: s.cfg.Registry, Repository: name}
+	if err := ref.ValidateRepository(); err != nil {
+		return nil, fmt.Errorf("repository template %q gives %q for key %q: %w", s.tmpl.String(), name, key, err)
+	}
+	if len(s.cfg.Registry)+1+len(name) > maxReferenceLen {
+		return nil, fmt.Errorf("repository template %q gives %q for key %q: registry/repository is longer than %d characters",
+			s.tmpl.String(), name, key, maxReferenceLen)
+	}
+	s.reposMu.Lock()
+	defer s.reposMu.Unlock()
+	r := s.repos[name]
+	if r == nil {
+		if s.repos == nil {
+			s.repos = map[string]*repository{}
+		}
+		r = s.newRepository(name)
+		s.repos[name] = r
+	}
+	return r, nil
 }
 
 // credential answers oras-go's auth client, for this registry only.
@@ -234,21 +299,31 @@ func (s *Store) URL(a providers.Artifact) (string, error) {
 	if err := d.Validate(); err != nil {
 		return "", fmt.Errorf("destination %s: %s: %w", s.name, a.Key, err)
 	}
-	return s.blobURL(d.String()), nil
+	r, err := s.repoFor(a.Key)
+	if err != nil {
+		return "", fmt.Errorf("destination %s: %w", s.name, err)
+	}
+	return s.blobURL(r.name, d.String()), nil
 }
 
-func (s *Store) blobURL(dgst string) string {
+func (s *Store) blobURL(repo, dgst string) string {
 	scheme := "https"
 	if s.cfg.PlainHTTP {
 		scheme = "http"
 	}
-	return scheme + "://" + s.host + "/v2/" + s.cfg.Repository + "/blobs/" + dgst
+	return scheme + "://" + s.host + "/v2/" + repo + "/blobs/" + dgst
 }
 
 // CheckConsumerAccess sends what a buildpack sends, one unauthenticated
 // request for a blob URL, and reports when the registry would refuse it.
 func (s *Store) CheckConsumerAccess(ctx context.Context) []string {
-	u := s.blobURL(emptyConfig.Digest.String())
+	// With a template, a repository of its shape stands for all of them
+	// (registries grant anonymous pulls per registry or per namespace).
+	repo := s.cfg.Repository
+	if s.tmpl != nil {
+		repo = s.tmpl.probe()
+	}
+	u := s.blobURL(repo, emptyConfig.Digest.String())
 	req, err := http.NewRequestWithContext(ctx, http.MethodHead, u, nil)
 	if err != nil {
 		return []string{fmt.Sprintf("Could not check whether registry %s serves downloads anonymously: %v.", s.host, err)}
@@ -294,7 +369,11 @@ func (s *Store) Stat(ctx context.Context, key string) (providers.Artifact, error
 	if err := checkKey(key); err != nil {
 		return providers.Artifact{}, s.opErr("stat", key, err)
 	}
-	m, desc, graph, err := s.fetchManifest(ctx, key)
+	r, err := s.repoFor(key)
+	if err != nil {
+		return providers.Artifact{}, s.opErr("stat", key, err)
+	}
+	m, desc, graph, err := s.fetchManifest(ctx, r, key)
 	if err != nil {
 		return providers.Artifact{}, s.opErr("stat", key, err)
 	}
@@ -322,17 +401,21 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	if err := checkKey(key); err != nil {
 		return s.opErr("delete", key, err)
 	}
-	_, desc, _, err := s.fetchManifest(ctx, key)
+	r, err := s.repoFor(key)
 	if err != nil {
 		return s.opErr("delete", key, err)
 	}
-	if err := s.repo.Manifests().Delete(ctx, desc); err != nil {
+	_, desc, _, err := s.fetchManifest(ctx, r, key)
+	if err != nil {
+		return s.opErr("delete", key, err)
+	}
+	if err := r.remote.Manifests().Delete(ctx, desc); err != nil {
 		if errors.Is(err, errdef.ErrNotFound) {
 			return s.opErr("delete", key, fmt.Errorf("manifest %s: %w", desc.Digest, providers.ErrNotFound))
 		}
 		return s.opErr("delete", key, s.describe(ctx, err))
 	}
-	s.log.Debug("deleted", "key", key, "tag", Tag(key), "manifest", desc.Digest)
+	s.log.Debug("deleted", "key", key, "repository", r.name, "tag", Tag(key), "manifest", desc.Digest)
 	return nil
 }
 
@@ -341,10 +424,10 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 // true when the tag holds a manifest that is not a ferry file artifact
 // under a key that is its own tag: a graph copied by an oci source, which
 // desc describes; m is then empty.
-func (s *Store) fetchManifest(ctx context.Context, key string) (m ocispec.Manifest, desc ocispec.Descriptor, graph bool, err error) {
+func (s *Store) fetchManifest(ctx context.Context, r *repository, key string) (m ocispec.Manifest, desc ocispec.Descriptor, graph bool, err error) {
 	tag := Tag(key)
 	verbatim := tag == key
-	desc, rc, err := s.repo.Manifests().FetchReference(ctx, tag)
+	desc, rc, err := r.remote.Manifests().FetchReference(ctx, tag)
 	if errors.Is(err, errdef.ErrNotFound) {
 		return m, desc, false, fmt.Errorf("tag %s: %w", tag, providers.ErrNotFound)
 	}
@@ -373,7 +456,7 @@ func (s *Store) fetchManifest(ctx context.Context, key string) (m ocispec.Manife
 		if verbatim && !isFileArtifact(desc.MediaType, body) {
 			return ocispec.Manifest{}, desc, true, nil
 		}
-		return ocispec.Manifest{}, desc, false, fmt.Errorf("tag %s in %s/%s: %w", tag, s.cfg.Registry, s.cfg.Repository, err)
+		return ocispec.Manifest{}, desc, false, fmt.Errorf("tag %s in %s/%s: %w", tag, s.cfg.Registry, r.name, err)
 	}
 	return m, desc, false, nil
 }
@@ -444,17 +527,21 @@ func packManifest(key string, layer ocispec.Descriptor) (ocispec.Descriptor, []b
 
 // Put stores r as the artifact a.Key; see Store. Without opts.Overwrite an
 // existing tag fails with an error wrapping providers.ErrAlreadyExists.
-func (s *Store) Put(ctx context.Context, a providers.Artifact, r io.Reader, opts providers.PutOptions) error {
+func (s *Store) Put(ctx context.Context, a providers.Artifact, body io.Reader, opts providers.PutOptions) error {
 	if err := checkKey(a.Key); err != nil {
 		return s.opErr("put", a.Key, err)
 	}
 	if err := ctx.Err(); err != nil {
 		return s.opErr("put", a.Key, err)
 	}
+	repo, err := s.repoFor(a.Key)
+	if err != nil {
+		return s.opErr("put", a.Key, err)
+	}
 	tag := Tag(a.Key)
 	if !opts.Overwrite {
 		// Registries have no conditional tag write; ask first.
-		_, err := s.repo.Resolve(ctx, tag)
+		_, err := repo.remote.Resolve(ctx, tag)
 		switch {
 		case err == nil:
 			return s.opErr("put", a.Key, fmt.Errorf("tag %s: %w", tag, providers.ErrAlreadyExists))
@@ -462,21 +549,21 @@ func (s *Store) Put(ctx context.Context, a providers.Artifact, r io.Reader, opts
 			return s.opErr("put", a.Key, s.describe(ctx, err))
 		}
 	}
-	layer, err := s.pushLayer(ctx, a, ctxReader{ctx, r})
+	layer, err := s.pushLayer(ctx, repo, a, ctxReader{ctx, body})
 	if err != nil {
 		return s.opErr("put", a.Key, err)
 	}
-	if err := s.ensureConfig(ctx); err != nil {
+	if err := s.ensureConfig(ctx, repo); err != nil {
 		return s.opErr("put", a.Key, err)
 	}
-	mdesc, body, err := packManifest(a.Key, layer)
+	mdesc, manifest, err := packManifest(a.Key, layer)
 	if err != nil {
 		return s.opErr("put", a.Key, err)
 	}
-	if err := s.repo.Manifests().PushReference(ctx, mdesc, bytes.NewReader(body), tag); err != nil {
+	if err := repo.remote.Manifests().PushReference(ctx, mdesc, bytes.NewReader(manifest), tag); err != nil {
 		return s.opErr("put", a.Key, s.describe(ctx, err))
 	}
-	s.log.Debug("stored", "key", a.Key, "tag", tag, "manifest", mdesc.Digest, "blob", layer.Digest)
+	s.log.Debug("stored", "key", a.Key, "repository", repo.name, "tag", tag, "manifest", mdesc.Digest, "blob", layer.Digest)
 	return nil
 }
 
@@ -484,10 +571,10 @@ func (s *Store) Put(ctx context.Context, a providers.Artifact, r io.Reader, opts
 // its descriptor. With a known size and sha256 it streams r through the
 // verifier into the upload; otherwise it spools r to a temporary file first,
 // since the upload needs both up front.
-func (s *Store) pushLayer(ctx context.Context, a providers.Artifact, r io.Reader) (ocispec.Descriptor, error) {
+func (s *Store) pushLayer(ctx context.Context, repo *repository, a providers.Artifact, r io.Reader) (ocispec.Descriptor, error) {
 	d, ok := a.Digests.Get(providers.SHA256)
 	if !ok || a.Size < 0 {
-		return s.pushSpooled(ctx, a, r)
+		return s.pushSpooled(ctx, repo, a, r)
 	}
 	if err := d.Validate(); err != nil {
 		return ocispec.Descriptor{}, err
@@ -499,7 +586,7 @@ func (s *Store) pushLayer(ctx context.Context, a providers.Artifact, r io.Reader
 		return desc, err
 	}
 	defer unlock()
-	exists, err := s.repo.Blobs().Exists(ctx, desc)
+	exists, err := repo.remote.Blobs().Exists(ctx, desc)
 	if err != nil {
 		return desc, s.describe(ctx, err)
 	}
@@ -512,7 +599,7 @@ func (s *Store) pushLayer(ctx context.Context, a providers.Artifact, r io.Reader
 		return desc, nil
 	}
 	body := &holdLast{vr: vr, size: a.Size}
-	err = s.repo.Blobs().Push(ctx, desc, body)
+	err = repo.remote.Blobs().Push(ctx, desc, body)
 	if body.err != nil {
 		// The source failed or did not match: the root cause, whatever the
 		// transport made of it.
@@ -527,7 +614,7 @@ func (s *Store) pushLayer(ctx context.Context, a providers.Artifact, r io.Reader
 	return desc, nil
 }
 
-func (s *Store) pushSpooled(ctx context.Context, a providers.Artifact, r io.Reader) (ocispec.Descriptor, error) {
+func (s *Store) pushSpooled(ctx context.Context, repo *repository, a providers.Artifact, r io.Reader) (ocispec.Descriptor, error) {
 	f, err := os.CreateTemp("", "ferry-oci-*")
 	if err != nil {
 		return ocispec.Descriptor{}, err
@@ -551,7 +638,7 @@ func (s *Store) pushSpooled(ctx context.Context, a providers.Artifact, r io.Read
 		return desc, err
 	}
 	defer unlock()
-	exists, err := s.repo.Blobs().Exists(ctx, desc)
+	exists, err := repo.remote.Blobs().Exists(ctx, desc)
 	if err != nil {
 		return desc, s.describe(ctx, err)
 	}
@@ -559,15 +646,15 @@ func (s *Store) pushSpooled(ctx context.Context, a providers.Artifact, r io.Read
 		s.log.Debug("blob already in the repository, not sent again", "digest", desc.Digest)
 		return desc, nil
 	}
-	if err := s.repo.Blobs().Push(ctx, desc, io.NewSectionReader(f, 0, desc.Size)); err != nil {
+	if err := repo.remote.Blobs().Push(ctx, desc, io.NewSectionReader(f, 0, desc.Size)); err != nil {
 		return desc, s.describe(ctx, err)
 	}
 	return desc, nil
 }
 
-// ensureConfig pushes the empty config blob unless the repository has it.
-func (s *Store) ensureConfig(ctx context.Context) error {
-	if s.configPresent.Load() {
+// ensureConfig pushes the empty config blob unless repo has it.
+func (s *Store) ensureConfig(ctx context.Context, repo *repository) error {
+	if repo.configPresent.Load() {
 		return nil
 	}
 	unlock, err := s.blobs.lock(ctx, emptyConfig.Digest)
@@ -575,19 +662,19 @@ func (s *Store) ensureConfig(ctx context.Context) error {
 		return err
 	}
 	defer unlock()
-	if s.configPresent.Load() {
+	if repo.configPresent.Load() {
 		return nil
 	}
-	exists, err := s.repo.Blobs().Exists(ctx, emptyConfig)
+	exists, err := repo.remote.Blobs().Exists(ctx, emptyConfig)
 	if err != nil {
 		return s.describe(ctx, err)
 	}
 	if !exists {
-		if err := s.repo.Blobs().Push(ctx, emptyConfig, bytes.NewReader(emptyConfigData)); err != nil {
+		if err := repo.remote.Blobs().Push(ctx, emptyConfig, bytes.NewReader(emptyConfigData)); err != nil {
 			return s.describe(ctx, err)
 		}
 	}
-	s.configPresent.Store(true)
+	repo.configPresent.Store(true)
 	return nil
 }
 
@@ -709,8 +796,12 @@ func (s *Store) StatGraph(ctx context.Context, key string) (providers.Artifact, 
 	if err := checkKey(key); err != nil {
 		return providers.Artifact{}, s.opErr("stat", key, err)
 	}
+	r, err := s.repoFor(key)
+	if err != nil {
+		return providers.Artifact{}, s.opErr("stat", key, err)
+	}
 	tag := Tag(key)
-	desc, err := s.repo.Resolve(ctx, tag)
+	desc, err := r.remote.Resolve(ctx, tag)
 	if errors.Is(err, errdef.ErrNotFound) {
 		return providers.Artifact{}, s.opErr("stat", key, fmt.Errorf("tag %s: %w", tag, providers.ErrNotFound))
 	}

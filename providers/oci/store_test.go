@@ -82,6 +82,89 @@ func TestConformance(t *testing.T) {
 			})
 		})
 	}
+	// A repository template: the suite's keys ("providertest/pkg-N/…")
+	// spread over one repository per package.
+	t.Run("repository template", func(t *testing.T) {
+		reg := testenv.StartRegistry(t, testenv.RegistryOptions{})
+		providertest.Run(t, providertest.Harness{
+			New: func(t *testing.T) providers.Destination {
+				return newStore(t, reg, oci.Config{Repository: freshRepo() + "/{key.1}"}, oci.Options{})
+			},
+		})
+	})
+}
+
+// With a repository template each artifact lands in the repository its key
+// names, its tag still derived from the whole key, and its consumer URL is
+// that repository's blob URL.
+func TestRepositoryTemplate(t *testing.T) {
+	reg := testenv.StartRegistry(t, testenv.RegistryOptions{})
+	base := freshRepo()
+	s := newStore(t, reg, oci.Config{Repository: base + "/{key.0}"}, oci.Options{})
+	node := providertest.Content(11, 3000)
+	jdk := providertest.Content(12, 4000)
+	nodeA := artifact("Node/20.11.1/node.tgz", node)
+	jdkA := artifact("jdk+fx/21/jdk.tgz", jdk)
+	mustPut(t, s, nodeA, node, providers.PutOptions{})
+	mustPut(t, s, jdkA, jdk, providers.PutOptions{})
+
+	for _, tt := range []struct {
+		a       providers.Artifact
+		content []byte
+		repo    string
+	}{
+		{a: nodeA, content: node, repo: base + "/node"},
+		{a: jdkA, content: jdk, repo: base + "/jdk-fx"},
+	} {
+		if _, _, status := rawManifest(t, reg, tt.repo, oci.Tag(tt.a.Key)); status != http.StatusOK {
+			t.Errorf("manifest of %s in %s: status %d, want 200", tt.a.Key, tt.repo, status)
+		}
+		u, err := s.URL(tt.a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := reg.URL + "/v2/" + tt.repo + "/blobs/" + providertest.SHA256(tt.content).String(); u != want {
+			t.Errorf("URL(%s) = %s, want %s", tt.a.Key, u, want)
+		}
+		resp, err := http.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !bytes.Equal(got, tt.content) {
+			t.Errorf("GET %s: %s, %d bytes; want the %d stored bytes", u, resp.Status, len(got), len(tt.content))
+		}
+		st, err := s.Stat(t.Context(), tt.a.Key)
+		if err != nil || st.Size != int64(len(tt.content)) {
+			t.Errorf("Stat(%s) = %+v, %v", tt.a.Key, st, err)
+		}
+	}
+	if _, _, status := rawManifest(t, reg, base+"/node", oci.Tag(jdkA.Key)); status != http.StatusNotFound {
+		t.Errorf("jdk's tag in the node repository: status %d, want 404", status)
+	}
+	if err := s.Delete(t.Context(), nodeA.Key); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Stat(t.Context(), nodeA.Key); !errors.Is(err, providers.ErrNotFound) {
+		t.Errorf("Stat after Delete: %v, want ErrNotFound", err)
+	}
+	if _, err := s.Stat(t.Context(), jdkA.Key); err != nil {
+		t.Errorf("deleting node's artifact touched jdk's: %v", err)
+	}
+	if w := s.CheckConsumerAccess(t.Context()); len(w) != 0 {
+		t.Errorf("CheckConsumerAccess on an anonymous registry: %q", w)
+	}
+
+	// A key the template cannot place is an error naming the template.
+	one := newStore(t, reg, oci.Config{Repository: base + "/{key.3}"}, oci.Options{})
+	_, err := one.Stat(t.Context(), "a/b")
+	if err == nil || !strings.Contains(err.Error(), "{key.3}") || errors.Is(err, providers.ErrNotFound) {
+		t.Errorf("Stat of a key with too few segments: %v, want an error naming {key.3}, not ErrNotFound", err)
+	}
+	if err := one.Put(t.Context(), artifact("a/b", node), bytes.NewReader(node), providers.PutOptions{}); err == nil {
+		t.Error("Put of a key with too few segments succeeded")
+	}
 }
 
 // rawManifest fetches what the registry stores under tag, as a consumer would.
