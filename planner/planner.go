@@ -42,6 +42,18 @@ type Inventory struct {
 	ConsumerWarnings []string `json:"consumer_warnings,omitempty"`
 	// Rewrites are the inputs of each mirror's rewrite block, by mirror name.
 	Rewrites map[string]RewriteInput `json:"rewrites,omitempty"`
+	// Upstream is set for sources that select from a larger upstream (npm):
+	// by source address, for each key a mirror owns that the source did not
+	// list and whose package it read, whether the upstream still has it
+	// (true: merely not selected; false: removed upstream). A key absent
+	// from a present map was outside what the source read.
+	Upstream map[string]map[string]bool `json:"upstream,omitempty"`
+	// SourceTags are dist-tags by source address and package name.
+	SourceTags map[string]map[string]map[string]string `json:"source_tags,omitempty"`
+	// Packages are what the destination's package metadata holds, by
+	// destination address and package name (empty for a package the
+	// destination does not have yet); absent when not checked.
+	Packages map[string]map[string]providers.PackageMeta `json:"packages,omitempty"`
 }
 
 // RewriteInput is what planning a rewrite needs from the outside world.
@@ -180,6 +192,11 @@ func Plan(cfg *config.Config, prior *state.State, inv *Inventory, opts Options) 
 	for _, c := range b.noOps {
 		mark(c.Mirror, c.Key)
 	}
+	for mirror, kept := range b.kept {
+		for key := range kept {
+			mark(mirror, key)
+		}
+	}
 	for _, c := range p.Changes {
 		if c.Action == plan.Add || c.Action == plan.Replace {
 			mark(c.Mirror, c.Key)
@@ -200,6 +217,7 @@ func Plan(cfg *config.Config, prior *state.State, inv *Inventory, opts Options) 
 		if in, ok := inv.Rewrites[name]; ok && in.Layout == "dependency_mirror" {
 			p.Coverage = append(p.Coverage, b.coverage(m, in))
 		}
+		b.planPackages(m, p.Changes)
 	}
 	for _, c := range b.changes {
 		if outputInScope(c.Mirror, c.Key, opts) {
@@ -235,6 +253,11 @@ type builder struct {
 	// present holds, per mirror, the keys that will be at the destination
 	// once the plan is applied (kept by retention, not in error).
 	present map[string]map[string]bool
+	// kept holds, per mirror, the owned artifacts removed upstream that
+	// on_upstream_removed keeps; deprecations, per mirror, package and
+	// version, the deprecation messages to set.
+	kept         map[string]map[string]*state.Artifact
+	deprecations map[string]map[string]map[string]string
 }
 
 // outputInScope reports whether a mirror's consumer output (at path; empty
@@ -446,16 +469,35 @@ func (b *builder) planMirror(m *config.Mirror) hcl.Diagnostics {
 		b.changes = append(b.changes, c)
 	}
 
+	upstream, selective := b.inv.Upstream[m.From]
 	for _, key := range sortedKeys(owned) {
 		if seen[key] {
 			continue
 		}
+		o := owned[key]
 		c := deleteChange(plan.Change{
 			Address: plan.Address(m.Name, key), Mirror: m.Name, Key: key, Destination: m.To,
-		}, owned[key])
+		}, o)
 		c.Reason = plan.RemovedFromSource
 		c.DryRun = m.Retention.DryRun
-		b.changes = append(b.changes, c)
+		if has, known := upstream[key]; selective && (has || !known) {
+			// Still upstream: the selection moved, not the upstream.
+			c.Reason = plan.NoLongerSelected
+			b.changes = append(b.changes, c)
+			continue
+		}
+		switch m.OnUpstreamRemoved {
+		case config.RemovedKeep, config.RemovedDeprecate:
+			b.keep(m, o)
+			if m.OnUpstreamRemoved == config.RemovedDeprecate && b.inv.Packages[m.To][o.Name].Deprecated[o.Version] == "" {
+				b.deprecate(m, o)
+			}
+			c.Action, c.Reason, c.DryRun = plan.NoOp, plan.KeptRemovedFromSource, false
+			c.Detail = "on_upstream_removed = \"" + string(m.OnUpstreamRemoved) + "\""
+			b.changes = append(b.changes, c)
+		default:
+			b.changes = append(b.changes, c)
+		}
 	}
 	return diags
 }

@@ -1,6 +1,7 @@
 package providers
 
 import (
+	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/hex"
@@ -16,6 +17,10 @@ type Algorithm string
 const (
 	SHA256 Algorithm = "sha256"
 	SHA512 Algorithm = "sha512"
+	// SHA1 is only for upstreams that declare nothing stronger (an npm
+	// version's shasum when it has no integrity); it is never the only
+	// digest ferry computes.
+	SHA1 Algorithm = "sha1"
 )
 
 // New returns a fresh hasher, or nil for an unsupported algorithm.
@@ -25,6 +30,8 @@ func (a Algorithm) New() hash.Hash {
 		return sha256.New()
 	case SHA512:
 		return sha512.New()
+	case SHA1:
+		return sha1.New()
 	}
 	return nil
 }
@@ -36,6 +43,8 @@ func (a Algorithm) HexLen() int {
 		return 64
 	case SHA512:
 		return 128
+	case SHA1:
+		return 40
 	}
 	return 0
 }
@@ -60,7 +69,7 @@ func ParseDigest(s string) (Digest, error) {
 func (d Digest) Validate() error {
 	n := d.Algorithm.HexLen()
 	if n == 0 {
-		return fmt.Errorf("digest algorithm %q is not supported (use sha256 or sha512)", d.Algorithm)
+		return fmt.Errorf("digest algorithm %q is not supported (use sha256, sha512 or sha1)", d.Algorithm)
 	}
 	if len(d.Hex) != n {
 		return fmt.Errorf("%s digest must be %d hex characters, got %d", d.Algorithm, n, len(d.Hex))
@@ -137,11 +146,13 @@ func (s Digests) Get(alg Algorithm) (Digest, bool) {
 	return Digest{}, false
 }
 
-// Primary is the digest that identifies content: sha256 when present,
-// otherwise the first one. Zero when the set is empty.
+// Primary is the digest that identifies content: sha256 when present, else
+// sha512, else sha1. Zero when the set is empty.
 func (s Digests) Primary() Digest {
-	if d, ok := s.Get(SHA256); ok {
-		return d
+	for _, alg := range []Algorithm{SHA256, SHA512, SHA1} {
+		if d, ok := s.Get(alg); ok {
+			return d
+		}
 	}
 	if len(s) > 0 {
 		return s[0]

@@ -204,3 +204,58 @@ func (e *MismatchError) Unwrap() error {
 	}
 	return ErrDigestMismatch
 }
+
+// Manifester is an optional Source capability: the package document that
+// goes with an artifact (an npm version's metadata), which destinations
+// that publish packages rather than store files need. The document's
+// declared digests must match a.Digests.
+type Manifester interface {
+	Manifest(ctx context.Context, a Artifact) ([]byte, error)
+}
+
+// ManifestPutter is an optional Destination capability: a registry that
+// stores an artifact only together with its package document (npm). The
+// apply engine calls PutWithManifest, with the source's Manifest, instead
+// of Put; the contract is Put's.
+type ManifestPutter interface {
+	PutWithManifest(ctx context.Context, a Artifact, manifest []byte, r io.Reader, opts PutOptions) error
+}
+
+// PackageMeta is registry metadata of one package beyond its files.
+type PackageMeta struct {
+	// Tags maps dist-tags to versions.
+	Tags map[string]string `json:"tags,omitempty"`
+	// Deprecated maps the deprecated versions to their messages.
+	Deprecated map[string]string `json:"deprecated,omitempty"`
+}
+
+// TagLister is an optional Source capability: the dist-tags of a package
+// whose versions List reported (by Artifact.Name).
+type TagLister interface {
+	DistTags(ctx context.Context, name string) (map[string]string, error)
+}
+
+// PackageUpdate changes a package's metadata at a destination.
+type PackageUpdate struct {
+	// SetTags points dist-tags at versions.
+	SetTags map[string]string `json:"set_tags,omitempty"`
+	// Deprecate marks versions deprecated with a message.
+	Deprecate map[string]string `json:"deprecate,omitempty"`
+}
+
+// PackageUpdater is an optional Destination capability for registries
+// with package metadata (npm): StatPackage reports it (an error wrapping
+// ErrNotFound when the package does not exist), UpdatePackage changes it.
+type PackageUpdater interface {
+	StatPackage(ctx context.Context, name string) (PackageMeta, error)
+	UpdatePackage(ctx context.Context, name string, u PackageUpdate) error
+}
+
+// UpstreamReporter is an optional Source capability for sources that
+// select from a larger upstream (npm versions by range). After List, for a
+// key List did not report, UpstreamHas tells whether the upstream still
+// has it (has: merely not selected) or has removed it; known is false when
+// the source did not look (its package is outside the selection).
+type UpstreamReporter interface {
+	UpstreamHas(key string) (has, known bool)
+}

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -134,7 +135,7 @@ func Apply(ctx context.Context, p *plan.Plan, st *state.State, cp Checkpointer, 
 	}
 	e.log = e.log.Named("apply")
 
-	var transfers, rewrites, deletes []plan.Change
+	var transfers, updates, rewrites, deletes []plan.Change
 	var bytes int64
 	for _, c := range p.Changes {
 		switch {
@@ -143,6 +144,8 @@ func Apply(ctx context.Context, p *plan.Plan, st *state.State, cp Checkpointer, 
 			deletes = append(deletes, c)
 		case c.Action == plan.Rewrite:
 			rewrites = append(rewrites, c)
+		case c.Action == plan.Update:
+			updates = append(updates, c)
 		default:
 			transfers = append(transfers, c)
 			if c.Transfers() && c.After.Size > 0 {
@@ -151,7 +154,7 @@ func Apply(ctx context.Context, p *plan.Plan, st *state.State, cp Checkpointer, 
 		}
 	}
 	if opts.Progress != nil {
-		opts.Progress.Start(len(transfers)+len(rewrites)+len(deletes), bytes)
+		opts.Progress.Start(len(transfers)+len(updates)+len(rewrites)+len(deletes), bytes)
 		defer opts.Progress.Finish()
 	}
 
@@ -175,7 +178,11 @@ func Apply(ctx context.Context, p *plan.Plan, st *state.State, cp Checkpointer, 
 	}
 
 	e.run(ctx, transfers, e.transfer)
-	// Consumer files are rewritten only once what they point at has landed.
+	// Package metadata and consumer files change only once what they point
+	// at has landed.
+	if ctx.Err() == nil {
+		e.run(ctx, updates, e.update)
+	}
 	if ctx.Err() == nil {
 		e.run(ctx, rewrites, e.rewrite)
 	}
@@ -274,13 +281,28 @@ func (e *engine) transfer(ctx context.Context, c plan.Change) error {
 		e.record(c, got.Size, mergeDigests(got.Digests, c.After.Digests))
 		return nil
 	}
+	put := dst.Put
+	if mp, ok := dst.(providers.ManifestPutter); ok {
+		// A package registry publishes the bytes with their document.
+		ms, ok := src.(providers.Manifester)
+		if !ok {
+			return fmt.Errorf("destination %s publishes packages with their metadata, which source %s does not provide: %w", c.Destination, c.Source, providers.ErrUnsupported)
+		}
+		manifest, err := ms.Manifest(ctx, want)
+		if err != nil {
+			return err
+		}
+		put = func(ctx context.Context, a providers.Artifact, r io.Reader, opts providers.PutOptions) error {
+			return mp.PutWithManifest(ctx, a, manifest, r, opts)
+		}
+	}
 	rc, err := src.Fetch(ctx, want)
 	if err != nil {
 		return err
 	}
 	defer rc.Close()
 	vr := verify.NewReader(&progressReader{r: rc, p: e.opts.Progress}, want.Size, want.Digests)
-	err = dst.Put(ctx, want, vr, providers.PutOptions{Overwrite: c.Action == plan.Replace})
+	err = put(ctx, want, vr, providers.PutOptions{Overwrite: c.Action == plan.Replace})
 	if errors.Is(err, providers.ErrAlreadyExists) {
 		// Something appeared at the key after planning (or the plan did not
 		// refresh). Identical bytes are adopted; anything else is left alone.
@@ -362,6 +384,58 @@ func (e *engine) rewrite(ctx context.Context, c plan.Change) error {
 		return fmt.Errorf("%w: %s", ErrRewriteSkipped, strings.Join(missing, ", "))
 	}
 	return e.opts.Rewriter.Rewrite(ctx, c)
+}
+
+// failedKeys are the keys of mirror's changes that failed so far.
+func (e *engine) failedKeys(mirror string) map[string]bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	failed := map[string]bool{}
+	for _, f := range e.result.Failed {
+		if f.Change.Mirror == mirror {
+			failed[f.Change.Key] = true
+		}
+	}
+	return failed
+}
+
+// update changes a package's metadata. Tags pointing at versions that did
+// not land are left out (and reported); deprecations always apply.
+func (e *engine) update(ctx context.Context, c plan.Change) error {
+	dst, err := e.provs.Destination(c.Destination)
+	if err != nil {
+		return err
+	}
+	pu, ok := dst.(providers.PackageUpdater)
+	if !ok {
+		return fmt.Errorf("destination %s has no package metadata to update: %w", c.Destination, providers.ErrUnsupported)
+	}
+	failed := e.failedKeys(c.Mirror)
+	missing := map[string]bool{}
+	for _, key := range c.Package.DependsOn {
+		if failed[key] {
+			missing[key] = true
+		}
+	}
+	u := providers.PackageUpdate{Deprecate: c.Package.Deprecate, SetTags: map[string]string{}}
+	var skipped []string
+	for tag, v := range c.Package.SetTags {
+		if key := c.Package.TagKeys[tag]; missing[key] {
+			skipped = append(skipped, tag+" -> "+v)
+			continue
+		}
+		u.SetTags[tag] = v
+	}
+	if len(u.SetTags)+len(u.Deprecate) > 0 {
+		if err := pu.UpdatePackage(ctx, c.Key, u); err != nil {
+			return err
+		}
+	}
+	if len(skipped) > 0 {
+		slices.Sort(skipped)
+		return fmt.Errorf("%w: dist-tags not set: %s", ErrRewriteSkipped, strings.Join(skipped, ", "))
+	}
+	return nil
 }
 
 func (e *engine) delete(ctx context.Context, c plan.Change) error {

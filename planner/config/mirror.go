@@ -18,6 +18,7 @@ func mirrorSchema() *hcl.BodySchema {
 		Attributes: []hcl.AttributeSchema{
 			{Name: "from", Required: true},
 			{Name: "to", Required: true},
+			{Name: "on_upstream_removed"},
 		},
 		Blocks: []hcl.BlockHeaderSchema{{Type: "retention"}, {Type: "rewrite"}, {Type: "bindings"}},
 	}
@@ -72,6 +73,39 @@ func decodeMirror(b *hcl.Block, ectx *hcl.EvalContext, declared map[Kind]map[str
 		addr, moreDiags := decodeReference(attr, KindDestination, declared)
 		diags = append(diags, moreDiags...)
 		m.To = addr
+	}
+
+	if m.To != "" && m.From != "" && strings.HasPrefix(m.To, "npm.") && !strings.HasPrefix(m.From, "npm.") {
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "An npm destination needs an npm source",
+			Detail: fmt.Sprintf("An npm registry publishes a version only with its package metadata, which only a source \"npm\" provides; "+
+				"mirror %q reads from %s.", m.Name, m.From),
+			Subject: m.ToRange.Ptr(),
+		})
+	}
+	if attr := content.Attributes["on_upstream_removed"]; attr != nil {
+		v, moreDiags := DecodePlainString(attr, ectx)
+		diags = append(diags, moreDiags...)
+		switch p := UpstreamRemovedPolicy(v); {
+		case moreDiags.HasErrors():
+		case p != RemovedDelete && p != RemovedKeep && p != RemovedDeprecate:
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Invalid on_upstream_removed",
+				Detail:   fmt.Sprintf("on_upstream_removed is \"delete\" (the default), \"keep\" or \"deprecate\", not %q.", v),
+				Subject:  attr.Expr.Range().Ptr(),
+			})
+		case p == RemovedDeprecate && m.To != "" && !strings.HasPrefix(m.To, "npm."):
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "deprecate needs an npm destination",
+				Detail:   fmt.Sprintf("Only a registry with package metadata (destination \"npm\") can mark a version deprecated; mirror %q writes to %s.", m.Name, m.To),
+				Subject:  attr.Expr.Range().Ptr(),
+			})
+		default:
+			m.OnUpstreamRemoved = p
+		}
 	}
 
 	var seen *hcl.Range

@@ -124,9 +124,24 @@ type Mirror struct {
 	// Rewrite, if set, points a buildpack.toml's uris at the mirror.
 	Rewrite *Rewrite
 	// Bindings, if set, writes a dependency-mapping binding for the mirror.
-	Bindings  *Bindings
-	DeclRange hcl.Range
+	Bindings *Bindings
+	// OnUpstreamRemoved is what happens to an object ferry owns once the
+	// upstream no longer has it; "" means RemovedDelete.
+	OnUpstreamRemoved UpstreamRemovedPolicy
+	DeclRange         hcl.Range
 }
+
+// UpstreamRemovedPolicy is a mirror's on_upstream_removed.
+type UpstreamRemovedPolicy string
+
+const (
+	// RemovedDelete deletes the object at the destination (the default).
+	RemovedDelete UpstreamRemovedPolicy = "delete"
+	// RemovedKeep keeps it, still owned by the mirror.
+	RemovedKeep UpstreamRemovedPolicy = "keep"
+	// RemovedDeprecate keeps it and marks it deprecated (npm).
+	RemovedDeprecate UpstreamRemovedPolicy = "deprecate"
+)
 
 // Bindings is the bindings {} block: a Paketo dependency-mapping binding
 // directory mapping each mirrored dependency's checksum to its mirror URL.

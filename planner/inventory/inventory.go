@@ -219,6 +219,9 @@ func Gather(ctx context.Context, cfg *config.Config, prior *state.State, provs P
 			inv.Notes[addr] = n.Notes()
 		}
 	}
+	if err := gatherUpstream(ctx, cfg, prior, provs, inv); err != nil {
+		return nil, err
+	}
 	if err := gatherRewrites(cfg, provs, inv); err != nil {
 		return nil, err
 	}
@@ -248,6 +251,11 @@ func Gather(ctx context.Context, cfg *config.Config, prior *state.State, provs P
 		dest, key string
 		stat      func(context.Context, string) (providers.Artifact, error)
 	}
+	type packageJob struct {
+		dest, name string
+		pu         providers.PackageUpdater
+	}
+	var packageJobs []packageJob
 	type sizeJob struct {
 		source string
 		a      providers.Artifact
@@ -292,6 +300,27 @@ func Gather(ctx context.Context, cfg *config.Config, prior *state.State, provs P
 		if err != nil {
 			return nil, err
 		}
+		if pu, ok := dst.(providers.PackageUpdater); ok {
+			names := map[string]bool{}
+			for _, a := range inv.Sources[m.From] {
+				names[a.Name] = true
+			}
+			for _, o := range owned {
+				names[o.Name] = true
+			}
+			if inv.Packages == nil {
+				inv.Packages = map[string]map[string]providers.PackageMeta{}
+			}
+			if inv.Packages[m.To] == nil {
+				inv.Packages[m.To] = map[string]providers.PackageMeta{}
+			}
+			for _, n := range sortedSet(names) {
+				if id := m.To + "\x00pkg\x00" + n; n != "" && !queued[id] {
+					queued[id] = true
+					packageJobs = append(packageJobs, packageJob{dest: m.To, name: n, pu: pu})
+				}
+			}
+		}
 		sizer, _ := src.(providers.Sizer)
 		for _, a := range inv.Sources[m.From] {
 			add(a.Key)
@@ -319,6 +348,18 @@ func Gather(ctx context.Context, cfg *config.Config, prior *state.State, provs P
 			}
 			mu.Lock()
 			inv.Destinations[j.dest][j.key] = obj
+			mu.Unlock()
+			return nil
+		})
+	}
+	for _, j := range packageJobs {
+		g.Go(func() error {
+			meta, err := j.pu.StatPackage(gctx, j.name)
+			if err != nil && !errors.Is(err, providers.ErrNotFound) {
+				return fmt.Errorf("refreshing %s: %w", j.dest, err)
+			}
+			mu.Lock()
+			inv.Packages[j.dest][j.name] = meta
 			mu.Unlock()
 			return nil
 		})
@@ -362,6 +403,68 @@ func Gather(ctx context.Context, cfg *config.Config, prior *state.State, provs P
 	sort.Strings(inv.Warnings)
 	logger.Debug("refreshed destinations", "objects", len(jobs), "size_lookups", len(sizeJobs))
 	return inv, nil
+}
+
+// gatherUpstream asks selective sources (npm) about the owned keys they did
+// not list, and takes their dist-tags.
+func gatherUpstream(ctx context.Context, cfg *config.Config, prior *state.State, provs Providers, inv *planner.Inventory) error {
+	for _, name := range sortedMirrors(cfg) {
+		m := cfg.Mirrors[name]
+		src, err := provs.Source(m.From)
+		if err != nil {
+			return err
+		}
+		listed := map[string]bool{}
+		names := map[string]bool{}
+		for _, a := range inv.Sources[m.From] {
+			listed[a.Key] = true
+			names[a.Name] = true
+		}
+		if ur, ok := src.(providers.UpstreamReporter); ok {
+			if inv.Upstream == nil {
+				inv.Upstream = map[string]map[string]bool{}
+			}
+			if inv.Upstream[m.From] == nil {
+				inv.Upstream[m.From] = map[string]bool{}
+			}
+			if sm := prior.Mirror(name); sm != nil {
+				for key := range sm.Artifacts {
+					if listed[key] {
+						continue
+					}
+					if has, known := ur.UpstreamHas(key); known {
+						inv.Upstream[m.From][key] = has
+					}
+				}
+			}
+		}
+		if tl, ok := src.(providers.TagLister); ok {
+			if inv.SourceTags == nil {
+				inv.SourceTags = map[string]map[string]map[string]string{}
+			}
+			if inv.SourceTags[m.From] != nil {
+				continue
+			}
+			inv.SourceTags[m.From] = map[string]map[string]string{}
+			for _, n := range sortedSet(names) {
+				tags, err := tl.DistTags(ctx, n)
+				if err != nil {
+					return fmt.Errorf("listing source %s: %w", m.From, err)
+				}
+				inv.SourceTags[m.From][n] = tags
+			}
+		}
+	}
+	return nil
+}
+
+func sortedSet(set map[string]bool) []string {
+	out := make([]string, 0, len(set))
+	for k := range set {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
 
 func sortedMirrors(cfg *config.Config) []string {

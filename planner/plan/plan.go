@@ -33,9 +33,12 @@ const (
 	Forget
 	// Rewrite edits a consumer file (a buildpack.toml) to point at the mirror.
 	Rewrite
+	// Update changes a package's metadata at the destination (npm
+	// dist-tags, deprecations); Key is the package name.
+	Update
 )
 
-var actionNames = [...]string{NoOp: "no-op", Add: "add", Replace: "replace", Delete: "delete", Forget: "forget", Rewrite: "rewrite"}
+var actionNames = [...]string{NoOp: "no-op", Add: "add", Replace: "replace", Delete: "delete", Forget: "forget", Rewrite: "rewrite", Update: "update"}
 
 func (a Action) String() string {
 	if int(a) < len(actionNames) {
@@ -55,7 +58,7 @@ func (a Action) Symbol() string {
 		return "-"
 	case Forget:
 		return "="
-	case Rewrite:
+	case Rewrite, Update:
 		return "~"
 	}
 	return " "
@@ -115,6 +118,16 @@ const (
 	URIPointsUpstream
 	// OutputMissing: the rewritten consumer file does not exist yet.
 	OutputMissing
+	// NoLongerSelected: the upstream still has the artifact, but the
+	// source's selection (a version range, latest = N, the package list)
+	// no longer covers it.
+	NoLongerSelected
+	// DistTagsBehind: the destination's dist-tags differ from the
+	// upstream's for versions the mirror holds.
+	DistTagsBehind
+	// KeptRemovedFromSource: the upstream removed it and the mirror keeps
+	// it (on_upstream_removed = "keep"); shown, not acted on.
+	KeptRemovedFromSource
 )
 
 var reasonNames = [...]string{
@@ -132,6 +145,9 @@ var reasonNames = [...]string{
 	MovedToMirror:           "moved_to_mirror",
 	URIPointsUpstream:       "uri_points_upstream",
 	OutputMissing:           "output_missing",
+	NoLongerSelected:        "no_longer_selected",
+	DistTagsBehind:          "dist_tags_behind",
+	KeptRemovedFromSource:   "kept_removed_from_source",
 }
 
 func (r Reason) String() string {
@@ -201,6 +217,23 @@ type Change struct {
 	Before *Object `json:"before,omitempty"`
 	// Rewrite details a rewrite change; nil for every other action.
 	Rewrite *RewriteDetail `json:"rewrite,omitempty"`
+	// Package details an update change; nil for every other action.
+	Package *PackageDetail `json:"package,omitempty"`
+}
+
+// PackageDetail is what an update change does to a package's metadata.
+type PackageDetail struct {
+	// TagsBefore are the dist-tags the destination had when planned.
+	TagsBefore map[string]string `json:"tags_before,omitempty"`
+	// SetTags point dist-tags at versions.
+	SetTags map[string]string `json:"set_tags,omitempty"`
+	// Deprecate marks versions deprecated, with the message.
+	Deprecate map[string]string `json:"deprecate,omitempty"`
+	// DependsOn are the artifact keys this plan adds that SetTags point
+	// at; TagKeys maps each such tag to its key. Apply leaves out the tags
+	// of versions that failed to land.
+	DependsOn []string          `json:"depends_on,omitempty"`
+	TagKeys   map[string]string `json:"tag_keys,omitempty"`
 }
 
 // RewriteDetail is what a rewrite change does to a consumer file. Paths are
@@ -318,6 +351,7 @@ type Summary struct {
 	Delete       int `json:"delete"`
 	Forget       int `json:"forget"`
 	Rewrite      int `json:"rewrite"`
+	Update       int `json:"update,omitempty"`
 	DryRunDelete int `json:"dry_run_delete"`
 	NoOp         int `json:"no_op"`
 	// TransferBytes is the sum of known sizes of changes that move bytes.
@@ -327,7 +361,7 @@ type Summary struct {
 }
 
 // Changed reports whether applying would change anything.
-func (s Summary) Changed() bool { return s.Add+s.Replace+s.Delete+s.Forget+s.Rewrite > 0 }
+func (s Summary) Changed() bool { return s.Add+s.Replace+s.Delete+s.Forget+s.Rewrite+s.Update > 0 }
 
 // Plan is the versioned plan document.
 type Plan struct {
@@ -352,18 +386,24 @@ type Plan struct {
 	Summary  Summary    `json:"summary"`
 }
 
-func isRewrite(c Change) int {
-	if c.Action == Rewrite {
+// phase orders a mirror's changes as apply runs them: artifacts, package
+// updates, consumer rewrites.
+func phase(c Change) int {
+	switch c.Action {
+	case Update:
 		return 1
+	case Rewrite:
+		return 2
 	}
 	return 0
 }
 
 // Sort puts changes in canonical order: by mirror, then key, with a
-// mirror's rewrite after its artifacts (the order apply runs them in).
+// mirror's package updates and rewrites after its artifacts (the order
+// apply runs them in).
 func (p *Plan) Sort() {
 	slices.SortFunc(p.Changes, func(a, b Change) int {
-		return cmp.Or(cmp.Compare(a.Mirror, b.Mirror), cmp.Compare(isRewrite(a), isRewrite(b)), cmp.Compare(a.Key, b.Key))
+		return cmp.Or(cmp.Compare(a.Mirror, b.Mirror), cmp.Compare(phase(a), phase(b)), cmp.Compare(a.Key, b.Key))
 	})
 }
 
@@ -386,6 +426,8 @@ func (p *Plan) Summarize(noOps int) {
 			s.Forget++
 		case c.Action == Rewrite:
 			s.Rewrite++
+		case c.Action == Update:
+			s.Update++
 		}
 		if c.Transfers() {
 			if c.After != nil && c.After.Size >= 0 {
@@ -442,6 +484,9 @@ func Unmarshal(b []byte) (*Plan, error) {
 				return nil, fmt.Errorf("invalid plan file: rewrite change %d is incomplete", i)
 			}
 			continue
+		}
+		if c.Action == Update && (c.Package == nil || len(c.Package.SetTags)+len(c.Package.Deprecate) == 0) {
+			return nil, fmt.Errorf("invalid plan file: update change %d is incomplete", i)
 		}
 		if c.Address != Address(c.Mirror, c.Key) {
 			return nil, fmt.Errorf("invalid plan file: change %d address %q does not match mirror %q and key %q", i, c.Address, c.Mirror, c.Key)

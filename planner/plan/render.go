@@ -3,6 +3,8 @@ package plan
 import (
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 )
 
@@ -34,6 +36,12 @@ func (c *Change) ReasonText() string {
 		s = "uri points upstream"
 	case OutputMissing:
 		s = "output missing"
+	case NoLongerSelected:
+		s = "no longer selected; the upstream still has it"
+	case DistTagsBehind:
+		s = "dist-tags differ from the upstream"
+	case KeptRemovedFromSource:
+		s = "removed upstream; kept (on_upstream_removed = \"keep\")"
 	default:
 		s = c.Reason.String()
 	}
@@ -87,6 +95,9 @@ func (p *Plan) SummaryLine() string {
 	if s.Rewrite > 0 {
 		line += fmt.Sprintf(", %d to rewrite", s.Rewrite)
 	}
+	if s.Update > 0 {
+		line += fmt.Sprintf(", %d to update", s.Update)
+	}
 	line += ". " + FormatBytes(s.TransferBytes) + " to transfer"
 	if s.UnknownSizes > 0 {
 		line += fmt.Sprintf(" (+%d of unknown size)", s.UnknownSizes)
@@ -119,6 +130,11 @@ func (p *Plan) WriteText(w io.Writer) error {
 				b.WriteString(" [dry run: not executed]")
 			}
 			b.WriteString("\n")
+			if c.Package != nil {
+				for _, line := range c.Package.lines() {
+					b.WriteString("        " + line + "\n")
+				}
+			}
 			if c.Rewrite != nil && c.Rewrite.Diff != "" {
 				for _, line := range strings.Split(strings.TrimSuffix(c.Rewrite.Diff, "\n"), "\n") {
 					b.WriteString("        " + line + "\n")
@@ -154,7 +170,26 @@ func (p *Plan) WriteText(w io.Writer) error {
 	return err
 }
 
+// lines describe an update: one per tag and deprecation, sorted.
+func (d *PackageDetail) lines() []string {
+	var out []string
+	for _, tag := range slices.Sorted(maps.Keys(d.SetTags)) {
+		before := d.TagsBefore[tag]
+		if before == "" {
+			before = "(none)"
+		}
+		out = append(out, fmt.Sprintf("dist-tag %s: %s -> %s", tag, before, d.SetTags[tag]))
+	}
+	for _, v := range slices.Sorted(maps.Keys(d.Deprecate)) {
+		out = append(out, fmt.Sprintf("deprecate %s: %q", v, d.Deprecate[v]))
+	}
+	return out
+}
+
 func sizeColumn(c *Change) string {
+	if c.Action == Update && c.Package != nil {
+		return Plural(len(c.Package.SetTags)+len(c.Package.Deprecate), "field")
+	}
 	if c.Action == Rewrite && c.Rewrite != nil && c.Rewrite.Kind == KindBindings {
 		return Plural(c.Rewrite.Changed, "file")
 	}

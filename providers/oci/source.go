@@ -371,7 +371,7 @@ func (t *lockedTarget) Mount(ctx context.Context, desc ocispec.Descriptor, from 
 // lockBlob takes desc's lock unless the blob is in the repository by then
 // (present: nothing to do, and nothing to unlock).
 func (t *lockedTarget) lockBlob(ctx context.Context, desc ocispec.Descriptor) (unlock func(), present bool, err error) {
-	unlock, err = t.s.blobs.lock(ctx, desc.Digest)
+	unlock, err = t.s.blobs.Lock(ctx, desc.Digest.String())
 	if err != nil {
 		return nil, false, err
 	}

@@ -27,6 +27,7 @@ import (
 
 	"github.com/ferry-mirror/ferry/providers"
 	"github.com/ferry-mirror/ferry/providers/httpx"
+	"github.com/ferry-mirror/ferry/providers/internal/keylock"
 	"github.com/ferry-mirror/ferry/providers/verify"
 )
 
@@ -125,7 +126,7 @@ type Store struct {
 	// store: distribution 2.8 rewrites a blob's repository link on every
 	// upload, non-atomically, and a manifest pushed meanwhile can find it
 	// empty (MANIFEST_BLOB_UNKNOWN).
-	blobs blobLocks
+	blobs keylock.Locks
 }
 
 // repository is one repository of the registry.
@@ -581,7 +582,7 @@ func (s *Store) pushLayer(ctx context.Context, repo *repository, a providers.Art
 	}
 	desc := ocispec.Descriptor{MediaType: LayerMediaType, Digest: digest.Digest(d.String()), Size: a.Size}
 	vr := verify.NewReader(r, a.Size, a.Digests)
-	unlock, err := s.blobs.lock(ctx, desc.Digest)
+	unlock, err := s.blobs.Lock(ctx, desc.Digest.String())
 	if err != nil {
 		return desc, err
 	}
@@ -633,7 +634,7 @@ func (s *Store) pushSpooled(ctx context.Context, repo *repository, a providers.A
 	}
 	d, _ := vr.Digests().Get(providers.SHA256)
 	desc := ocispec.Descriptor{MediaType: LayerMediaType, Digest: digest.Digest(d.String()), Size: vr.N()}
-	unlock, err := s.blobs.lock(ctx, desc.Digest)
+	unlock, err := s.blobs.Lock(ctx, desc.Digest.String())
 	if err != nil {
 		return desc, err
 	}
@@ -657,7 +658,7 @@ func (s *Store) ensureConfig(ctx context.Context, repo *repository) error {
 	if repo.configPresent.Load() {
 		return nil
 	}
-	unlock, err := s.blobs.lock(ctx, emptyConfig.Digest)
+	unlock, err := s.blobs.Lock(ctx, emptyConfig.Digest.String())
 	if err != nil {
 		return err
 	}
@@ -676,47 +677,6 @@ func (s *Store) ensureConfig(ctx context.Context, repo *repository) error {
 	}
 	repo.configPresent.Store(true)
 	return nil
-}
-
-// blobLocks is a set of per-digest locks whose waits end with the context.
-type blobLocks struct {
-	mu sync.Mutex
-	m  map[digest.Digest]*blobLock
-}
-
-type blobLock struct {
-	ch   chan struct{}
-	refs int
-}
-
-func (l *blobLocks) lock(ctx context.Context, d digest.Digest) (unlock func(), err error) {
-	l.mu.Lock()
-	if l.m == nil {
-		l.m = map[digest.Digest]*blobLock{}
-	}
-	e := l.m[d]
-	if e == nil {
-		e = &blobLock{ch: make(chan struct{}, 1)}
-		l.m[d] = e
-	}
-	e.refs++
-	l.mu.Unlock()
-	select {
-	case e.ch <- struct{}{}:
-		return func() { <-e.ch; l.release(d, e) }, nil
-	case <-ctx.Done():
-		l.release(d, e)
-		return nil, ctx.Err()
-	}
-}
-
-func (l *blobLocks) release(d digest.Digest, e *blobLock) {
-	l.mu.Lock()
-	e.refs--
-	if e.refs == 0 {
-		delete(l.m, d)
-	}
-	l.mu.Unlock()
 }
 
 // sourceErr describes a failure reading or verifying the source.

@@ -473,6 +473,9 @@ func parseChecksum(s string) (providers.Digest, error) {
 		alg, hx = string(providers.SHA256), s
 	}
 	d := providers.Digest{Algorithm: providers.Algorithm(alg), Hex: strings.ToLower(hx)}
+	if d.Algorithm == providers.SHA1 {
+		return d, fmt.Errorf("checksum algorithm sha1 is not supported (buildpacks declare sha256 or sha512)")
+	}
 	return d, d.Validate()
 }
 

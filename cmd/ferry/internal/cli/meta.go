@@ -21,13 +21,14 @@ import (
 	"github.com/ferry-mirror/ferry/providers/httpdst"
 	"github.com/ferry-mirror/ferry/providers/httpsrc"
 	"github.com/ferry-mirror/ferry/providers/httpx"
+	"github.com/ferry-mirror/ferry/providers/npm"
 	"github.com/ferry-mirror/ferry/providers/oci"
 	"github.com/ferry-mirror/ferry/state"
 )
 
 // providerTypes are the source and destination types this build accepts.
 func providerTypes() []config.ProviderType {
-	return []config.ProviderType{httpsrc.Type(), buildpack.Type(), dir.Type(), httpdst.Type(), oci.Type(), oci.SourceType()}
+	return []config.ProviderType{httpsrc.Type(), buildpack.Type(), dir.Type(), httpdst.Type(), oci.Type(), oci.SourceType(), npm.Type(), npm.SourceType()}
 }
 
 // varFlags collects -var and -var-file in command-line order (the order is
@@ -211,6 +212,12 @@ func (a *app) buildProviders(cfg *config.Config) (*providerSet, error) {
 				return nil, &exitError{code: ExitError, err: err}
 			}
 			ps.sources[addr] = s
+		case *npm.SourceConfig:
+			s, err := npm.NewSource(addr, c, client, a.logger.Named("source").With("source", addr), os.Getenv)
+			if err != nil {
+				return nil, &exitError{code: ExitError, err: err}
+			}
+			ps.sources[addr] = s
 		}
 	}
 	for addr, d := range cfg.Destinations {
@@ -221,6 +228,12 @@ func (a *app) buildProviders(cfg *config.Config) (*providerSet, error) {
 			ps.destinations[addr] = httpdst.New(addr, c, client, a.logger.Named("destination").With("destination", addr))
 		case *oci.Config:
 			s, err := oci.NewWithOptions(addr, c, a.logger.Named("destination").With("destination", addr), oci.Options{UserAgent: "ferry/" + Version})
+			if err != nil {
+				return nil, &exitError{code: ExitError, err: err}
+			}
+			ps.destinations[addr] = s
+		case *npm.DestinationConfig:
+			s, err := npm.New(addr, c, client, a.logger.Named("destination").With("destination", addr), os.Getenv)
 			if err != nil {
 				return nil, &exitError{code: ExitError, err: err}
 			}
