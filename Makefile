@@ -1,7 +1,7 @@
 # ferry: build, test, lint. `make build` then `make test` from a fresh clone.
 GO ?= go
 
-.PHONY: setup build test unit e2e lint fmt quickstart example-buildpack example-oci golden clean
+.PHONY: setup build test unit e2e lint fmt quickstart example-buildpack example-oci example-npm golden clean
 
 build:
 	$(GO) build -o bin/ferry ./cmd/ferry
@@ -38,6 +38,9 @@ example-buildpack: build
 
 example-oci: build
 	./examples/oci/run.sh
+
+example-npm: build
+	./examples/npm/run.sh
 
 # Rewrite the planner's golden plans after an intended change; review the diff.
 golden:

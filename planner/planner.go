@@ -493,7 +493,6 @@ func (b *builder) planMirror(m *config.Mirror) hcl.Diagnostics {
 				b.deprecate(m, o)
 			}
 			c.Action, c.Reason, c.DryRun = plan.NoOp, plan.KeptRemovedFromSource, false
-			c.Detail = "on_upstream_removed = \"" + string(m.OnUpstreamRemoved) + "\""
 			b.changes = append(b.changes, c)
 		default:
 			b.changes = append(b.changes, c)

@@ -41,7 +41,7 @@ func (c *Change) ReasonText() string {
 	case DistTagsBehind:
 		s = "dist-tags differ from the upstream"
 	case KeptRemovedFromSource:
-		s = "removed upstream; kept (on_upstream_removed = \"keep\")"
+		s = "removed upstream; kept by on_upstream_removed"
 	default:
 		s = c.Reason.String()
 	}

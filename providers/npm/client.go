@@ -206,14 +206,15 @@ func (c *docCache) forget(name string) {
 }
 
 // searchScope lists the packages of scope ("@types") with the registry's
-// search API (/-/v1/search), page by page, keeping only names in the
-// scope (search also matches descriptions).
+// search API (/-/v1/search?text=@types/), page by page until a short page
+// (Verdaccio's total counts the page, not the matches), keeping only names
+// in the scope (search also matches descriptions and longer scopes).
 func (r *registry) searchScope(ctx context.Context, scope string) ([]string, error) {
 	const pageSize = 250
 	seen := map[string]bool{}
 	var names []string
 	for from := 0; ; from += pageSize {
-		q := url.Values{"text": {scope}, "size": {fmt.Sprint(pageSize)}, "from": {fmt.Sprint(from)}}
+		q := url.Values{"text": {scope + "/"}, "size": {fmt.Sprint(pageSize)}, "from": {fmt.Sprint(from)}}
 		body, err := r.do(ctx, http.MethodGet, r.url("-/v1/search?"+q.Encode()), nil, 64<<20)
 		if err != nil {
 			return nil, err
@@ -224,7 +225,6 @@ func (r *registry) searchScope(ctx context.Context, scope string) ([]string, err
 					Name string `json:"name"`
 				} `json:"package"`
 			} `json:"objects"`
-			Total int `json:"total"`
 		}
 		if err := json.Unmarshal(body, &page); err != nil {
 			return nil, fmt.Errorf("unreadable search result: %w", err)
@@ -236,7 +236,7 @@ func (r *registry) searchScope(ctx context.Context, scope string) ([]string, err
 				names = append(names, n)
 			}
 		}
-		if len(page.Objects) < pageSize || from+pageSize >= page.Total && page.Total > 0 {
+		if len(page.Objects) < pageSize {
 			return names, nil
 		}
 		if from > 100_000 {

@@ -237,3 +237,36 @@ func sortStrings(s []string) []string {
 	}
 	return out
 }
+
+func TestDependencyClosure(t *testing.T) {
+	up := testenv.StartVerdaccio(t, testenv.VerdaccioOptions{})
+	for _, v := range []string{"1.0.0", "1.4.0", "2.0.0"} {
+		up.Publish(t, testenv.NPMTarball(t, "leaf", v, nil), "latest")
+	}
+	up.Publish(t, testenv.NPMTarball(t, "mid", "1.0.0", map[string]any{"dependencies": map[string]any{"leaf": "^1.0.0"}}), "latest")
+	up.Publish(t, testenv.NPMTarball(t, "app", "1.0.0", map[string]any{
+		"dependencies":         map[string]any{"mid": "1.0.0"},
+		"optionalDependencies": map[string]any{"absent-optional": "^1.0.0"},
+	}), "latest")
+
+	keys := func(cfg npm.SourceConfig) []string {
+		var out []string
+		for k := range list(t, newSource(t, up, cfg)) {
+			out = append(out, k)
+		}
+		return sortStrings(out)
+	}
+	deep := keys(npm.SourceConfig{Packages: []string{"app"}, MaxMissing: 1, Dependencies: &npm.DependencyClosure{Depth: 2, MaxPackages: 10}})
+	if diff := cmp.Diff([]string{"app/-/app-1.0.0.tgz", "leaf/-/leaf-1.4.0.tgz", "mid/-/mid-1.0.0.tgz"}, deep); diff != "" {
+		t.Errorf("depth 2 (-want +got):\n%s", diff)
+	}
+	shallow := keys(npm.SourceConfig{Packages: []string{"app"}, MaxMissing: 1, Dependencies: &npm.DependencyClosure{Depth: 1, MaxPackages: 10}})
+	if diff := cmp.Diff([]string{"app/-/app-1.0.0.tgz", "mid/-/mid-1.0.0.tgz"}, shallow); diff != "" {
+		t.Errorf("depth 1 (-want +got):\n%s", diff)
+	}
+	src := newSource(t, up, npm.SourceConfig{Packages: []string{"app"}, MaxMissing: 1, Dependencies: &npm.DependencyClosure{Depth: 2, MaxPackages: 1}})
+	err := src.List(t.Context(), func(providers.Artifact) error { return nil })
+	if err == nil || !strings.Contains(err.Error(), "max_packages = 1") {
+		t.Errorf("closure over max_packages: %v", err)
+	}
+}

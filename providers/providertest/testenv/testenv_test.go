@@ -281,9 +281,11 @@ func TestSkipReason(t *testing.T) {
 func TestSkipIntegration(t *testing.T) {
 	t.Setenv(EnvSkip, "1")
 	t.Setenv(EnvRegistryBin, "/nonexistent/docker-registry") // skipping wins over a missing binary
+	t.Setenv(EnvVerdaccioBin, "/nonexistent/verdaccio")
 	for name, start := range map[string]func(testing.TB){
-		"registry": func(tb testing.TB) { StartRegistry(tb, RegistryOptions{}) },
-		"webdav":   func(tb testing.TB) { StartWebDAV(tb, WebDAVOptions{Auth: true}) },
+		"registry":  func(tb testing.TB) { StartRegistry(tb, RegistryOptions{}) },
+		"webdav":    func(tb testing.TB) { StartWebDAV(tb, WebDAVOptions{Auth: true}) },
+		"verdaccio": func(tb testing.TB) { StartVerdaccio(tb, VerdaccioOptions{}) },
 	} {
 		f := runFake(t, start)
 		if f.fatal != "" || !strings.Contains(f.skipped, EnvSkip+"=1") || len(f.cleanups) != 0 {
@@ -297,9 +299,11 @@ func TestMissingBinaryFails(t *testing.T) {
 	t.Setenv(EnvSkip, "")
 	t.Setenv(EnvRegistryBin, "/nonexistent/docker-registry")
 	t.Setenv(EnvNginxBin, "/nonexistent/nginx")
+	t.Setenv(EnvVerdaccioBin, "/nonexistent/verdaccio")
 	for name, start := range map[string]func(testing.TB){
-		"registry": func(tb testing.TB) { StartRegistry(tb, RegistryOptions{}) },
-		"webdav":   func(tb testing.TB) { StartWebDAV(tb, WebDAVOptions{}) },
+		"registry":  func(tb testing.TB) { StartRegistry(tb, RegistryOptions{}) },
+		"webdav":    func(tb testing.TB) { StartWebDAV(tb, WebDAVOptions{}) },
+		"verdaccio": func(tb testing.TB) { StartVerdaccio(tb, VerdaccioOptions{}) },
 	} {
 		f := runFake(t, start)
 		if f.skipped != "" || !strings.Contains(f.fatal, ".ci/install-test-servers") || !strings.Contains(f.fatal, "/nonexistent/") {
@@ -366,6 +370,7 @@ func TestCleanupStops(t *testing.T) {
 			tb.Fatal(err)
 		}
 		hosts = append(hosts, u.Host)
+		hosts = append(hosts, StartVerdaccio(tb, VerdaccioOptions{}).Host)
 	})
 	if f.fatal != "" || f.skipped != "" {
 		t.Fatalf("start: fatal %q, skipped %q", f.fatal, f.skipped)
@@ -379,7 +384,7 @@ func TestCleanupStops(t *testing.T) {
 	}
 	began := time.Now()
 	f.runCleanups()
-	t.Logf("stopped both in %v", time.Since(began).Round(time.Millisecond))
+	t.Logf("stopped all in %v", time.Since(began).Round(time.Millisecond))
 	for _, h := range hosts {
 		if c, err := net.Dial("tcp", h); err == nil {
 			c.Close()
@@ -439,9 +444,11 @@ func TestStartFailureShowsLog(t *testing.T) {
 			bin, counter := fakeServer(t, tc.msg)
 			t.Setenv(EnvRegistryBin, bin)
 			t.Setenv(EnvNginxBin, bin)
+			t.Setenv(EnvVerdaccioBin, bin) // a shell script: run directly, not with node
 			for name, start := range map[string]func(testing.TB){
-				"registry": func(tb testing.TB) { StartRegistry(tb, RegistryOptions{}) },
-				"webdav":   func(tb testing.TB) { StartWebDAV(tb, WebDAVOptions{}) },
+				"registry":  func(tb testing.TB) { StartRegistry(tb, RegistryOptions{}) },
+				"webdav":    func(tb testing.TB) { StartWebDAV(tb, WebDAVOptions{}) },
+				"verdaccio": func(tb testing.TB) { StartVerdaccio(tb, VerdaccioOptions{}) },
 			} {
 				if err := os.WriteFile(counter, nil, 0o644); err != nil {
 					t.Fatal(err)
