@@ -20,6 +20,7 @@ import (
 	"github.com/ferry-mirror/ferry/providers"
 	"github.com/ferry-mirror/ferry/providers/dir"
 	"github.com/ferry-mirror/ferry/providers/httpsrc"
+	"github.com/ferry-mirror/ferry/providers/npm"
 )
 
 // caseArgs is the optional args.json of a fixture directory.
@@ -50,7 +51,9 @@ func readArgs(t *testing.T, caseDir string) caseArgs {
 	return a
 }
 
-func types() []config.ProviderType { return []config.ProviderType{httpsrc.Type(), dir.Type()} }
+func types() []config.ProviderType {
+	return []config.ProviderType{httpsrc.Type(), dir.Type(), npm.SourceType(), npm.Type()}
+}
 
 func loadCase(t *testing.T, caseDir string) (*config.Config, hcl.Diagnostics, caseArgs) {
 	t.Helper()

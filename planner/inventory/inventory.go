@@ -228,14 +228,19 @@ func Gather(ctx context.Context, cfg *config.Config, prior *state.State, provs P
 	checked := map[string]bool{}
 	for _, name := range sortedMirrors(cfg) {
 		m := cfg.Mirrors[name]
-		if (m.Rewrite == nil && m.Bindings == nil) || checked[m.To] {
+		if checked[m.To] {
 			continue
 		}
-		checked[m.To] = true
 		dst, err := provs.Destination(m.To)
 		if err != nil {
 			return nil, err
 		}
+		// Consumers are buildpacks (rewrite, bindings) or package managers
+		// reading a registry ferry publishes to.
+		if _, registry := dst.(providers.PackageUpdater); m.Rewrite == nil && m.Bindings == nil && !registry {
+			continue
+		}
+		checked[m.To] = true
 		if cc, ok := dst.(providers.ConsumerChecker); ok {
 			for _, w := range cc.CheckConsumerAccess(ctx) {
 				inv.ConsumerWarnings = append(inv.ConsumerWarnings, fmt.Sprintf("Destination %s: %s", m.To, w))
