@@ -20,6 +20,7 @@ import (
 	"github.com/ferry-mirror/ferry/providers/buildpack"
 	"github.com/ferry-mirror/ferry/providers/dir"
 	"github.com/ferry-mirror/ferry/providers/httpsrc"
+	"github.com/ferry-mirror/ferry/providers/npm"
 	"github.com/ferry-mirror/ferry/state"
 )
 
@@ -50,7 +51,7 @@ func TestGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			cfg, diags := config.Load(config.LoadOptions{Dir: abs, Types: []config.ProviderType{httpsrc.Type(), buildpack.Type(), dir.Type()}})
+			cfg, diags := config.Load(config.LoadOptions{Dir: abs, Types: []config.ProviderType{httpsrc.Type(), buildpack.Type(), dir.Type(), npm.SourceType(), npm.Type()}})
 			if diags.HasErrors() {
 				t.Fatalf("config: %s", diags.Error())
 			}
