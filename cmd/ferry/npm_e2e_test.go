@@ -2,10 +2,12 @@ package main_test
 
 import (
 	"encoding/json"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -74,24 +76,7 @@ func packument(t *testing.T, v *testenv.Verdaccio, name string) (tags map[string
 	return doc.DistTags, doc.Versions
 }
 
-func versionsOf[V any](m map[string]V) []string {
-	var out []string
-	for k := range m {
-		out = append(out, k)
-	}
-	return sortStrings(out)
-}
-
-func sortStrings(s []string) []string {
-	for i := range s {
-		for j := i + 1; j < len(s); j++ {
-			if s[j] < s[i] {
-				s[i], s[j] = s[j], s[i]
-			}
-		}
-	}
-	return s
-}
+func versionsOf[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
 
 // unpublish removes one version upstream, as its maintainer would.
 func unpublish(t *testing.T, v *testenv.Verdaccio, key string) {

@@ -366,13 +366,8 @@ func (e *engine) rewrite(ctx context.Context, c plan.Change) error {
 	if e.opts.Rewriter == nil {
 		return fmt.Errorf("no rewriter configured for %s", c.Address)
 	}
+	failed := e.failedKeys(c.Mirror)
 	e.mu.Lock()
-	failed := map[string]bool{}
-	for _, f := range e.result.Failed {
-		if f.Change.Mirror == c.Mirror {
-			failed[f.Change.Key] = true
-		}
-	}
 	var missing []string
 	for _, key := range c.Rewrite.DependsOn {
 		if failed[key] || e.st.Artifact(c.Mirror, key) == nil {

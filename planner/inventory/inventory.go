@@ -8,9 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	neturl "net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -319,7 +321,7 @@ func Gather(ctx context.Context, cfg *config.Config, prior *state.State, provs P
 			if inv.Packages[m.To] == nil {
 				inv.Packages[m.To] = map[string]providers.PackageMeta{}
 			}
-			for _, n := range sortedSet(names) {
+			for _, n := range slices.Sorted(maps.Keys(names)) {
 				if id := m.To + "\x00pkg\x00" + n; n != "" && !queued[id] {
 					queued[id] = true
 					packageJobs = append(packageJobs, packageJob{dest: m.To, name: n, pu: pu})
@@ -451,7 +453,7 @@ func gatherUpstream(ctx context.Context, cfg *config.Config, prior *state.State,
 				continue
 			}
 			inv.SourceTags[m.From] = map[string]map[string]string{}
-			for _, n := range sortedSet(names) {
+			for _, n := range slices.Sorted(maps.Keys(names)) {
 				tags, err := tl.DistTags(ctx, n)
 				if err != nil {
 					return fmt.Errorf("listing source %s: %w", m.From, err)
@@ -461,15 +463,6 @@ func gatherUpstream(ctx context.Context, cfg *config.Config, prior *state.State,
 		}
 	}
 	return nil
-}
-
-func sortedSet(set map[string]bool) []string {
-	out := make([]string, 0, len(set))
-	for k := range set {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 func sortedMirrors(cfg *config.Config) []string {

@@ -6,9 +6,11 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"maps"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -138,7 +140,7 @@ func TestChooseVersions(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := sortedKeys(sel.choose(p))
+			got := slices.Sorted(maps.Keys(sel.choose(p)))
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("choose (-want +got):\n%s", diff)
 			}

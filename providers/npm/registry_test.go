@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -83,12 +85,9 @@ func TestSourceAndStoreAgainstVerdaccio(t *testing.T) {
 		Scopes:   map[string]npm.Registry{"@corp": {URL: corp.URL}},
 	})
 	arts := list(t, src)
-	var keys []string
-	for k := range arts {
-		keys = append(keys, k)
-	}
+	keys := slices.Sorted(maps.Keys(arts))
 	wantKeys := []string{"@corp/secret/-/secret-1.0.0.tgz", "@demo/util/-/util-3.0.0.tgz", "left-pad/-/left-pad-1.1.0.tgz", "left-pad/-/left-pad-2.0.0-rc.1.tgz"}
-	if diff := cmp.Diff(wantKeys, sortStrings(keys)); diff != "" {
+	if diff := cmp.Diff(wantKeys, keys); diff != "" {
 		t.Fatalf("listed keys (-want +got):\n%s", diff)
 	}
 	a := arts["left-pad/-/left-pad-1.1.0.tgz"]
@@ -226,18 +225,6 @@ func TestPutRefusesWithoutManifest(t *testing.T) {
 	}
 }
 
-func sortStrings(s []string) []string {
-	out := append([]string(nil), s...)
-	for i := range out {
-		for j := i + 1; j < len(out); j++ {
-			if out[j] < out[i] {
-				out[i], out[j] = out[j], out[i]
-			}
-		}
-	}
-	return out
-}
-
 func TestDependencyClosure(t *testing.T) {
 	up := testenv.StartVerdaccio(t, testenv.VerdaccioOptions{})
 	for _, v := range []string{"1.0.0", "1.4.0", "2.0.0"} {
@@ -249,13 +236,7 @@ func TestDependencyClosure(t *testing.T) {
 		"optionalDependencies": map[string]any{"absent-optional": "^1.0.0"},
 	}), "latest")
 
-	keys := func(cfg npm.SourceConfig) []string {
-		var out []string
-		for k := range list(t, newSource(t, up, cfg)) {
-			out = append(out, k)
-		}
-		return sortStrings(out)
-	}
+	keys := func(cfg npm.SourceConfig) []string { return slices.Sorted(maps.Keys(list(t, newSource(t, up, cfg)))) }
 	deep := keys(npm.SourceConfig{Packages: []string{"app"}, MaxMissing: 1, Dependencies: &npm.DependencyClosure{Depth: 2, MaxPackages: 10}})
 	if diff := cmp.Diff([]string{"app/-/app-1.0.0.tgz", "leaf/-/leaf-1.4.0.tgz", "mid/-/mid-1.0.0.tgz"}, deep); diff != "" {
 		t.Errorf("depth 2 (-want +got):\n%s", diff)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
@@ -193,12 +194,12 @@ func (s *Source) List(ctx context.Context, fn func(providers.Artifact) error) er
 	}
 
 	var out []providers.Artifact
-	for _, n := range sortedKeys(selected) {
+	for _, n := range slices.Sorted(maps.Keys(selected)) {
 		p, err := s.packument(ctx, n)
 		if err != nil {
 			return s.opErr("list", "", err)
 		}
-		for _, v := range sortedKeys(selected[n]) {
+		for _, v := range slices.Sorted(maps.Keys(selected[n])) {
 			doc, err := p.version(v)
 			if err != nil {
 				notes = append(notes, fmt.Sprintf("%s@%s is not mirrored: %v.", n, v, err))
@@ -244,7 +245,7 @@ func (s *Source) expand(ctx context.Context) ([]string, error) {
 			set[n] = true
 		}
 	}
-	return sortedKeys(set), nil
+	return slices.Sorted(maps.Keys(set)), nil
 }
 
 // closure adds, level by level, the newest version satisfying each
@@ -282,7 +283,7 @@ func (s *Source) closure(ctx context.Context, selected map[string]map[string]boo
 		for dn := range wants {
 			if _, ok := listed[dn]; !ok {
 				toRead = append(toRead, dn)
-				if _, own := selected[dn]; !own && !added[dn] {
+				if _, own := selected[dn]; !own {
 					added[dn] = true
 				}
 			}
@@ -296,7 +297,7 @@ func (s *Source) closure(ctx context.Context, selected map[string]map[string]boo
 			return 0, err
 		}
 		next := map[string]map[string]bool{}
-		for _, dn := range sortedKeys(wants) {
+		for _, dn := range slices.Sorted(maps.Keys(wants)) {
 			lp := listed[dn]
 			if lp == nil || lp.missing {
 				continue
@@ -485,15 +486,6 @@ func (sel versionSelector) choose(p *packument) map[string]bool {
 		}
 	}
 	return out
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 func osGetenv(k string) string { return os.Getenv(k) }

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
@@ -339,7 +340,7 @@ func (s *Store) UpdatePackage(ctx context.Context, name string, u providers.Pack
 	}
 	defer unlock()
 	defer s.docs.forget(name)
-	for _, tag := range sortedKeys(u.SetTags) {
+	for _, tag := range slices.Sorted(maps.Keys(u.SetTags)) {
 		body, _ := json.Marshal(u.SetTags[tag])
 		if _, err := s.reg.do(ctx, http.MethodPut, s.reg.url("-/package/"+escapeName(name)+"/dist-tags/"+pathEscape(tag)), body, 1<<20); err != nil {
 			return s.opErr("update", name, fmt.Errorf("setting dist-tag %s to %s: %w", tag, u.SetTags[tag], err))
@@ -360,7 +361,7 @@ func (s *Store) deprecate(ctx context.Context, name string, msgs map[string]stri
 	if err != nil {
 		return err
 	}
-	for _, v := range sortedKeys(msgs) {
+	for _, v := range slices.Sorted(maps.Keys(msgs)) {
 		raw, ok := versions[v]
 		if !ok {
 			return fmt.Errorf("deprecating %s@%s: %w", name, v, providers.ErrNotFound)
@@ -427,13 +428,8 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	if _, ok := versions[version]; !ok {
 		return s.opErr("delete", key, fmt.Errorf("%s@%s: %w", name, version, providers.ErrNotFound))
 	}
-	var rev string
-	_ = json.Unmarshal(doc["_rev"], &rev)
-	if rev == "" {
-		rev = "0-0" // Verdaccio accepts any revision; cnpmcore ignores it
-	}
 	if len(versions) == 1 {
-		_, err := s.reg.do(ctx, http.MethodDelete, s.reg.url(escapeName(name)+"/-rev/"+pathEscape(rev)), nil, 1<<20)
+		_, err := s.reg.do(ctx, http.MethodDelete, s.reg.url(escapeName(name)+"/-rev/"+pathEscape(revision(doc))), nil, 1<<20)
 		if err != nil {
 			return s.opErr("delete", key, err)
 		}
@@ -468,24 +464,30 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	if err != nil {
 		return s.opErr("delete", key, err)
 	}
-	if _, err := s.reg.do(ctx, http.MethodPut, s.reg.url(escapeName(name)+"/-rev/"+pathEscape(rev)), body, 1<<20); err != nil {
+	if _, err := s.reg.do(ctx, http.MethodPut, s.reg.url(escapeName(name)+"/-rev/"+pathEscape(revision(doc))), body, 1<<20); err != nil {
 		return s.opErr("delete", key, fmt.Errorf("removing %s@%s from the package document: %w", name, version, err))
 	}
 	doc, _, err = s.writableDoc(ctx, name)
 	if err != nil {
 		return s.opErr("delete", key, err)
 	}
-	rev = ""
-	_ = json.Unmarshal(doc["_rev"], &rev)
-	if rev == "" {
-		rev = "0-0"
-	}
 	file := baseName(name) + "-" + version + ".tgz"
-	_, err = s.reg.do(ctx, http.MethodDelete, s.reg.url(escapeName(name)+"/-/"+file+"/-rev/"+pathEscape(rev)), nil, 1<<20)
+	_, err = s.reg.do(ctx, http.MethodDelete, s.reg.url(escapeName(name)+"/-/"+file+"/-rev/"+pathEscape(revision(doc))), nil, 1<<20)
 	if err != nil && !errors.Is(err, providers.ErrNotFound) {
 		return s.opErr("delete", key, fmt.Errorf("deleting the tarball of %s@%s: %w", name, version, err))
 	}
 	return nil
+}
+
+// revision is the document's _rev, or a placeholder when the registry
+// keeps none (Verdaccio accepts any revision; cnpmcore ignores it).
+func revision(doc map[string]json.RawMessage) string {
+	var rev string
+	_ = json.Unmarshal(doc["_rev"], &rev)
+	if rev == "" {
+		return "0-0"
+	}
+	return rev
 }
 
 // newestVersion is the highest semantic version among the keys of versions
