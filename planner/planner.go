@@ -50,6 +50,9 @@ type Inventory struct {
 	Upstream map[string]map[string]bool `json:"upstream,omitempty"`
 	// SourceTags are dist-tags by source address and package name.
 	SourceTags map[string]map[string]map[string]string `json:"source_tags,omitempty"`
+	// Feeds are, by source address and feed URL, where the next plan
+	// starts reading each changes feed a source followed.
+	Feeds map[string]map[string]string `json:"feeds,omitempty"`
 	// Packages are what the destination's package metadata holds, by
 	// destination address and package name (empty for a package the
 	// destination does not have yet); absent when not checked.
@@ -135,6 +138,7 @@ func Plan(cfg *config.Config, prior *state.State, inv *Inventory, opts Options) 
 		ConfigDigest:  cfg.Digest,
 		PriorState:    plan.StateRef{Lineage: prior.Lineage, Serial: prior.Serial},
 		Refreshed:     inv.Refreshed,
+		Feeds:         inv.Feeds,
 	}
 	for _, t := range opts.Targets {
 		p.Targets = append(p.Targets, t.String())

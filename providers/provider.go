@@ -259,3 +259,20 @@ type PackageUpdater interface {
 type UpstreamReporter interface {
 	UpstreamHas(key string) (has, known bool)
 }
+
+// FeedFollower is an optional Source capability: a source that follows an
+// upstream changes feed re-reads only what changed since the positions the
+// state recorded (by feed URL; nil when none).
+type FeedFollower interface {
+	ListFrom(ctx context.Context, positions map[string]string, fn func(Artifact) error) (FeedResult, error)
+}
+
+// FeedResult is what a FeedFollower's listing learnt of its feeds.
+type FeedResult struct {
+	// Positions are where the next plan starts reading each feed, by feed
+	// URL; apply records them in the state.
+	Positions map[string]string
+	// Warnings are complete sentences about feeds that could not be
+	// followed (the listing re-validated every document instead).
+	Warnings []string
+}

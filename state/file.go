@@ -106,7 +106,8 @@ func decode(path string, data []byte) (*State, error) {
 			path, version, writer, FormatVersion)}
 	}
 
-	// Only version 1 exists. Later versions add an upgradeVNtoVN+1 step here.
+	// Version 2 only added feeds, so a version 1 file decodes as is.
+	// Later versions add an upgradeVNtoVN+1 step here.
 	// Unknown fields are refused rather than dropped: rewriting the file
 	// without them would lose data a newer ferry put there.
 	var s State
@@ -115,6 +116,7 @@ func decode(path string, data []byte) (*State, error) {
 	if err := dec.Decode(&s); err != nil {
 		return nil, corrupt(path, err, "%s", describeDecodeError(data, err))
 	}
+	s.Version = FormatVersion
 	s.normalize()
 	if err := s.validate(); err != nil {
 		return nil, corrupt(path, err, "%s", err)

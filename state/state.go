@@ -23,7 +23,9 @@ import (
 // FormatVersion is the state file format this ferry writes and the newest it
 // reads. Bump it whenever an older ferry could not read (or would silently
 // drop part of) a file written by a newer one.
-const FormatVersion = 1
+//
+// Version 2 added feeds; version 1 files read as version 2 without feeds.
+const FormatVersion = 2
 
 // State is everything ferry remembers between runs.
 type State struct {
@@ -42,6 +44,11 @@ type State struct {
 	Lineage string `json:"lineage"`
 	// Mirrors by mirror name. Never nil after New or Read.
 	Mirrors map[string]*Mirror `json:"mirrors"`
+	// Feeds are, by source address ("npm.public") and then by changes feed
+	// URL, the position the next plan starts reading the feed from. They
+	// only save requests: a lost or wrong position makes the next plan
+	// re-validate what it reads, never skip a change.
+	Feeds map[string]map[string]string `json:"feeds,omitempty"`
 }
 
 // Mirror is what one configured mirror has put at its destination.
@@ -100,6 +107,12 @@ func (s *State) DeepCopy() *State {
 	c.Mirrors = make(map[string]*Mirror, len(s.Mirrors))
 	for name, m := range s.Mirrors {
 		c.Mirrors[name] = m.deepCopy()
+	}
+	if s.Feeds != nil {
+		c.Feeds = make(map[string]map[string]string, len(s.Feeds))
+		for src, f := range s.Feeds {
+			c.Feeds[src] = maps.Clone(f)
+		}
 	}
 	return &c
 }
@@ -191,6 +204,27 @@ func (s *State) RemoveArtifact(mirror, key string) {
 	}
 }
 
+// SetFeeds records where the next plan starts reading source's changes
+// feeds, by feed URL, replacing what was recorded for the feeds named (others
+// of the source are kept). It reports whether anything changed.
+func (s *State) SetFeeds(source string, positions map[string]string) bool {
+	changed := false
+	for url, pos := range positions {
+		if s.Feeds[source][url] == pos {
+			continue
+		}
+		if s.Feeds == nil {
+			s.Feeds = map[string]map[string]string{}
+		}
+		if s.Feeds[source] == nil {
+			s.Feeds[source] = map[string]string{}
+		}
+		s.Feeds[source][url] = pos
+		changed = true
+	}
+	return changed
+}
+
 // ArtifactCount is the number of artifacts across all mirrors.
 func (s *State) ArtifactCount() int {
 	n := 0
@@ -252,6 +286,13 @@ func sortDigests(ds providers.Digests) providers.Digests {
 func (s *State) validate() error {
 	if s.Lineage == "" {
 		return fmt.Errorf("lineage is missing")
+	}
+	for _, src := range slices.Sorted(maps.Keys(s.Feeds)) {
+		for _, url := range slices.Sorted(maps.Keys(s.Feeds[src])) {
+			if src == "" || url == "" || s.Feeds[src][url] == "" {
+				return fmt.Errorf("feeds[%q][%q]: empty source, feed URL or position", src, url)
+			}
+		}
 	}
 	for _, name := range slices.Sorted(maps.Keys(s.Mirrors)) {
 		m := s.Mirrors[name]

@@ -136,3 +136,42 @@ func TestDeepCopy(t *testing.T) {
 		t.Errorf("mutating the copy changed the original (-want +got):\n%s", diff)
 	}
 }
+
+func TestFeedsRoundTripAndValidate(t *testing.T) {
+	s := New("0.6.0")
+	s.EnsureMirror("npm", "npm.public", "npm.internal")
+	if !s.SetFeeds("npm.public", map[string]string{"https://replicate.example/registry/_changes": "120"}) {
+		t.Fatal("SetFeeds on an empty state reported no change")
+	}
+	if s.SetFeeds("npm.public", map[string]string{"https://replicate.example/registry/_changes": "120"}) {
+		t.Error("SetFeeds with the same position reported a change")
+	}
+	// Another feed of the same source is added; the first one is kept.
+	s.SetFeeds("npm.public", map[string]string{"https://corp.example/_changes": "7"})
+	data, err := Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := decode("feeds.json", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]map[string]string{"npm.public": {
+		"https://replicate.example/registry/_changes": "120",
+		"https://corp.example/_changes":               "7",
+	}}
+	if diff := cmp.Diff(want, got.Feeds); diff != "" {
+		t.Errorf("feeds after a round trip (-want +got):\n%s", diff)
+	}
+	// A copy shares nothing with the original.
+	c := got.DeepCopy()
+	c.Feeds["npm.public"]["https://corp.example/_changes"] = "8"
+	if got.Feeds["npm.public"]["https://corp.example/_changes"] != "7" {
+		t.Error("DeepCopy shares the feeds map")
+	}
+
+	s.Feeds["npm.public"]["https://corp.example/_changes"] = ""
+	if _, err := Marshal(s); err == nil || !strings.Contains(err.Error(), `feeds["npm.public"]["https://corp.example/_changes"]: empty`) {
+		t.Errorf("Marshal of an empty position: err = %v", err)
+	}
+}

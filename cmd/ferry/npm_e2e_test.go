@@ -242,3 +242,67 @@ func TestNPMCorruptUpstreamTarballNeverLands(t *testing.T) {
 		t.Error("output quotes the token")
 	}
 }
+
+// TestNPMChangesFeedPositions: with a changes feed, apply records the
+// feed's position in the state (also when there is nothing else to apply),
+// and a plan that starts from it requests only the documents of packages
+// the feed names.
+func TestNPMChangesFeedPositions(t *testing.T) {
+	dir, up, _, env := npmExample(t)
+	feed := testenv.StartNPMFeed(t, "npm", []testenv.FeedChange{{Seq: 1, ID: "greet"}, {Seq: 2, ID: "@demo/shout"}})
+	cfgPath := filepath.Join(dir, "main.ferry.hcl")
+	b, err := os.ReadFile(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	withFeed := strings.Replace(string(b), "  npmrc    = false # anonymous reads\n",
+		"  npmrc    = false # anonymous reads\n  changes {\n    url = \""+feed.URL+"\"\n  }\n", 1)
+	if withFeed == string(b) {
+		t.Fatal("the example's source block changed; update this test")
+	}
+	if err := os.WriteFile(cfgPath, []byte(withFeed), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env = append(env, "FERRY_CACHE_DIR="+filepath.Join(dir, "cache"), "FERRY_LOG=info")
+	statePath := filepath.Join(dir, "ferry.state.json")
+	feeds := func() map[string]any {
+		t.Helper()
+		f, _ := readState(t, statePath)["feeds"].(map[string]any)
+		return f
+	}
+	wantFeeds := func(pos string) map[string]any {
+		return map[string]any{"npm.upstream": map[string]any{feed.URL: pos}}
+	}
+
+	r := ferry(t, dir, env, "apply", "-auto-approve")
+	r.must(t, 0, "Apply complete: 6 changes applied")
+	if diff := cmp.Diff(wantFeeds("2"), feeds()); diff != "" {
+		t.Errorf("feeds after the first apply (-want +got):\n%s", diff)
+	}
+
+	// A release upstream, announced by the feed: only greet's document is
+	// requested.
+	publishFixture(t, up, dir, "greet-1.2.0.tgz", "latest")
+	feed.Add(testenv.FeedChange{Seq: 3, ID: "greet"})
+	r = ferry(t, dir, env, "plan", "-detailed-exitcode")
+	r.must(t, 2, "Plan: 1 to add, 0 to replace, 1 to delete, 1 to update.")
+	if !strings.Contains(r.stderr, "read=1 not_modified=0 unchanged_per_feed=1") {
+		t.Errorf("plan did not re-read only greet's document:\n%s", r.stderr)
+	}
+	ferry(t, dir, env, "apply", "-auto-approve").must(t, 0, "Apply complete")
+	if diff := cmp.Diff(wantFeeds("3"), feeds()); diff != "" {
+		t.Errorf("feeds after the second apply (-want +got):\n%s", diff)
+	}
+
+	// Only packages ferry does not mirror change: no document is requested,
+	// nothing is applied, and the new position is still recorded.
+	feed.Add(testenv.FeedChange{Seq: 4, ID: "left-pad"}, testenv.FeedChange{Seq: 5, ID: "@types/node"})
+	r = ferry(t, dir, env, "apply", "-auto-approve")
+	r.must(t, 0, "No changes.")
+	if !strings.Contains(r.stderr, "read=0 not_modified=0 unchanged_per_feed=2") {
+		t.Errorf("a plan with nothing changed requested documents:\n%s", r.stderr)
+	}
+	if diff := cmp.Diff(wantFeeds("5"), feeds()); diff != "" {
+		t.Errorf("feeds after a no-change apply (-want +got):\n%s", diff)
+	}
+}

@@ -61,6 +61,9 @@ mkdir -p "$work/npm"
 cp "$here/main.ferry.hcl" "$work/npm/"
 cd "$work/npm"
 export FERRY_VAR_internal_token="$(cat "$work/internal.token")"
+# Package documents are cached between commands (conditional requests); keep
+# this run's cache with the run, not in ~/.cache.
+export FERRY_CACHE_DIR="$work/cache"
 
 step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
 step ferry plan;                    "$ferry" plan

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -163,6 +164,15 @@ func Apply(ctx context.Context, p *plan.Plan, st *state.State, cp Checkpointer, 
 	cpErr := make(chan error, 1)
 	go func() { cpErr <- e.checkpointLoop(cpCtx, cp) }()
 	finish := func() (*Result, error) {
+		// Feed positions describe what the plan read upstream, whatever
+		// came of its changes.
+		e.mu.Lock()
+		for _, src := range slices.Sorted(maps.Keys(p.Feeds)) {
+			if e.st.SetFeeds(src, p.Feeds[src]) {
+				e.dirty = true
+			}
+		}
+		e.mu.Unlock()
 		stopCP()
 		err := <-cpErr
 		if ferr := e.persist(cp); err == nil {

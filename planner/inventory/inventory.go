@@ -206,10 +206,27 @@ func Gather(ctx context.Context, cfg *config.Config, prior *state.State, provs P
 			return nil, err
 		}
 		var arts []providers.Artifact
-		if err := src.List(ctx, func(a providers.Artifact) error {
+		collect := func(a providers.Artifact) error {
 			arts = append(arts, a)
 			return nil
-		}); err != nil {
+		}
+		if ff, ok := src.(providers.FeedFollower); ok {
+			var positions map[string]string
+			if prior != nil {
+				positions = prior.Feeds[addr]
+			}
+			res, err := ff.ListFrom(ctx, positions, collect)
+			if err != nil {
+				return nil, fmt.Errorf("listing source %s: %w", addr, err)
+			}
+			if len(res.Positions) > 0 {
+				if inv.Feeds == nil {
+					inv.Feeds = map[string]map[string]string{}
+				}
+				inv.Feeds[addr] = res.Positions
+			}
+			inv.Warnings = append(inv.Warnings, res.Warnings...)
+		} else if err := src.List(ctx, collect); err != nil {
 			return nil, fmt.Errorf("listing source %s: %w", addr, err)
 		}
 		logger.Debug("listed source", "source", addr, "artifacts", len(arts))

@@ -383,7 +383,11 @@ type Plan struct {
 	Changes      []Change          `json:"changes"`
 	// Coverage is reported for mirrors laid out for BP_DEPENDENCY_MIRROR.
 	Coverage []Coverage `json:"coverage,omitempty"`
-	Summary  Summary    `json:"summary"`
+	// Feeds are, by source address and changes feed URL, the positions
+	// apply records in the state: where the next plan starts reading.
+	// They are not changes (a plan with only feeds has nothing to apply).
+	Feeds   map[string]map[string]string `json:"feeds,omitempty"`
+	Summary Summary                      `json:"summary"`
 }
 
 // phase orders a mirror's changes as apply runs them: artifacts, package

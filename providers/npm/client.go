@@ -23,6 +23,7 @@ type registry struct {
 	base  *url.URL // with a trailing slash
 	token string
 	http  *httpx.Client
+	feed  *feed // the registry's changes feed; nil when none is configured
 }
 
 func newRegistry(rawURL, token string, hc *httpx.Client) (*registry, error) {
@@ -102,22 +103,53 @@ func (r *registry) do(ctx context.Context, method, rawURL string, body []byte, l
 	if err != nil {
 		return nil, err
 	}
+	b, _, err := r.send(req, limit)
+	return b, err
+}
+
+// send sends req and reads a 2xx body of at most limit bytes. A 304 (the
+// answer to a conditional request) is returned as such with no body.
+func (r *registry) send(req *http.Request, limit int64) ([]byte, *http.Response, error) {
 	resp, err := r.http.Do(req)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusNotModified && req.Header.Get("If-None-Match") != "" {
+		return nil, resp, nil
+	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return nil, r.check(resp, method, rawURL)
+		return nil, resp, r.check(resp, req.Method, req.URL.String())
 	}
 	b, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	if err != nil {
-		return nil, fmt.Errorf("%s %s: reading the response: %w", method, httpx.RedactString(rawURL), err)
+		return nil, resp, fmt.Errorf("%s %s: reading the response: %w", req.Method, httpx.Redact(req.URL), err)
 	}
 	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("%s %s: response larger than %d bytes", method, httpx.RedactString(rawURL), limit)
+		return nil, resp, fmt.Errorf("%s %s: response larger than %d bytes", req.Method, httpx.Redact(req.URL), limit)
 	}
-	return b, nil
+	return b, resp, nil
+}
+
+// getDocument GETs a JSON document; with etag it asks If-None-Match, and
+// notModified reports the server's 304. newETag is the validator sent with
+// a fresh body ("" if none).
+func (r *registry) getDocument(ctx context.Context, rawURL, etag string, limit int64) (body []byte, newETag string, notModified bool, err error) {
+	req, err := r.newRequest(ctx, http.MethodGet, rawURL, nil)
+	if err != nil {
+		return nil, "", false, err
+	}
+	if etag != "" {
+		req.Header.Set("If-None-Match", etag)
+	}
+	b, resp, err := r.send(req, limit)
+	if err != nil {
+		return nil, "", false, err
+	}
+	if resp.StatusCode == http.StatusNotModified {
+		return nil, etag, true, nil
+	}
+	return b, resp.Header.Get("ETag"), false, nil
 }
 
 // readMessage is ": " and the registry's error text, if it sent JSON with

@@ -25,6 +25,8 @@ type Registry struct {
 	// or ~/.npmrc, "//host/path/:_authToken=…") when Token is empty. The
 	// decoder turns it on unless a token is set.
 	NPMRC bool
+	// Changes is the registry's changes feed (sources only); nil when none.
+	Changes *ChangesFeed
 }
 
 // SourceConfig is the decoded source "npm" block.
@@ -90,6 +92,10 @@ type DestinationConfig struct {
 //	  dependencies {
 //	    depth        = 1
 //	    max_packages = 200
+//	  }
+//	  changes {                            # the registry's changes feed (scope blocks too)
+//	    url    = "https://replicate.npmjs.com/registry/_changes"
+//	    format = "npm"                     # or "cnpmcore"
 //	  }
 //	}
 func SourceType() config.ProviderType {
@@ -166,7 +172,7 @@ func decodeSource(body hcl.Body, ectx *hcl.EvalContext, env config.DecodeEnv) (a
 	content, diags := body.Content(&hcl.BodySchema{
 		Attributes: attrs,
 		Blocks: []hcl.BlockHeaderSchema{
-			{Type: "versions"}, {Type: "scope", LabelNames: []string{"scope"}}, {Type: "dependencies"},
+			{Type: "versions"}, {Type: "scope", LabelNames: []string{"scope"}}, {Type: "dependencies"}, {Type: "changes"},
 		},
 	})
 	r, moreDiags := decodeRegistry(content, ectx)
@@ -253,7 +259,7 @@ func decodeSource(body hcl.Body, ectx *hcl.EvalContext, env config.DecodeEnv) (a
 	for _, b := range content.Blocks {
 		blocks[b.Type] = append(blocks[b.Type], b)
 	}
-	for _, typ := range []string{"versions", "dependencies"} {
+	for _, typ := range []string{"versions", "dependencies", "changes"} {
 		if bs := blocks[typ]; len(bs) > 1 {
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
@@ -272,6 +278,11 @@ func decodeSource(body hcl.Body, ectx *hcl.EvalContext, env config.DecodeEnv) (a
 		d, moreDiags := decodeDependencies(bs[0], ectx)
 		diags = append(diags, moreDiags...)
 		cfg.Dependencies = d
+	}
+	if bs := blocks["changes"]; len(bs) > 0 {
+		f, moreDiags := decodeChanges(bs[0], ectx)
+		diags = append(diags, moreDiags...)
+		cfg.Changes = f
 	}
 	for _, b := range blocks["scope"] {
 		scope := b.Labels[0]
@@ -293,13 +304,92 @@ func decodeSource(body hcl.Body, ectx *hcl.EvalContext, env config.DecodeEnv) (a
 			})
 			continue
 		}
-		sc, moreDiags := b.Body.Content(&hcl.BodySchema{Attributes: registryAttributes()})
+		sc, moreDiags := b.Body.Content(&hcl.BodySchema{Attributes: registryAttributes(), Blocks: []hcl.BlockHeaderSchema{{Type: "changes"}}})
 		diags = append(diags, moreDiags...)
 		sr, moreDiags := decodeRegistry(sc, ectx)
 		diags = append(diags, moreDiags...)
+		for i, cb := range sc.Blocks {
+			if i > 0 {
+				diags = append(diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Duplicate changes block",
+					Detail:   fmt.Sprintf("Only one changes block is allowed; the first is at %s.", sc.Blocks[0].DefRange),
+					Subject:  cb.DefRange.Ptr(),
+				})
+				continue
+			}
+			f, moreDiags := decodeChanges(cb, ectx)
+			diags = append(diags, moreDiags...)
+			sr.Changes = f
+		}
 		cfg.Scopes[scope] = sr
 	}
 	return cfg, diags
+}
+
+// decodeChanges decodes a changes block:
+//
+//	changes {
+//	  url         = "https://replicate.npmjs.com/registry/_changes"
+//	  format      = "npm"        # or "cnpmcore"
+//	  max_changes = 1000000      # beyond this, re-validate every document
+//	}
+func decodeChanges(b *hcl.Block, ectx *hcl.EvalContext) (*ChangesFeed, hcl.Diagnostics) {
+	f := &ChangesFeed{Format: FeedNPM, MaxChanges: DefaultMaxChanges}
+	content, diags := b.Body.Content(&hcl.BodySchema{Attributes: []hcl.AttributeSchema{
+		{Name: "url", Required: true}, {Name: "format"}, {Name: "max_changes"},
+	}})
+	if attr := content.Attributes["url"]; attr != nil {
+		s, moreDiags := config.DecodePlainString(attr, ectx)
+		diags = append(diags, moreDiags...)
+		if !moreDiags.HasErrors() {
+			if _, err := parseFeedURL(s); err != nil {
+				diags = append(diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Invalid changes feed URL",
+					Detail:   fmt.Sprintf("The changes feed URL %s.", err),
+					Subject:  attr.Expr.Range().Ptr(),
+				})
+			} else {
+				f.URL = s
+			}
+		}
+	}
+	if attr := content.Attributes["format"]; attr != nil {
+		s, moreDiags := config.DecodePlainString(attr, ectx)
+		diags = append(diags, moreDiags...)
+		switch FeedFormat(s) {
+		case FeedNPM, FeedCnpmcore:
+			f.Format = FeedFormat(s)
+		default:
+			if !moreDiags.HasErrors() {
+				diags = append(diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Invalid changes feed format",
+					Detail: fmt.Sprintf("format is \"npm\" (npmjs's replication feed: since is exclusive) or \"cnpmcore\" "+
+						"(cnpmcore's feed: since is inclusive), not %q.", s),
+					Subject: attr.Expr.Range().Ptr(),
+				})
+			}
+		}
+	}
+	if attr := content.Attributes["max_changes"]; attr != nil {
+		n, moreDiags := config.DecodeInt(attr, ectx)
+		diags = append(diags, moreDiags...)
+		if !moreDiags.HasErrors() {
+			if n < 1 || n > 1<<40 {
+				diags = append(diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Invalid max_changes",
+					Detail:   fmt.Sprintf("max_changes is how many changes one plan reads from the feed; it must be at least 1, not %d.", n),
+					Subject:  attr.Expr.Range().Ptr(),
+				})
+			} else {
+				f.MaxChanges = int(n)
+			}
+		}
+	}
+	return f, diags
 }
 
 // validPattern accepts a package name or "@scope/*".

@@ -26,7 +26,7 @@ func noEnv(string) string { return "" }
 func newSource(t *testing.T, v *testenv.Verdaccio, cfg npm.SourceConfig) *npm.Source {
 	t.Helper()
 	cfg.Registry = npm.Registry{URL: v.URL}
-	s, err := npm.NewSource("npm.up", &cfg, client(), nil, noEnv)
+	s, err := npm.NewSource("npm.up", &cfg, npm.SourceOptions{HTTP: client(), Getenv: noEnv})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/ferry-mirror/ferry/providers"
 	"github.com/ferry-mirror/ferry/providers/httpx"
+	"github.com/ferry-mirror/ferry/providers/internal/doccache"
 )
 
 // fetchConcurrency bounds the packument requests List has in flight.
@@ -34,6 +35,12 @@ type Source struct {
 	scopes map[string]*registry
 	sel    versionSelector
 	docs   docCache
+	cache  *doccache.Store // nil: no cache
+
+	// views are what the running listing learnt from changes feeds, by
+	// feed URL; nil outside ListFrom, so apply always re-validates.
+	views map[string]*feedView
+	stats *docStats
 
 	mu     sync.Mutex
 	listed map[string]*listedPackage // by package name, after List
@@ -53,11 +60,24 @@ var (
 	_ providers.TagLister        = (*Source)(nil)
 	_ providers.UpstreamReporter = (*Source)(nil)
 	_ providers.Describer        = (*Source)(nil)
+	_ providers.FeedFollower     = (*Source)(nil)
 )
 
-// NewSource returns the source named name ("npm.public"). getenv reads the
-// environment (for .npmrc and its ${VAR} references); nil means os.Getenv.
-func NewSource(name string, cfg *SourceConfig, hc *httpx.Client, logger hclog.Logger, getenv func(string) string) (*Source, error) {
+// SourceOptions are what a Source needs from the command running it.
+type SourceOptions struct {
+	HTTP   *httpx.Client
+	Logger hclog.Logger
+	// Getenv reads the environment (for .npmrc and its ${VAR} references);
+	// nil means os.Getenv.
+	Getenv func(string) string
+	// CacheDir keeps package documents between commands, for conditional
+	// requests and the changes feed; "" keeps none.
+	CacheDir string
+}
+
+// NewSource returns the source named name ("npm.public").
+func NewSource(name string, cfg *SourceConfig, opts SourceOptions) (*Source, error) {
+	logger := opts.Logger
 	if logger == nil {
 		logger = hclog.NewNullLogger()
 	}
@@ -66,15 +86,39 @@ func NewSource(name string, cfg *SourceConfig, hc *httpx.Client, logger hclog.Lo
 		return nil, fmt.Errorf("source %s: %w", name, err)
 	}
 	s := &Source{name: name, cfg: cfg, log: logger, sel: sel, scopes: map[string]*registry{}}
-	if s.def, err = openRegistry(cfg.Registry, hc, getenv); err != nil {
+	if s.def, err = openSourceRegistry(cfg.Registry, opts); err != nil {
 		return nil, fmt.Errorf("source %s: %w", name, err)
 	}
 	for scope, rc := range cfg.Scopes {
-		if s.scopes[scope], err = openRegistry(rc, hc, getenv); err != nil {
+		if s.scopes[scope], err = openSourceRegistry(rc, opts); err != nil {
 			return nil, fmt.Errorf("source %s: scope %s: %w", name, scope, err)
 		}
 	}
+	if opts.CacheDir != "" {
+		// A cache that cannot be opened costs requests, not correctness.
+		if s.cache, err = doccache.Open(opts.CacheDir); err != nil {
+			logger.Warn("package documents will not be cached", "error", err)
+		}
+	}
 	return s, nil
+}
+
+// openSourceRegistry is openRegistry plus the registry's changes feed.
+func openSourceRegistry(rc Registry, opts SourceOptions) (*registry, error) {
+	r, err := openRegistry(rc, opts.HTTP, opts.Getenv)
+	if err != nil || rc.Changes == nil {
+		return r, err
+	}
+	u, err := parseFeedURL(rc.Changes.URL)
+	if err != nil {
+		return nil, fmt.Errorf("changes feed URL %s", err)
+	}
+	fc := *rc.Changes
+	if fc.MaxChanges <= 0 {
+		fc.MaxChanges = DefaultMaxChanges
+	}
+	r.feed = &feed{cfg: fc, url: u, reg: r}
+	return r, nil
 }
 
 // openRegistry resolves rc's token (from .npmrc when asked).
@@ -119,10 +163,10 @@ func (s *Source) registryFor(name string) *registry {
 	return s.def
 }
 
-// packument is name's document, fetched once per command.
+// packument is name's document, read once per command.
 func (s *Source) packument(ctx context.Context, name string) (*packument, error) {
 	return s.docs.get(ctx, name, func(ctx context.Context) (*packument, error) {
-		return s.registryFor(name).packument(ctx, name, false)
+		return s.readPackument(ctx, name)
 	})
 }
 
@@ -132,6 +176,10 @@ func (s *Source) packument(ctx context.Context, name string) (*packument, error)
 // reported as removed, unless more than max_missing of them are: then List
 // fails, since that many 404s at once is more likely an outage.
 func (s *Source) List(ctx context.Context, fn func(providers.Artifact) error) error {
+	return s.list(ctx, fn)
+}
+
+func (s *Source) list(ctx context.Context, fn func(providers.Artifact) error) error {
 	names, err := s.expand(ctx)
 	if err != nil {
 		return s.opErr("list", "", err)

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 
@@ -112,7 +114,7 @@ func (a *app) applySaved(path string, f *planFlags) error {
 	}
 	if !p.Summary.Changed() {
 		fmt.Fprintln(a.streams.Out, "No changes. Nothing to apply.")
-		return nil
+		return a.recordFeeds(sess, p)
 	}
 	return a.execute(cfg, sess, ps, p, f)
 }
@@ -139,7 +141,7 @@ func (a *app) applyFresh(f *planFlags, autoApprove bool) error {
 		return err
 	}
 	if !p.Summary.Changed() {
-		return nil
+		return a.recordFeeds(sess, p)
 	}
 	if !autoApprove {
 		if !isTerminal(a.streams.In) {
@@ -186,6 +188,23 @@ func (a *app) execute(cfg *config.Config, sess *stateSession, ps *providerSet, p
 	}
 	if res.Err() != nil {
 		return silent(ExitError)
+	}
+	return nil
+}
+
+// recordFeeds saves the changes-feed positions of a plan with nothing else
+// to apply (apply records them itself otherwise), so the next plan reads
+// the feeds from here.
+func (a *app) recordFeeds(sess *stateSession, p *plan.Plan) error {
+	changed := false
+	for _, src := range slices.Sorted(maps.Keys(p.Feeds)) {
+		changed = sess.state.SetFeeds(src, p.Feeds[src]) || changed
+	}
+	if !changed {
+		return nil
+	}
+	if _, err := sess.manager.Persist(sess.state); err != nil {
+		return &exitError{code: ExitError, err: err}
 	}
 	return nil
 }

@@ -213,7 +213,10 @@ func (a *app) buildProviders(cfg *config.Config) (*providerSet, error) {
 			}
 			ps.sources[addr] = s
 		case *npm.SourceConfig:
-			s, err := npm.NewSource(addr, c, client, a.logger.Named("source").With("source", addr), os.Getenv)
+			s, err := npm.NewSource(addr, c, npm.SourceOptions{
+				HTTP: client, Logger: a.logger.Named("source").With("source", addr), Getenv: os.Getenv,
+				CacheDir: a.cacheDir("npm"),
+			})
 			if err != nil {
 				return nil, &exitError{code: ExitError, err: err}
 			}
@@ -241,6 +244,22 @@ func (a *app) buildProviders(cfg *config.Config) (*providerSet, error) {
 		}
 	}
 	return ps, nil
+}
+
+// cacheDir is where providers of kind keep documents between commands:
+// under $FERRY_CACHE_DIR, else the user's cache directory ("" when there is
+// none: nothing is cached).
+func (a *app) cacheDir(kind string) string {
+	root := a.getenv("FERRY_CACHE_DIR")
+	if root == "" {
+		dir, err := os.UserCacheDir()
+		if err != nil {
+			a.logger.Debug("no cache directory", "error", err)
+			return ""
+		}
+		root = filepath.Join(dir, "ferry")
+	}
+	return filepath.Join(root, kind)
 }
 
 func (ps *providerSet) Source(addr string) (providers.Source, error) {

@@ -16,6 +16,27 @@ source "npm" "bad" {
   dependencies {
     depth = 0 # ERROR: Invalid depth
   }
+
+  changes {
+    url         = "https://replicate.npmjs.com/registry" # ERROR: Invalid changes feed URL
+    format      = "couchdb" # ERROR: Invalid changes feed format
+    max_changes = 0 # ERROR: Invalid max_changes
+  }
+}
+
+source "npm" "scoped_feeds" {
+  registry = "https://registry.npmjs.org"
+  packages = ["@corp/*"]
+
+  scope "@corp" {
+    registry = "https://npm.corp.example"
+    changes {
+      url = "https://npm.corp.example/_changes?since=0" # ERROR: Invalid changes feed URL
+    }
+    changes { # ERROR: Duplicate changes block
+      url = "https://npm.corp.example/_changes"
+    }
+  }
 }
 
 source "npm" "empty" { # ERROR: No packages selected
