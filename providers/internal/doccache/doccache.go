@@ -41,7 +41,7 @@ type Store struct {
 
 // Open returns the store in dir, creating it if needed.
 func Open(dir string) (*Store, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("document cache: %w", err)
 	}
 	return &Store{dir: dir}, nil
