@@ -1,7 +1,7 @@
 # ferry: build, test, lint. `make build` then `make test` from a fresh clone.
 GO ?= go
 
-.PHONY: setup build test unit e2e lint fmt quickstart example-buildpack example-oci example-npm golden clean
+.PHONY: setup build test unit e2e lint fmt quickstart example-buildpack example-oci example-npm golden fuzz faults bench bench-small clean
 
 build:
 	$(GO) build -o bin/ferry ./cmd/ferry
@@ -42,9 +42,61 @@ example-oci: build
 example-npm: build
 	./examples/npm/run.sh
 
+# Performance harness (docs/performance.md): ferry against peer tools and
+# the raw limits. bench: the issue's sizes, 3 runs, median; bench-small:
+# tiny data, 1 run (what CI runs).
+bench:
+	$(GO) run ./bench -size full
+
+bench-small:
+	$(GO) run ./bench -size small
+
 # Rewrite the planner's golden plans after an intended change; review the diff.
 golden:
 	$(GO) test ./planner/ -run TestGolden -update
+
+# Run every fuzz target for FUZZTIME each, one after the other (the seed
+# corpora already run as plain tests in `make test`). See docs/testing.md.
+FUZZTIME ?= 30s
+FUZZ_TARGETS = \
+	./providers/buildpack/bptoml:FuzzParseRewrite \
+	./planner/config:FuzzLoad \
+	./planner/plan:FuzzUnmarshal \
+	./planner/plan:FuzzAddress \
+	./state:FuzzDecode \
+	./providers/npm:FuzzPackument \
+	./providers/npm:FuzzDistDigests \
+	./providers/npm:FuzzParseSeq \
+	./providers/npm:FuzzSearchScope \
+	./providers/npm:FuzzNpmrcToken \
+	./providers/npm:FuzzParseKey \
+	./providers/oci:FuzzRepoTemplate \
+	./providers/oci:FuzzTag \
+	./providers/oci:FuzzCheckManifest \
+	./providers/httpx:FuzzRedact \
+	./providers/httpx:FuzzParseRetryAfter \
+	./providers/httpx:FuzzParseContentRange
+
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t#*:}; \
+		echo "== $$name ($$pkg, $(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 5s $$pkg; \
+	done
+
+# Reliability suites at full size (docs/reliability.md): 50 kill -9 trials
+# per destination type, random upstream faults, the fault and lock tests.
+# FERRY_CRASH_SEED / FERRY_FAULT_SEED replay a run (the seeds are logged).
+FERRY_CRASH_TRIALS ?= 50
+FERRY_FAULT_RUNS ?= 30
+faults:
+	@mkdir -p bin
+	FERRY_CRASH_TRIALS=$(FERRY_CRASH_TRIALS) FERRY_FAULT_RUNS=$(FERRY_FAULT_RUNS) $(GO) test -count=1 -timeout 30m -v \
+		-run 'TestCrashTrials|TestSourceFaults|TestSourceRandomFaults|TestDestinationFaults|TestConcurrentApplies|TestSimultaneousApplies' \
+		./cmd/ferry/ > bin/faults.log 2>&1; rc=$$?; \
+		grep -E '^(--- |ok|FAIL|PASS)|RESULT|SEED|seed|_test\.go:[0-9]+: ' bin/faults.log | grep -v -e 'killed after' -e 'testenv:' -e 'faultproxy: random'; \
+		echo "full log: bin/faults.log"; exit $$rc
+	$(GO) test -count=1 ./providers/providertest/faultproxy/
 
 clean:
 	rm -rf bin

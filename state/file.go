@@ -290,6 +290,7 @@ type Manager struct {
 	lineage string // fixed for the Manager's life
 	serial  uint64 // of the last snapshot read or written
 	content []byte // contentBytes of that snapshot
+	swept   bool   // stale temp files of earlier writers were removed
 }
 
 // Open reads the state at path, or starts a new one (New(toolVersion)) if
@@ -355,6 +356,10 @@ func (m *Manager) Persist(s *State) (changed bool, err error) {
 		return false, nil
 	}
 
+	if !m.swept {
+		m.sweepTemps()
+		m.swept = true
+	}
 	next := *s // shallow: only the header fields change
 	next.Serial = m.serial + 1
 	next.ToolVersion = m.toolVersion
@@ -373,6 +378,20 @@ func (m *Manager) Persist(s *State) (changed bool, err error) {
 		return renamed, fmt.Errorf("writing state: %w", err)
 	}
 	return true, nil
+}
+
+// sweepTemps removes temp files an earlier writer left when it was killed
+// between creating and renaming one (.STATE.tmp-*). Only the lock holder
+// writes, so none of them can be in use.
+func (m *Manager) sweepTemps() {
+	dir, base := filepath.Split(m.path)
+	if dir == "" {
+		dir = "."
+	}
+	stale, _ := filepath.Glob(filepath.Join(dir, "."+base+".tmp-*"))
+	for _, f := range stale {
+		_ = os.Remove(f) // best effort: a leftover is harmless, only untidy
+	}
 }
 
 // backup copies the current state file, if any, to PATH.backup. It runs

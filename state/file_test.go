@@ -784,3 +784,34 @@ func TestPositionOfOffset(t *testing.T) {
 		})
 	}
 }
+
+func TestPersistSweepsStaleTempFiles(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "ferry.state.json")
+	// What a writer killed between creating its temp file and renaming it
+	// leaves behind, and a file that only looks alike.
+	stale := filepath.Join(dir, ".ferry.state.json.tmp-1234567")
+	other := filepath.Join(dir, ".other.json.tmp-1234567")
+	for _, f := range []string{stale, other} {
+		if err := os.WriteFile(f, []byte(`{"version": 2, "serial": 9`), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m, s, err := Open(path, "0.6.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(stale); err != nil {
+		t.Fatalf("Open removed the temp file (only a writer may): %v", err)
+	}
+	s.EnsureMirror("tools", "http.tools", "dir.local").Artifacts["jq"] = &Artifact{Key: "jq", Digests: providers.Digests{sha256A}}
+	if _, err := m.Persist(s); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(stale); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("stale temp file after the first write: %v", err)
+	}
+	if _, err := os.Stat(other); err != nil {
+		t.Errorf("another file's temp file was removed: %v", err)
+	}
+}

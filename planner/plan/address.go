@@ -3,15 +3,54 @@ package plan
 import (
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 )
 
-// Address renders mirror.NAME["KEY"].
+// Address renders mirror.NAME["KEY"], with KEY quoted so that ParseTarget
+// (HCL) reads it back: see hclQuote.
 func Address(mirror, key string) string {
-	return "mirror." + mirror + "[" + strconv.Quote(key) + "]"
+	return "mirror." + mirror + "[" + hclQuote(key) + "]"
+}
+
+// hclQuote quotes s as an HCL string literal. For printable text without
+// "${" or "%{" it equals strconv.Quote. It differs where Go and HCL quoting
+// do: "${" and "%{" (which HCL reads as a template) become "$${" and "%%{",
+// and non-printable runes are written \uXXXX or \UXXXXXXXX (HCL knows
+// neither \xNN nor \a, \b, \f, \v). Invalid UTF-8 bytes become U+FFFD.
+func hclQuote(s string) string {
+	var b strings.Builder
+	b.Grow(len(s) + 2)
+	b.WriteByte('"')
+	for i, r := range s {
+		switch {
+		case r == '"' || r == '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case (r == '$' || r == '%') && strings.HasPrefix(s[i+1:], "{"):
+			b.WriteRune(r)
+			b.WriteRune(r)
+		case !strconv.IsPrint(r):
+			if r <= 0xFFFF {
+				fmt.Fprintf(&b, `\u%04x`, r)
+			} else {
+				fmt.Fprintf(&b, `\U%08x`, r)
+			}
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
 }
 
 // Target is a parsed address: a whole mirror (Key empty) or one artifact.

@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/ferry-mirror/ferry/providers"
@@ -326,7 +325,7 @@ func RewriteAddress(mirror, kind, path string) string {
 	if kind == KindBindings {
 		block = "bindings"
 	}
-	return "mirror." + mirror + "." + block + "[" + strconv.Quote(path) + "]"
+	return "mirror." + mirror + "." + block + "[" + hclQuote(path) + "]"
 }
 
 // Transfers reports whether applying the change moves bytes.

@@ -497,7 +497,7 @@ func checkManifest(key, mediaType string, body []byte) (ocispec.Manifest, error)
 		return m, fmt.Errorf("artifactType is %q, not %q: %w", m.ArtifactType, ArtifactType, ErrNotFerryArtifact)
 	case len(m.Layers) != 1:
 		return m, fmt.Errorf("%d layers, not one: %w", len(m.Layers), ErrNotFerryArtifact)
-	case m.Layers[0].Digest.Algorithm() != digest.SHA256 || m.Layers[0].Digest.Validate() != nil:
+	case m.Layers[0].Digest.Validate() != nil || m.Layers[0].Digest.Algorithm() != digest.SHA256: // Algorithm panics on a digest without ":"
 		return m, fmt.Errorf("layer digest %q is not a sha256 digest: %w", m.Layers[0].Digest, ErrNotFerryArtifact)
 	case m.Layers[0].Size < 0:
 		return m, fmt.Errorf("negative layer size: %w", ErrNotFerryArtifact)

@@ -1,64 +1,96 @@
 package bptoml
 
 import (
+	"bytes"
+	"slices"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
-// FuzzParseRewrite checks that Parse never panics and that rewriting every
-// uri of an accepted document either fails cleanly or changes nothing else.
+// FuzzParseRewrite checks that Parse never panics and that rewriting the
+// uris of an accepted document either fails cleanly or changes nothing but
+// those uris:
+//
+//   - byte for byte, the output is the input with each rewritten uri token
+//     replaced by the quoted new value (comments, key order, quoting of
+//     other values, line endings and every other byte survive);
+//   - the output parses, its dependencies equal the input's but for the
+//     rewritten uris, and its whole generic document equals the input's
+//     once the old uris are put back.
+//
+// The fuzzer picks the new uri and which dependencies are rewritten (bit i
+// of mask rewrites dependency i; the others keep their uri).
 //
 // The fixture seeds are 2–30 KB, and Go's fuzzer spends up to
 // -fuzzminimizetime (default 60s) minimizing each new interesting input of
 // that size, so short runs are best given e.g. -fuzzminimizetime=5s.
 func FuzzParseRewrite(f *testing.F) {
-	for _, name := range fixtureNames {
-		f.Add(readFixture(f, name))
-	}
-	f.Add([]byte("[[metadata.dependencies]]\n'uri' = 'a' # c\r\n[[metadata.dependencies.licenses]]\nuri = \"l\"\n"))
-	f.Add([]byte("metadata.dependencies = [{uri = \"a\"}]\n"))
-	f.Add([]byte("[[ metadata.\"dependencies\" ]]\n\"uri\" = \"\"\"\nx\"\"\"\nsource = '''s'''\nsha256 = \"" + hexA + "\"\n[[metadata.dependencies]]\nuri = \"b\"\n"))
-
 	const newURI = "https://mirror.example/deps/\"fuzz\"\\x+y"
-	f.Fuzz(func(t *testing.T, data []byte) {
+	for _, name := range fixtureNames {
+		f.Add(readFixture(f, name), newURI, uint64(0xffffffffffffffff))
+		f.Add(readFixture(f, name), "http://127.0.0.1/a b\u00e9\t\n\x7f", uint64(0x5555555555555555))
+	}
+	f.Add([]byte("[[metadata.dependencies]]\n'uri' = 'a' # c\r\n[[metadata.dependencies.licenses]]\nuri = \"l\"\n"), newURI, uint64(1))
+	f.Add([]byte("metadata.dependencies = [{uri = \"a\"}]\n"), newURI, uint64(1))
+	f.Add([]byte("[[ metadata.\"dependencies\" ]]\n\"uri\" = \"\"\"\nx\"\"\"\nsource = '''s'''\nsha256 = \""+hexA+"\"\n[[metadata.dependencies]]\nuri = \"b\"\n"), newURI, uint64(3))
+
+	f.Fuzz(func(t *testing.T, data []byte, uri string, mask uint64) {
 		p, err := Parse(data)
 		if err != nil {
 			return
 		}
-		edits := make([]Edit, len(p.Dependencies))
+		if uri == "" || !utf8.ValidString(uri) {
+			return // Rewrite refuses these; the CLI never asks for them
+		}
+		var edits []Edit
 		for i := range p.Dependencies {
-			edits[i] = Edit{Index: i, Field: "uri", New: newURI}
+			if i >= 64 || mask&(1<<i) != 0 {
+				edits = append(edits, Edit{Index: i, Field: "uri", New: uri})
+			}
 		}
 		out, err := p.Rewrite(edits)
 		if err != nil {
 			return
 		}
+
+		// Byte level: only the uri tokens changed.
+		want := slices.Clone(data)
+		for i := len(edits) - 1; i >= 0; i-- { // edits are in index, so file, order
+			r := p.Dependencies[edits[i].Index].URIRange
+			want = slices.Concat(want[:r.Start], []byte(quote(uri)), want[r.End:])
+		}
+		if !bytes.Equal(out, want) {
+			t.Fatalf("rewrite changed bytes outside the uri tokens:\nin:  %q\nout: %q\nwant %q", data, out, want)
+		}
+
 		g, err := Parse(out)
 		if err != nil {
 			t.Fatalf("rewritten document does not parse: %v\n%q", err, out)
 		}
-		want := cloneDeps(p.Dependencies)
-		for i := range want {
-			want[i].URI = newURI
+		wantDeps := cloneDeps(p.Dependencies)
+		for _, e := range edits {
+			wantDeps[e.Index].URI = uri
 		}
 		// Line may move up when a multi-line uri becomes a one-line string.
 		ignore := cmpopts.IgnoreFields(Dependency{}, "URIRange", "SourceRange", "Line")
-		if diff := cmp.Diff(want, g.Dependencies, ignore); diff != "" {
+		if diff := cmp.Diff(wantDeps, g.Dependencies, ignore, cmpopts.EquateEmpty()); diff != "" {
 			t.Fatalf("dependencies changed (-want +got):\n%s", diff)
 		}
 		// Nothing else in the document changed either.
 		gdeps, _ := rawDependencies(g.doc)
 		pdeps, _ := rawDependencies(p.doc)
-		for i := range gdeps {
-			gdeps[i].(map[string]any)["uri"] = pdeps[i].(map[string]any)["uri"]
+		for _, e := range edits {
+			gdeps[e.Index].(map[string]any)["uri"] = pdeps[e.Index].(map[string]any)["uri"]
 		}
 		if !genericEqual(p.doc, g.doc) {
 			t.Fatalf("document changed outside the uri values")
 		}
-		for _, d := range g.Dependencies {
-			if got := string(out[d.URIRange.Start:d.URIRange.End]); got != quote(newURI) {
+		for _, e := range edits {
+			d := g.Dependencies[e.Index]
+			if got := string(out[d.URIRange.Start:d.URIRange.End]); got != quote(uri) {
 				t.Fatalf("dependency %d uri token %q", d.Index, got)
 			}
 		}

@@ -74,9 +74,24 @@ func writeRegistryConfig(path, dir string, reg *Registry, port int) error {
 		}
 		auth = fmt.Sprintf("auth:\n  htpasswd:\n    realm: ferry-test\n    path: %s\n", yamlString(htpasswd))
 	}
-	cfg := fmt.Sprintf(`version: 0.1
+	cfg := RegistryConfig(reg.StorageDir, port, "info") + auth
+	return os.WriteFile(path, []byte(cfg), 0o600)
+}
+
+// yamlString quotes s as a YAML double-quoted scalar (valid JSON strings
+// are valid YAML).
+func yamlString(s string) string {
+	return strconv.Quote(s)
+}
+
+// RegistryConfig is a docker-registry configuration serving storageDir on
+// 127.0.0.1:port with deletes on, upload purging and the storage health
+// check off, and logs at logLevel; an auth section may follow it. The bench
+// harness starts its registry with it too.
+func RegistryConfig(storageDir string, port int, logLevel string) string {
+	return fmt.Sprintf(`version: 0.1
 log:
-  level: info
+  level: %s
   formatter: text
   accesslog:
     disabled: true
@@ -94,12 +109,5 @@ http:
 health:
   storagedriver:
     enabled: false
-%s`, yamlString(reg.StorageDir), port, auth)
-	return os.WriteFile(path, []byte(cfg), 0o600)
-}
-
-// yamlString quotes s as a YAML double-quoted scalar (valid JSON strings
-// are valid YAML).
-func yamlString(s string) string {
-	return strconv.Quote(s)
+`, logLevel, yamlString(storageDir), port)
 }
