@@ -289,7 +289,8 @@ type Manager struct {
 	onDisk  bool   // a file was read or written
 	lineage string // fixed for the Manager's life
 	serial  uint64 // of the last snapshot read or written
-	content []byte // contentBytes of that snapshot
+	content []byte // contentBytes of that snapshot; nil while raw is set
+	raw     []byte // the file as read, until baseline computes content
 	swept   bool   // stale temp files of earlier writers were removed
 }
 
@@ -298,26 +299,43 @@ type Manager struct {
 // the state to work on. Any other read error is returned as is; the file is
 // left untouched.
 func Open(path, toolVersion string) (*Manager, *State, error) {
-	s, err := Read(path)
-	onDisk := true
-	if errors.Is(err, ErrNoState) {
-		s, onDisk = New(toolVersion), false
-	} else if err != nil {
-		return nil, nil, err
+	m := &Manager{path: path, toolVersion: toolVersion}
+	data, err := os.ReadFile(path)
+	var s *State
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		s = New(toolVersion)
+		if m.content, err = contentBytes(s); err != nil {
+			return nil, nil, err // unreachable for a new state
+		}
+	case err != nil:
+		return nil, nil, fmt.Errorf("reading state: %w", err)
+	default:
+		if s, err = decode(path, data); err != nil {
+			return nil, nil, err
+		}
+		// The baseline Persist compares with is computed from these bytes
+		// on the first Persist: commands that never write (plan) do not
+		// pay for encoding the whole state once more.
+		m.onDisk, m.raw = true, data
 	}
-	content, err := contentBytes(s)
-	if err != nil {
-		return nil, nil, err // unreachable for a state Read validated
+	m.lineage, m.serial = s.Lineage, s.Serial
+	return m, s, nil
+}
+
+// baseline is the content of the snapshot last read or written.
+func (m *Manager) baseline() ([]byte, error) {
+	if m.raw != nil {
+		s, err := decode(m.path, m.raw)
+		if err != nil {
+			return nil, err // unreachable: the same bytes decoded in Open
+		}
+		if m.content, err = contentBytes(s); err != nil {
+			return nil, err
+		}
+		m.raw = nil
 	}
-	m := &Manager{
-		path:        path,
-		toolVersion: toolVersion,
-		onDisk:      onDisk,
-		lineage:     s.Lineage,
-		serial:      s.Serial,
-		content:     content,
-	}
-	return m, s.DeepCopy(), nil
+	return m.content, nil
 }
 
 // Path is the state file the Manager writes.
@@ -352,7 +370,11 @@ func (m *Manager) Persist(s *State) (changed bool, err error) {
 	if err != nil {
 		return false, fmt.Errorf("state %s: %w", m.path, err)
 	}
-	if bytes.Equal(content, m.content) || (!m.onDisk && len(s.Mirrors) == 0) {
+	base, err := m.baseline()
+	if err != nil {
+		return false, fmt.Errorf("state %s: %w", m.path, err)
+	}
+	if bytes.Equal(content, base) || (!m.onDisk && len(s.Mirrors) == 0) {
 		return false, nil
 	}
 
