@@ -353,15 +353,14 @@ func TestDestinationFaultsWebDAV(t *testing.T) {
 		f.refusedOne(t)
 	})
 
-	t.Run("bit flipped in the upload is caught by the next plan", func(t *testing.T) {
-		// A plain WebDAV server stores what it receives: nothing in the
-		// protocol lets ferry prove the server got the bytes it sent. The
-		// refresh of the next plan downloads and hashes, and repairs.
+	t.Run("bit flipped in the upload never stays", func(t *testing.T) {
+		// A plain WebDAV server stores what it receives: ferry reads each
+		// upload back (verify_upload, on by default) and removes it when
+		// the stored bytes are not the ones it sent.
 		f := setup(t, "flip")
 		f.proxy.Script(put1("flip"), faultproxy.Fault{Kind: faultproxy.FlipBit, After: 1234, OnRequest: true})
-		f.apply(t, 0, "Apply complete: 3 changes applied")
-		ferry(t, f.work, f.env, "plan", "-detailed-exitcode").must(t, 2, `mirror.m["blob-1.bin"]`, "changed at destination")
-		f.apply(t, 0, "replaced")
-		f.converged(t)
+		r := ferry(t, f.work, f.env, "apply", "-auto-approve", "-parallelism", "1")
+		r.must(t, 1, `mirror.m["blob-1.bin"]: add failed`, "the server stored other bytes than were sent; the object was removed", "sha256 mismatch")
+		f.refusedOne(t)
 	})
 }

@@ -16,4 +16,9 @@ type Config struct {
 	// ChecksumHeaders sends X-Checksum-Sha256 with each PUT (Artifactory and
 	// Nexus check it and refuse a mismatch) and reads it back on HEAD.
 	ChecksumHeaders bool
+	// VerifyUpload reads every uploaded object back (HEAD with the server's
+	// X-Checksum-Sha256 when it sends one, else a GET that hashes it) and
+	// removes it unless it is the bytes ferry sent: a plain PUT cannot prove
+	// what the server stored.
+	VerifyUpload bool
 }

@@ -18,13 +18,14 @@ import (
 //	  password         = var.artifactory_password   # or: token = var.token (bearer)
 //	  public_url       = "https://cdn.internal/deps" # optional: where consumers download
 //	  checksum_headers = true                        # default true: X-Checksum-Sha256
+//	  verify_upload    = true                        # default true: read each upload back
 //	}
 func Type() config.ProviderType {
 	return config.ProviderType{Kind: config.KindDestination, Name: "http", Decode: decode}
 }
 
 func decode(body hcl.Body, ectx *hcl.EvalContext, env config.DecodeEnv) (any, hcl.Diagnostics) {
-	cfg := &Config{ChecksumHeaders: true}
+	cfg := &Config{ChecksumHeaders: true, VerifyUpload: true}
 	content, diags := body.Content(&hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 		{Name: "url", Required: true},
 		{Name: "public_url"},
@@ -32,6 +33,7 @@ func decode(body hcl.Body, ectx *hcl.EvalContext, env config.DecodeEnv) (any, hc
 		{Name: "password"},
 		{Name: "token"},
 		{Name: "checksum_headers"},
+		{Name: "verify_upload"},
 	}})
 	baseURL := func(name string) string {
 		attr := content.Attributes[name]
@@ -98,6 +100,11 @@ func decode(body hcl.Body, ectx *hcl.EvalContext, env config.DecodeEnv) (any, hc
 		v, moreDiags := config.DecodeBool(attr, ectx)
 		diags = append(diags, moreDiags...)
 		cfg.ChecksumHeaders = v
+	}
+	if attr := content.Attributes["verify_upload"]; attr != nil {
+		v, moreDiags := config.DecodeBool(attr, ectx)
+		diags = append(diags, moreDiags...)
+		cfg.VerifyUpload = v
 	}
 	return cfg, diags
 }

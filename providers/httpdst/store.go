@@ -198,7 +198,39 @@ func (s *Store) Put(ctx context.Context, a providers.Artifact, r io.Reader, opts
 		_ = s.Delete(context.WithoutCancel(ctx), a.Key)
 		return s.opErr("put", a.Key, errors.New("the server answered before the upload was complete and verified; the object was removed"))
 	}
+	if s.cfg.VerifyUpload {
+		if err := s.verifyStored(ctx, a); err != nil {
+			return s.opErr("put", a.Key, err)
+		}
+	}
 	return nil
+}
+
+// verifyStored reads back what the server stored under a.Key and removes
+// it unless it is what ferry sent (a body corrupted on the way in, a proxy
+// that rewrote it): the bytes ferry verified are not necessarily the bytes
+// that landed.
+func (s *Store) verifyStored(ctx context.Context, a providers.Artifact) error {
+	got, err := s.Stat(ctx, a.Key)
+	if err != nil {
+		return fmt.Errorf("reading the upload back: %w", err)
+	}
+	want, _ := a.Digests.Get(providers.SHA256)
+	have, _ := got.Digests.Get(providers.SHA256)
+	switch {
+	case a.Size >= 0 && got.Size != a.Size:
+		err = &providers.MismatchError{What: "size", Want: fmt.Sprint(a.Size), Got: fmt.Sprint(got.Size)}
+	case want.Hex != "" && have.Hex != want.Hex:
+		err = &providers.MismatchError{What: "sha256", Want: want.Hex, Got: have.Hex}
+	case want.Hex == "" && !got.Digests.Matches(a.Digests):
+		err = fmt.Errorf("the stored object does not match the declared digests: %w", providers.ErrDigestMismatch)
+	default:
+		return nil
+	}
+	if derr := s.Delete(context.WithoutCancel(ctx), a.Key); derr != nil {
+		return fmt.Errorf("the server stored other bytes than were sent (%w), and removing them failed: %v", err, derr)
+	}
+	return fmt.Errorf("the server stored other bytes than were sent; the object was removed: %w", err)
 }
 
 // mismatch returns the verification error when the upload failed because the
