@@ -229,8 +229,15 @@ func TestNPMCorruptUpstreamTarballNeverLands(t *testing.T) {
 	os.WriteFile(matches[0], b, 0o644)
 
 	r := ferry(t, dir, env, "apply", "-auto-approve")
-	r.must(t, 1, `mirror.npm["greet/-/greet-1.1.0.tgz"]`, "mismatch")
-	_, versions := packument(t, down, "greet")
+	r.must(t, 1, `mirror.npm["greet/-/greet-1.1.0.tgz"]`, "mismatch",
+		// latest pointed at the corrupt version: that tag is held back, the others are set.
+		"dist-tags not set (latest -> 1.1.0): the versions they point at did not land")
+	tags, versions := packument(t, down, "greet")
+	// (Verdaccio itself points a package without latest at its highest
+	// version; ferry only must not have set latest to the missing one.)
+	if tags["latest"] == "1.1.0" || tags["next"] != "2.0.0-beta.1" {
+		t.Errorf("greet dist-tags at the mirror = %v; want next set and latest not at 1.1.0", tags)
+	}
 	if _, ok := versions["1.1.0"]; ok {
 		t.Error("the corrupt version was published")
 	}

@@ -32,6 +32,10 @@ var ErrNotOwned = errors.New("object exists at the destination and is not owned 
 // artifact it points at did not land.
 var ErrRewriteSkipped = errors.New("not rewritten: a dependency it points at did not land")
 
+// ErrUpdateSkipped is reported for dist-tags not set because the version
+// they point at did not land.
+var ErrUpdateSkipped = errors.New("the versions they point at did not land")
+
 // Rewriter edits consumer files (buildpack.toml) as a rewrite change says.
 type Rewriter interface {
 	Rewrite(ctx context.Context, c plan.Change) error
@@ -438,7 +442,7 @@ func (e *engine) update(ctx context.Context, c plan.Change) error {
 	}
 	if len(skipped) > 0 {
 		slices.Sort(skipped)
-		return fmt.Errorf("%w: dist-tags not set: %s", ErrRewriteSkipped, strings.Join(skipped, ", "))
+		return fmt.Errorf("dist-tags not set (%s): %w", strings.Join(skipped, ", "), ErrUpdateSkipped)
 	}
 	return nil
 }
