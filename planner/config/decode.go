@@ -257,3 +257,27 @@ func dropConsequences(diags hcl.Diagnostics) hcl.Diagnostics {
 	}
 	return out
 }
+
+// DecodeCount evaluates attr as a whole number from min to max (a count or
+// limit). Out of range, the diagnostic's summary is "Invalid NAME" and its
+// detail starts with meaning ("latest is how many of the newest versions to
+// mirror") and says the bounds. ok is false when any diagnostic is an error.
+func DecodeCount(attr *hcl.Attribute, ectx *hcl.EvalContext, min, max int64, meaning string) (n int64, ok bool, diags hcl.Diagnostics) {
+	n, diags = DecodeInt(attr, ectx)
+	if diags.HasErrors() {
+		return 0, false, diags
+	}
+	if n >= min && n <= max {
+		return n, true, diags
+	}
+	bound := fmt.Sprintf("at least %d", min)
+	if n > max {
+		bound = fmt.Sprintf("at most %d", max)
+	}
+	return 0, false, append(diags, &hcl.Diagnostic{
+		Severity: hcl.DiagError,
+		Summary:  "Invalid " + attr.Name,
+		Detail:   fmt.Sprintf("%s; it must be %s, not %d.", meaning, bound, n),
+		Subject:  attr.Expr.Range().Ptr(),
+	})
+}

@@ -239,19 +239,10 @@ func decodeSource(body hcl.Body, ectx *hcl.EvalContext, env config.DecodeEnv) (a
 		})
 	}
 	if attr := content.Attributes["max_missing"]; attr != nil {
-		n, moreDiags := config.DecodeInt(attr, ectx)
+		n, ok, moreDiags := config.DecodeCount(attr, ectx, 0, 1<<20, "max_missing is how many selected packages may be missing upstream")
 		diags = append(diags, moreDiags...)
-		if !moreDiags.HasErrors() {
-			if n < 0 {
-				diags = append(diags, &hcl.Diagnostic{
-					Severity: hcl.DiagError,
-					Summary:  "Invalid max_missing",
-					Detail:   "max_missing is how many selected packages may be missing upstream; it cannot be negative.",
-					Subject:  attr.Expr.Range().Ptr(),
-				})
-			} else {
-				cfg.MaxMissing = int(n)
-			}
+		if ok {
+			cfg.MaxMissing = int(n)
 		}
 	}
 
@@ -374,19 +365,10 @@ func decodeChanges(b *hcl.Block, ectx *hcl.EvalContext) (*ChangesFeed, hcl.Diagn
 		}
 	}
 	if attr := content.Attributes["max_changes"]; attr != nil {
-		n, moreDiags := config.DecodeInt(attr, ectx)
+		n, ok, moreDiags := config.DecodeCount(attr, ectx, 1, 1<<40, "max_changes is how many changes one plan reads from the feed")
 		diags = append(diags, moreDiags...)
-		if !moreDiags.HasErrors() {
-			if n < 1 || n > 1<<40 {
-				diags = append(diags, &hcl.Diagnostic{
-					Severity: hcl.DiagError,
-					Summary:  "Invalid max_changes",
-					Detail:   fmt.Sprintf("max_changes is how many changes one plan reads from the feed; it must be at least 1, not %d.", n),
-					Subject:  attr.Expr.Range().Ptr(),
-				})
-			} else {
-				f.MaxChanges = int(n)
-			}
+		if ok {
+			f.MaxChanges = int(n)
 		}
 	}
 	return f, diags
@@ -422,19 +404,10 @@ func decodeVersions(b *hcl.Block, ectx *hcl.EvalContext) (VersionFilter, hcl.Dia
 		}
 	}
 	if attr := content.Attributes["latest"]; attr != nil {
-		n, moreDiags := config.DecodeInt(attr, ectx)
+		n, ok, moreDiags := config.DecodeCount(attr, ectx, 1, 1<<20, "latest is how many of the newest selected versions to mirror")
 		diags = append(diags, moreDiags...)
-		if !moreDiags.HasErrors() {
-			if n < 1 || n > 1<<20 {
-				diags = append(diags, &hcl.Diagnostic{
-					Severity: hcl.DiagError,
-					Summary:  "Invalid latest",
-					Detail:   fmt.Sprintf("latest is how many of the newest selected versions to mirror; it must be at least 1, not %d.", n),
-					Subject:  attr.Expr.Range().Ptr(),
-				})
-			} else {
-				f.Latest = int(n)
-			}
+		if ok {
+			f.Latest = int(n)
 		}
 	}
 	if attr := content.Attributes["dist_tags"]; attr != nil {
@@ -460,29 +433,21 @@ func decodeDependencies(b *hcl.Block, ectx *hcl.EvalContext) (*DependencyClosure
 	d := &DependencyClosure{Depth: 1, MaxPackages: 100}
 	content, diags := b.Body.Content(&hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "depth"}, {Name: "max_packages"}}})
 	for _, a := range []struct {
-		name string
-		dst  *int
-		min  int64
-	}{{"depth", &d.Depth, 1}, {"max_packages", &d.MaxPackages, 1}} {
+		name, meaning string
+		dst           *int
+	}{
+		{"depth", "depth is how many levels of dependencies to follow", &d.Depth},
+		{"max_packages", "max_packages is how many packages the closure may add", &d.MaxPackages},
+	} {
 		attr := content.Attributes[a.name]
 		if attr == nil {
 			continue
 		}
-		n, moreDiags := config.DecodeInt(attr, ectx)
+		n, ok, moreDiags := config.DecodeCount(attr, ectx, 1, 1<<20, a.meaning)
 		diags = append(diags, moreDiags...)
-		if moreDiags.HasErrors() {
-			continue
+		if ok {
+			*a.dst = int(n)
 		}
-		if n < a.min || n > 1<<20 {
-			diags = append(diags, &hcl.Diagnostic{
-				Severity: hcl.DiagError,
-				Summary:  "Invalid " + a.name,
-				Detail:   fmt.Sprintf("%s must be at least %d, not %d.", a.name, a.min, n),
-				Subject:  attr.Expr.Range().Ptr(),
-			})
-			continue
-		}
-		*a.dst = int(n)
 	}
 	return d, diags
 }

@@ -148,17 +148,10 @@ func decodeTagFilter(b *hcl.Block, ectx *hcl.EvalContext) (TagFilter, hcl.Diagno
 		}
 	}
 	if attr := content.Attributes["latest"]; attr != nil {
-		n, moreDiags := config.DecodeInt(attr, ectx)
+		n, ok, moreDiags := config.DecodeCount(attr, ectx, 1, 1<<20, "latest is how many of the newest matching tags to keep")
 		diags = append(diags, moreDiags...)
 		switch {
-		case moreDiags.HasErrors():
-		case n < 1 || n > 1<<20:
-			diags = append(diags, &hcl.Diagnostic{
-				Severity: hcl.DiagError,
-				Summary:  "Invalid latest",
-				Detail:   fmt.Sprintf("latest is how many of the newest matching tags to keep; it must be at least 1, not %d.", n),
-				Subject:  attr.Expr.Range().Ptr(),
-			})
+		case !ok:
 		case content.Attributes["semver"] == nil && content.Attributes["regex"] == nil:
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
