@@ -281,3 +281,55 @@ func DecodeCount(attr *hcl.Attribute, ectx *hcl.EvalContext, min, max int64, mea
 		Subject:  attr.Expr.Range().Ptr(),
 	})
 }
+
+// Credentials are what a block's username, password and token arguments
+// say: basic auth or a bearer token.
+type Credentials struct {
+	Username, Password, Token string
+	// Set reports whether the block gave any of the three.
+	Set bool
+}
+
+// DecodeCredentials reads username, password and token from content (the
+// caller's schema declares them). They may come from sensitive values: they
+// only ever go into Authorization headers. Setting a token with basic auth,
+// or half of basic auth, is an error at the offending argument.
+func DecodeCredentials(content *hcl.BodyContent, ectx *hcl.EvalContext) (Credentials, hcl.Diagnostics) {
+	var c Credentials
+	var diags hcl.Diagnostics
+	secret := func(name string) (string, *hcl.Attribute) {
+		attr := content.Attributes[name]
+		if attr == nil {
+			return "", nil
+		}
+		s, _, moreDiags := DecodeString(attr, ectx)
+		diags = append(diags, moreDiags...)
+		return s, attr
+	}
+	var userAttr, passAttr, tokenAttr *hcl.Attribute
+	c.Username, userAttr = secret("username")
+	c.Password, passAttr = secret("password")
+	c.Token, tokenAttr = secret("token")
+	c.Set = userAttr != nil || passAttr != nil || tokenAttr != nil
+	switch {
+	case tokenAttr != nil && (userAttr != nil || passAttr != nil):
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Conflicting credentials",
+			Detail:   "Set either username and password (basic auth) or token (bearer), not both.",
+			Subject:  tokenAttr.NameRange.Ptr(),
+		})
+	case (userAttr == nil) != (passAttr == nil):
+		missing, at := "password", userAttr
+		if userAttr == nil {
+			missing, at = "username", passAttr
+		}
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Incomplete credentials",
+			Detail:   fmt.Sprintf("Basic auth needs both username and password; %s is missing.", missing),
+			Subject:  at.NameRange.Ptr(),
+		})
+	}
+	return c, diags
+}

@@ -1,7 +1,6 @@
 package httpdst
 
 import (
-	"fmt"
 	"net/url"
 	"strings"
 
@@ -61,41 +60,9 @@ func decode(body hcl.Body, ectx *hcl.EvalContext, env config.DecodeEnv) (any, hc
 	cfg.URL = baseURL("url")
 	cfg.PublicURL = baseURL("public_url")
 
-	secret := func(name string) (string, *hcl.Attribute) {
-		attr := content.Attributes[name]
-		if attr == nil {
-			return "", nil
-		}
-		// Secrets may come from sensitive variables; they are only ever sent
-		// in an Authorization header.
-		s, _, moreDiags := config.DecodeString(attr, ectx)
-		diags = append(diags, moreDiags...)
-		return s, attr
-	}
-	var userAttr, passAttr, tokenAttr *hcl.Attribute
-	cfg.Username, userAttr = secret("username")
-	cfg.Password, passAttr = secret("password")
-	cfg.Token, tokenAttr = secret("token")
-	switch {
-	case tokenAttr != nil && (userAttr != nil || passAttr != nil):
-		diags = append(diags, &hcl.Diagnostic{
-			Severity: hcl.DiagError,
-			Summary:  "Conflicting credentials",
-			Detail:   "Set either username and password (basic auth) or token (bearer), not both.",
-			Subject:  tokenAttr.NameRange.Ptr(),
-		})
-	case (userAttr == nil) != (passAttr == nil):
-		missing, at := "password", userAttr
-		if userAttr == nil {
-			missing, at = "username", passAttr
-		}
-		diags = append(diags, &hcl.Diagnostic{
-			Severity: hcl.DiagError,
-			Summary:  "Incomplete credentials",
-			Detail:   fmt.Sprintf("Basic auth needs both username and password; %s is missing.", missing),
-			Subject:  at.NameRange.Ptr(),
-		})
-	}
+	creds, moreDiags := config.DecodeCredentials(content, ectx)
+	diags = append(diags, moreDiags...)
+	cfg.Username, cfg.Password, cfg.Token = creds.Username, creds.Password, creds.Token
 	if attr := content.Attributes["checksum_headers"]; attr != nil {
 		v, moreDiags := config.DecodeBool(attr, ectx)
 		diags = append(diags, moreDiags...)

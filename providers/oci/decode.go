@@ -196,42 +196,10 @@ func decodeRegistry(content *hcl.BodyContent, ectx *hcl.EvalContext, allowTempla
 	cfg.Insecure, insecureAttr = boolAttr("insecure")
 	dockerConfig, dockerAttr := boolAttr("docker_config")
 
-	secret := func(name string) (string, *hcl.Attribute) {
-		attr := content.Attributes[name]
-		if attr == nil {
-			return "", nil
-		}
-		// Credentials may come from sensitive variables; they only ever go
-		// into Authorization headers.
-		s, _, moreDiags := config.DecodeString(attr, ectx)
-		diags = append(diags, moreDiags...)
-		return s, attr
-	}
-	var userAttr, passAttr, tokenAttr *hcl.Attribute
-	cfg.Username, userAttr = secret("username")
-	cfg.Password, passAttr = secret("password")
-	cfg.Token, tokenAttr = secret("token")
-	switch {
-	case tokenAttr != nil && (userAttr != nil || passAttr != nil):
-		diags = append(diags, &hcl.Diagnostic{
-			Severity: hcl.DiagError,
-			Summary:  "Conflicting credentials",
-			Detail:   "Set either username and password (basic auth) or token (bearer), not both.",
-			Subject:  tokenAttr.NameRange.Ptr(),
-		})
-	case (userAttr == nil) != (passAttr == nil):
-		missing, at := "password", userAttr
-		if userAttr == nil {
-			missing, at = "username", passAttr
-		}
-		diags = append(diags, &hcl.Diagnostic{
-			Severity: hcl.DiagError,
-			Summary:  "Incomplete credentials",
-			Detail:   fmt.Sprintf("Basic auth needs both username and password; %s is missing.", missing),
-			Subject:  at.NameRange.Ptr(),
-		})
-	}
-	explicit := userAttr != nil || passAttr != nil || tokenAttr != nil
+	creds, moreDiags := config.DecodeCredentials(content, ectx)
+	diags = append(diags, moreDiags...)
+	cfg.Username, cfg.Password, cfg.Token = creds.Username, creds.Password, creds.Token
+	explicit := creds.Set
 	switch {
 	case dockerAttr == nil:
 		cfg.DockerConfig = !explicit
