@@ -34,16 +34,11 @@ func (e *env) transferScenario(id, title string, n int, size int64) error {
 		return err
 	}
 	total := totalSize(files)
-	fs, err := startFileServer(filepath.Join(e.work, "data"))
+	fs, reg, stop, err := e.startServers("registry-" + id)
 	if err != nil {
 		return err
 	}
-	defer fs.Close()
-	reg, err := startRegistry(filepath.Join(e.work, "registry-"+id))
-	if err != nil {
-		return err
-	}
-	defer reg.Close()
+	defer stop()
 	up := fs.URL + "/" + id
 	list := dataDir + ".list"
 	scripts := filepath.Join(e.work, "scripts")
@@ -217,16 +212,11 @@ func checkTags(regURL, repo string, files []file) error {
 // planScenario: no-op plans over states of N artifacts, without refresh and
 // with refresh against objects that exist in the registry.
 func (e *env) planScenario() error {
-	fs, err := startFileServer(filepath.Join(e.work, "data"))
+	fs, reg, stop, err := e.startServers("registry-plan")
 	if err != nil {
 		return err
 	}
-	defer fs.Close()
-	reg, err := startRegistry(filepath.Join(e.work, "registry-plan"))
-	if err != nil {
-		return err
-	}
-	defer reg.Close()
+	defer stop()
 	pdir := filepath.Join(e.work, "data", "plan")
 	files, err := genFiles(pdir, "plan", 1, 64, 7)
 	if err != nil {
@@ -404,6 +394,22 @@ func (e *env) planScenario() error {
 	return nil
 }
 
+// startServers starts the file server over the work directory's data and a
+// fresh registry storing under regDir (relative to the work directory);
+// stop stops both.
+func (e *env) startServers(regDir string) (*fileServer, *registry, func(), error) {
+	fs, err := startFileServer(filepath.Join(e.work, "data"))
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	reg, err := startRegistry(filepath.Join(e.work, regDir))
+	if err != nil {
+		fs.Close()
+		return nil, nil, nil, err
+	}
+	return fs, reg, func() { reg.Close(); fs.Close() }, nil
+}
+
 // memoryScenario: one big artifact, peak RSS of ferry apply.
 func (e *env) memoryScenario() error {
 	size := e.sz.memSize
@@ -413,16 +419,11 @@ func (e *env) memoryScenario() error {
 	if err != nil {
 		return err
 	}
-	fs, err := startFileServer(filepath.Join(e.work, "data"))
+	fs, reg, stop, err := e.startServers("registry-mem")
 	if err != nil {
 		return err
 	}
-	defer fs.Close()
-	reg, err := startRegistry(filepath.Join(e.work, "registry-mem"))
-	if err != nil {
-		return err
-	}
-	defer reg.Close()
+	defer stop()
 	if err := warm(dataDir, files); err != nil {
 		return err
 	}
@@ -466,16 +467,11 @@ func (e *env) reapplyScenario() error {
 	if err != nil {
 		return err
 	}
-	fs, err := startFileServer(filepath.Join(e.work, "data"))
+	fs, reg, stop, err := e.startServers("registry-reapply")
 	if err != nil {
 		return err
 	}
-	defer fs.Close()
-	reg, err := startRegistry(filepath.Join(e.work, "registry-reapply"))
-	if err != nil {
-		return err
-	}
-	defer reg.Close()
+	defer stop()
 	proxy, err := startCountingProxy(reg.URL)
 	if err != nil {
 		return err
