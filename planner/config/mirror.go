@@ -158,52 +158,47 @@ func decodeBindings(b *hcl.Block, ectx *hcl.EvalContext, dir string) (*Bindings,
 	bd := &Bindings{DeclRange: b.DefRange}
 	content, diags := b.Body.Content(&hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "path", Required: true}}})
 	if attr := content.Attributes["path"]; attr != nil {
-		s, moreDiags := DecodePlainString(attr, ectx)
+		written, path, ok, moreDiags := decodePath(attr, ectx, dir, "Empty bindings path",
+			"path is the binding directory ferry writes (a type file and one file per dependency checksum).")
 		diags = append(diags, moreDiags...)
-		switch {
-		case moreDiags.HasErrors():
-		case strings.TrimSpace(s) == "":
-			diags = append(diags, &hcl.Diagnostic{
-				Severity: hcl.DiagError,
-				Summary:  "Empty bindings path",
-				Detail:   "path is the binding directory ferry writes (a type file and one file per dependency checksum).",
-				Subject:  attr.Expr.Range().Ptr(),
-			})
-		default:
-			bd.PathAsWritten = s
-			bd.Path = s
-			if !filepath.IsAbs(s) {
-				bd.Path = filepath.Join(dir, s)
-			}
-			bd.Path = filepath.Clean(bd.Path)
+		if ok {
+			bd.PathAsWritten, bd.Path = written, path
 		}
 	}
 	return bd, diags
+}
+
+// decodePath reads a non-blank path argument, resolved against dir when
+// relative and cleaned; a blank one is an error with summary and detail.
+func decodePath(attr *hcl.Attribute, ectx *hcl.EvalContext, dir, summary, detail string) (written, path string, ok bool, diags hcl.Diagnostics) {
+	s, diags := DecodePlainString(attr, ectx)
+	switch {
+	case diags.HasErrors():
+		return "", "", false, diags
+	case strings.TrimSpace(s) == "":
+		return "", "", false, append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  summary,
+			Detail:   detail,
+			Subject:  attr.Expr.Range().Ptr(),
+		})
+	}
+	path = s
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(dir, path)
+	}
+	return s, filepath.Clean(path), true, diags
 }
 
 func decodeRewrite(b *hcl.Block, ectx *hcl.EvalContext, dir string) (*Rewrite, hcl.Diagnostics) {
 	rw := &Rewrite{DeclRange: b.DefRange}
 	content, diags := b.Body.Content(rewriteSchema())
 	if attr := content.Attributes["output"]; attr != nil {
-		s, moreDiags := DecodePlainString(attr, ectx)
+		written, path, ok, moreDiags := decodePath(attr, ectx, dir, "Empty rewrite output",
+			"output is the path of the rewritten buildpack.toml (the source file itself to rewrite in place).")
 		diags = append(diags, moreDiags...)
-		switch {
-		case moreDiags.HasErrors():
-		case strings.TrimSpace(s) == "":
-			diags = append(diags, &hcl.Diagnostic{
-				Severity: hcl.DiagError,
-				Summary:  "Empty rewrite output",
-				Detail:   "output is the path of the rewritten buildpack.toml (the source file itself to rewrite in place).",
-				Subject:  attr.Expr.Range().Ptr(),
-			})
-		default:
-			rw.OutputAsWritten = s
-			rw.Output = s
-			if !filepath.IsAbs(s) {
-				rw.Output = filepath.Join(dir, s)
-			}
-			rw.Output = filepath.Clean(rw.Output)
-			rw.OutputRange = attr.Expr.Range()
+		if ok {
+			rw.OutputAsWritten, rw.Output, rw.OutputRange = written, path, attr.Expr.Range()
 		}
 	}
 	if attr := content.Attributes["sources"]; attr != nil {
