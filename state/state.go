@@ -204,23 +204,25 @@ func (s *State) RemoveArtifact(mirror, key string) {
 	}
 }
 
-// SetFeeds records where the next plan starts reading source's changes
-// feeds, by feed URL, replacing what was recorded for the feeds named (others
-// of the source are kept). It reports whether anything changed.
-func (s *State) SetFeeds(source string, positions map[string]string) bool {
+// SetFeeds records where the next plan starts reading changes feeds, by
+// source address and feed URL, replacing what was recorded for the feeds
+// named (others are kept). It reports whether anything changed.
+func (s *State) SetFeeds(feeds map[string]map[string]string) bool {
 	changed := false
-	for url, pos := range positions {
-		if s.Feeds[source][url] == pos {
-			continue
+	for source, positions := range feeds {
+		for url, pos := range positions {
+			if s.Feeds[source][url] == pos {
+				continue
+			}
+			if s.Feeds == nil {
+				s.Feeds = map[string]map[string]string{}
+			}
+			if s.Feeds[source] == nil {
+				s.Feeds[source] = map[string]string{}
+			}
+			s.Feeds[source][url] = pos
+			changed = true
 		}
-		if s.Feeds == nil {
-			s.Feeds = map[string]map[string]string{}
-		}
-		if s.Feeds[source] == nil {
-			s.Feeds[source] = map[string]string{}
-		}
-		s.Feeds[source][url] = pos
-		changed = true
 	}
 	return changed
 }

@@ -140,14 +140,14 @@ func TestDeepCopy(t *testing.T) {
 func TestFeedsRoundTripAndValidate(t *testing.T) {
 	s := New("0.6.0")
 	s.EnsureMirror("npm", "npm.public", "npm.internal")
-	if !s.SetFeeds("npm.public", map[string]string{"https://replicate.example/registry/_changes": "120"}) {
+	if !s.SetFeeds(map[string]map[string]string{"npm.public": map[string]string{"https://replicate.example/registry/_changes": "120"}}) {
 		t.Fatal("SetFeeds on an empty state reported no change")
 	}
-	if s.SetFeeds("npm.public", map[string]string{"https://replicate.example/registry/_changes": "120"}) {
+	if s.SetFeeds(map[string]map[string]string{"npm.public": map[string]string{"https://replicate.example/registry/_changes": "120"}}) {
 		t.Error("SetFeeds with the same position reported a change")
 	}
 	// Another feed of the same source is added; the first one is kept.
-	s.SetFeeds("npm.public", map[string]string{"https://corp.example/_changes": "7"})
+	s.SetFeeds(map[string]map[string]string{"npm.public": map[string]string{"https://corp.example/_changes": "7"}})
 	data, err := Marshal(s)
 	if err != nil {
 		t.Fatal(err)

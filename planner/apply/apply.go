@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -171,10 +170,8 @@ func Apply(ctx context.Context, p *plan.Plan, st *state.State, cp Checkpointer, 
 		// Feed positions describe what the plan read upstream, whatever
 		// came of its changes.
 		e.mu.Lock()
-		for _, src := range slices.Sorted(maps.Keys(p.Feeds)) {
-			if e.st.SetFeeds(src, p.Feeds[src]) {
-				e.dirty = true
-			}
+		if e.st.SetFeeds(p.Feeds) {
+			e.dirty = true
 		}
 		e.mu.Unlock()
 		stopCP()

@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
-	"maps"
-	"slices"
 	"strings"
 	"sync"
 
@@ -196,11 +194,7 @@ func (a *app) execute(cfg *config.Config, sess *stateSession, ps *providerSet, p
 // to apply (apply records them itself otherwise), so the next plan reads
 // the feeds from here.
 func (a *app) recordFeeds(sess *stateSession, p *plan.Plan) error {
-	changed := false
-	for _, src := range slices.Sorted(maps.Keys(p.Feeds)) {
-		changed = sess.state.SetFeeds(src, p.Feeds[src]) || changed
-	}
-	if !changed {
+	if !sess.state.SetFeeds(p.Feeds) {
 		return nil
 	}
 	if _, err := sess.manager.Persist(sess.state); err != nil {
