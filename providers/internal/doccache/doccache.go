@@ -47,14 +47,6 @@ func Open(dir string) (*Store, error) {
 	return &Store{dir: dir}, nil
 }
 
-// Dir is where the store keeps its files.
-func (s *Store) Dir() string {
-	if s == nil {
-		return ""
-	}
-	return s.dir
-}
-
 // path is the file of url: its SHA-256, so names are safe and fixed-length.
 func (s *Store) path(url string) string {
 	sum := sha256.Sum256([]byte(url))
