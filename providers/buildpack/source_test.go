@@ -29,12 +29,12 @@ import (
 	"github.com/ferry-mirror/ferry/providers/httpx"
 )
 
-// fixtureDir holds the real buildpack.toml files, in the shared/ checkout
-// beside the repository (CI keeps that layout).
-const fixtureDir = "../../../shared/fixtures/buildpacks"
+// fixtureDir holds the real buildpack.toml files (provenance in its
+// SOURCES.txt).
+const fixtureDir = "../../testdata/buildpacks"
 
 // fixturePath returns the absolute path of a real buildpack.toml and fails
-// the test (never skips) when the shared checkout is missing.
+// the test (never skips) when it is missing.
 func fixturePath(t *testing.T, name string) string {
 	t.Helper()
 	p, err := filepath.Abs(filepath.Join(fixtureDir, name))
@@ -42,7 +42,7 @@ func fixturePath(t *testing.T, name string) string {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(p); err != nil {
-		t.Fatalf("fixture missing (shared/ must be checked out beside the repository): %v", err)
+		t.Fatalf("fixture missing: %v", err)
 	}
 	return p
 }

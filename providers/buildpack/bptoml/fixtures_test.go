@@ -15,8 +15,9 @@ import (
 	"github.com/ferry-mirror/ferry/providers"
 )
 
-// The fixtures live in the shared/ checkout beside the repository.
-const fixtureDir = "../../../../shared/fixtures/buildpacks"
+// fixtureDir holds the real buildpack.toml files (provenance in its
+// SOURCES.txt).
+const fixtureDir = "../../../testdata/buildpacks"
 
 var fixtureNames = []string{"node-engine.toml", "gradle.toml", "bellsoft-liberica.toml"}
 
@@ -24,7 +25,7 @@ func readFixture(t testing.TB, name string) []byte {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join(fixtureDir, name))
 	if err != nil {
-		t.Fatalf("fixture missing (shared/ must be checked out beside the repository): %v", err)
+		t.Fatalf("fixture missing: %v", err)
 	}
 	return data
 }
