@@ -107,6 +107,10 @@ func Lock(ctx context.Context, statePath string, op, version string, timeout tim
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	statePath, err := ResolvePath(statePath)
+	if err != nil {
+		return nil, fmt.Errorf("locking state: %w", err)
+	}
 	info := newLockInfo(statePath, op, version)
 	deadline := time.Now().Add(timeout)
 	wait := lockRetryMin
@@ -283,6 +287,10 @@ func readLockFile(file string) (info *LockInfo, parseErr, err error) {
 // ReadLock returns the holder of the state's lock. With no lock it returns
 // an error wrapping ErrNotLocked.
 func ReadLock(statePath string) (*LockInfo, error) {
+	statePath, err := ResolvePath(statePath)
+	if err != nil {
+		return nil, err
+	}
 	file := lockFile(statePath)
 	info, perr, err := readLockFile(file)
 	switch {
@@ -319,6 +327,10 @@ func (l *HeldLock) Unlock() error {
 // is refused with an error naming the actual holder; no lock at all gives
 // an error wrapping ErrNotLocked.
 func ForceUnlock(statePath, id string) error {
+	statePath, err := ResolvePath(statePath)
+	if err != nil {
+		return err
+	}
 	return removeIfID(statePath, lockFile(statePath), id, "")
 }
 
