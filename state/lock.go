@@ -32,19 +32,19 @@ const (
 
 // LockInfo describes a lock holder. It is the content of the lock file.
 type LockInfo struct {
-	ID        string    `json:"id"`        // random UUID; `ferry state unlock ID` needs it
-	Operation string    `json:"operation"` // "plan", "apply", "state rm", ...
-	Who       string    `json:"who"`       // user@host
-	Host      string    `json:"host"`
-	PID       int       `json:"pid"`
+	ID        string `json:"id"`        // random UUID; `ferry state unlock ID` needs it
+	Operation string `json:"operation"` // "plan", "apply", "state rm", ...
+	Who       string `json:"who"`       // user@host
+	Host      string `json:"host"`
+	PID       int    `json:"pid"`
 	// Start tells the holder's process from a later one the system gave
 	// the same PID: on Linux "BOOT_ID/TICKS", the boot ID and the process's
 	// start time in clock ticks since boot. Empty where it cannot be told,
 	// and in lock files of earlier versions (which stay readable).
-	Start     string    `json:"start,omitempty"`
-	Version   string    `json:"version"` // version of ferry holding the lock
-	Created   time.Time `json:"created"`
-	Path      string    `json:"path"` // the state file it guards
+	Start   string    `json:"start,omitempty"`
+	Version string    `json:"version"` // version of ferry holding the lock
+	Created time.Time `json:"created"`
+	Path    string    `json:"path"` // the state file it guards
 }
 
 // LockError reports a lock held by someone else.
