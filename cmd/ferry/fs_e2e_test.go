@@ -1,6 +1,8 @@
 package main_test
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -82,5 +84,57 @@ func symlink(t *testing.T, target, link string) {
 	t.Helper()
 	if err := os.Symlink(target, link); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Two dir destination blocks on the same or nested directories, each with a
+// mirror of the same upstream: each mirror would own the same files, and
+// removing one mirror would delete files the other still owns and mirrors.
+// The configuration is refused by validate, plan and apply, with a
+// diagnostic on the second block naming the first, and nothing is written.
+func TestOverlappingDirDestinationsRefused(t *testing.T) {
+	tests := []struct {
+		name, inner string
+		relation    string
+	}{
+		{name: "same directory", inner: "./mirror/", relation: "the same place as"},
+		{name: "nested directory", inner: "mirror/sub", relation: "inside"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			work, upDir := t.TempDir(), t.TempDir()
+			blobs := makeBlobs(t, upDir, rand.New(rand.NewPCG(11, 11)), 2, 1<<10, 2<<10)
+			up := startUpstream(t, upDir)
+			env := []string{"FERRY_VAR_upstream=" + up.URL}
+			// The source takes lines 1-…; the destinations follow.
+			src := blobs.sourceHCL()
+			line := strings.Count(src, "\n") + 1
+			cfg := src +
+				"destination \"dir\" \"outer\" {\n  path = \"mirror\"\n}\n" +
+				"destination \"dir\" \"inner\" {\n  path = \"" + tc.inner + "\"\n}\n" +
+				"mirror \"a\" {\n  from = source.http.up\n  to   = destination.dir.outer\n}\n" +
+				"mirror \"b\" {\n  from = source.http.up\n  to   = destination.dir.inner\n}\n"
+			if err := os.WriteFile(filepath.Join(work, "main.ferry.hcl"), []byte(cfg), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			mirror := filepath.Join(work, "mirror")
+			for _, args := range [][]string{{"validate"}, {"plan"}, {"apply", "-auto-approve"}} {
+				ferry(t, work, env, args...).must(t, 1, "Overlapping destinations",
+					fmt.Sprintf("main.ferry.hcl:%d:1", line+3), // the inner block
+					"Destination dir.inner stores into file://"+filepath.ToSlash(mirror),
+					tc.relation+" file://"+filepath.ToSlash(mirror)+"/ of destination dir.outer",
+					fmt.Sprintf("main.ferry.hcl:%d:1)", line), // the outer block, named in the detail
+					"removing one mirror would delete files the other still owns")
+			}
+			if _, err := os.Stat(mirror); !os.IsNotExist(err) {
+				t.Errorf("the refused apply created %s (%v)", mirror, err)
+			}
+			if _, err := os.Stat(filepath.Join(work, "ferry.state.json")); !os.IsNotExist(err) {
+				t.Errorf("the refused apply wrote a state (%v)", err)
+			}
+			if up.total() != 0 {
+				t.Errorf("the refused commands fetched %d bytes from the upstream", up.total())
+			}
+		})
 	}
 }
