@@ -251,7 +251,8 @@ func holderError(holder *LockInfo, file string) *LockError {
 
 // holderGone reports whether the process that holds a lock is certainly
 // gone: it ran on this host (the host name the lock records), and no
-// process has its PID any more, or the process that has it now is another
+// process has its PID any more, or only a zombie (killed, not yet reaped by
+// its parent), or the process that has it now is another
 // one (it started at another time, or in another boot) than the one the
 // lock records. A lock without a start time (written by an earlier ferry)
 // counts as gone only when its PID is free. Anything uncertain is "alive".
@@ -260,7 +261,7 @@ func holderGone(holder *LockInfo) bool {
 	if err != nil || holder.Host == "" || holder.Host != host || holder.PID <= 0 {
 		return false
 	}
-	if processGone(holder.PID) {
+	if processGone(holder.PID) || processZombie(holder.PID) {
 		return true
 	}
 	if holder.Start == "" {

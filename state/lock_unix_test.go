@@ -153,6 +153,31 @@ func TestLockAcrossProcesses(t *testing.T) {
 	})
 }
 
+// A holder killed but not yet reaped by its parent (a zombie) still has its
+// PID, but it will never release the lock: it is taken over too.
+func TestLockTakeOverZombie(t *testing.T) {
+	if processStart(os.Getpid()) == "" {
+		t.Skip("this platform cannot tell a zombie")
+	}
+	path := filepath.Join(t.TempDir(), "ferry.state.json")
+	cmd, _, id := lockHolder(t, path)
+	if err := cmd.Process.Kill(); err != nil { // not reaped until the cleanup
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !processZombie(cmd.Process.Pid) && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	l, err := Lock(context.Background(), path, "apply", "0.4.0", 0)
+	if err != nil {
+		t.Fatalf("Lock with a zombie holder: %v; want the lock taken over", err)
+	}
+	defer l.Unlock()
+	if prev := l.TookOver(); prev == nil || prev.ID != id {
+		t.Errorf("TookOver() = %+v, want the zombie holder %s", prev, id)
+	}
+}
+
 // writeLock leaves a lock file as a holder described by info would have.
 func writeLock(t *testing.T, path string, info LockInfo) {
 	t.Helper()

@@ -15,17 +15,7 @@ func processStart(pid int) string {
 	if err != nil {
 		return ""
 	}
-	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return ""
-	}
-	// "PID (COMM) STATE PPID …": COMM may hold spaces and parentheses, so
-	// the fields are counted from the last ')'; STATE is field 3.
-	i := strings.LastIndexByte(string(stat), ')')
-	if i < 0 {
-		return ""
-	}
-	fields := strings.Fields(string(stat[i+1:]))
+	fields := procStat(pid)
 	const startTime = 22 - 3
 	if len(fields) <= startTime {
 		return ""
@@ -34,4 +24,26 @@ func processStart(pid int) string {
 		return ""
 	}
 	return strings.TrimSpace(string(boot)) + "/" + fields[startTime]
+}
+
+// processZombie reports whether pid is a zombie: killed, but not yet reaped
+// by its parent. It holds its PID but never runs again.
+func processZombie(pid int) bool {
+	fields := procStat(pid)
+	return len(fields) > 0 && fields[0] == "Z"
+}
+
+// procStat is /proc/PID/stat split into fields from field 3 (STATE) on;
+// nil when it cannot be read. "PID (COMM) STATE PPID …": COMM may hold
+// spaces and parentheses, so the fields are counted from the last ')'.
+func procStat(pid int) []string {
+	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return nil
+	}
+	i := strings.LastIndexByte(string(stat), ')')
+	if i < 0 {
+		return nil
+	}
+	return strings.Fields(string(stat[i+1:]))
 }
