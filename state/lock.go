@@ -32,19 +32,20 @@ const (
 
 // LockInfo describes a lock holder. It is the content of the lock file.
 type LockInfo struct {
-	ID        string `json:"id"`        // random UUID; `ferry state unlock ID` needs it
-	Operation string `json:"operation"` // "plan", "apply", "state rm", ...
-	Who       string `json:"who"`       // user@host
-	Host      string `json:"host"`
-	PID       int    `json:"pid"`
+	ID        string    `json:"id"`        // random UUID; `ferry state unlock ID` needs it
+	Operation string    `json:"operation"` // "plan", "apply", "state rm", ...
+	Who       string    `json:"who"`       // user@host
+	Host      string    `json:"host"`
+	PID       int       `json:"pid"`
+	Version   string    `json:"version"` // version of ferry holding the lock
+	Created   time.Time `json:"created"`
+	Path      string    `json:"path"` // the state file it guards
+
 	// Start tells the holder's process from a later one the system gave
 	// the same PID: on Linux "BOOT_ID/TICKS", the boot ID and the process's
 	// start time in clock ticks since boot. Empty where it cannot be told,
 	// and in lock files of earlier versions (which stay readable).
-	Start   string    `json:"start,omitempty"`
-	Version string    `json:"version"` // version of ferry holding the lock
-	Created time.Time `json:"created"`
-	Path    string    `json:"path"` // the state file it guards
+	Start string `json:"start,omitempty"`
 }
 
 // LockError reports a lock held by someone else.
@@ -58,8 +59,9 @@ type LockError struct {
 	// so the lock is left over from a crash. Lock takes such a lock over; it
 	// reports one as an error only when it could not (see Lock).
 	Stale bool
-	// Err is why acquiring stopped early (the context's error), or why the
-	// lock file could not be parsed; nil when the lock is simply held.
+	// Err is why acquiring stopped early (the context's error), why the
+	// lock file could not be parsed, or why a gone holder's lock could not
+	// be taken over; nil when the lock is simply held.
 	Err error
 }
 
@@ -152,6 +154,9 @@ func Lock(ctx context.Context, statePath string, op, version string, timeout tim
 				tookOver = lerr.Info
 			}
 			continue
+		}
+		if lerr != nil {
+			tookOver = nil // someone else got in first: no longer ours to report
 		}
 		if lerr == nil {
 			// The holder let go between our attempt and our look: try again
