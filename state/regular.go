@@ -52,16 +52,23 @@ func ReadRegularFile(path string) ([]byte, os.FileMode, error) {
 // path must be a regular file (ErrNotRegular otherwise, nothing written),
 // so a symbolic link is neither written through nor replaced.
 func WriteRegularFileAtomic(path string, data []byte, perm os.FileMode) error {
+	if err := CheckRegularFile(path); err != nil {
+		return err
+	}
+	return WriteFileAtomic(path, data, perm)
+}
+
+// CheckRegularFile returns nil when path is a regular file or does not
+// exist; otherwise an error wrapping ErrNotRegular naming path.
+func CheckRegularFile(path string) error {
 	fi, err := os.Lstat(path)
-	if err == nil {
-		err = checkRegular(path, fi)
-	} else if errors.Is(err, fs.ErrNotExist) {
-		err = nil
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
 	}
 	if err != nil {
 		return err
 	}
-	return WriteFileAtomic(path, data, perm)
+	return checkRegular(path, fi)
 }
 
 // CheckRealDir returns nil when path is a directory that is not a symbolic

@@ -137,7 +137,7 @@ func writeBindings(ctx context.Context, dir string, rd *plan.RewriteDetail) erro
 		return fmt.Errorf("bindings %s: %w", rd.Path, err)
 	}
 	for _, name := range append(fileNames(rd.Files), rd.Remove...) {
-		if err := checkNotLink(filepath.Join(dir, name)); err != nil {
+		if err := state.CheckRegularFile(filepath.Join(dir, name)); err != nil {
 			return fmt.Errorf("bindings %s: %w", rd.Path, err)
 		}
 	}
@@ -157,7 +157,7 @@ func writeBindings(ctx context.Context, dir string, rd *plan.RewriteDetail) erro
 	}
 	for _, name := range rd.Remove {
 		p := filepath.Join(dir, name)
-		if err := checkNotLink(p); err != nil {
+		if err := state.CheckRegularFile(p); err != nil {
 			return fmt.Errorf("bindings %s: %w", rd.Path, err)
 		}
 		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -173,29 +173,4 @@ func fileNames(files []plan.OutputFile) []string {
 		names[i] = f.Name
 	}
 	return names
-}
-
-// checkNotLink refuses a binding file that exists and is not a regular file.
-func checkNotLink(p string) error {
-	fi, err := os.Lstat(p)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if !fi.Mode().IsRegular() {
-		return fmt.Errorf("%s is a %s, not a regular file: ferry never writes or removes it (%w)", p, describeType(fi), state.ErrNotRegular)
-	}
-	return nil
-}
-
-func describeType(fi fs.FileInfo) string {
-	if fi.Mode()&fs.ModeSymlink != 0 {
-		return "symbolic link"
-	}
-	if fi.IsDir() {
-		return "directory"
-	}
-	return "special file"
 }
