@@ -19,6 +19,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
+	"strings"
 	"time"
 )
 
@@ -157,6 +159,68 @@ type ConsumerChecker interface {
 // apply can refuse a plan whose destination moved.
 type Describer interface {
 	Describe() string
+}
+
+// Location is where a destination stores its objects, in a form that tells
+// whether two destinations share any: Store names the store (a scheme and
+// authority: "file://", "https://host:443", "oci://registry:443",
+// "s3://bucket"), and the destination may write any object whose name in
+// that store starts with Prefix. Two locations overlap when their Stores
+// are equal and one Prefix is a prefix of the other. Each destination
+// chooses the form of Prefix that makes this true: a directory or URL path
+// ends with "/" (so /srv/a/ and /srv/ab/ stay apart while /srv/a/ and
+// /srv/a/b/ overlap), one registry repository ends with a character
+// repository names cannot hold (so a/ and a/b stay apart), a repository
+// template stops at its first placeholder (it may produce any repository
+// starting there), an S3 key prefix is itself.
+type Location struct {
+	Store  string
+	Prefix string
+}
+
+// String is the location for messages: Store followed by Prefix.
+func (l Location) String() string { return l.Store + l.Prefix }
+
+// Overlaps reports whether l and o may hold the same object.
+func (l Location) Overlaps(o Location) bool {
+	return l.Store == o.Store && (strings.HasPrefix(l.Prefix, o.Prefix) || strings.HasPrefix(o.Prefix, l.Prefix))
+}
+
+// URLLocation is the Location of a store whose objects live below a base
+// URL: its origin (scheme, lower-case host, port with the scheme's default
+// filled in; never credentials) and its path ending with "/".
+func URLLocation(raw string) Location {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return Location{Store: "invalid-url://", Prefix: raw} // decoders refuse such URLs first
+	}
+	scheme := strings.ToLower(u.Scheme)
+	port := u.Port()
+	if port == "" {
+		switch scheme {
+		case "http":
+			port = "80"
+		case "https":
+			port = "443"
+		}
+	}
+	p := u.Path
+	if !strings.HasSuffix(p, "/") {
+		p += "/"
+	}
+	return Location{Store: scheme + "://" + strings.ToLower(u.Hostname()) + ":" + port, Prefix: p}
+}
+
+// Locator is an optional capability of a destination's decoded settings
+// (what its config type's Decode returns): its Location. Loading the
+// configuration refuses two destination blocks whose locations overlap,
+// since each mirror owns and deletes objects by key in its own destination:
+// removing one mirror would delete a file the other still owns. (Two
+// mirrors writing into one destination block is normal: the planner tells
+// their objects apart.) Location does no network I/O; it may look at the
+// local file system.
+type Locator interface {
+	Location() Location
 }
 
 // Side says which end of a transfer an error came from.

@@ -299,6 +299,10 @@ type Manager struct {
 // the state to work on. Any other read error is returned as is; the file is
 // left untouched.
 func Open(path, toolVersion string) (*Manager, *State, error) {
+	path, err := ResolvePath(path)
+	if err != nil {
+		return nil, nil, err
+	}
 	m := &Manager{path: path, toolVersion: toolVersion}
 	data, err := os.ReadFile(path)
 	var s *State
@@ -321,6 +325,39 @@ func Open(path, toolVersion string) (*Manager, *State, error) {
 	}
 	m.lineage, m.serial = s.Lineage, s.Serial
 	return m, s, nil
+}
+
+// maxLinks bounds the chain of symbolic links ResolvePath follows (Linux's
+// own limit), so a loop is an error rather than a hang.
+const maxLinks = 40
+
+// ResolvePath follows path while it is a symbolic link and returns the file
+// the state really lives in, which need not exist yet (a dangling link to a
+// shared state not written so far). The state is read and written there,
+// and its backup, temp files and lock sit beside it: writing through the
+// link keeps a shared state shared instead of replacing the link with a
+// private copy, and every working directory linking to it locks the same
+// lock. Links in parent directories need no resolving (a rename in a
+// directory reached through a link happens in the linked directory).
+func ResolvePath(path string) (string, error) {
+	for range maxLinks {
+		fi, err := os.Lstat(path)
+		if errors.Is(err, fs.ErrNotExist) || err == nil && fi.Mode()&fs.ModeSymlink == 0 {
+			return path, nil
+		}
+		if err != nil {
+			return "", fmt.Errorf("state %s: %w", path, err)
+		}
+		target, err := os.Readlink(path)
+		if err != nil {
+			return "", fmt.Errorf("state %s: %w", path, err)
+		}
+		if !filepath.IsAbs(target) {
+			target = filepath.Join(filepath.Dir(path), target)
+		}
+		path = target
+	}
+	return "", fmt.Errorf("state %s: more than %d symbolic links in a row (a loop?)", path, maxLinks)
 }
 
 // baseline is the content of the snapshot last read or written.

@@ -2,6 +2,7 @@ package state
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io/fs"
 	"os"
@@ -813,5 +814,89 @@ func TestPersistSweepsStaleTempFiles(t *testing.T) {
 	}
 	if _, err := os.Stat(other); err != nil {
 		t.Errorf("another file's temp file was removed: %v", err)
+	}
+}
+
+// A state file that is a symbolic link (a state shared between working
+// directories) is written through: the link stays, the file it points at
+// gets the new snapshot, and the backup, temp files and lock live beside
+// that file, so every working directory sharing it locks the same lock.
+func TestPersistWritesThroughSymlink(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("symbolic links need privileges on Windows")
+	}
+	for _, tc := range []struct {
+		name     string
+		existing bool // whether the shared file exists before the first write
+	}{
+		{name: "existing shared state", existing: true},
+		{name: "dangling link"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			base := t.TempDir()
+			shared := filepath.Join(base, "shared")
+			work := filepath.Join(base, "work")
+			for _, d := range []string{shared, work} {
+				if err := os.Mkdir(d, 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			target := filepath.Join(shared, "ferry.state.json")
+			link := filepath.Join(work, "ferry.state.json")
+			if err := os.Symlink(filepath.Join("..", "shared", "ferry.state.json"), link); err != nil {
+				t.Fatal(err)
+			}
+			if tc.existing {
+				m, s, err := Open(target, "0.4.0")
+				if err != nil {
+					t.Fatal(err)
+				}
+				s.EnsureMirror("tools", "http.tools", "dir.local")
+				if _, err := m.Persist(s); err != nil {
+					t.Fatal(err)
+				}
+			}
+
+			l := mustLock(t, link, "apply")
+			if _, err := Lock(context.Background(), target, "apply", "0.4.0", 0); !errors.Is(err, ErrLocked) {
+				t.Errorf("Lock(shared file) while locked through the link: %v, want ErrLocked", err)
+			}
+			m, s, err := Open(link, "0.4.0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.Path() != target {
+				t.Errorf("Manager.Path() = %q, want the link's target %q", m.Path(), target)
+			}
+			s.EnsureMirror("tools", "http.tools", "dir.local")
+			s.SetArtifact("tools", &Artifact{Key: "jq", Size: 1, Digests: providers.Digests{sha256A}})
+			if _, err := m.Persist(s); err != nil {
+				t.Fatal(err)
+			}
+			if err := l.Unlock(); err != nil {
+				t.Fatal(err)
+			}
+
+			if fi, err := os.Lstat(link); err != nil || fi.Mode()&fs.ModeSymlink == 0 {
+				t.Fatalf("state path after a write: %v, %v; want it still a symbolic link", fi, err)
+			}
+			got, err := Read(target)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Serial != s.Serial || got.Mirrors["tools"] == nil || len(got.Mirrors["tools"].Artifacts) != 1 {
+				t.Errorf("shared state = serial %d, mirrors %v; want the snapshot just written (serial %d)", got.Serial, got.Mirrors, s.Serial)
+			}
+			if diff := cmp.Diff([]string{"ferry.state.json"}, dirEntries(t, work)); diff != "" {
+				t.Errorf("working directory (-want +got):\n%s", diff)
+			}
+			want := []string{"ferry.state.json"}
+			if tc.existing {
+				want = append(want, "ferry.state.json.backup")
+			}
+			if diff := cmp.Diff(want, dirEntries(t, shared)); diff != "" {
+				t.Errorf("shared directory (-want +got):\n%s", diff)
+			}
+		})
 	}
 }

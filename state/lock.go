@@ -40,6 +40,12 @@ type LockInfo struct {
 	Version   string    `json:"version"` // version of ferry holding the lock
 	Created   time.Time `json:"created"`
 	Path      string    `json:"path"` // the state file it guards
+
+	// Start tells the holder's process from a later one the system gave
+	// the same PID: on Linux "BOOT_ID/TICKS", the boot ID and the process's
+	// start time in clock ticks since boot. Empty where it cannot be told,
+	// and in lock files of earlier versions (which stay readable).
+	Start string `json:"start,omitempty"`
 }
 
 // LockError reports a lock held by someone else.
@@ -50,11 +56,12 @@ type LockError struct {
 	// LockFile is the path of the lock file.
 	LockFile string
 	// Stale is true when the holder is on this host and its process is gone,
-	// so the lock is most likely left over from a crash. ferry never removes
-	// such a lock by itself.
+	// so the lock is left over from a crash. Lock takes such a lock over; it
+	// reports one as an error only when it could not (see Lock).
 	Stale bool
-	// Err is why acquiring stopped early (the context's error), or why the
-	// lock file could not be parsed; nil when the lock is simply held.
+	// Err is why acquiring stopped early (the context's error), why the
+	// lock file could not be parsed, or why a gone holder's lock could not
+	// be taken over; nil when the lock is simply held.
 	Err error
 }
 
@@ -72,7 +79,11 @@ func (e *LockError) Error() string {
 	fmt.Fprintf(&b, "state is locked by %s (pid %d, operation %s) since %s; lock ID %s",
 		i.Who, i.PID, i.Operation, i.Created.UTC().Format(time.RFC3339), i.ID)
 	if e.Stale {
-		fmt.Fprintf(&b, "; the process that holds it is gone: if no other ferry is using this state, run `ferry state unlock %s`", i.ID)
+		fmt.Fprintf(&b, "; the process that holds it is gone")
+		if e.Err != nil && !errors.Is(e.Err, context.Canceled) && !errors.Is(e.Err, context.DeadlineExceeded) {
+			fmt.Fprintf(&b, ", but ferry %v", e.Err)
+		}
+		fmt.Fprintf(&b, ": if no other ferry is using this state, run `ferry state unlock %s`", i.ID)
 	} else {
 		fmt.Fprintf(&b, "; wait for it to finish, or if it is stuck, stop it and run `ferry state unlock %s`", i.ID)
 	}
@@ -91,6 +102,8 @@ func (e *LockError) Is(target error) bool { return target == ErrLocked }
 type HeldLock struct {
 	info LockInfo
 	file string
+	// tookOver is the dead holder whose lock this one replaced.
+	tookOver *LockInfo
 
 	mu       sync.Mutex
 	released bool
@@ -101,20 +114,49 @@ func lockFile(statePath string) string { return statePath + ".lock" }
 // Lock takes the sidecar lock STATE.lock for operation op. It retries with
 // exponential backoff (100ms doubling to 2s) until timeout has elapsed; a
 // zero timeout means a single attempt. It gives up early when ctx is done.
-// A lock that is held — even one that looks stale — is never taken over: the
-// returned *LockError names the holder and how to release it.
+// A held lock makes it return a *LockError naming the holder and how to
+// release it, with one exception: a lock whose holder ran on this host
+// and whose process is gone (a kill -9, a crash, a reboot; see holderGone)
+// is taken over, and HeldLock.TookOver names that holder so the caller can
+// warn. Locks of other hosts are never taken over.
 func Lock(ctx context.Context, statePath string, op, version string, timeout time.Duration) (*HeldLock, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	statePath, err := ResolvePath(statePath)
+	if err != nil {
+		return nil, fmt.Errorf("locking state: %w", err)
+	}
 	info := newLockInfo(statePath, op, version)
 	deadline := time.Now().Add(timeout)
 	wait := lockRetryMin
-	vanished := 0
+	vanished, takeovers := 0, 0
+	var tookOver *LockInfo
 	for {
 		l, lerr, err := tryLock(statePath, info)
+		if l != nil {
+			l.tookOver = tookOver
+		}
 		if err != nil || l != nil {
 			return l, err
+		}
+		if lerr != nil && lerr.Stale && takeovers < 5 {
+			// Another process may take the dead holder's lock over at the
+			// same moment: removeDeadLock lets exactly one of us remove it,
+			// and the exclusive create above then decides who holds it.
+			takeovers++
+			removed, err := removeDeadLock(lerr.LockFile, lerr.Info)
+			if err != nil {
+				lerr.Err = fmt.Errorf("cannot take the lock over: %w", err)
+				return nil, lerr
+			}
+			if removed {
+				tookOver = lerr.Info
+			}
+			continue
+		}
+		if lerr != nil {
+			tookOver = nil // someone else got in first: no longer ours to report
 		}
 		if lerr == nil {
 			// The holder let go between our attempt and our look: try again
@@ -156,6 +198,7 @@ func newLockInfo(statePath, op, version string) LockInfo {
 		Who:       currentUser() + "@" + host,
 		Host:      host,
 		PID:       os.Getpid(),
+		Start:     processStart(os.Getpid()),
 		Version:   version,
 		Created:   time.Now().UTC(),
 		Path:      path,
@@ -208,11 +251,29 @@ func tryLock(statePath string, info LockInfo) (*HeldLock, *LockError, error) {
 }
 
 func holderError(holder *LockInfo, file string) *LockError {
-	stale := false
-	if host, err := os.Hostname(); err == nil && holder.Host == host {
-		stale = processGone(holder.PID)
+	return &LockError{Info: holder, LockFile: file, Stale: holderGone(holder)}
+}
+
+// holderGone reports whether the process that holds a lock is certainly
+// gone: it ran on this host (the host name the lock records), and no
+// process has its PID any more, or only a zombie (killed, not yet reaped by
+// its parent), or the process that has it now is another
+// one (it started at another time, or in another boot) than the one the
+// lock records. A lock without a start time (written by an earlier ferry)
+// counts as gone only when its PID is free. Anything uncertain is "alive".
+func holderGone(holder *LockInfo) bool {
+	host, err := os.Hostname()
+	if err != nil || holder.Host == "" || holder.Host != host || holder.PID <= 0 {
+		return false
 	}
-	return &LockError{Info: holder, LockFile: file, Stale: stale}
+	if processGone(holder.PID) || processZombie(holder.PID) {
+		return true
+	}
+	if holder.Start == "" {
+		return false
+	}
+	now := processStart(holder.PID)
+	return now != "" && now != holder.Start
 }
 
 // createExclusive creates file with data, failing with an error matching
@@ -283,6 +344,10 @@ func readLockFile(file string) (info *LockInfo, parseErr, err error) {
 // ReadLock returns the holder of the state's lock. With no lock it returns
 // an error wrapping ErrNotLocked.
 func ReadLock(statePath string) (*LockInfo, error) {
+	statePath, err := ResolvePath(statePath)
+	if err != nil {
+		return nil, err
+	}
 	file := lockFile(statePath)
 	info, perr, err := readLockFile(file)
 	switch {
@@ -298,6 +363,10 @@ func ReadLock(statePath string) (*LockInfo, error) {
 
 // Info describes the lock.
 func (l *HeldLock) Info() LockInfo { return l.info }
+
+// TookOver is the holder whose lock Lock took over because its process was
+// gone; nil when the lock was free.
+func (l *HeldLock) TookOver() *LockInfo { return l.tookOver }
 
 // Unlock releases the lock. It removes the lock file only if it still holds
 // this lock's ID: if someone force-unlocked it and another process took it
@@ -319,6 +388,10 @@ func (l *HeldLock) Unlock() error {
 // is refused with an error naming the actual holder; no lock at all gives
 // an error wrapping ErrNotLocked.
 func ForceUnlock(statePath, id string) error {
+	statePath, err := ResolvePath(statePath)
+	if err != nil {
+		return err
+	}
 	return removeIfID(statePath, lockFile(statePath), id, "")
 }
 

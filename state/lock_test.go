@@ -48,6 +48,7 @@ func TestLockInfoRecorded(t *testing.T) {
 		Who:       info.Who,
 		Host:      host,
 		PID:       os.Getpid(),
+		Start:     processStart(os.Getpid()),
 		Version:   "0.4.0",
 		Created:   info.Created,
 		Path:      path, // TempDir is absolute

@@ -189,6 +189,7 @@ func Load(opts LoadOptions) (*Config, hcl.Diagnostics) {
 		cfg.Mirrors[m.Name] = m
 	}
 
+	diags = append(diags, checkOverlaps(cfg.Destinations)...)
 	diags = dropConsequences(diags)
 	sortDiagnostics(diags)
 	return cfg, diags

@@ -78,7 +78,9 @@ func gatherRewrites(cfg *config.Config, provs Providers, inv *planner.Inventory)
 		}
 		if m.Rewrite != nil {
 			in.Output = relPath(cfg.Dir, m.Rewrite.Output)
-			out, err := os.ReadFile(m.Rewrite.Output)
+			// Never through a symbolic link: the plan would show the
+			// content of whatever it points at (a private key, say).
+			out, _, err := state.ReadRegularFile(m.Rewrite.Output)
 			switch {
 			case err == nil:
 				in.OutputExists, in.OutputData = true, string(out)
@@ -122,8 +124,13 @@ func gatherRewrites(cfg *config.Config, provs Providers, inv *planner.Inventory)
 }
 
 // readBindingDir returns the regular files of a binding directory by name;
-// a missing directory is empty.
+// a missing directory is empty. The directory, or a file in it, that is a
+// symbolic link is an error: the plan would show what it points at, and
+// apply would write there.
 func readBindingDir(dir string) (map[string]string, error) {
+	if err := state.CheckRealDir(dir); err != nil {
+		return nil, err
+	}
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -133,10 +140,10 @@ func readBindingDir(dir string) (map[string]string, error) {
 	}
 	files := map[string]string{}
 	for _, e := range entries {
-		if !e.Type().IsRegular() {
-			continue
+		if e.IsDir() {
+			continue // not a binding file, and never written
 		}
-		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		b, _, err := state.ReadRegularFile(filepath.Join(dir, e.Name()))
 		if err != nil {
 			return nil, err
 		}

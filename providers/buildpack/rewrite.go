@@ -67,7 +67,9 @@ func (r Rewriter) Rewrite(ctx context.Context, c plan.Change) error {
 	}
 
 	mode := os.FileMode(0o644)
-	current, err := os.ReadFile(out)
+	// Never through a symbolic link: it could point at a file someone else
+	// owns (state.ReadRegularFile refuses anything but a regular file).
+	current, perm, err := state.ReadRegularFile(out)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		if c.Before != nil {
@@ -82,9 +84,7 @@ func (r Rewriter) Rewrite(ctx context.Context, c plan.Change) error {
 		if before, _ := c.Before.Digests.Get(providers.SHA256); digestOf(current) != before {
 			return fmt.Errorf("rewrite %s: %w: plan again", rd.Path, ErrChangedSincePlan)
 		}
-		if fi, err := os.Stat(out); err == nil {
-			mode = fi.Mode().Perm()
-		}
+		mode = perm
 		if bytes.Equal(current, result) {
 			return nil
 		}
@@ -95,7 +95,7 @@ func (r Rewriter) Rewrite(ctx context.Context, c plan.Change) error {
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 		return fmt.Errorf("rewrite %s: %w", rd.Path, err)
 	}
-	if err := state.WriteFileAtomic(out, result, mode); err != nil {
+	if err := state.WriteRegularFileAtomic(out, result, mode); err != nil {
 		return fmt.Errorf("rewrite %s: %w", rd.Path, err)
 	}
 	return nil
@@ -130,21 +130,47 @@ func writeBindings(ctx context.Context, dir string, rd *plan.RewriteDetail) erro
 			return fmt.Errorf("bindings %s: invalid file name %q in the plan", rd.Path, name)
 		}
 	}
+	// The directory and every file in it are written and removed only as
+	// themselves, never through a symbolic link; everything is checked
+	// before anything is touched.
+	if err := state.CheckRealDir(dir); err != nil {
+		return fmt.Errorf("bindings %s: %w", rd.Path, err)
+	}
+	for _, name := range append(fileNames(rd.Files), rd.Remove...) {
+		if err := state.CheckRegularFile(filepath.Join(dir, name)); err != nil {
+			return fmt.Errorf("bindings %s: %w", rd.Path, err)
+		}
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("bindings %s: %w", rd.Path, err)
+	}
+	if err := state.CheckRealDir(dir); err != nil {
 		return fmt.Errorf("bindings %s: %w", rd.Path, err)
 	}
 	for _, f := range rd.Files {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := state.WriteFileAtomic(filepath.Join(dir, f.Name), []byte(f.Content), 0o644); err != nil {
+		if err := state.WriteRegularFileAtomic(filepath.Join(dir, f.Name), []byte(f.Content), 0o644); err != nil {
 			return fmt.Errorf("bindings %s: %w", rd.Path, err)
 		}
 	}
 	for _, name := range rd.Remove {
-		if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		p := filepath.Join(dir, name)
+		if err := state.CheckRegularFile(p); err != nil {
+			return fmt.Errorf("bindings %s: %w", rd.Path, err)
+		}
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("bindings %s: %w", rd.Path, err)
 		}
 	}
 	return nil
+}
+
+func fileNames(files []plan.OutputFile) []string {
+	names := make([]string, len(files))
+	for i, f := range files {
+		names[i] = f.Name
+	}
+	return names
 }

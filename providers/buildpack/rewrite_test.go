@@ -16,6 +16,7 @@ import (
 	"github.com/ferry-mirror/ferry/providers"
 	"github.com/ferry-mirror/ferry/providers/buildpack"
 	"github.com/ferry-mirror/ferry/providers/buildpack/bptoml"
+	"github.com/ferry-mirror/ferry/state"
 )
 
 const (
@@ -580,5 +581,153 @@ func TestRewriteBindings(t *testing.T) {
 				t.Errorf("the binding directory is gone: %v", err)
 			}
 		})
+	}
+}
+
+// Apply never reads or writes a consumer file through a symbolic link, even
+// when a plan (made earlier, or edited) says what it holds: an output that
+// is a link, a bindings directory that is a link, a binding file that is a
+// link are refused, naming the path, and the link and its target stay as
+// they were.
+func TestRewriteRefusesSymlinks(t *testing.T) {
+	input := readTestdata(t, "rewrite/buildpack.toml")
+	result := expectedRewrite(t, input, rewriteEdits)
+	secret := []byte("-----BEGIN PRIVATE KEY-----\nhunter2\n")
+	hex1 := strings.Repeat("1", 64)
+	tests := []struct {
+		name string
+		// setup makes the links in d (the config directory); outside is a
+		// directory elsewhere holding "key" = secret.
+		setup  func(t *testing.T, d, outside string)
+		change func(d string) plan.Change
+		path   string // named in the error
+	}{
+		{
+			name: "output is a link, the plan saw its target",
+			setup: func(t *testing.T, d, outside string) {
+				mustSymlink(t, filepath.Join(outside, "key"), filepath.Join(d, "out.toml"))
+			},
+			change: func(string) plan.Change { return tomlChange(input, "out.toml", objectOf(secret), result) },
+			path:   "out.toml",
+		},
+		{
+			name: "output is a link, the plan saw nothing",
+			setup: func(t *testing.T, d, outside string) {
+				mustSymlink(t, filepath.Join(outside, "key"), filepath.Join(d, "out.toml"))
+			},
+			change: func(string) plan.Change { return tomlChange(input, "out.toml", nil, result) },
+			path:   "out.toml",
+		},
+		{
+			name: "dangling output link",
+			setup: func(t *testing.T, d, outside string) {
+				mustSymlink(t, filepath.Join(outside, "new"), filepath.Join(d, "out.toml"))
+			},
+			change: func(string) plan.Change { return tomlChange(input, "out.toml", nil, result) },
+			path:   "out.toml",
+		},
+		{
+			name: "bindings directory is a link",
+			setup: func(t *testing.T, d, outside string) {
+				mustSymlink(t, outside, filepath.Join(d, "binding"))
+			},
+			change: func(string) plan.Change {
+				return bindingsChange(input, []plan.OutputFile{{Name: "sha256_" + hex1, Content: newURI0}}, []string{"key"})
+			},
+			path: "binding",
+		},
+		{
+			name: "binding file is a link",
+			setup: func(t *testing.T, d, outside string) {
+				if err := os.Mkdir(filepath.Join(d, "binding"), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				mustSymlink(t, filepath.Join(outside, "key"), filepath.Join(d, "binding", "sha256_"+hex1))
+			},
+			change: func(string) plan.Change {
+				return bindingsChange(input, []plan.OutputFile{{Name: "sha256_" + hex1, Content: newURI0}}, nil)
+			},
+			path: "sha256_" + hex1,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d, outside := t.TempDir(), t.TempDir()
+			writeFile(t, filepath.Join(d, "buildpack.toml"), input)
+			writeFile(t, filepath.Join(outside, "key"), secret)
+			tt.setup(t, d, outside)
+			links := symlinksIn(t, d)
+
+			err := buildpack.Rewriter{Dir: d}.Rewrite(context.Background(), tt.change(d))
+			if !errors.Is(err, state.ErrNotRegular) || !strings.Contains(err.Error(), tt.path) {
+				t.Errorf("Rewrite error = %v; want one wrapping ErrNotRegular naming %s", err, tt.path)
+			}
+			if err != nil && strings.Contains(err.Error(), "hunter2") {
+				t.Errorf("the error shows the link target's content: %v", err)
+			}
+			if diff := cmp.Diff(map[string]string{"key": string(secret)}, dirEntries(t, outside)); diff != "" {
+				t.Errorf("the links' target directory afterwards (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(links, symlinksIn(t, d)); diff != "" {
+				t.Errorf("links afterwards (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func mustSymlink(t *testing.T, target, link string) {
+	t.Helper()
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// symlinksIn maps every symbolic link below dir to its target.
+func symlinksIn(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.Type()&fs.ModeSymlink == 0 {
+			return err
+		}
+		target, err := os.Readlink(p)
+		rel, _ := filepath.Rel(dir, p)
+		out[filepath.ToSlash(rel)] = target
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func tomlChange(input []byte, out string, before *plan.Object, result []byte) plan.Change {
+	return plan.Change{
+		Address: `mirror.m.rewrite["` + out + `"]`,
+		Mirror:  "m",
+		Key:     out,
+		Action:  plan.Rewrite,
+		Before:  before,
+		After:   objectOf(result),
+		Rewrite: &plan.RewriteDetail{Kind: plan.KindBuildpackTOML, Path: out, Input: "buildpack.toml", InputDigest: sha256Of(input), Edits: rewriteEdits},
+	}
+}
+
+func bindingsChange(input []byte, files []plan.OutputFile, remove []string) plan.Change {
+	return plan.Change{
+		Address: `mirror.m.bindings["binding"]`,
+		Mirror:  "m",
+		Key:     "binding",
+		Action:  plan.Rewrite,
+		After:   &plan.Object{Size: int64(len(files))},
+		Rewrite: &plan.RewriteDetail{
+			Kind:        plan.KindBindings,
+			Path:        "binding",
+			Input:       "buildpack.toml",
+			InputDigest: sha256Of(input),
+			Edits:       []plan.RewriteEdit{},
+			Files:       files,
+			Remove:      remove,
+		},
 	}
 }

@@ -279,3 +279,55 @@ func TestStatThroughFileParent(t *testing.T) {
 		t.Errorf("Put below a file: %v, want a not-a-directory error", err)
 	}
 }
+
+// A .ferry-tmp that is a symbolic link (to a directory outside the root or
+// to one inside it) is never followed: Put refuses it, naming the link, and
+// the stale-temp sweep deletes nothing in the linked directory.
+func TestTempDirSymlinkRefused(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		inside bool
+	}{
+		{name: "outside the root"},
+		{name: "inside the root", inside: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, root := newStore(t)
+			if err := os.MkdirAll(root, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			target := t.TempDir()
+			link := target
+			if tc.inside {
+				// A relative link, which os.Root alone would follow.
+				target, link = filepath.Join(root, "other"), "other"
+				if err := os.Mkdir(target, 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// Named like a temp file of a dead process, so a sweep that
+			// followed the link would delete it.
+			victim := filepath.Join(target, "999999999-0123abcd")
+			if err := os.WriteFile(victim, []byte("keep me"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink(link, filepath.Join(root, ".ferry-tmp")); err != nil {
+				t.Fatal(err)
+			}
+			content := []byte("x")
+			err := s.Put(t.Context(), artifact("a", content), bytes.NewReader(content), providers.PutOptions{})
+			if err == nil || !strings.Contains(err.Error(), ".ferry-tmp") || !strings.Contains(err.Error(), "symbolic link") {
+				t.Errorf("Put error = %v, want one naming .ferry-tmp as a symbolic link", err)
+			}
+			if b, err := os.ReadFile(victim); err != nil || string(b) != "keep me" {
+				t.Errorf("file in the linked directory = %q, %v; want it untouched", b, err)
+			}
+			if entries, _ := os.ReadDir(target); len(entries) != 1 {
+				t.Errorf("linked directory has %d entries, want 1 (nothing written through the link)", len(entries))
+			}
+			if fi, err := os.Lstat(filepath.Join(root, ".ferry-tmp")); err != nil || fi.Mode()&fs.ModeSymlink == 0 {
+				t.Errorf(".ferry-tmp = %v, %v; want the link left as it was", fi, err)
+			}
+		})
+	}
+}

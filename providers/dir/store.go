@@ -154,7 +154,7 @@ func (s *Store) Put(ctx context.Context, a providers.Artifact, r io.Reader, opts
 		return s.opErr("put", key, err)
 	}
 	defer root.Close()
-	if err := root.MkdirAll(tmpDir, 0o755); err != nil {
+	if err := makeTempDir(root); err != nil {
 		return s.opErr("put", key, err)
 	}
 	s.cleanOnce.Do(func() { s.removeStaleTemps(root) })
@@ -389,6 +389,26 @@ func notFound(err error) error {
 		return fmt.Errorf("%w: %w", providers.ErrNotFound, err)
 	}
 	return err
+}
+
+// makeTempDir creates the temp directory unless it exists, and refuses it
+// unless it is a real directory: a symbolic link there would make temp
+// files, and the stale-temp sweep's deletes, land in the linked directory.
+func makeTempDir(root *os.Root) error {
+	if err := root.Mkdir(tmpDir, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	fi, err := root.Lstat(tmpDir)
+	if err != nil {
+		return err
+	}
+	if fi.Mode()&fs.ModeSymlink != 0 {
+		return fmt.Errorf("%s is a symbolic link, which dir never follows: remove the link (not its target) and retry", tmpDir)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("%s is not a directory (%s): remove it and retry", tmpDir, fi.Mode().Type())
+	}
+	return nil
 }
 
 func createTemp(root *os.Root) (string, *os.File, error) {

@@ -179,6 +179,10 @@ func (a *app) openState(path, op string, lf lockFlags) (*stateSession, error) {
 			return nil, &exitError{code: ExitError, err: err}
 		}
 		s.lock = l
+		if prev := l.TookOver(); prev != nil {
+			fmt.Fprintf(a.streams.Err, "Warning: took over the state lock of %s (pid %d, operation %s) since %s, lock ID %s: its process is gone from this host (killed or crashed).\n",
+				prev.Who, prev.PID, prev.Operation, prev.Created.UTC().Format(time.RFC3339), prev.ID)
+		}
 	}
 	_, statErr := os.Stat(path)
 	s.existed = statErr == nil
