@@ -195,4 +195,3 @@ func TestUnverifiedIntegrityNote(t *testing.T) {
 		})
 	}
 }
-
