@@ -1299,6 +1299,18 @@ func TestDependencyMirrorLayout(t *testing.T) {
 			wantKeys: []string{"example.com/y.tgz", "example.org/x.tgz"}},
 		{name: "dot-dot path", toml: dep("a", sumA, "https://example.org/a/../../etc/passwd"), wantNotes: []string{"a 1.0.0"}},
 		{name: "no path", toml: dep("a", sumA, "https://example.org"), wantNotes: []string{"a 1.0.0"}},
+		// A hostile host is one dependency not mirrored, never the whole
+		// plan failing (or a key outside the destination).
+		{name: "dot-dot host", toml: dep("a", sumA, "https://../etc/passwd") + dep("b", sumB, "https://example.org/b.tgz"),
+			wantKeys: []string{"example.org/b.tgz"}, wantNotes: []string{`a 1.0.0 (line 1) cannot be laid out for BP_DEPENDENCY_MIRROR: its host ".." is neither`}},
+		{name: "ferry temp host", toml: dep("a", sumA, "https://.ferry-tmp/x.tgz"), wantNotes: []string{`its host ".ferry-tmp" is neither`}},
+		{name: "dot host", toml: dep("a", sumA, "http://./x.tgz"), wantNotes: []string{`its host "." is neither`}},
+		{name: "empty label host", toml: dep("a", sumA, "http://a..b/x.tgz"), wantNotes: []string{`its host "a..b" is neither`}},
+		{name: "empty host", toml: dep("a", sumA, "http:///x.tgz"), wantNotes: []string{"not an http(s) URL with a host"}},
+		{name: "escaped dot-dot host", toml: dep("a", sumA, "http://%2e%2e/x.tgz"), wantNotes: []string{"not an http(s) URL with a host"}},
+		{name: "escaped slash in host", toml: dep("a", sumA, "http://a%2fb/x.tgz"), wantNotes: []string{"not an http(s) URL with a host"}},
+		{name: "ip hosts are fine", toml: dep("a", sumA, "http://10.0.0.1/a.tgz") + dep("b", sumB, "http://[fd00::1]:8080/b.tgz"),
+			wantKeys: []string{"10.0.0.1/a.tgz", "fd00::1/b.tgz"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
