@@ -168,7 +168,7 @@ func (s *Source) load() (*Document, error) {
 func (s *Source) selectDeps(all []bptoml.Dependency) []bptoml.Dependency {
 	var out []bptoml.Dependency
 	for _, d := range all {
-		fd := dep{ID: d.ID, Version: d.Version, OS: d.OS, Arch: d.Arch, Stacks: d.Stacks}
+		fd := dep{ID: d.ID, Version: d.Version, OS: d.OS, Arch: d.Arch, PURL: d.PURL, Stacks: d.Stacks}
 		if !s.cfg.Include.Empty() && !s.cfg.Include.match(fd) {
 			continue
 		}
