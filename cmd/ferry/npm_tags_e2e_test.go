@@ -1,6 +1,11 @@
 package main_test
 
 import (
+	"crypto/sha512"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -60,4 +65,65 @@ func TestNPMUpstreamMovesTagOutsideSelection(t *testing.T) {
 		t.Errorf("greet dist-tags at the mirror (-want +got):\n%s", diff)
 	}
 	ferry(t, dir, env, "plan", "-detailed-exitcode").must(t, 0, "No changes.")
+}
+
+// A hostile upstream whose latest dist-tag names "../../x" (a version the
+// document also lists, under that name) used to fail every plan of the
+// mirror (the key "x/-/x-../../x.tgz" is refused by every destination);
+// now that tag is ignored with a warning and the good version mirrored.
+func TestNPMHostileDistTagDoesNotFailThePlan(t *testing.T) {
+	tarball := []byte("not really a tarball, but these are the bytes the integrity covers")
+	sum := sha512.Sum512(tarball)
+	var base string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/x":
+			version := func(v string) map[string]any {
+				return map[string]any{"name": "x", "version": v, "dist": map[string]string{
+					"tarball":   base + "/x/-/x-1.0.0.tgz",
+					"integrity": "sha512-" + base64.StdEncoding.EncodeToString(sum[:]),
+				}}
+			}
+			_ = json.NewEncoder(w).Encode(map[string]any{
+				"name":      "x",
+				"dist-tags": map[string]string{"latest": "../../x", "stable": "1.0.0"},
+				"versions":  map[string]any{"1.0.0": version("1.0.0"), "../../x": version("../../x")},
+			})
+		case "/x/-/x-1.0.0.tgz":
+			_, _ = w.Write(tarball)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	base = srv.URL
+	dir := t.TempDir()
+	cfg := `source "npm" "up" {
+  registry = "` + srv.URL + `"
+  npmrc    = false
+  packages = ["x"]
+  versions {
+    dist_tags = ["latest", "stable"]
+  }
+}
+
+destination "dir" "local" {
+  path = "mirror"
+}
+
+mirror "npm" {
+  from = source.npm.up
+  to   = destination.dir.local
+}
+`
+	if err := os.WriteFile(filepath.Join(dir, "main.ferry.hcl"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ferry(t, dir, nil, "plan", "-detailed-exitcode").must(t, 2, "Plan: 1 to add, 0 to replace, 0 to delete",
+		`mirror.npm["x/-/x-1.0.0.tgz"]`, `x: dist-tag "latest" points at "../../x", which is not a semantic version; ferry ignores the tag.`)
+	ferry(t, dir, nil, "apply", "-auto-approve").must(t, 0)
+	if b, err := os.ReadFile(filepath.Join(dir, "mirror", "x", "-", "x-1.0.0.tgz")); err != nil || string(b) != string(tarball) {
+		t.Errorf("mirrored tarball: %q, %v", b, err)
+	}
+	ferry(t, dir, nil, "plan", "-detailed-exitcode").must(t, 0, "No changes.")
 }
