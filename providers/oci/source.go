@@ -172,10 +172,11 @@ func (s *Source) origin(tag string) string {
 
 // List lists the repository's tags (following tags/list pagination, at
 // most maxTagPages pages and MaxTags tags; strings that are not OCI tags
-// are left out, as they could never be copied), selects them, and resolves each selected tag to its manifest (or index)
-// digest with a HEAD request, at most resolveConcurrency at a time. A tag
-// that disappears between listing and resolving is left out. Size is -1:
-// the graph is not walked at plan time.
+// are left out with a note, as they could never be copied), selects them,
+// and resolves each selected tag to its manifest (or index) digest with a
+// HEAD request, at most resolveConcurrency at a time. A tag that
+// disappears between listing and resolving is left out. Size is -1: the
+// graph is not walked at plan time.
 func (s *Source) List(ctx context.Context, fn func(providers.Artifact) error) error {
 	maxTags := s.cfg.MaxTags
 	if maxTags <= 0 {
