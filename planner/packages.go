@@ -43,8 +43,11 @@ func (b *builder) deprecate(m *config.Mirror, o *state.Artifact) {
 // has package metadata: its dist-tags made to match the upstream's for the
 // versions that will be at the destination once changes are applied (with
 // latest on the newest of them when the upstream's latest is not), and its
-// deprecations. Tags are only set, never removed: a tag the upstream does
-// not have was not set by ferry.
+// deprecations. A tag the upstream does not have is left alone (ferry did
+// not set it); one the upstream moved to a version the mirror will not
+// have is removed (except latest, which is then set to the newest
+// mirrored release), since keeping it would say the upstream still tags
+// the old version.
 func (b *builder) planPackages(m *config.Mirror, changes []plan.Change) {
 	dstPkgs, refreshed := b.inv.Packages[m.To]
 	srcTags, tagged := b.inv.SourceTags[m.From]
@@ -121,12 +124,23 @@ func (b *builder) planPackages(m *config.Mirror, changes []plan.Change) {
 					}
 				}
 			}
-			if len(d.SetTags) > 0 {
+			for tag, v := range srcTags[name] {
+				if _, kept := want[tag]; kept {
+					continue
+				}
+				if old, ok := before[tag]; ok && old != v {
+					if d.RemoveTags == nil {
+						d.RemoveTags = map[string]string{}
+					}
+					d.RemoveTags[tag] = v
+				}
+			}
+			if len(d.SetTags)+len(d.RemoveTags) > 0 {
 				d.TagsBefore = before
 			}
 			slices.Sort(d.DependsOn)
 		}
-		if len(d.SetTags)+len(d.Deprecate) == 0 {
+		if len(d.SetTags)+len(d.RemoveTags)+len(d.Deprecate) == 0 {
 			continue
 		}
 		c := plan.Change{

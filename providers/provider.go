@@ -303,6 +303,8 @@ type TagLister interface {
 type PackageUpdate struct {
 	// SetTags points dist-tags at versions.
 	SetTags map[string]string `json:"set_tags,omitempty"`
+	// RemoveTags removes dist-tags (one already gone is not an error).
+	RemoveTags []string `json:"remove_tags,omitempty"`
 	// Deprecate marks versions deprecated with a message.
 	Deprecate map[string]string `json:"deprecate,omitempty"`
 }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -424,6 +425,7 @@ func (e *engine) update(ctx context.Context, c plan.Change) error {
 		}
 	}
 	u := providers.PackageUpdate{Deprecate: c.Package.Deprecate, SetTags: map[string]string{}}
+	u.RemoveTags = slices.Sorted(maps.Keys(c.Package.RemoveTags))
 	var skipped []string
 	for tag, v := range c.Package.SetTags {
 		if key := c.Package.TagKeys[tag]; missing[key] {
@@ -432,7 +434,7 @@ func (e *engine) update(ctx context.Context, c plan.Change) error {
 		}
 		u.SetTags[tag] = v
 	}
-	if len(u.SetTags)+len(u.Deprecate) > 0 {
+	if len(u.SetTags)+len(u.RemoveTags)+len(u.Deprecate) > 0 {
 		if err := pu.UpdatePackage(ctx, c.Key, u); err != nil {
 			return err
 		}

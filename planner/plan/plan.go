@@ -228,6 +228,11 @@ type PackageDetail struct {
 	SetTags map[string]string `json:"set_tags,omitempty"`
 	// Deprecate marks versions deprecated, with the message.
 	Deprecate map[string]string `json:"deprecate,omitempty"`
+	// RemoveTags are dist-tags to remove, each with the version the
+	// upstream moved it to, which the mirror does not have: kept, the
+	// destination's tag would point at a version the upstream no longer
+	// tags.
+	RemoveTags map[string]string `json:"remove_tags,omitempty"`
 	// DependsOn are the artifact keys this plan adds that SetTags point
 	// at; TagKeys maps each such tag to its key. Apply leaves out the tags
 	// of versions that failed to land.
@@ -488,7 +493,7 @@ func Unmarshal(b []byte) (*Plan, error) {
 			}
 			continue
 		}
-		if c.Action == Update && (c.Package == nil || len(c.Package.SetTags)+len(c.Package.Deprecate) == 0) {
+		if c.Action == Update && (c.Package == nil || c.Package.fields() == 0) {
 			return nil, fmt.Errorf("invalid plan file: update change %d is incomplete", i)
 		}
 		if c.Address != Address(c.Mirror, c.Key) {

@@ -170,6 +170,11 @@ func (p *Plan) WriteText(w io.Writer) error {
 	return err
 }
 
+// fields is how many tags and deprecations the update changes.
+func (d *PackageDetail) fields() int {
+	return len(d.SetTags) + len(d.RemoveTags) + len(d.Deprecate)
+}
+
 // lines describe an update: one per tag and deprecation, sorted.
 func (d *PackageDetail) lines() []string {
 	var out []string
@@ -180,6 +185,10 @@ func (d *PackageDetail) lines() []string {
 		}
 		out = append(out, fmt.Sprintf("dist-tag %s: %s -> %s", tag, before, d.SetTags[tag]))
 	}
+	for _, tag := range slices.Sorted(maps.Keys(d.RemoveTags)) {
+		out = append(out, fmt.Sprintf("dist-tag %s: %s -> (removed: the upstream moved it to %s, which this mirror does not have)",
+			tag, d.TagsBefore[tag], d.RemoveTags[tag]))
+	}
 	for _, v := range slices.Sorted(maps.Keys(d.Deprecate)) {
 		out = append(out, fmt.Sprintf("deprecate %s: %q", v, d.Deprecate[v]))
 	}
@@ -188,7 +197,7 @@ func (d *PackageDetail) lines() []string {
 
 func sizeColumn(c *Change) string {
 	if c.Action == Update && c.Package != nil {
-		return Plural(len(c.Package.SetTags)+len(c.Package.Deprecate), "field")
+		return Plural(c.Package.fields(), "field")
 	}
 	if c.Action == Rewrite && c.Rewrite != nil && c.Rewrite.Kind == KindBindings {
 		return Plural(c.Rewrite.Changed, "file")

@@ -5,7 +5,9 @@
 package buildpack
 
 import (
+	"net/url"
 	"slices"
+	"strings"
 
 	"github.com/Masterminds/semver/v3"
 )
@@ -44,8 +46,12 @@ type Filter struct {
 	VersionsRaw string
 	// Stacks match a dependency listing the stack or "*".
 	Stacks []string
-	// Targets are "os/arch" pairs; a dependency without os is "linux", one
-	// without arch is "amd64" (the libpak and packit defaults).
+	// Targets are "os/arch" pairs. A dependency matches one when its os is
+	// empty or the target's and its arch is empty or the target's; its arch
+	// is the arch field, else the purl's arch qualifier (libpak's rule).
+	// packit resolves a dependency without os and arch on every platform,
+	// and libpak one whose purl names no arch on the build's own; defaulting
+	// them to linux/amd64 left arm64 mirrors without them.
 	Targets []string
 }
 
@@ -56,8 +62,27 @@ func (f *Filter) Empty() bool {
 
 // dep is the part of a dependency a filter looks at.
 type dep struct {
-	ID, Version, OS, Arch string
-	Stacks                []string
+	ID, Version, OS, Arch, PURL string
+	Stacks                      []string
+}
+
+// arch is the dependency's architecture: its arch field, else the arch
+// qualifier of its purl ("pkg:generic/bellsoft-jdk@8.0.492?arch=arm64"),
+// else "" (any).
+func (d dep) arch() string {
+	if d.Arch != "" {
+		return d.Arch
+	}
+	_, q, ok := strings.Cut(d.PURL, "?")
+	if !ok {
+		return ""
+	}
+	q, _, _ = strings.Cut(q, "#") // a purl's subpath follows its qualifiers
+	v, err := url.ParseQuery(q)
+	if err != nil {
+		return ""
+	}
+	return v.Get("arch")
 }
 
 // Match reports whether d satisfies every criterion the filter sets.
@@ -75,14 +100,11 @@ func (f *Filter) match(d dep) bool {
 		return false
 	}
 	if len(f.Targets) > 0 {
-		os, arch := d.OS, d.Arch
-		if os == "" {
-			os = "linux"
-		}
-		if arch == "" {
-			arch = "amd64"
-		}
-		if !slices.Contains(f.Targets, os+"/"+arch) {
+		arch := d.arch()
+		if !slices.ContainsFunc(f.Targets, func(t string) bool {
+			tos, tarch, _ := strings.Cut(t, "/")
+			return (d.OS == "" || d.OS == tos) && (arch == "" || arch == tarch)
+		}) {
 			return false
 		}
 	}

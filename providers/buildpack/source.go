@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
 	"net/url"
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -166,7 +168,7 @@ func (s *Source) load() (*Document, error) {
 func (s *Source) selectDeps(all []bptoml.Dependency) []bptoml.Dependency {
 	var out []bptoml.Dependency
 	for _, d := range all {
-		fd := dep{ID: d.ID, Version: d.Version, OS: d.OS, Arch: d.Arch, Stacks: d.Stacks}
+		fd := dep{ID: d.ID, Version: d.Version, OS: d.OS, Arch: d.Arch, PURL: d.PURL, Stacks: d.Stacks}
 		if !s.cfg.Include.Empty() && !s.cfg.Include.match(fd) {
 			continue
 		}
@@ -220,6 +222,11 @@ func mirrorLayoutKey(uri string) (string, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
 		return "", fmt.Errorf("not an http(s) URL with a host")
 	}
+	if !validHost(u.Hostname()) {
+		// The host is the key's first segment: "..", ".ferry-tmp" or
+		// "a..b" would step outside, or into ferry's own, directories.
+		return "", fmt.Errorf("its host %q is neither a DNS name nor an IP address", u.Hostname())
+	}
 	segs := []string{u.Hostname()}
 	for _, p := range strings.Split(strings.Trim(u.Path, "/"), "/") {
 		if p == "" || p == "." || p == ".." || strings.ContainsAny(p, "\\\x00") || strings.HasPrefix(p, ".ferry") {
@@ -231,6 +238,27 @@ func mirrorLayoutKey(uri string) (string, error) {
 		return "", fmt.Errorf("it has no path")
 	}
 	return strings.Join(segs, "/"), nil
+}
+
+// hostLabelRE is one label of a host name (underscores allowed, as some
+// internal names have them).
+var hostLabelRE = regexp.MustCompile(`^[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$`)
+
+// validHost reports whether h is an IP address or a DNS name: dot-separated
+// labels, none empty (so never ".", "..", ".ferry-tmp" or "a..b").
+func validHost(h string) bool {
+	if net.ParseIP(h) != nil {
+		return true
+	}
+	if len(h) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(h, ".") {
+		if !hostLabelRE.MatchString(label) {
+			return false
+		}
+	}
+	return true
 }
 
 // segment makes s safe as one key segment: characters outside

@@ -26,6 +26,7 @@ import (
 
 	"github.com/ferry-mirror/ferry/providers"
 	"github.com/ferry-mirror/ferry/providers/buildpack"
+	"github.com/ferry-mirror/ferry/providers/buildpack/bptoml"
 	"github.com/ferry-mirror/ferry/providers/httpx"
 )
 
@@ -717,14 +718,17 @@ func TestFilters(t *testing.T) {
 		{name: "include stacks: any of several", include: &buildpack.Filter{Stacks: []string{"io.paketo.stacks.tiny", "io.buildpacks.stacks.bionic"}},
 			want: []string{"node 18.1.0 linux/amd64", "node 18.1.0 linux/arm64", "node 20.2.0 linux/amd64", "node 20.2.0 linux/arm64",
 				"node 22.0.0 -/amd64", "python 3.11.0 -/arm64", "yarn 1.22.0 windows/amd64"}},
-		{name: "include targets linux/amd64: missing os is linux, missing arch amd64", include: &buildpack.Filter{Targets: []string{"linux/amd64"}},
+		// A missing os or arch matches any (packit resolves a dependency
+		// without them on every platform), so an arm64 mirror keeps them.
+		{name: "include targets linux/amd64: missing os or arch matches any", include: &buildpack.Filter{Targets: []string{"linux/amd64"}},
 			want: []string{"node 18.1.0 linux/amd64", "node 20.2.0 linux/amd64", "node 22.0.0 -/amd64", "python 3.12.1 -/-", "tool latest linux/-"}},
 		{name: "include targets linux/arm64", include: &buildpack.Filter{Targets: []string{"linux/arm64"}},
-			want: []string{"node 18.1.0 linux/arm64", "node 20.2.0 linux/arm64", "python 3.11.0 -/arm64"}},
+			want: []string{"node 18.1.0 linux/arm64", "node 20.2.0 linux/arm64", "python 3.11.0 -/arm64", "python 3.12.1 -/-", "tool latest linux/-"}},
 		{name: "include targets windows/amd64", include: &buildpack.Filter{Targets: []string{"windows/amd64"}},
-			want: []string{"yarn 1.22.0 windows/amd64"}},
+			want: []string{"node 22.0.0 -/amd64", "python 3.12.1 -/-", "yarn 1.22.0 windows/amd64"}},
 		{name: "include two targets", include: &buildpack.Filter{Targets: []string{"linux/arm64", "windows/amd64"}},
-			want: []string{"node 18.1.0 linux/arm64", "node 20.2.0 linux/arm64", "python 3.11.0 -/arm64", "yarn 1.22.0 windows/amd64"}},
+			want: []string{"node 18.1.0 linux/arm64", "node 20.2.0 linux/arm64", "node 22.0.0 -/amd64", "python 3.11.0 -/arm64", "python 3.12.1 -/-",
+				"yarn 1.22.0 windows/amd64", "tool latest linux/-"}},
 		{name: "include: every criterion must match", include: &buildpack.Filter{IDs: []string{"node"}, Versions: c("< 20"), Targets: []string{"linux/arm64"}},
 			want: []string{"node 18.1.0 linux/arm64"}},
 		{name: "exclude ids", exclude: &buildpack.Filter{IDs: []string{"node", "tool"}},
@@ -747,7 +751,7 @@ func TestFilters(t *testing.T) {
 		{name: "latest applies after include and exclude", include: &buildpack.Filter{IDs: []string{"node"}}, exclude: &buildpack.Filter{Versions: c(">= 22")}, latest: 1,
 			want: []string{"node 20.2.0 linux/amd64", "node 20.2.0 linux/arm64"}},
 		{name: "latest after a target filter", include: &buildpack.Filter{Targets: []string{"linux/arm64"}}, latest: 1,
-			want: []string{"node 20.2.0 linux/arm64", "python 3.11.0 -/arm64"}},
+			want: []string{"node 20.2.0 linux/arm64", "python 3.12.1 -/-", "tool latest linux/-"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -765,6 +769,51 @@ func TestFilters(t *testing.T) {
 			}
 			if len(arts) != len(tt.want) {
 				t.Errorf("List returned %d artifacts, want %d", len(arts), len(tt.want))
+			}
+		})
+	}
+}
+
+// The real libpak files name a dependency's arch only in its purl
+// ("?arch=arm64"), or not at all (gradle: any platform). Target filters
+// read the purl, and a dependency without an arch matches every target.
+func TestTargetsRealLibpakFiles(t *testing.T) {
+	tests := []struct {
+		file     string
+		targets  []string
+		want     int
+		wantPURL string // every selected dependency's purl has this qualifier
+	}{
+		{file: "bellsoft-liberica.toml", targets: []string{"linux/arm64"}, want: 16, wantPURL: "?arch=arm64"},
+		{file: "bellsoft-liberica.toml", targets: []string{"linux/amd64"}, want: 16, wantPURL: "?arch=amd64"},
+		{file: "bellsoft-liberica.toml", targets: []string{"linux/ppc64le", "linux/arm64"}, want: 28},
+		{file: "gradle.toml", targets: []string{"linux/arm64"}, want: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file+" "+strings.Join(tt.targets, ","), func(t *testing.T) {
+			p, err := filepath.Abs(filepath.Join(fixtureDir, tt.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := newSource(&buildpack.Config{File: p, Include: &buildpack.Filter{Targets: tt.targets}})
+			listAll(t, s)
+			doc := document(t, s)
+			f, err := bptoml.Parse(doc.Data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := 0
+			for _, d := range f.Dependencies {
+				if doc.Keys[d.Index].URI == "" {
+					continue
+				}
+				n++
+				if !strings.HasSuffix(d.PURL, tt.wantPURL) {
+					t.Errorf("selected %s %s with purl %s, want one ending %q", d.ID, d.Version, d.PURL, tt.wantPURL)
+				}
+			}
+			if n != tt.want {
+				t.Errorf("selected %d dependencies, want %d", n, tt.want)
 			}
 		})
 	}
@@ -1299,6 +1348,18 @@ func TestDependencyMirrorLayout(t *testing.T) {
 			wantKeys: []string{"example.com/y.tgz", "example.org/x.tgz"}},
 		{name: "dot-dot path", toml: dep("a", sumA, "https://example.org/a/../../etc/passwd"), wantNotes: []string{"a 1.0.0"}},
 		{name: "no path", toml: dep("a", sumA, "https://example.org"), wantNotes: []string{"a 1.0.0"}},
+		// A hostile host is one dependency not mirrored, never the whole
+		// plan failing (or a key outside the destination).
+		{name: "dot-dot host", toml: dep("a", sumA, "https://../etc/passwd") + dep("b", sumB, "https://example.org/b.tgz"),
+			wantKeys: []string{"example.org/b.tgz"}, wantNotes: []string{`a 1.0.0 (line 1) cannot be laid out for BP_DEPENDENCY_MIRROR: its host ".." is neither`}},
+		{name: "ferry temp host", toml: dep("a", sumA, "https://.ferry-tmp/x.tgz"), wantNotes: []string{`its host ".ferry-tmp" is neither`}},
+		{name: "dot host", toml: dep("a", sumA, "http://./x.tgz"), wantNotes: []string{`its host "." is neither`}},
+		{name: "empty label host", toml: dep("a", sumA, "http://a..b/x.tgz"), wantNotes: []string{`its host "a..b" is neither`}},
+		{name: "empty host", toml: dep("a", sumA, "http:///x.tgz"), wantNotes: []string{"not an http(s) URL with a host"}},
+		{name: "escaped dot-dot host", toml: dep("a", sumA, "http://%2e%2e/x.tgz"), wantNotes: []string{"not an http(s) URL with a host"}},
+		{name: "escaped slash in host", toml: dep("a", sumA, "http://a%2fb/x.tgz"), wantNotes: []string{"not an http(s) URL with a host"}},
+		{name: "ip hosts are fine", toml: dep("a", sumA, "http://10.0.0.1/a.tgz") + dep("b", sumB, "http://[fd00::1]:8080/b.tgz"),
+			wantKeys: []string{"10.0.0.1/a.tgz", "fd00::1/b.tgz"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

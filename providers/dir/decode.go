@@ -31,15 +31,27 @@ func decode(body hcl.Body, ectx *hcl.EvalContext, env config.DecodeEnv) (any, hc
 		diags = append(diags, moreDiags...)
 		if !moreDiags.HasErrors() {
 			u, err := url.Parse(s)
-			if err != nil || (u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "file") || u.Host == "" && u.Scheme != "file" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+			switch {
+			case err == nil && strings.EqualFold(u.Scheme, "file"):
+				// packit opens a file:// uri (and a file:// mirror) inside
+				// the buildpack's own directory: no build would find the files.
+				diags = append(diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Unusable base URL",
+					Detail: "base_url is where consumers download the mirrored files, and they download over http or https: " +
+						"buildpacks open a file:// uri inside the buildpack's own directory, so no build would find these files. " +
+						"Serve the directory with a web server and set base_url to its http:// or https:// URL.",
+					Subject: attr.Expr.Range().Ptr(),
+				})
+			case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil:
 				diags = append(diags, &hcl.Diagnostic{
 					Severity: hcl.DiagError,
 					Summary:  "Invalid base URL",
 					Detail: "base_url is the URL the directory is served under, like \"https://mirror.internal/deps\": " +
-						"http, https or file, with no query, fragment or credentials (consumer files are not secret).",
+						"http or https, with a host and no query, fragment or credentials (consumer files are not secret).",
 					Subject: attr.Expr.Range().Ptr(),
 				})
-			} else {
+			default:
 				cfg.BaseURL = strings.TrimSuffix(s, "/")
 			}
 		}

@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -76,6 +78,47 @@ func (p *packument) version(v string) (versionDoc, error) {
 	return d, nil
 }
 
+// distTags are p's dist-tags that point at a version p has, under a
+// strict semantic version and a tag name ferry can set; problems says, in
+// one sentence each, which tags were left out and why. A hostile document
+// ("latest": "../../x") must not select a version no registry would
+// accept, or make every apply fail setting it.
+func (p *packument) distTags() (tags map[string]string, problems []string) {
+	tags = map[string]string{}
+	for _, t := range slices.Sorted(maps.Keys(p.DistTags)) {
+		v := p.DistTags[t]
+		var why string
+		switch {
+		case !validTagName(t):
+			why = "is not a tag name npm accepts"
+		case !validVersion(v):
+			why = fmt.Sprintf("points at %q, which is not a semantic version", v)
+		case p.Versions[v] == nil:
+			why = fmt.Sprintf("points at %s, which the package document does not have", v)
+		default:
+			tags[t] = v
+			continue
+		}
+		problems = append(problems, fmt.Sprintf("%s: dist-tag %q %s; ferry ignores the tag.", p.Name, t, why))
+	}
+	return tags, problems
+}
+
+// validTagName reports whether t is a dist-tag name ferry can set: what
+// npm's encodeURIComponent leaves alone, without "!'()*", and at most 256
+// characters.
+func validTagName(t string) bool {
+	if t == "" || len(t) > 256 {
+		return false
+	}
+	for _, c := range t {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("-._~", c)) {
+			return false
+		}
+	}
+	return true
+}
+
 // published is when v was published, zero if the document does not say.
 func (p *packument) published(v string) time.Time {
 	var s string
@@ -104,6 +147,7 @@ func (d versionDoc) deprecation() string {
 // when they disagree or when there is none.
 func (d dist) digests() (providers.Digests, error) {
 	var out providers.Digests
+	var unverified []string // algorithms ferry does not check (sha384)
 	add := func(dg providers.Digest) error {
 		if prev, ok := out.Get(dg.Algorithm); ok && prev.Hex != dg.Hex {
 			return fmt.Errorf("dist declares two different %s digests", dg.Algorithm)
@@ -119,7 +163,11 @@ func (d dist) digests() (providers.Digests, error) {
 		b64, _, _ = strings.Cut(b64, "?") // SRI options
 		a := providers.Algorithm(alg)
 		if a.HexLen() == 0 {
-			continue // sha384 and others: not checked, not an error
+			// sha384 and others: not checked, not an error.
+			if !slices.Contains(unverified, alg) {
+				unverified = append(unverified, alg)
+			}
+			continue
 		}
 		raw, err := base64.StdEncoding.DecodeString(b64)
 		if err != nil || len(raw)*2 != a.HexLen() {
@@ -137,6 +185,10 @@ func (d dist) digests() (providers.Digests, error) {
 		if err := add(dg); err != nil {
 			return nil, err
 		}
+	}
+	if len(out) == 0 && len(unverified) > 0 {
+		return nil, fmt.Errorf("dist declares only %s integrity, which ferry does not verify (it verifies sha512, sha256 and sha1), and no shasum",
+			strings.Join(unverified, " and "))
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("dist declares neither integrity nor shasum")

@@ -247,6 +247,8 @@ func (s *Source) list(ctx context.Context, fn func(providers.Artifact) error) er
 		if err != nil {
 			return s.opErr("list", "", err)
 		}
+		_, problems := p.distTags()
+		notes = append(notes, problems...)
 		for _, v := range slices.Sorted(maps.Keys(selected[n])) {
 			doc, err := p.version(v)
 			if err != nil {
@@ -378,8 +380,10 @@ func (s *Source) closure(ctx context.Context, selected map[string]map[string]boo
 // "latest" as a dist-tag); ranges ferry cannot read (git URLs, aliases)
 // select nothing.
 func newestSatisfying(p *packument, rng string) (string, bool) {
-	if v, ok := p.DistTags[rng]; ok {
-		return v, p.Versions[v] != nil
+	if _, tag := p.DistTags[rng]; tag {
+		tags, _ := p.distTags()
+		v, ok := tags[rng]
+		return v, ok
 	}
 	if rng == "" || rng == "*" {
 		rng = ">= 0.0.0-0"
@@ -390,8 +394,8 @@ func newestSatisfying(p *packument, rng string) (string, bool) {
 	}
 	var best *semver.Version
 	for v := range p.Versions {
-		sv, err := semver.NewVersion(v)
-		if err != nil || !c.Check(sv) {
+		sv, err := semver.StrictNewVersion(v)
+		if err != nil || sv.Original() != v || !c.Check(sv) {
 			continue
 		}
 		if best == nil || sv.GreaterThan(best) {
@@ -462,13 +466,15 @@ func (s *Source) versionFor(ctx context.Context, a providers.Artifact) (versionD
 	return doc, p.Versions[version], nil
 }
 
-// DistTags are the package's dist-tags, as List read them.
+// DistTags are the package's dist-tags, as List read them, without those
+// List noted as unusable (see packument.distTags).
 func (s *Source) DistTags(ctx context.Context, name string) (map[string]string, error) {
 	p, err := s.packument(ctx, name)
 	if err != nil {
 		return nil, s.opErr("list", name, err)
 	}
-	return p.DistTags, nil
+	tags, _ := p.distTags()
+	return tags, nil
 }
 
 // UpstreamHas tells a version removed upstream from one merely not
@@ -514,7 +520,7 @@ func (sel versionSelector) choose(p *packument) map[string]bool {
 	if sel.rng != nil || sel.latest > 0 || len(sel.tags) == 0 {
 		var cands []*semver.Version
 		for v := range p.Versions {
-			sv, err := semver.NewVersion(v)
+			sv, err := semver.StrictNewVersion(v)
 			if err != nil || sv.Original() != v || sel.rng != nil && !sel.rng.Check(sv) {
 				continue
 			}
@@ -528,8 +534,9 @@ func (sel versionSelector) choose(p *packument) map[string]bool {
 			out[sv.Original()] = true
 		}
 	}
+	tags, _ := p.distTags()
 	for _, t := range sel.tags {
-		if v, ok := p.DistTags[t]; ok && p.Versions[v] != nil {
+		if v, ok := tags[t]; ok {
 			out[v] = true
 		}
 	}

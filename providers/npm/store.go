@@ -331,8 +331,9 @@ func (s *Store) StatPackage(ctx context.Context, name string) (providers.Package
 	return meta, nil
 }
 
-// UpdatePackage points dist-tags at versions (one request per tag) and
-// deprecates versions (one document update).
+// UpdatePackage points dist-tags at versions and removes dist-tags (one
+// request per tag, as npm dist-tag add/rm) and deprecates versions (one
+// document update).
 func (s *Store) UpdatePackage(ctx context.Context, name string, u providers.PackageUpdate) error {
 	unlock, err := s.pkgs.Lock(ctx, name)
 	if err != nil {
@@ -344,6 +345,16 @@ func (s *Store) UpdatePackage(ctx context.Context, name string, u providers.Pack
 		body, _ := json.Marshal(u.SetTags[tag])
 		if _, err := s.reg.do(ctx, http.MethodPut, s.reg.url("-/package/"+escapeName(name)+"/dist-tags/"+pathEscape(tag)), body, 1<<20); err != nil {
 			return s.opErr("update", name, fmt.Errorf("setting dist-tag %s to %s: %w", tag, u.SetTags[tag], err))
+		}
+	}
+	for _, tag := range u.RemoveTags {
+		if tag == "latest" {
+			// npm refuses it, and a package always has a latest.
+			return s.opErr("update", name, errors.New("the latest dist-tag cannot be removed"))
+		}
+		_, err := s.reg.do(ctx, http.MethodDelete, s.reg.url("-/package/"+escapeName(name)+"/dist-tags/"+pathEscape(tag)), nil, 1<<20)
+		if err != nil && !errors.Is(err, providers.ErrNotFound) {
+			return s.opErr("update", name, fmt.Errorf("removing dist-tag %s: %w", tag, err))
 		}
 	}
 	if len(u.Deprecate) > 0 {

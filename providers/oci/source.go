@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"regexp"
 	"slices"
+	"sync"
 
 	"github.com/Masterminds/semver/v3"
 	"github.com/hashicorp/go-hclog"
@@ -25,6 +26,12 @@ import (
 // resolveConcurrency bounds the HEAD requests List sends to resolve tags.
 const resolveConcurrency = 8
 
+// maxTagPages bounds the pages of a tag listing: a registry whose pages
+// keep linking to another (even empty) page would otherwise keep plan
+// running for ever. At the usual 100 tags a page it is far beyond
+// DefaultMaxTags.
+const maxTagPages = 10_000
+
 // Source is the "oci" source: the tags of one repository of an OCI
 // registry, each an image (or index) graph. List resolves the selected tags
 // to their manifest digests; CopyTo copies the planned graph, byte for
@@ -35,6 +42,9 @@ type Source struct {
 	log  hclog.Logger
 	c    *Store // the registry client (never used to store anything)
 	sel  tagSelector
+
+	mu    sync.Mutex
+	notes []string // what the last List left out
 }
 
 var (
@@ -42,6 +52,13 @@ var (
 	_ providers.Copier    = (*Source)(nil)
 	_ providers.Describer = (*Source)(nil)
 )
+
+// Notes are what the last List could not mirror, for the plan.
+func (s *Source) Notes() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.notes)
+}
 
 // NewSource returns the source named name ("oci.upstream").
 func NewSource(name string, cfg *SourceConfig, logger hclog.Logger) (*Source, error) {
@@ -61,6 +78,7 @@ func NewSourceWithOptions(name string, cfg *SourceConfig, logger hclog.Logger, o
 	if err != nil {
 		return nil, err
 	}
+	c.repo.remote.TagListMaxPages = maxTagPages
 	return &Source{name: name, cfg: cfg, log: logger, c: c, sel: sel}, nil
 }
 
@@ -152,20 +170,52 @@ func (s *Source) origin(tag string) string {
 	return "oci://" + s.cfg.Registry + "/" + s.cfg.Repository + ":" + tag
 }
 
-// List lists the repository's tags (following tags/list pagination),
-// selects them, and resolves each selected tag to its manifest (or index)
-// digest with a HEAD request, at most resolveConcurrency at a time. A tag
-// that disappears between listing and resolving is left out. Size is -1:
-// the graph is not walked at plan time.
+// List lists the repository's tags (following tags/list pagination, at
+// most maxTagPages pages and MaxTags tags; strings that are not OCI tags
+// are left out with a note, as they could never be copied), selects them,
+// and resolves each selected tag to its manifest (or index) digest with a
+// HEAD request, at most resolveConcurrency at a time. A tag that
+// disappears between listing and resolving is left out. Size is -1: the
+// graph is not walked at plan time.
 func (s *Source) List(ctx context.Context, fn func(providers.Artifact) error) error {
+	maxTags := s.cfg.MaxTags
+	if maxTags <= 0 {
+		maxTags = DefaultMaxTags
+	}
 	var all []string
+	listed, invalid := 0, 0
 	err := s.c.repo.remote.Tags(ctx, "", func(tags []string) error {
-		all = append(all, tags...)
+		listed += len(tags)
+		if listed > maxTags {
+			return fmt.Errorf("%w: the tag listing of %s on registry %s returned more than max_tags = %d tags; raise max_tags if the repository really has that many",
+				errTooManyTags, s.cfg.Repository, s.c.host, maxTags)
+		}
+		for _, t := range tags {
+			if !isTag(t) {
+				invalid++
+				continue
+			}
+			all = append(all, t)
+		}
 		return nil
 	})
+	if errors.Is(err, errdef.ErrTooManyPages) {
+		err = fmt.Errorf("%w: the tag listing of %s on registry %s still links to another page after %d pages (%d tags); its pagination does not end",
+			errTooManyTags, s.cfg.Repository, s.c.host, maxTagPages, listed)
+	}
+	if errors.Is(err, errTooManyTags) {
+		return s.opErr("list", "", err)
+	}
 	if err != nil {
 		return s.opErr("list", "", s.repoErr(ctx, err))
 	}
+	var notes []string
+	if invalid > 0 {
+		notes = append(notes, fmt.Sprintf("The tag listing of %s returned %d strings that are not OCI tags; they cannot be mirrored and are ignored.", s.cfg.Repository, invalid))
+	}
+	s.mu.Lock()
+	s.notes = notes
+	s.mu.Unlock()
 	tags := s.sel.selectTags(all)
 	s.log.Debug("listed tags", "repository", s.cfg.Repository, "tags", len(all), "selected", len(tags))
 
@@ -211,6 +261,10 @@ func (s *Source) List(ctx context.Context, fn func(providers.Artifact) error) er
 	}
 	return nil
 }
+
+// errTooManyTags is wrapped by the error for a tag listing beyond its
+// bounds (MaxTags tags, maxTagPages pages).
+var errTooManyTags = errors.New("too many tags")
 
 // repoErr describes a repository-level error; a missing repository wraps
 // providers.ErrNotFound.

@@ -18,7 +18,14 @@ type SourceConfig struct {
 	Config
 	// Tags selects the tags to mirror.
 	Tags TagFilter
+	// MaxTags bounds how many tags the registry's tag listing may return
+	// (0: DefaultMaxTags); a listing beyond it fails the plan instead of
+	// growing without end.
+	MaxTags int
 }
+
+// DefaultMaxTags is MaxTags when max_tags is not set.
+const DefaultMaxTags = 100_000
 
 // TagFilter selects tags. The selected set is Exact, plus the tags that
 // pass every pattern set (Semver and Regex: a tag must satisfy both when
@@ -44,6 +51,7 @@ type TagFilter struct {
 //	  plain_http = false
 //	  insecure   = false
 //	  username / password / token / docker_config   # as for the destination
+//	  max_tags   = 100000   # the tag listing fails beyond this many tags
 //	  tags {
 //	    exact  = ["1.2.3", "latest"]   # these tags (union with the filters below)
 //	    semver = ">= 1.2, < 2"         # tags that parse as semver and satisfy it
@@ -58,12 +66,19 @@ func SourceType() config.ProviderType {
 func decodeSource(body hcl.Body, ectx *hcl.EvalContext, env config.DecodeEnv) (any, hcl.Diagnostics) {
 	cfg := &SourceConfig{}
 	content, diags := body.Content(&hcl.BodySchema{
-		Attributes: registryAttributes(),
+		Attributes: append(registryAttributes(), hcl.AttributeSchema{Name: "max_tags"}),
 		Blocks:     []hcl.BlockHeaderSchema{{Type: "tags"}},
 	})
 	rc, moreDiags := decodeRegistry(content, ectx, false)
 	diags = append(diags, moreDiags...)
 	cfg.Config = *rc
+	if attr := content.Attributes["max_tags"]; attr != nil {
+		n, ok, moreDiags := config.DecodeCount(attr, ectx, 1, 100_000_000, "max_tags is how many tags the registry's tag listing may return")
+		diags = append(diags, moreDiags...)
+		if ok {
+			cfg.MaxTags = int(n)
+		}
+	}
 
 	var tagBlocks []*hcl.Block
 	for _, b := range content.Blocks {

@@ -61,6 +61,10 @@ tags {
 	if _, err := NewSource("oci.upstream", got, nil); err != nil {
 		t.Errorf("NewSource of a decoded config: %v", err)
 	}
+	got, diags = decodeSrc(t, srcBase+"max_tags = 500\ntags {\n  regex = \".\"\n}\n")
+	if diags.HasErrors() || got.MaxTags != 500 {
+		t.Errorf("max_tags = 500: MaxTags %d, %v", got.MaxTags, diags)
+	}
 	// The destination's rules apply: docker_config defaults on.
 	got, diags = decodeSrc(t, srcBase+"tags {\n  regex = \".\"\n}\n")
 	if diags.HasErrors() || !got.DockerConfig {
@@ -90,6 +94,7 @@ func TestDecodeSourceErrors(t *testing.T) {
 		"conflicting creds":    {srcBase + "token = \"t\"\nusername = \"x\"\npassword = \"y\"\ntags {\n regex = \".\"\n}\n", "Conflicting credentials"},
 		"missing registry":     {"repository = \"a\"\ntags {\n regex = \".\"\n}\n", "Missing required argument"},
 		"latest not a number":  {srcBase + "tags {\n regex = \".\"\n latest = 1.5\n}\n", "whole number"},
+		"max_tags zero":        {srcBase + "max_tags = 0\ntags {\n regex = \".\"\n}\n", "Invalid max_tags"},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {

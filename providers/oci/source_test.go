@@ -8,12 +8,14 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/content"
@@ -583,5 +585,92 @@ func TestSourceConcurrentCopiesShareBlobs(t *testing.T) {
 	}
 	for _, tag := range tags {
 		checkCopied(t, regA, srcRepo, regB, dstRepo, tag)
+	}
+}
+
+// tagPages is a registry whose tags/list pages each carry perPage new tags
+// (and, with junk, two strings that are not tags) and link to the next
+// page, for ever when last is 0, else up to page last.
+func tagPages(t *testing.T, perPage, last int, junk bool) (host string, pages *int) {
+	t.Helper()
+	var mu sync.Mutex
+	n := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasSuffix(r.URL.Path, "/tags/list") {
+			http.NotFound(w, r)
+			return
+		}
+		mu.Lock()
+		n++
+		page := n
+		mu.Unlock()
+		tags := []string{}
+		for i := range perPage {
+			tags = append(tags, fmt.Sprintf("1.%d.%d", page, i))
+		}
+		if junk {
+			tags = append(tags, "../../etc", strings.Repeat("x", 200))
+		}
+		if last == 0 || page < last {
+			w.Header().Set("Link", fmt.Sprintf(`</v2/app/tags/list?last=p%d>; rel="next"`, page))
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"name": "app", "tags": tags})
+	}))
+	t.Cleanup(srv.Close)
+	return strings.TrimPrefix(srv.URL, "http://"), &n
+}
+
+func TestSourceListEndlessTagPagination(t *testing.T) {
+	tests := []struct {
+		name      string
+		perPage   int
+		maxTags   int
+		wantErr   string
+		wantPages int
+	}{
+		{name: "pages of tags beyond max_tags", perPage: 10, maxTags: 95, wantErr: "more than max_tags = 95 tags", wantPages: 10},
+		{name: "pages of tags beyond the default", perPage: 1000, wantErr: fmt.Sprintf("more than max_tags = %d tags", oci.DefaultMaxTags), wantPages: 101},
+		{name: "empty pages for ever", perPage: 0, wantErr: "still links to another page after 10000 pages", wantPages: 10000},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			host, pages := tagPages(t, tt.perPage, 0, false)
+			s, err := oci.NewSourceWithOptions("oci.upstream", &oci.SourceConfig{
+				Config:  oci.Config{Registry: host, Repository: "app", PlainHTTP: true},
+				Tags:    oci.TagFilter{Regex: "."},
+				MaxTags: tt.maxTags,
+			}, nil, oci.Options{MaxRetries: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = s.List(t.Context(), func(providers.Artifact) error { return nil })
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("List error = %v, want one saying %q", err, tt.wantErr)
+			}
+			if *pages != tt.wantPages {
+				t.Errorf("requested %d pages, want %d", *pages, tt.wantPages)
+			}
+		})
+	}
+}
+
+// Strings that are not OCI tags are never kept (a 4 MiB "tag" per page
+// would defeat max_tags) and the plan says how many were ignored.
+func TestSourceListIgnoresInvalidTagsWithNote(t *testing.T) {
+	host, _ := tagPages(t, 2, 3, true)
+	s, err := oci.NewSourceWithOptions("oci.upstream", &oci.SourceConfig{
+		Config: oci.Config{Registry: host, Repository: "app", PlainHTTP: true},
+		Tags:   oci.TagFilter{Exact: []string{"1.1.0"}},
+	}, nil, oci.Options{MaxRetries: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.List(t.Context(), func(providers.Artifact) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"The tag listing of app returned 6 strings that are not OCI tags; they cannot be mirrored and are ignored."}
+	if d := cmp.Diff(want, s.Notes()); d != "" {
+		t.Errorf("notes (-want +got):\n%s", d)
 	}
 }
