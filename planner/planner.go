@@ -549,6 +549,15 @@ func deleteChange(c plan.Change, o *state.Artifact) plan.Change {
 	return c
 }
 
+// Default mass-deletion guard, for mirrors without an explicit max_deletes:
+// a plan may delete at most half of what a mirror owns once it owns
+// guardMinOwned objects or more (smaller mirrors change by whole versions, a
+// half is one or two objects), and nothing at all through a source that
+// lists nothing. Both catch a broken upstream document (a buildpack.toml that
+// lost its dependencies, an OCI repository that lists no tags) before it
+// empties the mirror.
+const guardMinOwned = 4
+
 func (b *builder) checkDeleteGuards(changes []plan.Change) hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	counts := map[string]int{}
@@ -562,10 +571,21 @@ func (b *builder) checkDeleteGuards(changes []plan.Change) hcl.Diagnostics {
 		limit := b.cfg.Settings.MaxDeletes
 		rng := b.cfg.Settings.MaxDeletesRange
 		where := "ferry.max_deletes"
-		if m := b.cfg.Mirrors[name]; m != nil && m.Retention.MaxDeletes != nil {
+		m := b.cfg.Mirrors[name]
+		if m != nil && m.Retention.MaxDeletes != nil {
 			limit, rng, where = m.Retention.MaxDeletes, m.Retention.MaxDeletesRange, fmt.Sprintf("mirror %q retention.max_deletes", name)
 		}
-		if limit == nil || n <= *limit {
+		if limit == nil {
+			// A mirror removed from the configuration is deleted on purpose:
+			// only an explicit ferry.max_deletes guards it.
+			if m != nil {
+				if d := b.defaultGuard(m, n); d != nil {
+					diags = append(diags, d)
+				}
+			}
+			continue
+		}
+		if n <= *limit {
 			continue
 		}
 		d := &hcl.Diagnostic{
@@ -581,6 +601,34 @@ func (b *builder) checkDeleteGuards(changes []plan.Change) hcl.Diagnostics {
 		diags = append(diags, d)
 	}
 	return diags
+}
+
+// defaultGuard applies the default mass-deletion guard to n deletes of a
+// configured mirror that sets no max_deletes.
+func (b *builder) defaultGuard(m *config.Mirror, n int) *hcl.Diagnostic {
+	owned := 0
+	if sm := b.prior.Mirrors[m.Name]; sm != nil {
+		owned = len(sm.Artifacts)
+	}
+	var why string
+	switch {
+	case len(b.inv.Sources[m.From]) == 0:
+		why = fmt.Sprintf("source %s lists nothing, and the plan would delete %s of the %s mirror %q owns",
+			m.From, plan.Plural(n, "object"), plan.Plural(owned, "object"), m.Name)
+	case owned >= guardMinOwned && 2*n > owned:
+		why = fmt.Sprintf("the plan would delete %s of the %s mirror %q owns, more than half",
+			plan.Plural(n, "object"), plan.Plural(owned, "object"), m.Name)
+	default:
+		return nil
+	}
+	return &hcl.Diagnostic{
+		Severity: hcl.DiagError,
+		Summary:  "Too many deletes",
+		Detail: fmt.Sprintf("Mass-deletion guard: %s. Nothing is deleted. A source that suddenly lists less (a broken upstream document, an emptied repository) "+
+			"looks exactly like this. Review the plan: if the deletes are intended, set max_deletes = %d (or more) in the retention block of mirror %q "+
+			"or in the ferry block, which replaces this default guard.", why, n, m.Name),
+		Subject: m.DeclRange.Ptr(),
+	}
 }
 
 func sortedKeys[V any](m map[string]V) []string {
