@@ -117,6 +117,10 @@ type Options struct {
 	Excludes []plan.Target
 	// Replaces force a replace of these artifacts.
 	Replaces []plan.Target
+	// AllowDeletes confirm the delete of these owned artifacts (or of every
+	// artifact of these mirrors) although their content changed at the
+	// destination since ferry wrote it.
+	AllowDeletes []plan.Target
 	// Destinations describes each configured destination ("dir /srv/m"); it
 	// is recorded in the plan so apply can refuse a plan whose destination moved.
 	Destinations map[string]string
@@ -148,6 +152,9 @@ func Plan(cfg *config.Config, prior *state.State, inv *Inventory, opts Options) 
 	}
 	for _, t := range opts.Replaces {
 		p.Replaces = append(p.Replaces, t.String())
+	}
+	for _, t := range opts.AllowDeletes {
+		p.AllowDeletes = append(p.AllowDeletes, t.String())
 	}
 
 	b := &builder{cfg: cfg, prior: prior, inv: inv, opts: opts, owners: map[string]string{}, present: map[string]map[string]bool{}}
@@ -182,6 +189,7 @@ func Plan(cfg *config.Config, prior *state.State, inv *Inventory, opts Options) 
 			p.Changes = append(p.Changes, c)
 		}
 	}
+	diags = append(diags, b.checkChangedDeletes(p.Changes)...)
 
 	// Consumer outputs point at what will be at the destination once this
 	// plan is applied: what is there already, plus what this (possibly
@@ -539,6 +547,60 @@ func (b *builder) forgetMoved() {
 			c.Detail = "now mirror." + owner
 		}
 	}
+}
+
+// checkChangedDeletes marks each delete of an owned object whose content
+// changed at the destination since ferry wrote it, and refuses it unless
+// -allow-delete confirms it: someone replaced those bytes, and a retention or
+// removal delete would destroy them silently.
+func (b *builder) checkChangedDeletes(changes []plan.Change) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	used := make([]bool, len(b.opts.AllowDeletes))
+	for i := range changes {
+		c := &changes[i]
+		if c.Action != plan.Delete {
+			continue
+		}
+		o := b.prior.Artifact(c.Mirror, c.Key)
+		obj, checked := b.inv.Lookup(c.Destination, c.Key)
+		if o == nil || !checked || !obj.Exists || !obj.Digests.Conflicts(o.Digests) {
+			continue
+		}
+		why := c.ReasonText()
+		c.DestinationChanged = true
+		c.Before = &plan.Object{Size: obj.Size, Digests: obj.Digests}
+		allowed := false
+		for j, t := range b.opts.AllowDeletes {
+			if t.Matches(c.Mirror, c.Key) {
+				used[j], allowed = true, true
+			}
+		}
+		if allowed || c.DryRun {
+			continue
+		}
+		d := &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Owned object changed at destination",
+			Detail: fmt.Sprintf("The plan would delete %s (%s), but %s holds other bytes under %q than ferry wrote (state has %s, destination has %s): "+
+				"someone replaced them, and deleting would destroy content ferry did not write. Nothing is deleted. "+
+				"If the delete is intended, plan again with -allow-delete='%s'; to leave the object where it is and stop managing it, run ferry state rm '%s'.",
+				c.Address, why, c.Destination, c.Key, o.Digests.Primary(), obj.Digests.Primary(), c.Address, c.Address),
+		}
+		if m := b.cfg.Mirrors[c.Mirror]; m != nil {
+			d.Subject = m.DeclRange.Ptr()
+		}
+		diags = append(diags, d)
+	}
+	for j, t := range b.opts.AllowDeletes {
+		if !used[j] {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagWarning,
+				Summary:  "Allow-delete target matches nothing",
+				Detail:   fmt.Sprintf("-allow-delete %s names no delete of an object that changed at the destination; it has no effect.", t),
+			})
+		}
+	}
+	return diags
 }
 
 func deleteChange(c plan.Change, o *state.Artifact) plan.Change {

@@ -32,6 +32,8 @@ type caseOptions struct {
 	Targets  []string  `json:"targets"`
 	Excludes []string  `json:"excludes"`
 	Replaces []string  `json:"replaces"`
+	// AllowDeletes are -allow-delete addresses.
+	AllowDeletes []string `json:"allow_deletes"`
 }
 
 // TestGolden plans every directory under testdata: main.ferry.hcl +
@@ -72,6 +74,7 @@ func TestGolden(t *testing.T) {
 			popts.Targets = targets(t, opts.Targets)
 			popts.Excludes = targets(t, opts.Excludes)
 			popts.Replaces = targets(t, opts.Replaces)
+			popts.AllowDeletes = targets(t, opts.AllowDeletes)
 
 			p, diags := planner.Plan(cfg, prior, &inv, popts)
 			p.ConfigDigest = "sha256:config" // the digest covers absolute paths; keep goldens portable

@@ -46,7 +46,7 @@ that cache without contacting the upstreams.`,
 				if cacheDir == "" || f.fromCache != "" || len(args) > 0 {
 					return &exitError{code: ExitError, err: errors.New("-download-only needs -cache DIR, and takes neither a plan file nor -from-cache")}
 				}
-				for _, name := range []string{"replace", "refresh"} {
+				for _, name := range []string{"replace", "refresh", "allow-delete"} {
 					if cmd.Flags().Changed(name) {
 						return &exitError{code: ExitError, err: fmt.Errorf("-download-only reads no state and no destination, so -%s has no meaning there", name)}
 					}
