@@ -17,17 +17,17 @@ import (
 
 // planFlags are the planning options shared by plan and apply.
 type planFlags struct {
-	vars     []config.VarArg
-	refresh  bool
-	targets  []string
-	excludes []string
-	replaces []string
-	// allowDeletes confirm deletes of owned objects changed at the destination.
-	allowDeletes []string
-	parallelism  int
-	lock         lockFlags
+	vars        []config.VarArg
+	refresh     bool
+	targets     []string
+	excludes    []string
+	replaces    []string
+	parallelism int
+	lock        lockFlags
 	// fromCache is apply -from-cache: fetch from this cache directory.
 	fromCache string
+	// allowDeletes confirm deletes of owned objects changed at the destination.
+	allowDeletes []string
 }
 
 func addPlanFlags(fs *pflag.FlagSet, f *planFlags) {
