@@ -131,6 +131,12 @@ type Options struct {
 // in the way) are diagnostics; the plan is returned even then, for display,
 // but must not be applied.
 func Plan(cfg *config.Config, prior *state.State, inv *Inventory, opts Options) (*plan.Plan, hcl.Diagnostics) {
+	p, _, diags := build(cfg, prior, inv, opts)
+	return p, diags
+}
+
+// build is Plan, also returning the builder, whose no-ops Validate needs.
+func build(cfg *config.Config, prior *state.State, inv *Inventory, opts Options) (*plan.Plan, *builder, hcl.Diagnostics) {
 	var diags hcl.Diagnostics
 	if prior == nil {
 		prior = &state.State{}
@@ -248,7 +254,7 @@ func Plan(cfg *config.Config, prior *state.State, inv *Inventory, opts Options) 
 	}
 	p.Sort()
 	p.Summarize(noOps)
-	return p, diags
+	return p, b, diags
 }
 
 type builder struct {
@@ -447,13 +453,12 @@ func (b *builder) planMirror(m *config.Mirror) hcl.Diagnostics {
 				c.Before = &plan.Object{Size: obj.Size, Digests: obj.Digests}
 				c.Detail = "state has " + o.Digests.Primary().String() + ", destination has " + obj.Digests.Primary().String()
 			default:
+				pinRecordedSize(&c, o)
 				b.noOps = append(b.noOps, c)
 				continue
 			}
-			if c.Reason != plan.UpstreamChanged && c.After.Size < 0 && o.Size >= 0 {
-				// Same declared digest as when ferry mirrored it: same bytes,
-				// so the recorded size is exact and can be enforced.
-				c.After.Size, c.SizeDeclared = o.Size, true
+			if c.Reason != plan.UpstreamChanged {
+				pinRecordedSize(&c, o)
 			}
 		case checked && obj.Exists && obj.Digests.Matches(a.Digests):
 			c.Action, c.Reason = plan.Add, plan.AlreadyAtDestination
@@ -511,6 +516,15 @@ func (b *builder) planMirror(m *config.Mirror) hcl.Diagnostics {
 		}
 	}
 	return diags
+}
+
+// pinRecordedSize enforces the size ferry recorded for an owned artifact
+// whose source declares no size but the same digest as when ferry mirrored
+// it: same bytes, so the recorded size is exact.
+func pinRecordedSize(c *plan.Change, o *state.Artifact) {
+	if c.After.Size < 0 && o.Size >= 0 {
+		c.After.Size, c.SizeDeclared = o.Size, true
+	}
 }
 
 func (b *builder) planRemovedMirror(name string, sm *state.Mirror) hcl.Diagnostics {

@@ -93,6 +93,14 @@ func TestGolden(t *testing.T) {
 			compareGolden(t, filepath.Join(abs, "plan.txt"), text.String())
 			compareGolden(t, filepath.Join(abs, "diags.txt"), gotDiags)
 
+			// apply validates a saved plan against the config, the state
+			// and a fresh source listing: every plan ferry makes must pass.
+			if !diags.HasErrors() {
+				if vd := planner.Validate(cfg, prior, &inv, p, opts.Now); vd.HasErrors() {
+					t.Errorf("Validate refuses the plan ferry made:\n%s", renderDiags(vd))
+				}
+			}
+
 			// The JSON must read back into the same plan.
 			back, err := plan.Unmarshal(gotJSON)
 			if err != nil {

@@ -170,6 +170,9 @@ type Options struct {
 	// Refresh stats destination objects and asks sources for sizes; without
 	// it only the source listings are read and the state is trusted.
 	Refresh bool
+	// SourcesOnly lists the sources and reads the consumer files, and
+	// touches no destination at all: what apply needs to check a saved plan.
+	SourcesOnly bool
 	// Parallelism bounds concurrent stats; <= 0 means config.DefaultParallelism.
 	Parallelism int
 	Logger      hclog.Logger
@@ -243,6 +246,10 @@ func Gather(ctx context.Context, cfg *config.Config, prior *state.State, provs P
 	}
 	if err := gatherRewrites(cfg, provs, inv); err != nil {
 		return nil, err
+	}
+	if opts.SourcesOnly {
+		inv.Refreshed, inv.Destinations = false, nil
+		return inv, nil
 	}
 	checked := map[string]bool{}
 	for _, name := range sortedMirrors(cfg) {
