@@ -32,7 +32,9 @@ func (a *app) newApplyCommand() *cobra.Command {
 		Use:   "apply [PLANFILE]",
 		Short: "Transfer and delete what the plan says, verifying every byte",
 		Long: `Apply executes a plan. Given a saved plan file it executes exactly that plan,
-refusing it if the state or the configuration changed since it was made.
+refusing it if the state or the configuration changed since it was made, or if
+it holds any change they do not justify (checked against a fresh listing of
+the sources).
 Without one it plans first and asks for confirmation on a terminal; without a
 terminal it needs -auto-approve.
 
