@@ -117,6 +117,10 @@ type Options struct {
 	Excludes []plan.Target
 	// Replaces force a replace of these artifacts.
 	Replaces []plan.Target
+	// AllowDeletes confirm the delete of these owned artifacts (or of every
+	// artifact of these mirrors) although their content changed at the
+	// destination since ferry wrote it.
+	AllowDeletes []plan.Target
 	// Destinations describes each configured destination ("dir /srv/m"); it
 	// is recorded in the plan so apply can refuse a plan whose destination moved.
 	Destinations map[string]string
@@ -127,6 +131,12 @@ type Options struct {
 // in the way) are diagnostics; the plan is returned even then, for display,
 // but must not be applied.
 func Plan(cfg *config.Config, prior *state.State, inv *Inventory, opts Options) (*plan.Plan, hcl.Diagnostics) {
+	p, _, diags := build(cfg, prior, inv, opts)
+	return p, diags
+}
+
+// build is Plan, also returning the builder, whose no-ops Validate needs.
+func build(cfg *config.Config, prior *state.State, inv *Inventory, opts Options) (*plan.Plan, *builder, hcl.Diagnostics) {
 	var diags hcl.Diagnostics
 	if prior == nil {
 		prior = &state.State{}
@@ -148,6 +158,9 @@ func Plan(cfg *config.Config, prior *state.State, inv *Inventory, opts Options) 
 	}
 	for _, t := range opts.Replaces {
 		p.Replaces = append(p.Replaces, t.String())
+	}
+	for _, t := range opts.AllowDeletes {
+		p.AllowDeletes = append(p.AllowDeletes, t.String())
 	}
 
 	b := &builder{cfg: cfg, prior: prior, inv: inv, opts: opts, owners: map[string]string{}, present: map[string]map[string]bool{}}
@@ -182,6 +195,7 @@ func Plan(cfg *config.Config, prior *state.State, inv *Inventory, opts Options) 
 			p.Changes = append(p.Changes, c)
 		}
 	}
+	diags = append(diags, b.checkChangedDeletes(p.Changes)...)
 
 	// Consumer outputs point at what will be at the destination once this
 	// plan is applied: what is there already, plus what this (possibly
@@ -240,7 +254,7 @@ func Plan(cfg *config.Config, prior *state.State, inv *Inventory, opts Options) 
 	}
 	p.Sort()
 	p.Summarize(noOps)
-	return p, diags
+	return p, b, diags
 }
 
 type builder struct {
@@ -439,13 +453,12 @@ func (b *builder) planMirror(m *config.Mirror) hcl.Diagnostics {
 				c.Before = &plan.Object{Size: obj.Size, Digests: obj.Digests}
 				c.Detail = "state has " + o.Digests.Primary().String() + ", destination has " + obj.Digests.Primary().String()
 			default:
+				pinRecordedSize(&c, o)
 				b.noOps = append(b.noOps, c)
 				continue
 			}
-			if c.Reason != plan.UpstreamChanged && c.After.Size < 0 && o.Size >= 0 {
-				// Same declared digest as when ferry mirrored it: same bytes,
-				// so the recorded size is exact and can be enforced.
-				c.After.Size, c.SizeDeclared = o.Size, true
+			if c.Reason != plan.UpstreamChanged {
+				pinRecordedSize(&c, o)
 			}
 		case checked && obj.Exists && obj.Digests.Matches(a.Digests):
 			c.Action, c.Reason = plan.Add, plan.AlreadyAtDestination
@@ -505,6 +518,15 @@ func (b *builder) planMirror(m *config.Mirror) hcl.Diagnostics {
 	return diags
 }
 
+// pinRecordedSize enforces the size ferry recorded for an owned artifact
+// whose source declares no size but the same digest as when ferry mirrored
+// it: same bytes, so the recorded size is exact.
+func pinRecordedSize(c *plan.Change, o *state.Artifact) {
+	if c.After.Size < 0 && o.Size >= 0 {
+		c.After.Size, c.SizeDeclared = o.Size, true
+	}
+}
+
 func (b *builder) planRemovedMirror(name string, sm *state.Mirror) hcl.Diagnostics {
 	if _, ok := b.cfg.Destinations[sm.Destination]; !ok && len(sm.Artifacts) > 0 {
 		return hcl.Diagnostics{{
@@ -541,6 +563,60 @@ func (b *builder) forgetMoved() {
 	}
 }
 
+// checkChangedDeletes marks each delete of an owned object whose content
+// changed at the destination since ferry wrote it, and refuses it unless
+// -allow-delete confirms it: someone replaced those bytes, and a retention or
+// removal delete would destroy them silently.
+func (b *builder) checkChangedDeletes(changes []plan.Change) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	used := make([]bool, len(b.opts.AllowDeletes))
+	for i := range changes {
+		c := &changes[i]
+		if c.Action != plan.Delete {
+			continue
+		}
+		o := b.prior.Artifact(c.Mirror, c.Key)
+		obj, checked := b.inv.Lookup(c.Destination, c.Key)
+		if o == nil || !checked || !obj.Exists || !obj.Digests.Conflicts(o.Digests) {
+			continue
+		}
+		why := c.ReasonText()
+		c.DestinationChanged = true
+		c.Before = &plan.Object{Size: obj.Size, Digests: obj.Digests}
+		allowed := false
+		for j, t := range b.opts.AllowDeletes {
+			if t.Matches(c.Mirror, c.Key) {
+				used[j], allowed = true, true
+			}
+		}
+		if allowed || c.DryRun {
+			continue
+		}
+		d := &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Owned object changed at destination",
+			Detail: fmt.Sprintf("The plan would delete %s (%s), but %s holds other bytes under %q than ferry wrote (state has %s, destination has %s): "+
+				"someone replaced them, and deleting would destroy content ferry did not write. Nothing is deleted. "+
+				"If the delete is intended, plan again with -allow-delete='%s'; to leave the object where it is and stop managing it, run ferry state rm '%s'.",
+				c.Address, why, c.Destination, c.Key, o.Digests.Primary(), obj.Digests.Primary(), c.Address, c.Address),
+		}
+		if m := b.cfg.Mirrors[c.Mirror]; m != nil {
+			d.Subject = m.DeclRange.Ptr()
+		}
+		diags = append(diags, d)
+	}
+	for j, t := range b.opts.AllowDeletes {
+		if !used[j] {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagWarning,
+				Summary:  "Allow-delete target matches nothing",
+				Detail:   fmt.Sprintf("-allow-delete %s names no delete of an object that changed at the destination; it has no effect.", t),
+			})
+		}
+	}
+	return diags
+}
+
 func deleteChange(c plan.Change, o *state.Artifact) plan.Change {
 	c.Action = plan.Delete
 	c.Name, c.Version = o.Name, o.Version
@@ -548,6 +624,15 @@ func deleteChange(c plan.Change, o *state.Artifact) plan.Change {
 	c.After = nil
 	return c
 }
+
+// Default mass-deletion guard, for mirrors without an explicit max_deletes:
+// a plan may delete at most half of what a mirror owns once it owns
+// guardMinOwned objects or more (smaller mirrors change by whole versions, a
+// half is one or two objects), and nothing at all through a source that
+// lists nothing. Both catch a broken upstream document (a buildpack.toml that
+// lost its dependencies, an OCI repository that lists no tags) before it
+// empties the mirror.
+const guardMinOwned = 4
 
 func (b *builder) checkDeleteGuards(changes []plan.Change) hcl.Diagnostics {
 	var diags hcl.Diagnostics
@@ -562,10 +647,21 @@ func (b *builder) checkDeleteGuards(changes []plan.Change) hcl.Diagnostics {
 		limit := b.cfg.Settings.MaxDeletes
 		rng := b.cfg.Settings.MaxDeletesRange
 		where := "ferry.max_deletes"
-		if m := b.cfg.Mirrors[name]; m != nil && m.Retention.MaxDeletes != nil {
+		m := b.cfg.Mirrors[name]
+		if m != nil && m.Retention.MaxDeletes != nil {
 			limit, rng, where = m.Retention.MaxDeletes, m.Retention.MaxDeletesRange, fmt.Sprintf("mirror %q retention.max_deletes", name)
 		}
-		if limit == nil || n <= *limit {
+		if limit == nil {
+			// A mirror removed from the configuration is deleted on purpose:
+			// only an explicit ferry.max_deletes guards it.
+			if m != nil {
+				if d := b.defaultGuard(m, n); d != nil {
+					diags = append(diags, d)
+				}
+			}
+			continue
+		}
+		if n <= *limit {
 			continue
 		}
 		d := &hcl.Diagnostic{
@@ -581,6 +677,34 @@ func (b *builder) checkDeleteGuards(changes []plan.Change) hcl.Diagnostics {
 		diags = append(diags, d)
 	}
 	return diags
+}
+
+// defaultGuard applies the default mass-deletion guard to n deletes of a
+// configured mirror that sets no max_deletes.
+func (b *builder) defaultGuard(m *config.Mirror, n int) *hcl.Diagnostic {
+	owned := 0
+	if sm := b.prior.Mirrors[m.Name]; sm != nil {
+		owned = len(sm.Artifacts)
+	}
+	var why string
+	switch {
+	case len(b.inv.Sources[m.From]) == 0:
+		why = fmt.Sprintf("source %s lists nothing, and the plan would delete %s of the %s mirror %q owns",
+			m.From, plan.Plural(n, "object"), plan.Plural(owned, "object"), m.Name)
+	case owned >= guardMinOwned && 2*n > owned:
+		why = fmt.Sprintf("the plan would delete %s of the %s mirror %q owns, more than half",
+			plan.Plural(n, "object"), plan.Plural(owned, "object"), m.Name)
+	default:
+		return nil
+	}
+	return &hcl.Diagnostic{
+		Severity: hcl.DiagError,
+		Summary:  "Too many deletes",
+		Detail: fmt.Sprintf("Mass-deletion guard: %s. Nothing is deleted. A source that suddenly lists less (a broken upstream document, an emptied repository) "+
+			"looks exactly like this. Review the plan: if the deletes are intended, set max_deletes = %d (or more) in the retention block of mirror %q "+
+			"or in the ferry block, which replaces this default guard.", why, n, m.Name),
+		Subject: m.DeclRange.Ptr(),
+	}
 }
 
 func sortedKeys[V any](m map[string]V) []string {

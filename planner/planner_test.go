@@ -32,6 +32,8 @@ type caseOptions struct {
 	Targets  []string  `json:"targets"`
 	Excludes []string  `json:"excludes"`
 	Replaces []string  `json:"replaces"`
+	// AllowDeletes are -allow-delete addresses.
+	AllowDeletes []string `json:"allow_deletes"`
 }
 
 // TestGolden plans every directory under testdata: main.ferry.hcl +
@@ -72,6 +74,7 @@ func TestGolden(t *testing.T) {
 			popts.Targets = targets(t, opts.Targets)
 			popts.Excludes = targets(t, opts.Excludes)
 			popts.Replaces = targets(t, opts.Replaces)
+			popts.AllowDeletes = targets(t, opts.AllowDeletes)
 
 			p, diags := planner.Plan(cfg, prior, &inv, popts)
 			p.ConfigDigest = "sha256:config" // the digest covers absolute paths; keep goldens portable
@@ -89,6 +92,14 @@ func TestGolden(t *testing.T) {
 			compareGolden(t, filepath.Join(abs, "plan.json"), string(gotJSON))
 			compareGolden(t, filepath.Join(abs, "plan.txt"), text.String())
 			compareGolden(t, filepath.Join(abs, "diags.txt"), gotDiags)
+
+			// apply validates a saved plan against the config, the state
+			// and a fresh source listing: every plan ferry makes must pass.
+			if !diags.HasErrors() {
+				if vd := planner.Validate(cfg, prior, &inv, p, opts.Now); vd.HasErrors() {
+					t.Errorf("Validate refuses the plan ferry made:\n%s", renderDiags(vd))
+				}
+			}
 
 			// The JSON must read back into the same plan.
 			back, err := plan.Unmarshal(gotJSON)

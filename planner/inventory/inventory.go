@@ -177,6 +177,9 @@ type Options struct {
 	// Refresh stats destination objects and asks sources for sizes; without
 	// it only the source listings are read and the state is trusted.
 	Refresh bool
+	// SourcesOnly lists the sources and reads the consumer files, and
+	// touches no destination at all: what apply needs to check a saved plan.
+	SourcesOnly bool
 	// Parallelism bounds concurrent stats; <= 0 means config.DefaultParallelism.
 	Parallelism int
 	Logger      hclog.Logger
@@ -251,6 +254,10 @@ func Gather(ctx context.Context, cfg *config.Config, prior *state.State, provs P
 	if err := gatherRewrites(cfg, provs, inv); err != nil {
 		return nil, err
 	}
+	if opts.SourcesOnly {
+		inv.Refreshed, inv.Destinations = false, nil
+		return inv, nil
+	}
 	checked := map[string]bool{}
 	for _, name := range sortedMirrors(cfg) {
 		m := cfg.Mirrors[name]
@@ -281,6 +288,10 @@ func Gather(ctx context.Context, cfg *config.Config, prior *state.State, provs P
 	type job struct {
 		dest, key string
 		stat      func(context.Context, string) (providers.Artifact, error)
+		// lenient: a failed stat leaves the key unchecked instead of
+		// failing the plan (keys of removed mirrors, checked only so a
+		// delete of replaced content can be flagged).
+		lenient bool
 	}
 	type packageJob struct {
 		dest, name string
@@ -362,6 +373,43 @@ func Gather(ctx context.Context, cfg *config.Config, prior *state.State, provs P
 		}
 	}
 
+	// Mirrors removed from the config: their owned keys are deleted, so
+	// stat them too, to tell a delete of content someone replaced.
+	var priorMirrors map[string]*state.Mirror
+	if prior != nil {
+		priorMirrors = prior.Mirrors
+	}
+	for _, name := range sortedKeys(priorMirrors) {
+		sm := priorMirrors[name]
+		if _, ok := cfg.Mirrors[name]; ok {
+			continue
+		}
+		if _, ok := cfg.Destinations[sm.Destination]; !ok {
+			continue
+		}
+		dst, err := provs.Destination(sm.Destination)
+		if err != nil {
+			return nil, err
+		}
+		stat := dst.Stat
+		if src, err := provs.Source(sm.Source); err == nil {
+			if _, copies := src.(providers.Copier); copies {
+				if gs, ok := dst.(providers.GraphStater); ok {
+					stat = gs.StatGraph
+				}
+			}
+		}
+		if inv.Destinations[sm.Destination] == nil {
+			inv.Destinations[sm.Destination] = map[string]planner.Object{}
+		}
+		for _, key := range sortedKeys(sm.Artifacts) {
+			if id := sm.Destination + "\x00" + key; !queued[id] {
+				queued[id] = true
+				jobs = append(jobs, job{dest: sm.Destination, key: key, stat: stat, lenient: true})
+			}
+		}
+	}
+
 	var mu sync.Mutex
 	sizeFailures, firstSizeErr := map[string]int{}, map[string]error{}
 	g, gctx := errgroup.WithContext(ctx)
@@ -372,6 +420,9 @@ func Gather(ctx context.Context, cfg *config.Config, prior *state.State, provs P
 			obj := planner.Object{}
 			switch {
 			case errors.Is(err, providers.ErrNotFound):
+			case err != nil && j.lenient:
+				logger.Debug("stat failed", "destination", j.dest, "key", j.key, "error", err)
+				return nil
 			case err != nil:
 				return fmt.Errorf("refreshing %s: %w", j.dest, err)
 			default:
@@ -487,6 +538,10 @@ func gatherUpstream(ctx context.Context, cfg *config.Config, prior *state.State,
 		}
 	}
 	return nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	return slices.Sorted(maps.Keys(m))
 }
 
 func sortedMirrors(cfg *config.Config) []string {

@@ -135,3 +135,54 @@ type brokenStat struct{ providers.Destination }
 func (brokenStat) Stat(context.Context, string) (providers.Artifact, error) {
 	return providers.Artifact{}, errBroken
 }
+
+// TestGatherRemovedMirrorsAndSourcesOnly: a refresh also stats the keys of
+// mirrors removed from the config (so a delete of replaced content can be
+// flagged; a failed stat leaves them unchecked), and SourcesOnly touches no
+// destination at all.
+func TestGatherRemovedMirrorsAndSourcesOnly(t *testing.T) {
+	root := t.TempDir()
+	os.WriteFile(filepath.Join(root, "old.bin"), []byte("someone else's"), 0o644)
+	p := provs{
+		src: httpsrc.New("http.up", &httpsrc.Config{}, httpx.New(httpx.Options{}), nil),
+		dst: dir.New("dir.local", &dir.Config{Path: root}, nil),
+	}
+	prior := state.New("test")
+	prior.EnsureMirror("gone", "http.up", "dir.local")
+	owned := providers.NewDigests(digest([]byte("ferry's")))
+	prior.SetArtifact("gone", &state.Artifact{Key: "old.bin", Size: 7, Digests: owned, SourceDigests: owned})
+	cfg := &config.Config{
+		Mirrors:      map[string]*config.Mirror{},
+		Destinations: map[string]*config.Destination{"dir.local": {}},
+	}
+
+	inv, err := inventory.Gather(context.Background(), cfg, prior, p, inventory.Options{Refresh: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, checked := inv.Lookup("dir.local", "old.bin")
+	if !checked || !got.Exists || !got.Digests.Conflicts(owned) {
+		t.Errorf("removed mirror's key: checked=%v object=%+v; want the replaced content", checked, got)
+	}
+
+	p.dst = brokenStat{p.dst}
+	inv, err = inventory.Gather(context.Background(), cfg, prior, p, inventory.Options{Refresh: true})
+	if err != nil {
+		t.Fatalf("a failed stat of a removed mirror's key failed the plan: %v", err)
+	}
+	if _, checked := inv.Lookup("dir.local", "old.bin"); checked {
+		t.Error("a failed stat counts as checked")
+	}
+
+	// SourcesOnly: brokenStat would fail any destination call.
+	cfg.Mirrors["m"] = &config.Mirror{Name: "m", From: "http.up", To: "dir.local"}
+	prior.EnsureMirror("m", "http.up", "dir.local")
+	prior.SetArtifact("m", &state.Artifact{Key: "a.bin", Size: 7, Digests: owned, SourceDigests: owned})
+	inv, err = inventory.Gather(context.Background(), cfg, prior, p, inventory.Options{Refresh: true, SourcesOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inv.Refreshed || inv.Destinations != nil {
+		t.Errorf("SourcesOnly checked destinations: refreshed=%v destinations=%v", inv.Refreshed, inv.Destinations)
+	}
+}

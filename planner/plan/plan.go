@@ -195,6 +195,12 @@ type Change struct {
 	Detail string `json:"detail,omitempty"`
 	// DryRun marks a delete that is shown but never executed (retention dry_run).
 	DryRun bool `json:"dry_run,omitempty"`
+	// DestinationChanged marks a delete of an owned object whose content
+	// changed at the destination since ferry wrote it (refresh saw another
+	// digest; Before is what the destination holds now). A plan holds such a
+	// delete only when -allow-delete named it: deleting destroys bytes ferry
+	// did not write.
+	DestinationChanged bool `json:"destination_changed,omitempty"`
 
 	Source      string `json:"source,omitempty"` // source address, e.g. "http.tools"; empty for deletes
 	Destination string `json:"destination"`      // destination address, e.g. "dir.local"
@@ -381,6 +387,9 @@ type Plan struct {
 	Targets   []string `json:"targets,omitempty"`
 	Excludes  []string `json:"excludes,omitempty"`
 	Replaces  []string `json:"replaces,omitempty"`
+	// AllowDeletes are the -allow-delete addresses: owned objects (or whole
+	// mirrors) whose delete may proceed although they changed at the destination.
+	AllowDeletes []string `json:"allow_deletes,omitempty"`
 	// Destinations maps each destination address the plan touches to its
 	// description (e.g. "dir /srv/mirror"); apply refuses the plan if one moved.
 	Destinations map[string]string `json:"destinations,omitempty"`

@@ -48,6 +48,9 @@ func (c *Change) ReasonText() string {
 	if c.Detail != "" {
 		s += ": " + c.Detail
 	}
+	if c.DestinationChanged {
+		s += "; changed at destination since ferry wrote it"
+	}
 	return s
 }
 

@@ -4,14 +4,18 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
+	"github.com/ferry-mirror/ferry/planner"
 	"github.com/ferry-mirror/ferry/planner/apply"
 	"github.com/ferry-mirror/ferry/planner/config"
+	"github.com/ferry-mirror/ferry/planner/inventory"
 	"github.com/ferry-mirror/ferry/planner/plan"
 	"github.com/ferry-mirror/ferry/providers/buildpack"
 	"github.com/ferry-mirror/ferry/providers/dir"
@@ -28,7 +32,9 @@ func (a *app) newApplyCommand() *cobra.Command {
 		Use:   "apply [PLANFILE]",
 		Short: "Transfer and delete what the plan says, verifying every byte",
 		Long: `Apply executes a plan. Given a saved plan file it executes exactly that plan,
-refusing it if the state or the configuration changed since it was made.
+refusing it if the state or the configuration changed since it was made, or if
+it holds any change they do not justify (checked against a fresh listing of
+the sources).
 Without one it plans first and asks for confirmation on a terminal; without a
 terminal it needs -auto-approve.
 
@@ -46,7 +52,7 @@ that cache without contacting the upstreams.`,
 				if cacheDir == "" || f.fromCache != "" || len(args) > 0 {
 					return &exitError{code: ExitError, err: errors.New("-download-only needs -cache DIR, and takes neither a plan file nor -from-cache")}
 				}
-				for _, name := range []string{"replace", "refresh"} {
+				for _, name := range []string{"replace", "refresh", "allow-delete"} {
 					if cmd.Flags().Changed(name) {
 						return &exitError{code: ExitError, err: fmt.Errorf("-download-only reads no state and no destination, so -%s has no meaning there", name)}
 					}
@@ -105,16 +111,49 @@ func (a *app) applySaved(path string, f *planFlags) error {
 		return err
 	}
 	now := ps.describeDestinations()
-	for _, addr := range sortedStrings(p.Destinations) {
+	touched := maps.Clone(p.Destinations)
+	if touched == nil {
+		touched = map[string]string{}
+	}
+	for _, c := range p.Changes {
+		// A change whose destination the plan does not describe is checked
+		// too: its description is "" in the plan.
+		touched[c.Destination] = p.Destinations[c.Destination]
+	}
+	for _, addr := range sortedStrings(touched) {
 		if now[addr] != p.Destinations[addr] {
 			return &exitError{code: ExitError, err: fmt.Errorf("saved plan %s is stale: destination %s was %q when planned and is %q now; run ferry plan again", path, addr, p.Destinations[addr], now[addr])}
 		}
+	}
+	if err := a.validateSaved(path, cfg, sess, ps, p, f); err != nil {
+		return err
 	}
 	if !p.Summary.Changed() {
 		fmt.Fprintln(a.streams.Out, "No changes. Nothing to apply.")
 		return a.recordFeeds(sess, p)
 	}
 	return a.execute(cfg, sess, ps, p, f)
+}
+
+// validateSaved refuses a saved plan holding any change the configuration
+// and the state do not justify (an edited plan file): it lists the sources
+// again, contacting no destination, and runs planner.Validate.
+func (a *app) validateSaved(path string, cfg *config.Config, sess *stateSession, ps *providerSet, p *plan.Plan, f *planFlags) error {
+	inv, err := inventory.Gather(a.ctx, cfg, sess.state, ps, inventory.Options{
+		SourcesOnly: true,
+		Parallelism: f.parallelismFor(cfg),
+		Logger:      a.logger.Named("inventory"),
+	})
+	if err != nil {
+		return &exitError{code: ExitError, err: fmt.Errorf("checking saved plan %s against the sources: %w", path, err)}
+	}
+	diags := planner.Validate(cfg, sess.state, inv, p, time.Now())
+	if !diags.HasErrors() {
+		return nil
+	}
+	a.renderDiags(cfg, diags)
+	fmt.Fprintf(a.streams.Err, "\nSaved plan %s refused: it holds changes the configuration and state do not justify. Nothing was applied.\n", path)
+	return silent(ExitError)
 }
 
 func (a *app) applyFresh(f *planFlags, autoApprove bool) error {

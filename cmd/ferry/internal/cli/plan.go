@@ -26,6 +26,8 @@ type planFlags struct {
 	lock        lockFlags
 	// fromCache is apply -from-cache: fetch from this cache directory.
 	fromCache string
+	// allowDeletes confirm deletes of owned objects changed at the destination.
+	allowDeletes []string
 }
 
 func addPlanFlags(fs *pflag.FlagSet, f *planFlags) {
@@ -34,6 +36,7 @@ func addPlanFlags(fs *pflag.FlagSet, f *planFlags) {
 	fs.StringArrayVar(&f.targets, "target", nil, "plan only this `ADDR` (mirror.NAME or mirror.NAME[\"KEY\"]; repeatable)")
 	fs.StringArrayVar(&f.excludes, "exclude", nil, "leave this `ADDR` out of the plan (repeatable)")
 	fs.StringArrayVar(&f.replaces, "replace", nil, "force a re-copy of this artifact `ADDR` (repeatable)")
+	fs.StringArrayVar(&f.allowDeletes, "allow-delete", nil, "delete this owned artifact (or every artifact of mirror.NAME) even though its content changed at the destination since ferry wrote it; `ADDR`, repeatable")
 	fs.IntVar(&f.parallelism, "parallelism", 0, "concurrent operations (default: ferry.parallelism, else 8)")
 	fs.StringVar(&f.fromCache, "from-cache", "", "air gap, inner side: read artifacts (and sizes) from the cache `DIR` made by apply -download-only, never from the upstreams")
 	addLockFlags(fs, &f.lock)
@@ -45,7 +48,7 @@ func addPlanFlags(fs *pflag.FlagSet, f *planFlags) {
 // non-sensitive ones match what was planned.
 func planningOptionsGiven(fs *pflag.FlagSet) []string {
 	var given []string
-	for _, name := range []string{"refresh", "target", "exclude", "replace"} {
+	for _, name := range []string{"refresh", "target", "exclude", "replace", "allow-delete"} {
 		if fs.Changed(name) {
 			given = append(given, "-"+name)
 		}
@@ -93,6 +96,10 @@ func (a *app) makePlan(cfg *config.Config, sess *stateSession, f *planFlags, ps 
 	if err != nil {
 		return nil, err
 	}
+	allowDeletes, err := parseTargets("allow-delete", f.allowDeletes, false)
+	if err != nil {
+		return nil, err
+	}
 	inv, err := inventory.Gather(a.ctx, cfg, sess.state, ps, inventory.Options{
 		Refresh:     f.refresh,
 		Parallelism: f.parallelismFor(cfg),
@@ -113,6 +120,7 @@ func (a *app) makePlan(cfg *config.Config, sess *stateSession, f *planFlags, ps 
 		Targets:      targets,
 		Excludes:     excludes,
 		Replaces:     replaces,
+		AllowDeletes: allowDeletes,
 		Destinations: ps.describeDestinations(),
 	})
 	a.renderDiags(cfg, diags)
