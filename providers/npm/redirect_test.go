@@ -142,4 +142,3 @@ func TestTokenStaysUnderTheRegistry(t *testing.T) {
 		})
 	}
 }
-
