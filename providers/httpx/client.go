@@ -1,7 +1,10 @@
 // Package httpx is the one HTTP client every provider shares. It retries
 // connection failures, 5xx (except 501) and 429 with exponential backoff and
 // jitter, honours Retry-After, resumes interrupted downloads with Range
-// requests, and keeps credentials out of every log line and error.
+// requests, and keeps credentials out of every log line and error. It
+// follows redirects by one policy (redirect.go): credentials stay within
+// their origin or declared scope, and writes are never redirected. Every
+// response body has an idle-read timeout (idle.go).
 //
 // Retries live here and nowhere else: the apply engine never retries.
 package httpx
