@@ -179,7 +179,7 @@ func (c *Client) Do(req *http.Request) (*http.Response, error) {
 		display = Redact(req.URL)
 	}
 	st := &reqState{display: display, host: req.URL.Host}
-	out := req.Clone(context.WithValue(req.Context(), stateKey{}, st))
+	out := req.Clone(context.WithValue(requestContext(req.Context(), req.URL, display), stateKey{}, st))
 	if u := out.URL.User; u != nil {
 		// Move credentials out of the URL, which net/http and retryablehttp
 		// quote in their errors and logs, into the header net/http would
@@ -485,7 +485,7 @@ func (c *Client) DoOnce(req *http.Request) (*http.Response, error) {
 	if !ok {
 		display = Redact(req.URL)
 	}
-	out := req.Clone(req.Context())
+	out := req.Clone(requestContext(req.Context(), req.URL, display))
 	out.Body, out.GetBody, out.ContentLength = req.Body, nil, req.ContentLength
 	if u := out.URL.User; u != nil {
 		if out.Header.Get("Authorization") == "" {

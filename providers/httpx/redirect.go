@@ -43,6 +43,27 @@ type scopeKey struct{}
 
 type noRedirectKey struct{}
 
+type hideLocationKey struct{}
+
+// requestContext is ctx for a request shown as display: when that is not the
+// request's own redacted URL (a URL built from a sensitive value, shown as
+// "(sensitive)"), the locations it is redirected to are never shown either,
+// since they may repeat the sensitive parts.
+func requestContext(ctx context.Context, u *url.URL, display string) context.Context {
+	if display != Redact(u) {
+		return context.WithValue(ctx, hideLocationKey{}, true)
+	}
+	return ctx
+}
+
+// showLocation is how u, a redirect target, appears in logs and errors.
+func showLocation(ctx context.Context, u *url.URL) string {
+	if hide, _ := ctx.Value(hideLocationKey{}).(bool); hide {
+		return "(hidden: the request URL is sensitive)"
+	}
+	return Redact(u)
+}
+
 // WithCredentialScope returns a context whose requests send their
 // credentials only to URLs under scope: the same scheme, host and port, and
 // a path equal to scope's or below it (a path segment boundary: /npm/
@@ -97,15 +118,15 @@ func redirectLocation(resp *http.Response) string {
 	if loc == "" {
 		return "(none)"
 	}
-	base := &url.URL{}
+	base, ctx := &url.URL{}, context.Background()
 	if resp.Request != nil && resp.Request.URL != nil {
-		base = resp.Request.URL
+		base, ctx = resp.Request.URL, resp.Request.Context()
 	}
 	u, err := base.Parse(loc)
 	if err != nil {
 		return "(invalid location)"
 	}
-	return Redact(u)
+	return showLocation(ctx, u)
 }
 
 // refuseRedirect turns a 3xx answer to a request that must not be
@@ -160,7 +181,7 @@ func (c *Client) checkRedirect(req *http.Request, via []*http.Request) error {
 	}
 	if dropCredentials(req.Header) {
 		c.log.Debug("redirect leaves the credentials' scope; following it without credentials",
-			"url", c.display(ctx), "status", req.Response.StatusCode, "location", Redact(req.URL),
+			"url", c.display(ctx), "status", req.Response.StatusCode, "location", showLocation(ctx, req.URL),
 			"scope", scope.String())
 	}
 	return nil

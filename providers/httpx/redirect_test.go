@@ -327,3 +327,37 @@ func TestScopeCovers(t *testing.T) {
 		}
 	}
 }
+
+// A request shown under a display URL ("(sensitive)": its URL is built from
+// a secret) never has its redirect target shown either, in errors or logs:
+// the target may repeat the secret.
+func TestRedirectOfSensitiveURLHidesTheLocation(t *testing.T) {
+	target := &recorder{}
+	b := httptest.NewServer(target)
+	defer b.Close()
+	a := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, b.URL+r.URL.Path, http.StatusFound)
+	}))
+	defer a.Close()
+	for _, method := range []string{http.MethodPut, http.MethodGet} {
+		c, log := newTestClient(t, 1)
+		ctx := WithDisplayURL(t.Context(), "(sensitive)")
+		req, _ := http.NewRequestWithContext(ctx, method, a.URL+"/tok-s3cret/k", nil)
+		req.Header.Set("Authorization", "Bearer t0ken")
+		resp, err := c.Do(req)
+		if method == http.MethodGet {
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+		} else if err == nil || !strings.Contains(err.Error(), "(hidden: the request URL is sensitive)") {
+			t.Errorf("%s error = %v; want the location hidden", method, err)
+		}
+		if err != nil && strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("%s error shows the secret: %v", method, err)
+		}
+		if strings.Contains(log.String(), "s3cret") || strings.Contains(log.String(), "t0ken") {
+			t.Errorf("%s log shows a secret:\n%s", method, log.String())
+		}
+	}
+}
