@@ -99,9 +99,10 @@ var ErrTooLarge = errors.New("artifact too large")
 // NewVerifyingReader returns the reader every transfer streams through: r
 // checked against the change's declared size and digests and, when the
 // source declares no size, bounded by the size its upstream reported while
-// planning (a HEAD's Content-Length, if any) and by maxArtifactSize (<= 0:
-// DefaultMaxArtifactSize). Past the bound, Read fails with an error
-// wrapping ErrTooLarge, so the destination discards what it received.
+// planning (a HEAD's Content-Length, if any and not 0) and by
+// maxArtifactSize (<= 0: DefaultMaxArtifactSize). Past the bound, Read
+// fails with an error wrapping ErrTooLarge, so the destination discards
+// what it received.
 func NewVerifyingReader(c plan.Change, r io.Reader, maxArtifactSize int64) *verify.Reader {
 	size := int64(-1)
 	var digests providers.Digests
@@ -118,7 +119,9 @@ func NewVerifyingReader(c plan.Change, r io.Reader, maxArtifactSize int64) *veri
 	if maxArtifactSize <= 0 {
 		maxArtifactSize = DefaultMaxArtifactSize
 	}
-	if c.After != nil && c.After.Size >= 0 && c.After.Size <= maxArtifactSize {
+	// A reported size of 0 is taken for a sloppy HEAD rather than a bound
+	// (an empty artifact passes the maximum anyway).
+	if c.After != nil && c.After.Size > 0 && c.After.Size <= maxArtifactSize {
 		return vr.Limit(c.After.Size, fmt.Errorf("artifact %s is larger than the %s its upstream reported when planned (the source declares no size); plan again if it changed: %w",
 			c.Key, sizeText(c.After.Size), ErrTooLarge))
 	}
