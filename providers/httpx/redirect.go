@@ -37,7 +37,9 @@ import (
 const maxRedirects = 10
 
 // credentialHeaders are the request headers that carry credentials.
-var credentialHeaders = [...]string{"Authorization", "Proxy-Authorization", "Cookie"}
+func credentialHeaders() [3]string {
+	return [...]string{"Authorization", "Proxy-Authorization", "Cookie"}
+}
 
 type scopeKey struct{}
 
@@ -191,7 +193,7 @@ func (c *Client) checkRedirect(req *http.Request, via []*http.Request) error {
 // there were any.
 func dropCredentials(h http.Header) bool {
 	had := false
-	for _, k := range credentialHeaders {
+	for _, k := range credentialHeaders() {
 		if _, ok := h[k]; ok {
 			had = true
 			h.Del(k)

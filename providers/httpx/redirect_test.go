@@ -24,7 +24,7 @@ func (r *recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	line := req.Method + " " + req.URL.Path
-	for _, h := range credentialHeaders {
+	for _, h := range credentialHeaders() {
 		if v := req.Header.Get(h); v != "" {
 			line += " " + h + "=" + v
 			r.creds++
