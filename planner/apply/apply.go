@@ -82,6 +82,60 @@ type Options struct {
 	// CheckpointInterval bounds how long a completed change may go unpersisted;
 	// <= 0 means 250ms. The state is always persisted before Apply returns.
 	CheckpointInterval time.Duration
+	// MaxArtifactSize bounds an artifact whose source declares no size
+	// (see NewVerifyingReader); <= 0 means DefaultMaxArtifactSize.
+	MaxArtifactSize int64
+}
+
+// DefaultMaxArtifactSize bounds an artifact whose size no source declares:
+// far above any package or toolchain archive mirrored in practice (the
+// largest JDK, CUDA or node archives are well under 4 GiB), yet a cap on
+// the disk an endless upstream body can fill.
+const DefaultMaxArtifactSize int64 = 8 << 30
+
+// ErrTooLarge reports an artifact of undeclared size that grew past its
+// bound.
+var ErrTooLarge = errors.New("artifact too large")
+
+// NewVerifyingReader returns the reader every transfer streams through: r
+// checked against the change's declared size and digests and, when the
+// source declares no size, bounded by the size its upstream reported while
+// planning (a HEAD's Content-Length, if any and not 0) and by
+// maxArtifactSize (<= 0: DefaultMaxArtifactSize). Past the bound, Read
+// fails with an error wrapping ErrTooLarge, so the destination discards
+// what it received.
+func NewVerifyingReader(c plan.Change, r io.Reader, maxArtifactSize int64) *verify.Reader {
+	size := int64(-1)
+	var digests providers.Digests
+	if c.After != nil {
+		digests = c.After.Digests
+		if c.SizeDeclared {
+			size = c.After.Size
+		}
+	}
+	vr := verify.NewReader(r, size, digests)
+	if size >= 0 {
+		return vr
+	}
+	if maxArtifactSize <= 0 {
+		maxArtifactSize = DefaultMaxArtifactSize
+	}
+	// A reported size of 0 is taken for a sloppy HEAD rather than a bound
+	// (an empty artifact passes the maximum anyway).
+	if c.After != nil && c.After.Size > 0 && c.After.Size <= maxArtifactSize {
+		return vr.Limit(c.After.Size, fmt.Errorf("artifact %s is larger than the %s its upstream reported when planned (the source declares no size); plan again if it changed: %w",
+			c.Key, sizeText(c.After.Size), ErrTooLarge))
+	}
+	return vr.Limit(maxArtifactSize, fmt.Errorf("artifact %s is larger than max_artifact_size %s (its size is unknown upstream); raise max_artifact_size in the ferry block if it is genuine: %w",
+		c.Key, sizeText(maxArtifactSize), ErrTooLarge))
+}
+
+// sizeText is n in bytes and, from 1 KiB, in IEC units.
+func sizeText(n int64) string {
+	if n < 1024 {
+		return plan.FormatBytes(n)
+	}
+	return fmt.Sprintf("%s (%d bytes)", plan.FormatBytes(n), n)
 }
 
 // Failure is one change that did not apply.
@@ -313,7 +367,7 @@ func (e *engine) transfer(ctx context.Context, c plan.Change) error {
 		return err
 	}
 	defer rc.Close()
-	vr := verify.NewReader(&progressReader{r: rc, p: e.opts.Progress}, want.Size, want.Digests)
+	vr := NewVerifyingReader(c, &progressReader{r: rc, p: e.opts.Progress}, e.opts.MaxArtifactSize)
 	err = put(ctx, want, vr, providers.PutOptions{Overwrite: c.Action == plan.Replace})
 	if errors.Is(err, providers.ErrAlreadyExists) {
 		// Something appeared at the key after planning (or the plan did not

@@ -299,6 +299,8 @@ func settingsSchema() *hcl.BodySchema {
 		{Name: "state"},
 		{Name: "parallelism"},
 		{Name: "max_deletes"},
+		{Name: "max_artifact_size"},
+		{Name: "http_idle_timeout"},
 	}}
 }
 
@@ -344,6 +346,7 @@ func decodeSettings(block *hcl.Block, ectx *hcl.EvalContext, s *Settings) hcl.Di
 			s.MaxDeletes, s.MaxDeletesRange = &n, attr.Range
 		}
 	}
+	diags = append(diags, decodeTransferLimits(content, ectx, s)...)
 	return diags
 }
 

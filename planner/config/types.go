@@ -46,6 +46,12 @@ type Settings struct {
 	// retention.max_deletes, and for mirrors removed from the config. nil: no guard.
 	MaxDeletes      *int
 	MaxDeletesRange hcl.Range
+	// MaxArtifactSize bounds, in bytes, an artifact whose source declares no
+	// size; 0 means the apply engine's default.
+	MaxArtifactSize int64
+	// HTTPIdleTimeout is how long an HTTP response body may deliver no byte;
+	// 0 means the HTTP client's default.
+	HTTPIdleTimeout time.Duration
 	DeclRange       hcl.Range
 }
 

@@ -63,8 +63,12 @@ func escapeKey(key string) string {
 
 func (s *Store) objectURL(key string) string { return s.cfg.URL + "/" + escapeKey(key) }
 
+// newRequest builds a request for key. Redirects are never followed: every
+// request is a write or a stat whose answer must come from the object's own
+// URL (a PUT redirected elsewhere would look stored, a redirected HEAD would
+// describe another object), and the credentials stay with url.
 func (s *Store) newRequest(ctx context.Context, method, key string, body io.Reader) (*http.Request, error) {
-	req, err := http.NewRequestWithContext(ctx, method, s.objectURL(key), body)
+	req, err := http.NewRequestWithContext(httpx.WithoutRedirects(ctx), method, s.objectURL(key), body)
 	if err != nil {
 		return nil, err
 	}

@@ -1,7 +1,10 @@
 // Package httpx is the one HTTP client every provider shares. It retries
 // connection failures, 5xx (except 501) and 429 with exponential backoff and
 // jitter, honours Retry-After, resumes interrupted downloads with Range
-// requests, and keeps credentials out of every log line and error.
+// requests, and keeps credentials out of every log line and error. It
+// follows redirects by one policy (redirect.go): credentials stay within
+// their origin or declared scope, and writes are never redirected. Every
+// response body has an idle-read timeout (idle.go).
 //
 // Retries live here and nowhere else: the apply engine never retries.
 package httpx
@@ -29,6 +32,8 @@ const (
 	DefaultMinBackoff = 200 * time.Millisecond
 	DefaultMaxBackoff = 10 * time.Second
 	DefaultTimeout    = 60 * time.Second
+	// DefaultIdleTimeout is how long a response body may deliver no byte.
+	DefaultIdleTimeout = 60 * time.Second
 
 	// MaxRetryAfter caps how long a server's Retry-After header can make the
 	// client wait before one retry, so that a hostile or misconfigured server
@@ -52,6 +57,12 @@ type Options struct {
 	// (currently 60s) is used. It applies only to the default transport: a
 	// caller-supplied Transport keeps its own timeouts.
 	Timeout time.Duration
+	// IdleTimeout bounds how long a response body may go without delivering
+	// a byte while it is being read; then the read fails with an
+	// *IdleTimeoutError and GetStream resumes as after any mid-stream
+	// failure. It applies to every transport. If <= 0, a default
+	// (currently 60s) is used.
+	IdleTimeout time.Duration
 	// UserAgent is sent when a request has no User-Agent of its own.
 	UserAgent string
 	// Transport performs single attempts. If nil, a clone of
@@ -108,8 +119,13 @@ func New(opts Options) *Client {
 		t.DisableCompression = true
 		rt = t
 	}
+	idle := opts.IdleTimeout
+	if idle <= 0 {
+		idle = DefaultIdleTimeout
+	}
+	rt = idleTransport{next: rt, idle: idle}
 	c.rc = &retryablehttp.Client{
-		HTTPClient:      &http.Client{Transport: rt},
+		HTTPClient:      &http.Client{Transport: rt, CheckRedirect: c.checkRedirect},
 		Logger:          leveledLogger{c.log},
 		RetryWaitMin:    minB,
 		RetryWaitMax:    maxB,
@@ -163,7 +179,7 @@ func (c *Client) Do(req *http.Request) (*http.Response, error) {
 		display = Redact(req.URL)
 	}
 	st := &reqState{display: display, host: req.URL.Host}
-	out := req.Clone(context.WithValue(req.Context(), stateKey{}, st))
+	out := req.Clone(context.WithValue(requestContext(req.Context(), req.URL, display), stateKey{}, st))
 	if u := out.URL.User; u != nil {
 		// Move credentials out of the URL, which net/http and retryablehttp
 		// quote in their errors and logs, into the header net/http would
@@ -174,6 +190,7 @@ func (c *Client) Do(req *http.Request) (*http.Response, error) {
 		}
 		out.URL.User = nil
 	}
+	c.scopeCredentials(out, display)
 	if c.userAgent != "" && out.Header.Get("User-Agent") == "" {
 		out.Header.Set("User-Agent", c.userAgent)
 	}
@@ -208,6 +225,9 @@ func (c *Client) Do(req *http.Request) (*http.Response, error) {
 			e.Err = stripURLError(e.Err)
 		}
 		return nil, e
+	}
+	if err := refuseRedirect(out, resp); err != nil {
+		return nil, &Error{Method: req.Method, URL: display, Attempts: st.attempts, Err: err}
 	}
 	return resp, nil
 }
@@ -465,7 +485,7 @@ func (c *Client) DoOnce(req *http.Request) (*http.Response, error) {
 	if !ok {
 		display = Redact(req.URL)
 	}
-	out := req.Clone(req.Context())
+	out := req.Clone(requestContext(req.Context(), req.URL, display))
 	out.Body, out.GetBody, out.ContentLength = req.Body, nil, req.ContentLength
 	if u := out.URL.User; u != nil {
 		if out.Header.Get("Authorization") == "" {
@@ -474,6 +494,7 @@ func (c *Client) DoOnce(req *http.Request) (*http.Response, error) {
 		}
 		out.URL.User = nil
 	}
+	c.scopeCredentials(out, display)
 	if c.userAgent != "" && out.Header.Get("User-Agent") == "" {
 		out.Header.Set("User-Agent", c.userAgent)
 	}
@@ -481,6 +502,9 @@ func (c *Client) DoOnce(req *http.Request) (*http.Response, error) {
 	resp, err := c.rc.HTTPClient.Do(out)
 	if err != nil {
 		return nil, &Error{Method: req.Method, URL: display, Attempts: 1, Err: stripURLError(err)}
+	}
+	if err := refuseRedirect(out, resp); err != nil {
+		return nil, &Error{Method: req.Method, URL: display, Attempts: 1, Err: err}
 	}
 	return resp, nil
 }

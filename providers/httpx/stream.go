@@ -21,8 +21,9 @@ import (
 // the server answers 206 with a Content-Range starting at N. This needs the
 // first response to carry "Accept-Ranges: bytes" and a strong ETag or a
 // Last-Modified date; otherwise, or after MaxRetries resumes, the read fails
-// with an error saying why. It never silently truncates. The caller still
-// verifies the bytes.
+// with an error saying why. It never silently truncates. A body that stalls
+// (no byte for the client's IdleTimeout) counts as such a failure. The caller
+// still verifies the bytes.
 func (c *Client) GetStream(ctx context.Context, rawURL string, hdr http.Header) (io.ReadCloser, *http.Response, error) {
 	display, ok := displayFrom(ctx)
 	if !ok {

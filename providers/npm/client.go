@@ -85,14 +85,17 @@ func (r *registry) newRequest(ctx context.Context, method, rawURL string, body [
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Accept", "application/json")
-	r.authorize(req)
-	return req, nil
+	return r.authorize(req), nil
 }
 
-func (r *registry) authorize(req *http.Request) {
+// authorize adds the token to a request under the registry's base, and
+// declares the base as the token's scope: httpx drops the token on any
+// redirect that leaves it (even on the same origin).
+func (r *registry) authorize(req *http.Request) *http.Request {
 	if r.token != "" && r.covers(req.URL) {
 		req.Header.Set("Authorization", "Bearer "+r.token)
 	}
+	return req.WithContext(httpx.WithCredentialScope(req.Context(), r.base))
 }
 
 // do sends a request and checks the status; body is nil or JSON. It

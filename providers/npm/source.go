@@ -424,7 +424,7 @@ func (s *Source) Fetch(ctx context.Context, a providers.Artifact) (io.ReadCloser
 	if r.token != "" && r.covers(u) {
 		hdr.Set("Authorization", "Bearer "+r.token)
 	}
-	rc, _, err := r.http.GetStream(ctx, doc.Dist.Tarball, hdr)
+	rc, _, err := r.http.GetStream(httpx.WithCredentialScope(ctx, r.base), doc.Dist.Tarball, hdr)
 	if err != nil {
 		return nil, s.opErr("fetch", a.Key, err)
 	}

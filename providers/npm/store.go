@@ -223,7 +223,7 @@ func (s *Store) PutWithManifest(ctx context.Context, a providers.Artifact, manif
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("npm-command", "publish")
-	s.reg.authorize(req)
+	req = s.reg.authorize(req)
 	resp, err := s.reg.http.Do(req)
 	s.docs.forget(name)
 	if err != nil {

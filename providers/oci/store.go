@@ -89,6 +89,9 @@ type Options struct {
 	// its defaults).
 	MaxRetries             int
 	MinBackoff, MaxBackoff time.Duration
+	// IdleTimeout is the httpx client's body idle-read timeout (zero: its
+	// default).
+	IdleTimeout time.Duration
 }
 
 // Store keeps artifacts in one repository of an OCI registry, or in one per
@@ -183,12 +186,13 @@ func newStore(name string, cfg *Config, logger hclog.Logger, opts Options, side 
 		rt = newTransport(cfg.Insecure)
 	}
 	hc := httpx.New(httpx.Options{
-		Logger:     logger.Named("http"),
-		MaxRetries: opts.MaxRetries,
-		MinBackoff: opts.MinBackoff,
-		MaxBackoff: opts.MaxBackoff,
-		UserAgent:  opts.UserAgent,
-		Transport:  rt,
+		Logger:      logger.Named("http"),
+		MaxRetries:  opts.MaxRetries,
+		MinBackoff:  opts.MinBackoff,
+		MaxBackoff:  opts.MaxBackoff,
+		IdleTimeout: opts.IdleTimeout,
+		UserAgent:   opts.UserAgent,
+		Transport:   rt,
 	})
 	s := &Store{name: name, side: side, cfg: cfg, log: logger, host: ref.Host(), http: hc}
 	ac := &auth.Client{

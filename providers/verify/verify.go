@@ -29,6 +29,10 @@ type Reader struct {
 	want   providers.Digests
 	hashes []algHash
 	n      int64
+	// max bounds a stream of unknown size (-1: no bound); maxErr is the
+	// error reading past it returns.
+	max    int64
+	maxErr error
 	// err is the terminal result: io.EOF once everything matched, a mismatch
 	// or configuration error otherwise. It is returned by every later Read.
 	err      error
@@ -45,7 +49,7 @@ type algHash struct {
 // content. A digest with an unsupported algorithm makes the first Read fail
 // with an error wrapping providers.ErrUnsupported.
 func NewReader(r io.Reader, size int64, want providers.Digests) *Reader {
-	v := &Reader{r: r, size: size, want: want}
+	v := &Reader{r: r, size: size, want: want, max: -1}
 	v.hashes = append(v.hashes, algHash{providers.SHA256, providers.SHA256.New()})
 	for _, d := range want {
 		if v.hasher(d.Algorithm) != nil {
@@ -57,6 +61,17 @@ func NewReader(r io.Reader, size int64, want providers.Digests) *Reader {
 			break
 		}
 		v.hashes = append(v.hashes, algHash{d.Algorithm, h})
+	}
+	return v
+}
+
+// Limit bounds a stream whose size is unknown (NewReader's size < 0): once
+// more than max bytes arrive, Read fails with err, having read at most one
+// byte past max. It does nothing when the size is known, since that is
+// enforced exactly. It returns v.
+func (v *Reader) Limit(max int64, err error) *Reader {
+	if v.size < 0 && max >= 0 {
+		v.max, v.maxErr = max, err
 	}
 	return v
 }
@@ -82,10 +97,21 @@ func (v *Reader) Read(p []byte) (int, error) {
 			p = p[:limit]
 		}
 	}
+	if v.max >= 0 {
+		if limit := v.max - v.n + 1; int64(len(p)) > limit {
+			p = p[:limit]
+		}
+	}
 	if len(p) == 0 {
 		return 0, nil
 	}
 	n, err := v.r.Read(p)
+	if v.max >= 0 && v.n+int64(n) > v.max {
+		keep := int(v.max - v.n)
+		v.write(p[:keep])
+		v.err = v.maxErr
+		return keep, v.err
+	}
 	if v.size >= 0 && v.n+int64(n) > v.size {
 		keep := int(v.size - v.n)
 		v.write(p[:keep])

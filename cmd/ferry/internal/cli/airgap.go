@@ -14,12 +14,12 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/ferry-mirror/ferry/planner"
+	"github.com/ferry-mirror/ferry/planner/apply"
 	"github.com/ferry-mirror/ferry/planner/inventory"
 	"github.com/ferry-mirror/ferry/planner/plan"
 	"github.com/ferry-mirror/ferry/providers"
 	"github.com/ferry-mirror/ferry/providers/buildpack"
 	"github.com/ferry-mirror/ferry/providers/dir"
-	"github.com/ferry-mirror/ferry/providers/verify"
 	"github.com/ferry-mirror/ferry/state"
 )
 
@@ -103,7 +103,7 @@ func (a *app) downloadOnly(f *planFlags, cacheDir string) error {
 	g.SetLimit(f.parallelismFor(cfg))
 	for _, j := range jobs {
 		g.Go(func() error {
-			n, already, err := a.cacheOne(a.ctx, ps, cache, j.c, j.key)
+			n, already, err := a.cacheOne(a.ctx, ps, cache, j.c, j.key, cfg.Settings.MaxArtifactSize)
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
@@ -137,7 +137,7 @@ func (a *app) downloadOnly(f *planFlags, cacheDir string) error {
 }
 
 // cacheOne fetches one artifact into the cache, verifying it on the way.
-func (a *app) cacheOne(ctx context.Context, ps *providerSet, cache *dir.Store, c plan.Change, key string) (n int64, already bool, err error) {
+func (a *app) cacheOne(ctx context.Context, ps *providerSet, cache *dir.Store, c plan.Change, key string, maxSize int64) (n int64, already bool, err error) {
 	if obj, err := cache.Stat(ctx, key); err == nil && obj.Digests.Matches(c.After.Digests) {
 		return 0, true, nil
 	}
@@ -154,7 +154,7 @@ func (a *app) cacheOne(ctx context.Context, ps *providerSet, cache *dir.Store, c
 		return 0, false, err
 	}
 	defer rc.Close()
-	vr := verify.NewReader(rc, want.Size, want.Digests)
+	vr := apply.NewVerifyingReader(c, rc, maxSize)
 	err = cache.Put(ctx, providers.Artifact{Key: key, Size: want.Size, Digests: want.Digests}, vr, providers.PutOptions{Overwrite: true})
 	if err != nil {
 		return 0, false, err

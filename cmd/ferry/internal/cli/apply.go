@@ -200,10 +200,11 @@ func (a *app) execute(cfg *config.Config, sess *stateSession, ps *providerSet, p
 	var bar *progressbar.ProgressBar
 	prog := a.progress(&bar, &mu)
 	res, err := apply.Apply(a.ctx, p, sess.state, sess.manager, ps, apply.Options{
-		Parallelism: f.parallelismFor(cfg),
-		Logger:      a.logger,
-		Rewriter:    buildpack.Rewriter{Dir: cfg.Dir},
-		Progress:    prog,
+		Parallelism:     f.parallelismFor(cfg),
+		MaxArtifactSize: cfg.Settings.MaxArtifactSize,
+		Logger:          a.logger,
+		Rewriter:        buildpack.Rewriter{Dir: cfg.Dir},
+		Progress:        prog,
 		OnDone: func(c plan.Change, err error) {
 			mu.Lock()
 			defer mu.Unlock()

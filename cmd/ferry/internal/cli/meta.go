@@ -202,7 +202,7 @@ type providerSet struct {
 }
 
 func (a *app) buildProviders(cfg *config.Config) (*providerSet, error) {
-	client := httpx.New(httpx.Options{Logger: a.logger.Named("http"), UserAgent: "ferry/" + Version})
+	client := httpx.New(httpx.Options{Logger: a.logger.Named("http"), UserAgent: "ferry/" + Version, IdleTimeout: cfg.Settings.HTTPIdleTimeout})
 	ps := &providerSet{sources: map[string]providers.Source{}, destinations: map[string]providers.Destination{}}
 	for addr, s := range cfg.Sources {
 		switch c := s.Settings.(type) {
@@ -211,7 +211,7 @@ func (a *app) buildProviders(cfg *config.Config) (*providerSet, error) {
 		case *buildpack.Config:
 			ps.sources[addr] = buildpack.New(addr, c, client, a.logger.Named("source").With("source", addr))
 		case *oci.SourceConfig:
-			s, err := oci.NewSourceWithOptions(addr, c, a.logger.Named("source").With("source", addr), oci.Options{UserAgent: "ferry/" + Version})
+			s, err := oci.NewSourceWithOptions(addr, c, a.logger.Named("source").With("source", addr), oci.Options{UserAgent: "ferry/" + Version, IdleTimeout: cfg.Settings.HTTPIdleTimeout})
 			if err != nil {
 				return nil, &exitError{code: ExitError, err: err}
 			}
@@ -234,7 +234,7 @@ func (a *app) buildProviders(cfg *config.Config) (*providerSet, error) {
 		case *httpdst.Config:
 			ps.destinations[addr] = httpdst.New(addr, c, client, a.logger.Named("destination").With("destination", addr))
 		case *oci.Config:
-			s, err := oci.NewWithOptions(addr, c, a.logger.Named("destination").With("destination", addr), oci.Options{UserAgent: "ferry/" + Version})
+			s, err := oci.NewWithOptions(addr, c, a.logger.Named("destination").With("destination", addr), oci.Options{UserAgent: "ferry/" + Version, IdleTimeout: cfg.Settings.HTTPIdleTimeout})
 			if err != nil {
 				return nil, &exitError{code: ExitError, err: err}
 			}
