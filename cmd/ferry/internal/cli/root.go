@@ -59,7 +59,20 @@ type app struct {
 	chdir   string
 	logger  hclog.Logger
 	logFile io.Closer
+	// onLogger receives the logger once FERRY_LOG and FERRY_LOG_PATH are
+	// applied (see WithLoggerHook).
+	onLogger func(hclog.Logger)
 }
+
+// Option configures one Execute.
+type Option func(*app)
+
+// WithLoggerHook makes Execute hand f the invocation's logger as soon as it
+// is built, before any command runs. main uses it to send the standard
+// library's logger (net/http and some libraries write to it) through
+// FERRY_LOG and FERRY_LOG_PATH: configuring the process is main's job, and
+// this package keeps no process-wide state.
+func WithLoggerHook(f func(hclog.Logger)) Option { return func(a *app) { a.onLogger = f } }
 
 func (a *app) getenv(name string) string {
 	for i := len(a.env) - 1; i >= 0; i-- {
@@ -79,8 +92,11 @@ func isTerminal(f any) bool {
 }
 
 // Execute runs ferry with args and returns the process exit code.
-func Execute(ctx context.Context, args []string, streams Streams, env []string) int {
+func Execute(ctx context.Context, args []string, streams Streams, env []string, opts ...Option) int {
 	a := &app{ctx: ctx, streams: streams, env: env}
+	for _, o := range opts {
+		o(a)
+	}
 	defer func() {
 		if a.logFile != nil {
 			a.logFile.Close()
@@ -184,6 +200,9 @@ func (a *app) setupLogger() error {
 		Output: out,
 		Color:  hclog.ColorOff,
 	})
+	if a.onLogger != nil {
+		a.onLogger(a.logger)
+	}
 	return nil
 }
 
