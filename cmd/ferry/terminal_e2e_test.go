@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -115,5 +116,76 @@ mirror "m" {
 				}
 			}
 		})
+	}
+}
+
+// TestHostileNamesNeverReachTheTerminalRaw: a state whose mirror name and
+// artifact key and version carry terminal escape sequences is shown by
+// plan, state list, state show and in error messages with every control
+// character escaped; the JSON output stays valid JSON with the exact names.
+func TestHostileNamesNeverReachTheTerminalRaw(t *testing.T) {
+	dir := copyDir(t, "../../examples/quickstart")
+	up := startUpstream(t, filepath.Join(dir, "upstream"))
+	const mirror = "evil\x1b]0;pwned\x07"
+	const key = "x\x1b[2J/y\u202e.txt"
+	st := map[string]any{
+		"version": 2, "tool_version": "0.1.0", "serial": 1,
+		"lineage": "6a0c1e4e-5b8f-4c52-9d3c-1f2e0b7a9c11",
+		"mirrors": map[string]any{
+			mirror: map[string]any{
+				"source": "http.tools", "destination": "dir.local",
+				"artifacts": map[string]any{
+					key: map[string]any{
+						"key": key, "name": "x\x1b[2J", "version": "1.0.0\x1b[2J", "size": 3,
+						"digests":  []string{"sha256:2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae"},
+						"added_at": "2026-03-01T09:12:00Z",
+					},
+				},
+			},
+		},
+	}
+	b, err := json.Marshal(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "ferry.state.json"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"FERRY_VAR_upstream=" + up.URL, "FERRY_LOG=trace"}
+	addr := "mirror." + mirror + `["x\u001b[2J/y\u202e.txt"]`
+	for _, tt := range []struct {
+		args []string
+		// shown: the output names the hostile mirror (escaped).
+		shown bool
+	}{
+		{args: []string{"plan"}, shown: true},
+		{args: []string{"state", "list"}, shown: true},
+		{args: []string{"show"}, shown: true},
+		// Not an address (the name is no identifier): the error repeats it.
+		{args: []string{"state", "show", addr}},
+		{args: []string{"plan", "-target", addr}},
+	} {
+		args := tt.args
+		r := ferry(t, dir, env, args...)
+		all := r.stdout + r.stderr
+		if tt.shown && !strings.Contains(all, `evil\x1b]0;pwned\x07`) {
+			t.Errorf("%q shows no escaped ESC:\nstdout:\n%s\nstderr:\n%s", args, r.stdout, r.stderr)
+		}
+		for i, c := range []byte(all) {
+			if (c < 0x20 && c != '\n' && c != '\t') || c == 0x7f || c == 0x9b || c == 0x9d {
+				t.Fatalf("%q wrote the raw control byte %#x at %d:\n%q", args, c, i, all)
+			}
+		}
+		if strings.Contains(all, "\u202e") {
+			t.Fatalf("%q wrote a raw bidi override:\n%q", args, all)
+		}
+	}
+	r := ferry(t, dir, env, "show", "-json")
+	var got map[string]any
+	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil {
+		t.Fatalf("show -json is not JSON: %v\n%s", err, r.stdout)
+	}
+	if _, ok := got["mirrors"].(map[string]any)[mirror]; !ok {
+		t.Errorf("show -json lost the exact mirror name:\n%s", r.stdout)
 	}
 }

@@ -265,7 +265,7 @@ type barProgress struct {
 }
 
 func (a *app) progress(barp **progressbar.ProgressBar, mu *sync.Mutex) apply.Progress {
-	if !isTerminal(a.streams.Err) {
+	if !isTerminal(a.raw.Err) {
 		return nil
 	}
 	return &barProgress{a: a, barp: barp, mu: mu}
@@ -280,7 +280,7 @@ func (b *barProgress) Start(items int, bytes int64) {
 		total = -1
 	}
 	*b.barp = progressbar.NewOptions64(total,
-		progressbar.OptionSetWriter(b.a.streams.Err),
+		progressbar.OptionSetWriter(b.a.raw.Err),
 		progressbar.OptionShowBytes(true),
 		progressbar.OptionSetDescription(fmt.Sprintf("0/%d", items)),
 		progressbar.OptionThrottle(100e6),

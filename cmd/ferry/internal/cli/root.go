@@ -53,8 +53,13 @@ func silent(code int) error { return &exitError{code: code} }
 
 // app is what every command shares for one invocation.
 type app struct {
-	ctx     context.Context
+	ctx context.Context
+	// streams are the process's streams with Out and Err escaping control
+	// characters (escapeWriter): everything a person reads goes there.
 	streams Streams
+	// raw are the process's streams as given, for JSON, fmt -diff and the
+	// progress bar.
+	raw     Streams
 	env     []string
 	chdir   string
 	logger  hclog.Logger
@@ -91,9 +96,18 @@ func isTerminal(f any) bool {
 	return false
 }
 
+// newApp is the app of one invocation, its human output escaped.
+func newApp(ctx context.Context, streams Streams, env []string) *app {
+	return &app{ctx: ctx, raw: streams, env: env, streams: Streams{
+		In:  streams.In,
+		Out: escapeWriter{streams.Out},
+		Err: escapeWriter{streams.Err},
+	}}
+}
+
 // Execute runs ferry with args and returns the process exit code.
 func Execute(ctx context.Context, args []string, streams Streams, env []string, opts ...Option) int {
-	a := &app{ctx: ctx, streams: streams, env: env}
+	a := newApp(ctx, streams, env)
 	for _, o := range opts {
 		o(a)
 	}
@@ -104,9 +118,9 @@ func Execute(ctx context.Context, args []string, streams Streams, env []string, 
 	}()
 	root := a.newRootCommand()
 	root.SetArgs(normalizeArgs(args))
-	root.SetIn(streams.In)
-	root.SetOut(streams.Out)
-	root.SetErr(streams.Err)
+	root.SetIn(a.streams.In)
+	root.SetOut(a.streams.Out)
+	root.SetErr(a.streams.Err)
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return ExitOK
@@ -114,11 +128,11 @@ func Execute(ctx context.Context, args []string, streams Streams, env []string, 
 	var ee *exitError
 	if errors.As(err, &ee) {
 		if ee.err != nil {
-			fmt.Fprintf(streams.Err, "Error: %s\n", ee.err)
+			fmt.Fprintf(a.streams.Err, "Error: %s\n", ee.err)
 		}
 		return ee.code
 	}
-	fmt.Fprintf(streams.Err, "Error: %s\n", err)
+	fmt.Fprintf(a.streams.Err, "Error: %s\n", err)
 	return ExitError
 }
 
