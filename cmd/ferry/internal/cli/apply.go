@@ -210,7 +210,9 @@ func (a *app) providersFor(cfg *config.Config, f *planFlags) (*providerSet, erro
 		return nil, err
 	}
 	if f.fromCache != "" {
-		ps.useCache(f.fromCache, dir.New("cache", &dir.Config{Path: f.fromCache}, a.logger.Named("cache")))
+		if err := ps.useCache(cfg, f.fromCache, dir.New("cache", &dir.Config{Path: f.fromCache}, a.logger.Named("cache"))); err != nil {
+			return nil, &exitError{code: ExitError, err: err}
+		}
 	}
 	return ps, nil
 }
