@@ -142,6 +142,16 @@ func TestHostileNamesNeverReachTheTerminalRaw(t *testing.T) {
 					},
 				},
 			},
+			"tools": map[string]any{
+				"source": "http.tools", "destination": "dir.local",
+				"artifacts": map[string]any{
+					"k\x1b[2J": map[string]any{
+						"key": "k\x1b[2J", "name": "k\x1b]0;pwned\x07", "version": "2.0.0\x1b[2J\u009b", "size": 3,
+						"digests":  []string{"sha256:2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae"},
+						"added_at": "2026-03-01T09:12:00Z",
+					},
+				},
+			},
 		},
 	}
 	b, err := json.Marshal(st)
@@ -155,29 +165,30 @@ func TestHostileNamesNeverReachTheTerminalRaw(t *testing.T) {
 	addr := "mirror." + mirror + `["x\u001b[2J/y\u202e.txt"]`
 	for _, tt := range []struct {
 		args []string
-		// shown: the output names the hostile mirror (escaped).
-		shown bool
+		// want is in the output: a hostile name, escaped.
+		want string
 	}{
-		{args: []string{"plan"}, shown: true},
-		{args: []string{"state", "list"}, shown: true},
-		{args: []string{"show"}, shown: true},
-		// Not an address (the name is no identifier): the error repeats it.
+		{args: []string{"plan"}, want: `mirror.evil\x1b]0;pwned\x07`},
+		{args: []string{"state", "list"}, want: `mirror.evil\x1b]0;pwned\x07`},
+		{args: []string{"show"}, want: `mirror.evil\x1b]0;pwned\x07`},
+		{args: []string{"state", "show", `mirror.tools["k\u001b[2J"]`}, want: `2.0.0\x1b[2J\u009b`},
+		// Not addresses (the name is no identifier): refused without echo.
 		{args: []string{"state", "show", addr}},
 		{args: []string{"plan", "-target", addr}},
 	} {
 		args := tt.args
 		r := ferry(t, dir, env, args...)
 		all := r.stdout + r.stderr
-		if tt.shown && !strings.Contains(all, `evil\x1b]0;pwned\x07`) {
-			t.Errorf("%q shows no escaped ESC:\nstdout:\n%s\nstderr:\n%s", args, r.stdout, r.stderr)
+		if !strings.Contains(all, tt.want) {
+			t.Errorf("%q lacks %s:\nstdout:\n%s\nstderr:\n%s", args, tt.want, r.stdout, r.stderr)
 		}
 		for i, c := range []byte(all) {
-			if (c < 0x20 && c != '\n' && c != '\t') || c == 0x7f || c == 0x9b || c == 0x9d {
+			if (c < 0x20 && c != '\n' && c != '\t') || c == 0x7f {
 				t.Fatalf("%q wrote the raw control byte %#x at %d:\n%q", args, c, i, all)
 			}
 		}
-		if strings.Contains(all, "\u202e") {
-			t.Fatalf("%q wrote a raw bidi override:\n%q", args, all)
+		if strings.Contains(all, "\u202e") || strings.Contains(all, "\u009b") {
+			t.Fatalf("%q wrote a raw bidi override or C1 control:\n%q", args, all)
 		}
 	}
 	r := ferry(t, dir, env, "show", "-json")
