@@ -296,13 +296,15 @@ func (r *variableResolver) loadVarFile(path string) hcl.Diagnostics {
 		if moreDiags.HasErrors() {
 			r.values[v.Name] = cty.DynamicVal
 			if v.Sensitive {
-				// HCL's explanation may quote the expression.
+				// HCL's explanation may quote the expression; its summary
+				// is a fixed phrase ("Variables not allowed" for a value
+				// without quotes).
 				moreDiags = hcl.Diagnostics{{
 					Severity: hcl.DiagError,
 					Summary:  "Invalid value for variable",
-					Detail: fmt.Sprintf("The value of variable %q in the file %s (line %d) is not a constant: "+
+					Detail: fmt.Sprintf("The value of variable %q in the file %s (line %d) is not a valid constant (%s): "+
 						"write it as a quoted string or another literal value. The value is sensitive, so it is not shown.",
-						v.Name, path, attr.Range.Start.Line),
+						v.Name, path, attr.Range.Start.Line, firstError(moreDiags).Summary),
 					Subject: attr.NameRange.Ptr(),
 				}}
 			}
@@ -317,6 +319,16 @@ func (r *variableResolver) loadVarFile(path string) hcl.Diagnostics {
 		diags = append(diags, r.set(v, val, fmt.Sprintf("the file %s (line %d)", path, attr.Range.Start.Line), subject)...)
 	}
 	return diags
+}
+
+// firstError is the first error of diags, which has one.
+func firstError(diags hcl.Diagnostics) *hcl.Diagnostic {
+	for _, d := range diags {
+		if d.Severity == hcl.DiagError {
+			return d
+		}
+	}
+	return diags[0]
 }
 
 // hiddenSyntaxErrors replaces the syntax errors of a var file that must not
