@@ -118,6 +118,17 @@ type Sizer interface {
 	Size(ctx context.Context, a Artifact) (int64, error)
 }
 
+// Offliner is an optional Source capability for the inner side of an air
+// gap (plan and apply -from-cache), where no upstream is reachable and every
+// Fetch reads the content-addressed cache apply -download-only filled.
+// CheckOffline returns nil when the source works so: List reads only the
+// configuration and local files, and each artifact is one stream of bytes
+// verified by its digests. Otherwise it returns an error saying why not. A
+// source without it cannot work from a cache.
+type Offliner interface {
+	CheckOffline() error
+}
+
 // URLer is an optional Destination capability: the URL consumers (a
 // rewritten buildpack.toml, bindings) download artifact a from, once it is
 // stored. Path-based stores use a.Key; content-addressed ones (OCI blob URLs)

@@ -5,11 +5,14 @@ package main
 import (
 	"context"
 	"fmt"
+	"log"
 	"os"
 	"os/signal"
 	"runtime"
 	"runtime/pprof"
 	"syscall"
+
+	"github.com/hashicorp/go-hclog"
 
 	"github.com/ferry-mirror/ferry/cmd/ferry/internal/cli"
 )
@@ -17,10 +20,22 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	stopProfiles := startProfiles()
-	code := cli.Execute(ctx, os.Args[1:], cli.Streams{In: os.Stdin, Out: os.Stdout, Err: os.Stderr}, os.Environ())
+	code := cli.Execute(ctx, os.Args[1:], cli.Streams{In: os.Stdin, Out: os.Stdout, Err: os.Stderr}, os.Environ(),
+		cli.WithLoggerHook(routeStdLog))
 	stopProfiles()
 	stop()
 	os.Exit(code)
+}
+
+// routeStdLog sends the standard library's logger through ferry's logger,
+// so that its lines (net/http's "Unsolicited response …", which quotes
+// upstream bytes, or a library's stray log.Printf) obey FERRY_LOG=off and
+// land in FERRY_LOG_PATH instead of on stderr. They are logged at warn
+// level under the name ferry.stdlog.
+func routeStdLog(l hclog.Logger) {
+	log.SetFlags(0)
+	log.SetPrefix("")
+	log.SetOutput(l.Named("stdlog").StandardWriter(&hclog.StandardLoggerOptions{ForceLevel: hclog.Warn}))
 }
 
 // startProfiles writes a CPU profile to $FERRY_CPUPROFILE and a heap

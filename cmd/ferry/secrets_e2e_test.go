@@ -427,7 +427,21 @@ func TestSecretsNeverLeak(t *testing.T) {
 	if len(lockSeen) == 0 {
 		t.Error("the lock file was never seen while ferry ran, so it was not scanned")
 	}
-	run(true, nil, 0, "apply", "-download-only", "-cache", "cache")
+	// An npm mirror cannot cross an air gap: refused, without secrets; the
+	// http mirrors download through their sources in a configuration
+	// without it (the source block stays).
+	run(true, nil, 1, "apply", "-download-only", "-cache", "cache").must(t, 1, "mirror npm cannot be mirrored through an air-gap cache")
+	npmMirror := "mirror \"npm\" {\n  from = source.npm.up\n  to   = destination.npm.down\n}\n"
+	if !strings.Contains(secretsConfig, npmMirror) {
+		t.Fatal("the npm mirror block of secretsConfig changed")
+	}
+	if err := os.Mkdir(filepath.Join(dir, "airgap"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "airgap", "main.ferry.hcl"), []byte(strings.Replace(secretsConfig, npmMirror, "", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run(true, nil, 0, "-chdir", "airgap", "apply", "-download-only", "-cache", "cache").must(t, 0, "Downloaded 2 artifacts")
 
 	// Failing authentication, one credential wrong at a time: the plan (or
 	// the apply, for sources, which are read only when something moves)
@@ -503,3 +517,99 @@ func TestSecretsNeverLeak(t *testing.T) {
 
 // randText is a fresh random secret (base32, 26 characters).
 func randText() string { return rand.Text() }
+
+// TestVarFileErrorsNeverShowSecrets: a careless -var-file (an unquoted
+// value, a missing quote, an operator, a string left open across lines)
+// and rejected FERRY_VAR_/-var values of sensitive variables produce
+// diagnostics with a position but never the secret, whichever command reads
+// the configuration.
+func TestVarFileErrorsNeverShowSecrets(t *testing.T) {
+	const secret = "hunter2-VarFileSecret"
+	const cfg = `
+variable "token" {
+  type      = string
+  sensitive = true
+}
+variable "tags" {
+  type      = list(string)
+  sensitive = true
+  default   = []
+}
+variable "region" {
+  default = "eu"
+}
+source "http" "s" {
+  artifact "a" {
+    url    = "http://127.0.0.1:1/a?token=${var.token}"
+    key    = "a"
+    sha256 = "0000000000000000000000000000000000000000000000000000000000000000"
+  }
+}
+destination "dir" "d" {
+  path = "mirror"
+}
+mirror "m" {
+  from = source.http.s
+  to   = destination.dir.d
+}
+`
+	tests := []struct {
+		name    string
+		varFile string
+	}{
+		{name: "unquoted", varFile: "token = " + secret + "\n"},
+		{name: "missing quote", varFile: "token = \"" + secret + "\n"},
+		{name: "operator", varFile: "token = \"" + secret + "\" + 1\n"},
+		{name: "multi-line unterminated string", varFile: "region = \"us\ntoken = \"" + secret + "\"\nregion2 = \"x\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, "main.ferry.hcl"), []byte(cfg), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, "secret.tfvars"), []byte(tt.varFile), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			for _, args := range [][]string{
+				{"validate", "-var-file", "secret.tfvars"},
+				{"validate", "-json", "-var-file", "secret.tfvars"},
+				{"plan", "-var-file", "secret.tfvars"},
+			} {
+				r := ferry(t, dir, []string{"FERRY_VAR_token=t"}, args...)
+				if r.code == 0 {
+					t.Fatalf("%v accepted the var file %q", args, tt.varFile)
+				}
+				if strings.Contains(r.stdout+r.stderr, secret) {
+					t.Errorf("%v shows the secret:\nstdout:\n%s\nstderr:\n%s", args, r.stdout, r.stderr)
+				}
+				if !strings.Contains(r.stdout+r.stderr, "secret.tfvars") {
+					t.Errorf("%v does not name the var file:\nstdout:\n%s\nstderr:\n%s", args, r.stdout, r.stderr)
+				}
+			}
+		})
+	}
+	t.Run("FERRY_VAR and -var", func(t *testing.T) {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "main.ferry.hcl"), []byte(cfg), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		for _, run := range []struct {
+			env  []string
+			args []string
+		}{
+			{env: []string{"FERRY_VAR_token=t", "FERRY_VAR_tags=[\"" + secret + "\""}, args: []string{"validate"}},
+			{env: []string{"FERRY_VAR_token=t"}, args: []string{"validate", "-var", "tags=" + secret}},
+			{env: []string{"FERRY_VAR_token=t"}, args: []string{"validate", "-var", "tagz=" + secret}},
+			{env: []string{"FERRY_VAR_token=t"}, args: []string{"validate", "-var", secret}},
+		} {
+			r := ferry(t, dir, run.env, run.args...)
+			if r.code == 0 {
+				t.Fatalf("%v %v succeeded", run.env, run.args)
+			}
+			if strings.Contains(r.stdout+r.stderr, secret) {
+				t.Errorf("%v %v shows the secret:\nstdout:\n%s\nstderr:\n%s", run.env, run.args, r.stdout, r.stderr)
+			}
+		}
+	})
+}

@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -32,11 +33,15 @@ func functions(dir string, env map[string]string) map[string]function.Function {
 // envFunc is env(name) and env(name, default). It reads LoadOptions.Env,
 // never the process environment, so a load is a function of its options.
 // A set but empty variable counts as set.
+//
+// The parameters accept marked values so that an error can tell a
+// sensitive name from a plain one and leave it out; the marks of the
+// arguments are carried to the result.
 func envFunc(env map[string]string) function.Function {
 	return function.New(&function.Spec{
 		Description: "Returns the value of an environment variable, or the default when it is unset.",
-		Params:      []function.Parameter{{Name: "name", Type: cty.String}},
-		VarParam:    &function.Parameter{Name: "default", Type: cty.String},
+		Params:      []function.Parameter{{Name: "name", Type: cty.String, AllowMarked: true}},
+		VarParam:    &function.Parameter{Name: "default", Type: cty.String, AllowMarked: true},
 		Type: func(args []cty.Value) (cty.Type, error) {
 			if len(args) > 2 {
 				return cty.NilType, function.NewArgErrorf(2, "env takes a name and at most one default")
@@ -44,12 +49,18 @@ func envFunc(env map[string]string) function.Function {
 			return cty.String, nil
 		},
 		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
-			name := args[0].AsString()
+			nameVal, marks := args[0].Unmark()
+			name := nameVal.AsString()
 			if v, ok := env[name]; ok {
-				return cty.StringVal(v), nil
+				return cty.StringVal(v).WithMarks(marks), nil
 			}
 			if len(args) == 2 {
-				return args[1], nil
+				return args[1].WithMarks(marks), nil
+			}
+			if marks.Has(SensitiveMark) {
+				return cty.NilVal, function.NewArgErrorf(0,
+					"the environment variable named by this sensitive value is not set (the name is not shown); "+
+						"set it, or give a default as in env(NAME, \"\")")
 			}
 			return cty.NilVal, function.NewArgErrorf(0,
 				"the environment variable %q is not set; set it, or give a default as in env(%q, \"\")", name, name)
@@ -58,14 +69,21 @@ func envFunc(env map[string]string) function.Function {
 }
 
 // fileFunc is file(path): the contents of a UTF-8 text file, with relative
-// paths resolved against the configuration directory.
+// paths resolved against the configuration directory. A sensitive path is
+// never repeated in an error; the marks of the path are carried to the
+// contents.
 func fileFunc(dir string) function.Function {
 	return function.New(&function.Spec{
 		Description: "Returns the contents of a UTF-8 text file; relative paths are relative to the configuration directory.",
-		Params:      []function.Parameter{{Name: "path", Type: cty.String}},
+		Params:      []function.Parameter{{Name: "path", Type: cty.String, AllowMarked: true}},
 		Type:        function.StaticReturnType(cty.String),
 		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
-			p := args[0].AsString()
+			pathVal, marks := args[0].Unmark()
+			p := pathVal.AsString()
+			shown := fmt.Sprintf("%q", p)
+			if marks.Has(SensitiveMark) {
+				shown = "(sensitive path)"
+			}
 			full := p
 			if !filepath.IsAbs(full) {
 				full = filepath.Join(dir, full)
@@ -73,17 +91,17 @@ func fileFunc(dir string) function.Function {
 			b, err := os.ReadFile(full)
 			switch {
 			case errors.Is(err, fs.ErrNotExist):
-				return cty.NilVal, function.NewArgErrorf(0, "no file %q in %s", p, dir)
+				return cty.NilVal, function.NewArgErrorf(0, "no file %s in %s", shown, dir)
 			case err != nil:
 				var pe *fs.PathError
 				if errors.As(err, &pe) {
 					err = pe.Err
 				}
-				return cty.NilVal, function.NewArgErrorf(0, "cannot read %q: %v", p, err)
+				return cty.NilVal, function.NewArgErrorf(0, "cannot read %s: %v", shown, err)
 			case !utf8.Valid(b):
-				return cty.NilVal, function.NewArgErrorf(0, "the contents of %q are not valid UTF-8 text", p)
+				return cty.NilVal, function.NewArgErrorf(0, "the contents of %s are not valid UTF-8 text", shown)
 			}
-			return cty.StringVal(string(b)), nil
+			return cty.StringVal(string(b)).WithMarks(marks), nil
 		},
 	})
 }

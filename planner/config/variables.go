@@ -98,9 +98,13 @@ func decodeVariable(block *hcl.Block) (*Variable, hcl.Diagnostics) {
 type variableResolver struct {
 	vars  map[string]*Variable
 	names []string // declared names, sorted, for suggestions
-	// files receives var files and, for non-sensitive variables, the text
-	// of command-line values whose HCL syntax failed to parse, so that
-	// diagnostics render with snippets.
+	// sensitive lists the declared sensitive variables, sorted. When there
+	// is any, var files are never shown (see loadVarFile).
+	sensitive []string
+	// files receives var files (unless a sensitive variable is declared)
+	// and, for non-sensitive variables, the text of command-line values
+	// whose HCL syntax failed to parse, so that diagnostics render with
+	// snippets.
 	files  map[string]*hcl.File
 	values map[string]cty.Value
 }
@@ -109,11 +113,15 @@ func resolveVariables(vars map[string]*Variable, opts LoadOptions, files map[str
 	r := &variableResolver{vars: vars, files: files, values: map[string]cty.Value{}}
 	for name, v := range vars {
 		r.names = append(r.names, name)
+		if v.Sensitive {
+			r.sensitive = append(r.sensitive, name)
+		}
 		if v.Default != cty.NilVal {
 			r.values[name] = v.Default
 		}
 	}
 	slices.Sort(r.names)
+	slices.Sort(r.sensitive)
 
 	var diags hcl.Diagnostics
 	for _, kv := range opts.Env {
@@ -231,6 +239,15 @@ func (r *variableResolver) setRaw(v *Variable, raw, pseudo, whence string) hcl.D
 
 // loadVarFile applies a -var-file: a file of NAME = VALUE attributes whose
 // values are constants.
+//
+// When the configuration declares a sensitive variable, no line of a var
+// file is ever shown: the file is not added to r.files, so diagnostics
+// carry only file:line:col. Attributing a line to a variable is not
+// possible in general (an unterminated string or heredoc runs on into the
+// following lines, and a mistyped name still carries the secret), so the
+// rule covers the whole file. For the same reason the explanations of HCL's
+// syntax errors are replaced (some quote the text, e.g. "%{hunter2}"), and
+// so is every error of an expression that sets a sensitive variable.
 func (r *variableResolver) loadVarFile(path string) hcl.Diagnostics {
 	src, err := os.ReadFile(path)
 	if err != nil {
@@ -245,9 +262,15 @@ func (r *variableResolver) loadVarFile(path string) hcl.Diagnostics {
 			Subject:  &hcl.Range{Filename: path, Start: hcl.InitialPos, End: hcl.InitialPos},
 		}}
 	}
+	hide := len(r.sensitive) > 0
 	file, diags := hclsyntax.ParseConfig(src, path, hcl.InitialPos)
-	r.files[path] = file
+	if !hide {
+		r.files[path] = file
+	}
 	if diags.HasErrors() {
+		if hide {
+			return r.hiddenSyntaxErrors(path, diags)
+		}
 		return diags
 	}
 	attrs, moreDiags := file.Body.JustAttributes()
@@ -270,19 +293,63 @@ func (r *variableResolver) loadVarFile(path string) hcl.Diagnostics {
 			continue
 		}
 		val, moreDiags := attr.Expr.Value(nil)
-		diags = append(diags, moreDiags...)
 		if moreDiags.HasErrors() {
 			r.values[v.Name] = cty.DynamicVal
+			if v.Sensitive {
+				// HCL's explanation may quote the expression; its summary
+				// is a fixed phrase ("Variables not allowed" for a value
+				// without quotes).
+				moreDiags = hcl.Diagnostics{{
+					Severity: hcl.DiagError,
+					Summary:  "Invalid value for variable",
+					Detail: fmt.Sprintf("The value of variable %q in the file %s (line %d) is not a valid constant (%s): "+
+						"write it as a quoted string or another literal value. The value is sensitive, so it is not shown.",
+						v.Name, path, attr.Range.Start.Line, firstError(moreDiags).Summary),
+					Subject: attr.NameRange.Ptr(),
+				}}
+			}
+			diags = append(diags, moreDiags...)
 			continue
 		}
+		diags = append(diags, moreDiags...)
 		subject := attr.Expr.Range()
 		if v.Sensitive {
-			// Keep the snippet of a rendered diagnostic off the secret line.
-			subject = v.DeclRange
+			subject = attr.NameRange
 		}
 		diags = append(diags, r.set(v, val, fmt.Sprintf("the file %s (line %d)", path, attr.Range.Start.Line), subject)...)
 	}
 	return diags
+}
+
+// firstError is the first error of diags, which has one.
+func firstError(diags hcl.Diagnostics) *hcl.Diagnostic {
+	for _, d := range diags {
+		if d.Severity == hcl.DiagError {
+			return d
+		}
+	}
+	return diags[0]
+}
+
+// hiddenSyntaxErrors replaces the syntax errors of a var file that must not
+// be shown by diagnostics that keep only HCL's summary (a fixed phrase) and
+// the position.
+func (r *variableResolver) hiddenSyntaxErrors(path string, diags hcl.Diagnostics) hcl.Diagnostics {
+	out := make(hcl.Diagnostics, 0, len(diags))
+	for _, d := range diags {
+		h := &hcl.Diagnostic{
+			Severity: d.Severity,
+			Summary:  d.Summary,
+			Detail: fmt.Sprintf("The file %s given with -var-file has a syntax error here. Its lines are not shown, "+
+				"because the configuration declares sensitive variables (%s) and the line may set one of them.",
+				path, strings.Join(r.sensitive, ", ")),
+		}
+		if d.Subject != nil {
+			h.Subject = &hcl.Range{Filename: d.Subject.Filename, Start: d.Subject.Start, End: d.Subject.Start}
+		}
+		out = append(out, h)
+	}
+	return out
 }
 
 // set converts val to the variable's type and records it. Conversion

@@ -322,3 +322,85 @@ source "http" "s" {
 		t.Errorf("rendered diagnostics reveal the sensitive value:\n%s", buf.String())
 	}
 }
+
+// TestVarFileNeverShowsSensitiveLines: when the configuration declares a
+// sensitive variable, no diagnostic about a -var-file quotes any of its
+// lines (not even with HCL's own writer, which prints every line of a
+// range), whatever is wrong with the file. The position is kept.
+func TestVarFileNeverShowsSensitiveLines(t *testing.T) {
+	const secret = "hunter2-SECRET"
+	const cfgSrc = `
+variable "token" {
+  type      = string
+  sensitive = true
+}
+variable "pin" {
+  type      = number
+  sensitive = true
+}
+variable "region" {
+  default = "eu"
+}
+`
+	tests := []struct {
+		name    string
+		varFile string
+	}{
+		{name: "unquoted", varFile: "token = " + secret + "\n"},
+		{name: "missing closing quote", varFile: "token = \"" + secret + "\nregion = \"us\"\n"},
+		{name: "missing opening quote", varFile: "token = " + secret + "\"\n"},
+		{name: "operator", varFile: "token = \"" + secret + "\" + 1\n"},
+		{name: "unterminated string of another variable", varFile: "region = \"us\ntoken = \"" + secret + "\"\n"},
+		{name: "unterminated heredoc", varFile: "token = <<EOT\n" + secret + "\n"},
+		{name: "unterminated multi-line list", varFile: "region = [\"a\",\ntoken = \"" + secret + "\"\n"},
+		{name: "template keyword quoted by HCL", varFile: "token = \"%{" + secret + "}\"\n"},
+		{name: "bad escape", varFile: "token = \"\\" + secret + "\"\n"},
+		{name: "mistyped name", varFile: "tokn = \"" + secret + "\"\n"},
+		{name: "wrong type", varFile: "pin = \"" + secret + "\"\n"},
+		{name: "function call", varFile: "token = upper(\"" + secret + "\")\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := writeConfig(t, cfgSrc, "secret.tfvars", tt.varFile)
+			varFile := filepath.Join(d, "secret.tfvars")
+			cfg, diags := config.Load(config.LoadOptions{
+				Dir:   d,
+				Env:   []string{"FERRY_VAR_pin=1", "FERRY_VAR_token=t"},
+				Vars:  []config.VarArg{{File: true, Value: varFile}},
+				Types: types(),
+			})
+			if !diags.HasErrors() {
+				t.Fatalf("the var file %q loaded without error", tt.varFile)
+			}
+			for _, diag := range diags {
+				if strings.Contains(diag.Summary, secret) || strings.Contains(diag.Detail, secret) {
+					t.Errorf("diagnostic reveals the sensitive value: %s: %s", diag.Summary, diag.Detail)
+				}
+				if diag.Subject == nil || diag.Subject.Filename != varFile {
+					t.Errorf("diagnostic lost its position in the var file: %s", diag)
+				}
+			}
+			var buf bytes.Buffer
+			if err := hcl.NewDiagnosticTextWriter(&buf, cfg.Files, 100, false).WriteDiagnostics(diags); err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(buf.String(), secret) {
+				t.Errorf("rendered diagnostics reveal the sensitive value:\n%s", buf.String())
+			}
+		})
+	}
+}
+
+// TestVarFileShownWithoutSensitiveVariables: the var file's lines stay
+// available to the diagnostic writer when nothing is sensitive.
+func TestVarFileShownWithoutSensitiveVariables(t *testing.T) {
+	d := writeConfig(t, "variable \"region\" {}\n", "v.tfvars", "region = eu\n")
+	varFile := filepath.Join(d, "v.tfvars")
+	cfg, diags := config.Load(config.LoadOptions{Dir: d, Vars: []config.VarArg{{File: true, Value: varFile}}, Types: types()})
+	if !diags.HasErrors() {
+		t.Fatal("an unquoted value loaded without error")
+	}
+	if cfg.Files[varFile] == nil {
+		t.Errorf("the var file is not among the files diagnostics are rendered with")
+	}
+}

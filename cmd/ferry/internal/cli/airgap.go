@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -15,6 +17,7 @@ import (
 
 	"github.com/ferry-mirror/ferry/planner"
 	"github.com/ferry-mirror/ferry/planner/apply"
+	"github.com/ferry-mirror/ferry/planner/config"
 	"github.com/ferry-mirror/ferry/planner/inventory"
 	"github.com/ferry-mirror/ferry/planner/plan"
 	"github.com/ferry-mirror/ferry/providers"
@@ -48,6 +51,9 @@ func (a *app) downloadOnly(f *planFlags, cacheDir string) error {
 	ps, err := a.buildProviders(cfg)
 	if err != nil {
 		return err
+	}
+	if err := checkOffline(cfg, ps); err != nil {
+		return &exitError{code: ExitError, err: err}
 	}
 	empty := &state.State{Mirrors: map[string]*state.Mirror{}}
 	inv, err := inventory.Gather(a.ctx, cfg, empty, ps, inventory.Options{Refresh: false, Logger: a.logger.Named("inventory")})
@@ -199,16 +205,6 @@ func (s *cachedSource) Size(_ context.Context, art providers.Artifact) (int64, e
 	return fi.Size(), nil
 }
 
-// Document and Notes pass through, so rewrites and warnings work from cache.
-func (s *cachedSource) Document() (*buildpack.Document, error) {
-	if d, ok := s.inner.(interface {
-		Document() (*buildpack.Document, error)
-	}); ok {
-		return d.Document()
-	}
-	return nil, fmt.Errorf("source has no document")
-}
-
 func (s *cachedSource) Notes() []string {
 	if n, ok := s.inner.(interface{ Notes() []string }); ok {
 		return n.Notes()
@@ -216,9 +212,56 @@ func (s *cachedSource) Notes() []string {
 	return nil
 }
 
-// useCache makes every source fetch from the cache at dir.
-func (ps *providerSet) useCache(cacheDir string, cache *dir.Store) {
-	for addr, s := range ps.sources {
-		ps.sources[addr] = &cachedSource{inner: s, cache: cache, dir: cacheDir}
+// cachedDocSource is a cachedSource whose source has a document (a
+// buildpack.toml) that rewrites and bindings edit; it passes through. Only
+// such sources may offer Document: the inventory takes any source that does
+// for one with a document.
+type cachedDocSource struct{ *cachedSource }
+
+func (s cachedDocSource) Document() (*buildpack.Document, error) {
+	return s.inner.(documenter).Document()
+}
+
+type documenter interface {
+	Document() (*buildpack.Document, error)
+}
+
+// checkOffline reports every mirror whose source cannot work through an
+// air-gap cache (see providers.Offliner), naming the mirror and why.
+func checkOffline(cfg *config.Config, ps *providerSet) error {
+	var errs []error
+	for _, name := range slices.Sorted(maps.Keys(cfg.Mirrors)) {
+		m := cfg.Mirrors[name]
+		src, ok := ps.sources[m.From]
+		if !ok {
+			continue // Load reported it
+		}
+		var why error
+		if o, ok := src.(providers.Offliner); ok {
+			why = o.CheckOffline()
+		} else {
+			why = errors.New("this source type does not support it")
+		}
+		if why != nil {
+			errs = append(errs, fmt.Errorf("mirror %s cannot be mirrored through an air-gap cache (-download-only, -from-cache): source %s: %w", name, m.From, why))
+		}
 	}
+	return errors.Join(errs...)
+}
+
+// useCache makes every source fetch from the cache at dir, after checking
+// that every mirror's source can work so.
+func (ps *providerSet) useCache(cfg *config.Config, cacheDir string, cache *dir.Store) error {
+	if err := checkOffline(cfg, ps); err != nil {
+		return err
+	}
+	for addr, s := range ps.sources {
+		c := &cachedSource{inner: s, cache: cache, dir: cacheDir}
+		if _, ok := s.(documenter); ok {
+			ps.sources[addr] = cachedDocSource{c}
+		} else {
+			ps.sources[addr] = c
+		}
+	}
+	return nil
 }

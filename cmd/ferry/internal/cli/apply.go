@@ -250,7 +250,9 @@ func (a *app) providersFor(cfg *config.Config, f *planFlags) (*providerSet, erro
 		return nil, err
 	}
 	if f.fromCache != "" {
-		ps.useCache(f.fromCache, dir.New("cache", &dir.Config{Path: f.fromCache}, a.logger.Named("cache")))
+		if err := ps.useCache(cfg, f.fromCache, dir.New("cache", &dir.Config{Path: f.fromCache}, a.logger.Named("cache"))); err != nil {
+			return nil, &exitError{code: ExitError, err: err}
+		}
 	}
 	return ps, nil
 }
@@ -305,7 +307,7 @@ type barProgress struct {
 }
 
 func (a *app) progress(barp **progressbar.ProgressBar, mu *sync.Mutex) apply.Progress {
-	if !isTerminal(a.streams.Err) {
+	if !isTerminal(a.raw.Err) {
 		return nil
 	}
 	return &barProgress{a: a, barp: barp, mu: mu}
@@ -320,7 +322,7 @@ func (b *barProgress) Start(items int, bytes int64) {
 		total = -1
 	}
 	*b.barp = progressbar.NewOptions64(total,
-		progressbar.OptionSetWriter(b.a.streams.Err),
+		progressbar.OptionSetWriter(b.a.raw.Err),
 		progressbar.OptionShowBytes(true),
 		progressbar.OptionSetDescription(fmt.Sprintf("0/%d", items)),
 		progressbar.OptionThrottle(100e6),

@@ -40,7 +40,7 @@ layout and lists the files it changed. With -check it changes nothing and exits
 				unformatted++
 				fmt.Fprintln(a.streams.Out, name)
 				if showDiff {
-					a.streams.Out.Write(diff.Diff("old/"+name, src, "new/"+name, out))
+					a.raw.Out.Write(diff.Diff("old/"+name, src, "new/"+name, out))
 				}
 				if !check {
 					if err := state.WriteFileAtomic(name, out, 0o644); err != nil {

@@ -183,7 +183,7 @@ Exit codes: 0 success, 1 error; with -detailed-exitcode, 0 no changes, 1 error,
 				if err != nil {
 					return err
 				}
-				if _, err := a.streams.Out.Write(b); err != nil {
+				if _, err := a.raw.Out.Write(b); err != nil {
 					return err
 				}
 			} else {

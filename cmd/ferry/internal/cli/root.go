@@ -53,13 +53,31 @@ func silent(code int) error { return &exitError{code: code} }
 
 // app is what every command shares for one invocation.
 type app struct {
-	ctx     context.Context
+	ctx context.Context
+	// streams are the process's streams with Out and Err escaping control
+	// characters (escapeWriter): everything a person reads goes there.
 	streams Streams
+	// raw are the process's streams as given, for JSON, fmt -diff and the
+	// progress bar.
+	raw     Streams
 	env     []string
 	chdir   string
 	logger  hclog.Logger
 	logFile io.Closer
+	// onLogger receives the logger once FERRY_LOG and FERRY_LOG_PATH are
+	// applied (see WithLoggerHook).
+	onLogger func(hclog.Logger)
 }
+
+// Option configures one Execute.
+type Option func(*app)
+
+// WithLoggerHook makes Execute hand f the invocation's logger as soon as it
+// is built, before any command runs. main uses it to send the standard
+// library's logger (net/http and some libraries write to it) through
+// FERRY_LOG and FERRY_LOG_PATH: configuring the process is main's job, and
+// this package keeps no process-wide state.
+func WithLoggerHook(f func(hclog.Logger)) Option { return func(a *app) { a.onLogger = f } }
 
 func (a *app) getenv(name string) string {
 	for i := len(a.env) - 1; i >= 0; i-- {
@@ -78,9 +96,21 @@ func isTerminal(f any) bool {
 	return false
 }
 
+// newApp is the app of one invocation, its human output escaped.
+func newApp(ctx context.Context, streams Streams, env []string) *app {
+	return &app{ctx: ctx, raw: streams, env: env, streams: Streams{
+		In:  streams.In,
+		Out: escapeWriter{streams.Out},
+		Err: escapeWriter{streams.Err},
+	}}
+}
+
 // Execute runs ferry with args and returns the process exit code.
-func Execute(ctx context.Context, args []string, streams Streams, env []string) int {
-	a := &app{ctx: ctx, streams: streams, env: env}
+func Execute(ctx context.Context, args []string, streams Streams, env []string, opts ...Option) int {
+	a := newApp(ctx, streams, env)
+	for _, o := range opts {
+		o(a)
+	}
 	defer func() {
 		if a.logFile != nil {
 			a.logFile.Close()
@@ -88,9 +118,9 @@ func Execute(ctx context.Context, args []string, streams Streams, env []string) 
 	}()
 	root := a.newRootCommand()
 	root.SetArgs(normalizeArgs(args))
-	root.SetIn(streams.In)
-	root.SetOut(streams.Out)
-	root.SetErr(streams.Err)
+	root.SetIn(a.streams.In)
+	root.SetOut(a.streams.Out)
+	root.SetErr(a.streams.Err)
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return ExitOK
@@ -98,11 +128,11 @@ func Execute(ctx context.Context, args []string, streams Streams, env []string) 
 	var ee *exitError
 	if errors.As(err, &ee) {
 		if ee.err != nil {
-			fmt.Fprintf(streams.Err, "Error: %s\n", ee.err)
+			fmt.Fprintf(a.streams.Err, "Error: %s\n", ee.err)
 		}
 		return ee.code
 	}
-	fmt.Fprintf(streams.Err, "Error: %s\n", err)
+	fmt.Fprintf(a.streams.Err, "Error: %s\n", err)
 	return ExitError
 }
 
@@ -184,6 +214,9 @@ func (a *app) setupLogger() error {
 		Output: out,
 		Color:  hclog.ColorOff,
 	})
+	if a.onLogger != nil {
+		a.onLogger(a.logger)
+	}
 	return nil
 }
 

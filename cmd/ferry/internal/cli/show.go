@@ -31,7 +31,7 @@ func (a *app) newShowCommand() *cobra.Command {
 					if err != nil {
 						return err
 					}
-					_, err = a.streams.Out.Write(b)
+					_, err = a.raw.Out.Write(b)
 					return err
 				}
 				return p.WriteText(a.streams.Out)
@@ -42,14 +42,14 @@ func (a *app) newShowCommand() *cobra.Command {
 			}
 			if asJSON && st.Lineage == "" {
 				// No state yet: say so without inventing a lineage.
-				return writeJSON(a.streams.Out, map[string]any{"version": state.FormatVersion, "serial": 0, "lineage": "", "mirrors": map[string]any{}})
+				return writeJSON(a.raw.Out, map[string]any{"version": state.FormatVersion, "serial": 0, "lineage": "", "mirrors": map[string]any{}})
 			}
 			if asJSON {
 				b, err := state.Marshal(st)
 				if err != nil {
 					return err
 				}
-				_, err = a.streams.Out.Write(b)
+				_, err = a.raw.Out.Write(b)
 				return err
 			}
 			return a.writeStateText(st)
@@ -294,7 +294,7 @@ func (a *app) newValidateCommand() *cobra.Command {
 						warns++
 					}
 				}
-				if err := writeJSON(a.streams.Out, map[string]any{
+				if err := writeJSON(a.raw.Out, map[string]any{
 					"format_version": "1",
 					"valid":          !diags.HasErrors(),
 					"error_count":    errs,

@@ -1,0 +1,9 @@
+package httpsrc
+
+import "github.com/ferry-mirror/ferry/providers"
+
+var _ providers.Offliner = (*Source)(nil)
+
+// CheckOffline: the artifacts are declared in the configuration, so the
+// source lists without the network and works from an air-gap cache.
+func (s *Source) CheckOffline() error { return nil }
