@@ -249,11 +249,30 @@ func (v validator) justifyRewrite(c *plan.Change) string {
 }
 
 func (v validator) justifyUpdate(c *plan.Change) string {
+	m := v.b.cfg.Mirrors[c.Mirror]
+	upstream, read := map[string]string(nil), false
+	if m != nil && c.Source == m.From && c.Destination == m.To {
+		upstream, read = v.b.inv.SourceTags[m.From][c.Key]
+	}
 	f := v.find(c.Address, plan.Update)
-	if f == nil || f.Destination != c.Destination {
+	wantPD := &plan.PackageDetail{}
+	switch {
+	case f != nil && f.Destination == c.Destination:
+		wantPD = f.Package
+	case !read || len(c.Package.RemoveTags) == 0:
+		// Only a removal can be planned for a package the refresh-off
+		// plan (no destination tags to compare) leaves alone.
 		return fmt.Sprintf("package %q is not one of mirror %q's packages with dist-tags or deprecations to set", c.Key, c.Mirror)
 	}
-	got, wantPD := c.Package, f.Package
+	got := c.Package
+	// A tag is removed only where the upstream now points it at a version
+	// this mirror does not tag (the planner's rule; which version the
+	// destination had is refresh-only knowledge the plan records).
+	for _, tag := range sortedKeys(got.RemoveTags) {
+		if _, set := wantPD.SetTags[tag]; set || tag == "latest" || !read || upstream[tag] == "" || upstream[tag] != got.RemoveTags[tag] {
+			return fmt.Sprintf("it removes dist-tag %q, which the upstream's tags do not justify", tag)
+		}
+	}
 	for _, tag := range sortedKeys(got.SetTags) {
 		if wantPD.SetTags[tag] != got.SetTags[tag] {
 			return fmt.Sprintf("it points dist-tag %q at %q, which the upstream's tags and the mirrored versions do not justify", tag, got.SetTags[tag])

@@ -275,6 +275,47 @@ func TestValidateRefusesEditedPlans(t *testing.T) {
 			want: `it deprecates version "2.1.0"`,
 		},
 		{
+			name: "unedited dist-tag removal", golden: "npm_tag_moved", edit: func(*testing.T, *plan.Plan) {},
+		},
+		{
+			name: "removal of a tag the mirror sets", golden: "npm_tag_moved",
+			edit: func(t *testing.T, p *plan.Plan) {
+				change(t, p, `mirror.npm["pkg"]`).Package.RemoveTags["beta"] = "2.0.0"
+			},
+			want: `it removes dist-tag "beta"`,
+		},
+		{
+			name: "removal of latest", golden: "npm_tag_moved",
+			edit: func(t *testing.T, p *plan.Plan) {
+				change(t, p, `mirror.npm["pkg"]`).Package.RemoveTags["latest"] = "2.0.0"
+			},
+			want: `it removes dist-tag "latest"`,
+		},
+		{
+			name: "removal of a tag the upstream does not have", golden: "npm_tag_moved",
+			edit: func(t *testing.T, p *plan.Plan) {
+				change(t, p, `mirror.npm["pkg"]`).Package.RemoveTags["stable"] = "1.0.0"
+			},
+			want: `it removes dist-tag "stable"`,
+		},
+		{
+			name: "removal-only update", golden: "npm_tag_moved",
+			edit: func(t *testing.T, p *plan.Plan) {
+				pd := change(t, p, `mirror.npm["pkg"]`).Package
+				pd.SetTags, pd.DependsOn, pd.TagKeys = nil, nil, nil
+			},
+		},
+		{
+			name: "removal-only update of a package outside the mirror", golden: "npm_tag_moved",
+			edit: func(t *testing.T, p *plan.Plan) {
+				c := *change(t, p, `mirror.npm["pkg"]`)
+				c.Key, c.Name, c.Address = "left-pad", "left-pad", plan.Address("npm", "left-pad")
+				c.Package = &plan.PackageDetail{RemoveTags: map[string]string{"next": "3.0.0-rc.1"}}
+				p.Changes = append(p.Changes, c)
+			},
+			want: `package "left-pad" is not one of mirror "npm"'s packages`,
+		},
+		{
 			name: "update of a package outside the mirror", golden: "npm_tags_and_removals",
 			edit: func(t *testing.T, p *plan.Plan) {
 				c := *change(t, p, `mirror.npm["pkg"]`)
