@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
+
+	"github.com/ferry-mirror/ferry/planner/config/schema"
 )
 
 // decodeTransferLimits reads the ferry block's bounds on one transfer:
@@ -15,7 +17,7 @@ import (
 func decodeTransferLimits(content *hcl.BodyContent, ectx *hcl.EvalContext, s *Settings) hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	if attr := content.Attributes["max_artifact_size"]; attr != nil {
-		v, moreDiags := DecodePlainString(attr, ectx)
+		v, moreDiags := schema.DecodePlainString(attr, ectx)
 		diags = append(diags, moreDiags...)
 		if !moreDiags.HasErrors() {
 			if n, err := parseSize(v); err != nil {
@@ -32,7 +34,7 @@ func decodeTransferLimits(content *hcl.BodyContent, ectx *hcl.EvalContext, s *Se
 		}
 	}
 	if attr := content.Attributes["http_idle_timeout"]; attr != nil {
-		v, moreDiags := DecodePlainString(attr, ectx)
+		v, moreDiags := schema.DecodePlainString(attr, ectx)
 		diags = append(diags, moreDiags...)
 		if !moreDiags.HasErrors() {
 			if d, err := time.ParseDuration(v); err != nil || d <= 0 {

@@ -7,27 +7,28 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 
-	"github.com/ferry-mirror/ferry/planner/config"
+	"github.com/ferry-mirror/ferry/planner/config/schema"
+	"github.com/ferry-mirror/ferry/providers/registry"
 )
 
-// Type is the "dir" destination type for config.Load:
+// DestinationType is the "dir" destination type for config.Load:
 //
 //	destination "dir" "local" {
 //	  path     = "mirror"                          # relative to the configuration directory
 //	  base_url = "https://mirror.internal/deps"    # optional: where the directory is served
 //	}
-func Type() config.ProviderType {
-	return config.ProviderType{Kind: config.KindDestination, Name: "dir", Decode: decode}
+func DestinationType() registry.Type {
+	return registry.Destination("dir", decodeDestination, NewDestination)
 }
 
-func decode(body hcl.Body, ectx *hcl.EvalContext, env config.DecodeEnv) (any, hcl.Diagnostics) {
-	cfg := &Config{}
+func decodeDestination(body hcl.Body, ectx *hcl.EvalContext, env schema.DecodeEnv) (*DestinationConfig, hcl.Diagnostics) {
+	cfg := &DestinationConfig{}
 	content, diags := body.Content(&hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 		{Name: "path", Required: true},
 		{Name: "base_url"},
 	}})
 	if attr := content.Attributes["base_url"]; attr != nil {
-		s, moreDiags := config.DecodePlainString(attr, ectx)
+		s, moreDiags := schema.DecodePlainString(attr, ectx)
 		diags = append(diags, moreDiags...)
 		if !moreDiags.HasErrors() {
 			u, err := url.Parse(s)
@@ -60,7 +61,7 @@ func decode(body hcl.Body, ectx *hcl.EvalContext, env config.DecodeEnv) (any, hc
 	if attr == nil {
 		return cfg, diags
 	}
-	p, moreDiags := config.DecodePlainString(attr, ectx)
+	p, moreDiags := schema.DecodePlainString(attr, ectx)
 	diags = append(diags, moreDiags...)
 	if moreDiags.HasErrors() {
 		return cfg, diags

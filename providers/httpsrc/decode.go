@@ -12,12 +12,13 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 
-	"github.com/ferry-mirror/ferry/planner/config"
+	"github.com/ferry-mirror/ferry/planner/config/schema"
 	"github.com/ferry-mirror/ferry/providers"
 	"github.com/ferry-mirror/ferry/providers/httpx"
+	"github.com/ferry-mirror/ferry/providers/registry"
 )
 
-// Type is the "http" source type for config.Load:
+// SourceType is the "http" source type for config.Load:
 //
 //	source "http" "tools" {
 //	  artifact "jq" {                 # NAME; repeat it for more versions
@@ -28,8 +29,8 @@ import (
 //	    size    = 1234                # optional
 //	  }
 //	}
-func Type() config.ProviderType {
-	return config.ProviderType{Kind: config.KindSource, Name: "http", Decode: decode}
+func SourceType() registry.Type {
+	return registry.Source("http", decodeSource, NewSource)
 }
 
 func sourceSchema() *hcl.BodySchema {
@@ -50,8 +51,8 @@ func artifactSchema() *hcl.BodySchema {
 	}}
 }
 
-func decode(body hcl.Body, ectx *hcl.EvalContext, env config.DecodeEnv) (any, hcl.Diagnostics) {
-	cfg := &Config{}
+func decodeSource(body hcl.Body, ectx *hcl.EvalContext, env schema.DecodeEnv) (*SourceConfig, hcl.Diagnostics) {
+	cfg := &SourceConfig{}
 	content, diags := body.Content(sourceSchema())
 	keys := map[string]hcl.Range{}
 	for _, b := range content.Blocks {
@@ -91,7 +92,7 @@ func decodeArtifact(b *hcl.Block, ectx *hcl.EvalContext) (ArtifactConfig, bool, 
 		if attr == nil {
 			return "", nil
 		}
-		s, moreDiags := config.DecodePlainString(attr, ectx)
+		s, moreDiags := schema.DecodePlainString(attr, ectx)
 		diags = append(diags, moreDiags...)
 		if moreDiags.HasErrors() {
 			ok = false
@@ -113,7 +114,7 @@ func decodeArtifact(b *hcl.Block, ectx *hcl.EvalContext) (ArtifactConfig, bool, 
 	var urlAttr *hcl.Attribute
 	urlSensitive := false
 	if attr := content.Attributes["url"]; attr != nil {
-		s, sensitive, moreDiags := config.DecodeString(attr, ectx)
+		s, sensitive, moreDiags := schema.DecodeString(attr, ectx)
 		diags = append(diags, moreDiags...)
 		if moreDiags.HasErrors() {
 			ok = false
@@ -167,7 +168,7 @@ func decodeArtifact(b *hcl.Block, ectx *hcl.EvalContext) (ArtifactConfig, bool, 
 	a.Version = version
 
 	if attr := content.Attributes["size"]; attr != nil {
-		n, moreDiags := config.DecodeInt(attr, ectx)
+		n, moreDiags := schema.DecodeInt(attr, ectx)
 		diags = append(diags, moreDiags...)
 		switch {
 		case moreDiags.HasErrors():

@@ -11,7 +11,8 @@ import (
 	"github.com/Masterminds/semver/v3"
 	"github.com/hashicorp/hcl/v2"
 
-	"github.com/ferry-mirror/ferry/planner/config"
+	"github.com/ferry-mirror/ferry/planner/config/schema"
+	provreg "github.com/ferry-mirror/ferry/providers/registry"
 )
 
 // Registry is where a registry is and how to authenticate to it.
@@ -98,18 +99,18 @@ type DestinationConfig struct {
 //	    format = "npm"                     # or "cnpmcore"
 //	  }
 //	}
-func SourceType() config.ProviderType {
-	return config.ProviderType{Kind: config.KindSource, Name: "npm", Decode: decodeSource}
+func SourceType() provreg.Type {
+	return provreg.Source("npm", decodeSource, NewSource)
 }
 
-// Type is the "npm" destination type:
+// DestinationType is the "npm" destination type:
 //
 //	destination "npm" "internal" {
 //	  registry = "https://npm.internal"
 //	  token    = var.publish_token
 //	}
-func Type() config.ProviderType {
-	return config.ProviderType{Kind: config.KindDestination, Name: "npm", Decode: decodeDestination}
+func DestinationType() provreg.Type {
+	return provreg.Destination("npm", decodeDestination, NewDestination)
 }
 
 func registryAttributes() []hcl.AttributeSchema {
@@ -120,7 +121,7 @@ func decodeRegistry(content *hcl.BodyContent, ectx *hcl.EvalContext) (Registry, 
 	var r Registry
 	var diags hcl.Diagnostics
 	if attr := content.Attributes["registry"]; attr != nil {
-		s, moreDiags := config.DecodePlainString(attr, ectx)
+		s, moreDiags := schema.DecodePlainString(attr, ectx)
 		diags = append(diags, moreDiags...)
 		if !moreDiags.HasErrors() {
 			if _, err := parseRegistryURL(s); err != nil {
@@ -138,13 +139,13 @@ func decodeRegistry(content *hcl.BodyContent, ectx *hcl.EvalContext) (Registry, 
 	var tokenAttr *hcl.Attribute
 	if attr := content.Attributes["token"]; attr != nil {
 		tokenAttr = attr
-		s, _, moreDiags := config.DecodeString(attr, ectx) // may be sensitive
+		s, _, moreDiags := schema.DecodeString(attr, ectx) // may be sensitive
 		diags = append(diags, moreDiags...)
 		r.Token = s
 	}
 	r.NPMRC = tokenAttr == nil
 	if attr := content.Attributes["npmrc"]; attr != nil {
-		v, moreDiags := config.DecodeBool(attr, ectx)
+		v, moreDiags := schema.DecodeBool(attr, ectx)
 		diags = append(diags, moreDiags...)
 		if v && tokenAttr != nil {
 			diags = append(diags, &hcl.Diagnostic{
@@ -159,13 +160,13 @@ func decodeRegistry(content *hcl.BodyContent, ectx *hcl.EvalContext) (Registry, 
 	return r, diags
 }
 
-func decodeDestination(body hcl.Body, ectx *hcl.EvalContext, env config.DecodeEnv) (any, hcl.Diagnostics) {
+func decodeDestination(body hcl.Body, ectx *hcl.EvalContext, env schema.DecodeEnv) (*DestinationConfig, hcl.Diagnostics) {
 	content, diags := body.Content(&hcl.BodySchema{Attributes: registryAttributes()})
 	r, moreDiags := decodeRegistry(content, ectx)
 	return &DestinationConfig{Registry: r}, append(diags, moreDiags...)
 }
 
-func decodeSource(body hcl.Body, ectx *hcl.EvalContext, env config.DecodeEnv) (any, hcl.Diagnostics) {
+func decodeSource(body hcl.Body, ectx *hcl.EvalContext, env schema.DecodeEnv) (*SourceConfig, hcl.Diagnostics) {
 	cfg := &SourceConfig{Scopes: map[string]Registry{}}
 	attrs := append(registryAttributes(),
 		hcl.AttributeSchema{Name: "packages"}, hcl.AttributeSchema{Name: "packages_file"}, hcl.AttributeSchema{Name: "max_missing"})
@@ -197,14 +198,14 @@ func decodeSource(body hcl.Body, ectx *hcl.EvalContext, env config.DecodeEnv) (a
 		}
 	}
 	if attr := content.Attributes["packages"]; attr != nil {
-		list, moreDiags := config.DecodeStringList(attr, ectx)
+		list, moreDiags := schema.DecodeStringList(attr, ectx)
 		diags = append(diags, moreDiags...)
 		for _, p := range list {
 			addPackage(p, attr.Expr.Range(), "")
 		}
 	}
 	if attr := content.Attributes["packages_file"]; attr != nil {
-		s, moreDiags := config.DecodePlainString(attr, ectx)
+		s, moreDiags := schema.DecodePlainString(attr, ectx)
 		diags = append(diags, moreDiags...)
 		if !moreDiags.HasErrors() {
 			path := s
@@ -239,7 +240,7 @@ func decodeSource(body hcl.Body, ectx *hcl.EvalContext, env config.DecodeEnv) (a
 		})
 	}
 	if attr := content.Attributes["max_missing"]; attr != nil {
-		n, ok, moreDiags := config.DecodeCount(attr, ectx, 0, 1<<20, "max_missing is how many selected packages may be missing upstream")
+		n, ok, moreDiags := schema.DecodeCount(attr, ectx, 0, 1<<20, "max_missing is how many selected packages may be missing upstream")
 		diags = append(diags, moreDiags...)
 		if ok {
 			cfg.MaxMissing = int(n)
@@ -331,7 +332,7 @@ func decodeChanges(b *hcl.Block, ectx *hcl.EvalContext) (*ChangesFeed, hcl.Diagn
 		{Name: "url", Required: true}, {Name: "format"}, {Name: "max_changes"},
 	}})
 	if attr := content.Attributes["url"]; attr != nil {
-		s, moreDiags := config.DecodePlainString(attr, ectx)
+		s, moreDiags := schema.DecodePlainString(attr, ectx)
 		diags = append(diags, moreDiags...)
 		if !moreDiags.HasErrors() {
 			if _, err := parseFeedURL(s); err != nil {
@@ -347,7 +348,7 @@ func decodeChanges(b *hcl.Block, ectx *hcl.EvalContext) (*ChangesFeed, hcl.Diagn
 		}
 	}
 	if attr := content.Attributes["format"]; attr != nil {
-		s, moreDiags := config.DecodePlainString(attr, ectx)
+		s, moreDiags := schema.DecodePlainString(attr, ectx)
 		diags = append(diags, moreDiags...)
 		switch FeedFormat(s) {
 		case FeedNPM, FeedCnpmcore:
@@ -365,7 +366,7 @@ func decodeChanges(b *hcl.Block, ectx *hcl.EvalContext) (*ChangesFeed, hcl.Diagn
 		}
 	}
 	if attr := content.Attributes["max_changes"]; attr != nil {
-		n, ok, moreDiags := config.DecodeCount(attr, ectx, 1, 1<<40, "max_changes is how many changes one plan reads from the feed")
+		n, ok, moreDiags := schema.DecodeCount(attr, ectx, 1, 1<<40, "max_changes is how many changes one plan reads from the feed")
 		diags = append(diags, moreDiags...)
 		if ok {
 			f.MaxChanges = int(n)
@@ -388,7 +389,7 @@ func decodeVersions(b *hcl.Block, ectx *hcl.EvalContext) (VersionFilter, hcl.Dia
 		{Name: "semver"}, {Name: "latest"}, {Name: "dist_tags"},
 	}})
 	if attr := content.Attributes["semver"]; attr != nil {
-		s, moreDiags := config.DecodePlainString(attr, ectx)
+		s, moreDiags := schema.DecodePlainString(attr, ectx)
 		diags = append(diags, moreDiags...)
 		if !moreDiags.HasErrors() {
 			if _, err := compileRange(s); err != nil {
@@ -404,14 +405,14 @@ func decodeVersions(b *hcl.Block, ectx *hcl.EvalContext) (VersionFilter, hcl.Dia
 		}
 	}
 	if attr := content.Attributes["latest"]; attr != nil {
-		n, ok, moreDiags := config.DecodeCount(attr, ectx, 1, 1<<20, "latest is how many of the newest selected versions to mirror")
+		n, ok, moreDiags := schema.DecodeCount(attr, ectx, 1, 1<<20, "latest is how many of the newest selected versions to mirror")
 		diags = append(diags, moreDiags...)
 		if ok {
 			f.Latest = int(n)
 		}
 	}
 	if attr := content.Attributes["dist_tags"]; attr != nil {
-		tags, moreDiags := config.DecodeStringList(attr, ectx)
+		tags, moreDiags := schema.DecodeStringList(attr, ectx)
 		diags = append(diags, moreDiags...)
 		for _, t := range tags {
 			if t == "" || strings.ContainsAny(t, "/ \t") {
@@ -443,7 +444,7 @@ func decodeDependencies(b *hcl.Block, ectx *hcl.EvalContext) (*DependencyClosure
 		if attr == nil {
 			continue
 		}
-		n, ok, moreDiags := config.DecodeCount(attr, ectx, 1, 1<<20, a.meaning)
+		n, ok, moreDiags := schema.DecodeCount(attr, ectx, 1, 1<<20, a.meaning)
 		diags = append(diags, moreDiags...)
 		if ok {
 			*a.dst = int(n)

@@ -9,10 +9,11 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 
-	"github.com/ferry-mirror/ferry/planner/config"
+	"github.com/ferry-mirror/ferry/planner/config/schema"
+	provreg "github.com/ferry-mirror/ferry/providers/registry"
 )
 
-// Type is the "oci" destination type for config.Load:
+// DestinationType is the "oci" destination type for config.Load:
 //
 //	destination "oci" "internal" {
 //	  registry      = "registry.internal:5000"   # host[:port], no scheme
@@ -26,8 +27,8 @@ import (
 //	  docker_config = true                       # default true without username/token:
 //	                                             # ~/.docker/config.json and credential helpers
 //	}
-func Type() config.ProviderType {
-	return config.ProviderType{Kind: config.KindDestination, Name: "oci", Decode: decode}
+func DestinationType() provreg.Type {
+	return provreg.Destination("oci", decodeDestination, NewDestination)
 }
 
 // repositoryRE is the OCI distribution-spec <name> grammar.
@@ -96,7 +97,7 @@ func registryAttributes() []hcl.AttributeSchema {
 	}
 }
 
-func decode(body hcl.Body, ectx *hcl.EvalContext, env config.DecodeEnv) (any, hcl.Diagnostics) {
+func decodeDestination(body hcl.Body, ectx *hcl.EvalContext, env schema.DecodeEnv) (*DestinationConfig, hcl.Diagnostics) {
 	content, diags := body.Content(&hcl.BodySchema{Attributes: registryAttributes()})
 	cfg, moreDiags := decodeRegistry(content, ectx, true)
 	return cfg, append(diags, moreDiags...)
@@ -104,14 +105,14 @@ func decode(body hcl.Body, ectx *hcl.EvalContext, env config.DecodeEnv) (any, hc
 
 // decodeRegistry decodes registryAttributes from content. Only a
 // destination's repository may be a template (allowTemplate).
-func decodeRegistry(content *hcl.BodyContent, ectx *hcl.EvalContext, allowTemplate bool) (*Config, hcl.Diagnostics) {
-	cfg := &Config{}
+func decodeRegistry(content *hcl.BodyContent, ectx *hcl.EvalContext, allowTemplate bool) (*DestinationConfig, hcl.Diagnostics) {
+	cfg := &DestinationConfig{}
 	var diags hcl.Diagnostics
 
 	// registry and repository are shown in plans (Describe), so they may not
 	// be sensitive.
 	if attr := content.Attributes["registry"]; attr != nil {
-		s, moreDiags := config.DecodePlainString(attr, ectx)
+		s, moreDiags := schema.DecodePlainString(attr, ectx)
 		diags = append(diags, moreDiags...)
 		if !moreDiags.HasErrors() {
 			if validRegistry(s) {
@@ -128,7 +129,7 @@ func decodeRegistry(content *hcl.BodyContent, ectx *hcl.EvalContext, allowTempla
 		}
 	}
 	if attr := content.Attributes["repository"]; attr != nil {
-		s, moreDiags := config.DecodePlainString(attr, ectx)
+		s, moreDiags := schema.DecodePlainString(attr, ectx)
 		diags = append(diags, moreDiags...)
 		shape := s // what must match the grammar: the template's probe
 		tmpl, templated, tmplErr := parseRepoTemplate(s)
@@ -187,7 +188,7 @@ func decodeRegistry(content *hcl.BodyContent, ectx *hcl.EvalContext, allowTempla
 		if attr == nil {
 			return false, nil
 		}
-		v, moreDiags := config.DecodeBool(attr, ectx)
+		v, moreDiags := schema.DecodeBool(attr, ectx)
 		diags = append(diags, moreDiags...)
 		return v, attr
 	}
@@ -196,7 +197,7 @@ func decodeRegistry(content *hcl.BodyContent, ectx *hcl.EvalContext, allowTempla
 	cfg.Insecure, insecureAttr = boolAttr("insecure")
 	dockerConfig, dockerAttr := boolAttr("docker_config")
 
-	creds, moreDiags := config.DecodeCredentials(content, ectx)
+	creds, moreDiags := schema.DecodeCredentials(content, ectx)
 	diags = append(diags, moreDiags...)
 	cfg.Username, cfg.Password, cfg.Token = creds.Username, creds.Password, creds.Token
 	explicit := creds.Set

@@ -1,4 +1,4 @@
-package config
+package schema
 
 import (
 	"fmt"
@@ -23,7 +23,7 @@ const SensitiveMark = "sensitive"
 //
 // When a value depends on a variable whose own value was rejected (the
 // variable's error has already been reported), the helpers return an error
-// diagnostic that Load drops again before returning. Callers therefore only
+// diagnostic that the loader drops again (DropConsequences) before returning. Callers therefore only
 // need "if diags.HasErrors() { skip this attribute }" and never report a
 // second, confusing error for the same mistake.
 
@@ -200,7 +200,7 @@ func checkVarReferences(expr hcl.Expression, ectx *hcl.EvalContext) hcl.Diagnost
 		}
 		slices.Sort(names)
 		detail := fmt.Sprintf("An input variable named %q has not been declared.", step.Name)
-		if s := nameSuggestion(step.Name, names); s != "" {
+		if s := NameSuggestion(step.Name, names); s != "" {
 			detail += fmt.Sprintf(" Did you mean var.%s?", s)
 		} else {
 			detail += fmt.Sprintf(" Declare it with a variable %q {} block.", step.Name)
@@ -238,9 +238,11 @@ func dependsOnInvalid(rng hcl.Range) *hcl.Diagnostic {
 	}
 }
 
-// dropConsequences removes the diagnostics tagged causedByInvalidValue, as
-// long as another error remains to explain them.
-func dropConsequences(diags hcl.Diagnostics) hcl.Diagnostics {
+// DropConsequences removes the diagnostics that only repeat an error
+// reported elsewhere (a value depending on a rejected variable), as long as
+// another error remains to explain them. The loader calls it once on all of
+// its diagnostics.
+func DropConsequences(diags hcl.Diagnostics) hcl.Diagnostics {
 	var out hcl.Diagnostics
 	explained := false
 	for _, d := range diags {
