@@ -21,13 +21,8 @@ func decodeTransferLimits(content *hcl.BodyContent, ectx *hcl.EvalContext, s *Se
 		diags = append(diags, moreDiags...)
 		if !moreDiags.HasErrors() {
 			if n, err := parseSize(v); err != nil {
-				diags = append(diags, &hcl.Diagnostic{
-					Severity: hcl.DiagError,
-					Summary:  "Invalid max_artifact_size",
-					Detail: fmt.Sprintf("max_artifact_size %s. Use a number of bytes or a size such as \"8GiB\", \"500MiB\" or \"2GB\" "+
-						"(units B, KB, MB, GB, TB, KiB, MiB, GiB, TiB).", err),
-					Subject: attr.Expr.Range().Ptr(),
-				})
+				diags = append(diags, schema.AttrError(attr, "Invalid max_artifact_size", fmt.Sprintf("max_artifact_size %s. Use a number of bytes or a size such as \"8GiB\", \"500MiB\" or \"2GB\" "+
+					"(units B, KB, MB, GB, TB, KiB, MiB, GiB, TiB).", err)))
 			} else {
 				s.MaxArtifactSize = n
 			}
@@ -38,12 +33,7 @@ func decodeTransferLimits(content *hcl.BodyContent, ectx *hcl.EvalContext, s *Se
 		diags = append(diags, moreDiags...)
 		if !moreDiags.HasErrors() {
 			if d, err := time.ParseDuration(v); err != nil || d <= 0 {
-				diags = append(diags, &hcl.Diagnostic{
-					Severity: hcl.DiagError,
-					Summary:  "Invalid http_idle_timeout",
-					Detail:   fmt.Sprintf("http_idle_timeout must be a positive Go duration such as \"60s\" or \"5m\"; got %q.", v),
-					Subject:  attr.Expr.Range().Ptr(),
-				})
+				diags = append(diags, schema.AttrError(attr, "Invalid http_idle_timeout", fmt.Sprintf("http_idle_timeout must be a positive Go duration such as \"60s\" or \"5m\"; got %q.", v)))
 			} else {
 				s.HTTPIdleTimeout = d
 			}

@@ -315,12 +315,7 @@ func decodeSettings(block *hcl.Block, ectx *hcl.EvalContext, s *Settings) hcl.Di
 		switch {
 		case moreDiags.HasErrors():
 		case p == "":
-			diags = append(diags, &hcl.Diagnostic{
-				Severity: hcl.DiagError,
-				Summary:  "Invalid state path",
-				Detail:   fmt.Sprintf("The state path must not be empty; remove the argument to use %q.", DefaultStatePath),
-				Subject:  attr.Expr.Range().Ptr(),
-			})
+			diags = append(diags, schema.AttrError(attr, "Invalid state path", fmt.Sprintf("The state path must not be empty; remove the argument to use %q.", DefaultStatePath)))
 		default:
 			s.StatePath = p
 		}
@@ -331,12 +326,7 @@ func decodeSettings(block *hcl.Block, ectx *hcl.EvalContext, s *Settings) hcl.Di
 		switch {
 		case moreDiags.HasErrors():
 		case n < 1:
-			diags = append(diags, &hcl.Diagnostic{
-				Severity: hcl.DiagError,
-				Summary:  "Invalid parallelism",
-				Detail:   fmt.Sprintf("parallelism is the number of concurrent transfers and must be at least 1; got %d.", n),
-				Subject:  attr.Expr.Range().Ptr(),
-			})
+			diags = append(diags, schema.AttrError(attr, "Invalid parallelism", fmt.Sprintf("parallelism is the number of concurrent transfers and must be at least 1; got %d.", n)))
 		default:
 			s.Parallelism = int(n)
 		}
@@ -359,12 +349,7 @@ func decodeMaxDeletes(attr *hcl.Attribute, ectx *hcl.EvalContext) (int, bool, hc
 		return 0, false, diags
 	}
 	if n < 0 {
-		return 0, false, append(diags, &hcl.Diagnostic{
-			Severity: hcl.DiagError,
-			Summary:  "Invalid max_deletes",
-			Detail:   fmt.Sprintf("max_deletes is the most objects a plan may delete and must be 0 or more; got %d.", n),
-			Subject:  attr.Expr.Range().Ptr(),
-		})
+		return 0, false, append(diags, schema.AttrError(attr, "Invalid max_deletes", fmt.Sprintf("max_deletes is the most objects a plan may delete and must be 0 or more; got %d.", n)))
 	}
 	return int(n), true, diags
 }

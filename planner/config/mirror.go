@@ -92,19 +92,9 @@ func decodeMirror(b *hcl.Block, ectx *hcl.EvalContext, declared map[schema.Kind]
 		switch p := UpstreamRemovedPolicy(v); {
 		case moreDiags.HasErrors():
 		case p != RemovedDelete && p != RemovedKeep && p != RemovedDeprecate:
-			diags = append(diags, &hcl.Diagnostic{
-				Severity: hcl.DiagError,
-				Summary:  "Invalid on_upstream_removed",
-				Detail:   fmt.Sprintf("on_upstream_removed is \"delete\" (the default), \"keep\" or \"deprecate\", not %q.", v),
-				Subject:  attr.Expr.Range().Ptr(),
-			})
+			diags = append(diags, schema.AttrError(attr, "Invalid on_upstream_removed", fmt.Sprintf("on_upstream_removed is \"delete\" (the default), \"keep\" or \"deprecate\", not %q.", v)))
 		case p == RemovedDeprecate && m.To != "" && !strings.HasPrefix(m.To, "npm."):
-			diags = append(diags, &hcl.Diagnostic{
-				Severity: hcl.DiagError,
-				Summary:  "deprecate needs an npm destination",
-				Detail:   fmt.Sprintf("Only a registry with package metadata (destination \"npm\") can mark a version deprecated; mirror %q writes to %s.", m.Name, m.To),
-				Subject:  attr.Expr.Range().Ptr(),
-			})
+			diags = append(diags, schema.AttrError(attr, "deprecate needs an npm destination", fmt.Sprintf("Only a registry with package metadata (destination \"npm\") can mark a version deprecated; mirror %q writes to %s.", m.Name, m.To)))
 		default:
 			m.OnUpstreamRemoved = p
 		}
@@ -178,12 +168,7 @@ func decodePath(attr *hcl.Attribute, ectx *hcl.EvalContext, dir, summary, detail
 	case diags.HasErrors():
 		return "", "", false, diags
 	case strings.TrimSpace(s) == "":
-		return "", "", false, append(diags, &hcl.Diagnostic{
-			Severity: hcl.DiagError,
-			Summary:  summary,
-			Detail:   detail,
-			Subject:  attr.Expr.Range().Ptr(),
-		})
+		return "", "", false, append(diags, schema.AttrError(attr, summary, detail))
 	}
 	path = s
 	if !filepath.IsAbs(path) {
@@ -283,13 +268,8 @@ func decodeRetention(b *hcl.Block, ectx *hcl.EvalContext, r *Retention) hcl.Diag
 		switch {
 		case moreDiags.HasErrors():
 		case n < 1:
-			diags = append(diags, &hcl.Diagnostic{
-				Severity: hcl.DiagError,
-				Summary:  "Invalid retention count",
-				Detail: fmt.Sprintf("keep_last is the number of newest versions kept per package and must be at least 1; "+
-					"got %d. Remove it to keep every version.", n),
-				Subject: attr.Expr.Range().Ptr(),
-			})
+			diags = append(diags, schema.AttrError(attr, "Invalid retention count", fmt.Sprintf("keep_last is the number of newest versions kept per package and must be at least 1; "+
+				"got %d. Remove it to keep every version.", n)))
 		default:
 			r.KeepLast, r.KeepLastRange = int(n), attr.Range
 		}
@@ -300,13 +280,8 @@ func decodeRetention(b *hcl.Block, ectx *hcl.EvalContext, r *Retention) hcl.Diag
 		if !moreDiags.HasErrors() {
 			d, err := parseMaxAge(s)
 			if err != nil {
-				diags = append(diags, &hcl.Diagnostic{
-					Severity: hcl.DiagError,
-					Summary:  "Invalid max_age duration",
-					Detail: fmt.Sprintf("max_age %s. Use a Go duration such as \"720h\" or a whole number of days "+
-						"such as \"30d\".", err),
-					Subject: attr.Expr.Range().Ptr(),
-				})
+				diags = append(diags, schema.AttrError(attr, "Invalid max_age duration", fmt.Sprintf("max_age %s. Use a Go duration such as \"720h\" or a whole number of days "+
+					"such as \"30d\".", err)))
 			} else {
 				r.MaxAge, r.MaxAgeRange = d, attr.Range
 			}

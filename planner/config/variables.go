@@ -78,13 +78,8 @@ func decodeVariable(block *hcl.Block) (*Variable, hcl.Diagnostics) {
 		if moreDiags.HasErrors() {
 			v.Default = cty.DynamicVal
 		} else if conv, err := convert.Convert(val, v.Type); err != nil {
-			diags = append(diags, &hcl.Diagnostic{
-				Severity: hcl.DiagError,
-				Summary:  "Invalid default value for variable",
-				Detail: fmt.Sprintf("The default value of variable %q does not match its type %s: %s.",
-					v.Name, typeexpr.TypeString(v.Type), err),
-				Subject: attr.Expr.Range().Ptr(),
-			})
+			diags = append(diags, schema.AttrError(attr, "Invalid default value for variable", fmt.Sprintf("The default value of variable %q does not match its type %s: %s.",
+				v.Name, typeexpr.TypeString(v.Type), err)))
 			v.Default = cty.DynamicVal
 		} else {
 			v.Default = conv

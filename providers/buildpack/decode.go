@@ -77,12 +77,7 @@ func decodeSource(body hcl.Body, ectx *hcl.EvalContext, env schema.DecodeEnv) (*
 		diags = append(diags, moreDiags...)
 		if !moreDiags.HasErrors() {
 			if n < 1 {
-				diags = append(diags, &hcl.Diagnostic{
-					Severity: hcl.DiagError,
-					Summary:  "Invalid latest count",
-					Detail:   fmt.Sprintf("latest keeps the newest N versions of each dependency id and must be at least 1; got %d. Remove it to keep every version.", n),
-					Subject:  attr.Expr.Range().Ptr(),
-				})
+				diags = append(diags, schema.AttrError(attr, "Invalid latest count", fmt.Sprintf("latest keeps the newest N versions of each dependency id and must be at least 1; got %d. Remove it to keep every version.", n)))
 			} else {
 				cfg.Latest = int(n)
 			}
@@ -102,13 +97,8 @@ func decodeSource(body hcl.Body, ectx *hcl.EvalContext, env schema.DecodeEnv) (*
 		case s == LayoutDigest || s == LayoutDependencyMirror:
 			cfg.Layout = s
 		default:
-			diags = append(diags, &hcl.Diagnostic{
-				Severity: hcl.DiagError,
-				Summary:  "Invalid key layout",
-				Detail: fmt.Sprintf("layout is %q (keys ID/VERSION/CHECKSUM/FILE, the default) or %q (keys HOST/PATH of the original uri, "+
-					"so BP_DEPENDENCY_MIRROR works without rewriting); got %q.", LayoutDigest, LayoutDependencyMirror, s),
-				Subject: attr.Expr.Range().Ptr(),
-			})
+			diags = append(diags, schema.AttrError(attr, "Invalid key layout", fmt.Sprintf("layout is %q (keys ID/VERSION/CHECKSUM/FILE, the default) or %q (keys HOST/PATH of the original uri, "+
+				"so BP_DEPENDENCY_MIRROR works without rewriting); got %q.", LayoutDigest, LayoutDependencyMirror, s)))
 		}
 	}
 	for _, kind := range []string{"include", "exclude"} {
@@ -153,24 +143,14 @@ func decodeFilter(b *hcl.Block, ectx *hcl.EvalContext) (*Filter, hcl.Diagnostics
 	for _, name := range []string{"ids", "stacks", "targets"} {
 		if attr := content.Attributes[name]; attr != nil {
 			if l, _ := schema.DecodeStringList(attr, ectx); len(l) == 0 {
-				diags = append(diags, &hcl.Diagnostic{
-					Severity: hcl.DiagError,
-					Summary:  "Empty " + name + " list",
-					Detail:   fmt.Sprintf("An empty %s list matches nothing in an exclude and everything in an include; remove the attribute instead.", name),
-					Subject:  attr.Expr.Range().Ptr(),
-				})
+				diags = append(diags, schema.AttrError(attr, "Empty "+name+" list", fmt.Sprintf("An empty %s list matches nothing in an exclude and everything in an include; remove the attribute instead.", name)))
 			}
 		}
 	}
 	if attr := content.Attributes["targets"]; attr != nil {
 		for _, t := range f.Targets {
 			if os, arch, ok := strings.Cut(t, "/"); !ok || os == "" || arch == "" || strings.Contains(arch, "/") {
-				diags = append(diags, &hcl.Diagnostic{
-					Severity: hcl.DiagError,
-					Summary:  "Invalid target",
-					Detail:   fmt.Sprintf("A target is \"os/arch\", like \"linux/amd64\"; %q is not.", t),
-					Subject:  attr.Expr.Range().Ptr(),
-				})
+				diags = append(diags, schema.AttrError(attr, "Invalid target", fmt.Sprintf("A target is \"os/arch\", like \"linux/amd64\"; %q is not.", t)))
 			}
 		}
 	}
@@ -180,12 +160,7 @@ func decodeFilter(b *hcl.Block, ectx *hcl.EvalContext) (*Filter, hcl.Diagnostics
 		if !moreDiags.HasErrors() {
 			c, err := semver.NewConstraint(s)
 			if err != nil {
-				diags = append(diags, &hcl.Diagnostic{
-					Severity: hcl.DiagError,
-					Summary:  "Invalid version constraint",
-					Detail:   fmt.Sprintf("versions is a semver constraint such as \">= 20, < 23\" or \"~1.7\": %s.", err),
-					Subject:  attr.Expr.Range().Ptr(),
-				})
+				diags = append(diags, schema.AttrError(attr, "Invalid version constraint", fmt.Sprintf("versions is a semver constraint such as \">= 20, < 23\" or \"~1.7\": %s.", err)))
 			} else {
 				f.Versions, f.VersionsRaw = c, s
 			}

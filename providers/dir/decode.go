@@ -36,22 +36,12 @@ func decodeDestination(body hcl.Body, ectx *hcl.EvalContext, env schema.DecodeEn
 			case err == nil && strings.EqualFold(u.Scheme, "file"):
 				// packit opens a file:// uri (and a file:// mirror) inside
 				// the buildpack's own directory: no build would find the files.
-				diags = append(diags, &hcl.Diagnostic{
-					Severity: hcl.DiagError,
-					Summary:  "Unusable base URL",
-					Detail: "base_url is where consumers download the mirrored files, and they download over http or https: " +
-						"buildpacks open a file:// uri inside the buildpack's own directory, so no build would find these files. " +
-						"Serve the directory with a web server and set base_url to its http:// or https:// URL.",
-					Subject: attr.Expr.Range().Ptr(),
-				})
+				diags = append(diags, schema.AttrError(attr, "Unusable base URL", "base_url is where consumers download the mirrored files, and they download over http or https: "+
+					"buildpacks open a file:// uri inside the buildpack's own directory, so no build would find these files. "+
+					"Serve the directory with a web server and set base_url to its http:// or https:// URL."))
 			case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil:
-				diags = append(diags, &hcl.Diagnostic{
-					Severity: hcl.DiagError,
-					Summary:  "Invalid base URL",
-					Detail: "base_url is the URL the directory is served under, like \"https://mirror.internal/deps\": " +
-						"http or https, with a host and no query, fragment or credentials (consumer files are not secret).",
-					Subject: attr.Expr.Range().Ptr(),
-				})
+				diags = append(diags, schema.AttrError(attr, "Invalid base URL", "base_url is the URL the directory is served under, like \"https://mirror.internal/deps\": "+
+					"http or https, with a host and no query, fragment or credentials (consumer files are not secret)."))
 			default:
 				cfg.BaseURL = strings.TrimSuffix(s, "/")
 			}
@@ -67,13 +57,8 @@ func decodeDestination(body hcl.Body, ectx *hcl.EvalContext, env schema.DecodeEn
 		return cfg, diags
 	}
 	if p == "" || strings.ContainsRune(p, 0) {
-		return cfg, append(diags, &hcl.Diagnostic{
-			Severity: hcl.DiagError,
-			Summary:  "Invalid directory path",
-			Detail: "The path of a dir destination must be a non-empty directory path, absolute or relative " +
-				"to the configuration directory.",
-			Subject: attr.Expr.Range().Ptr(),
-		})
+		return cfg, append(diags, schema.AttrError(attr, "Invalid directory path", "The path of a dir destination must be a non-empty directory path, absolute or relative "+
+			"to the configuration directory."))
 	}
 	if !filepath.IsAbs(p) {
 		p = filepath.Join(env.Dir, p)

@@ -47,13 +47,8 @@ func decodeDestination(body hcl.Body, ectx *hcl.EvalContext, env schema.DecodeEn
 		}
 		u, err := url.Parse(s)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
-			diags = append(diags, &hcl.Diagnostic{
-				Severity: hcl.DiagError,
-				Summary:  "Invalid " + name,
-				Detail: name + " is the http(s) base URL objects live under, like \"https://repo.internal/generic-local/deps\", " +
-					"with no query, fragment or credentials (use username/password or token for those).",
-				Subject: attr.Expr.Range().Ptr(),
-			})
+			diags = append(diags, schema.AttrError(attr, "Invalid "+name, name+" is the http(s) base URL objects live under, like \"https://repo.internal/generic-local/deps\", "+
+				"with no query, fragment or credentials (use username/password or token for those)."))
 			return ""
 		}
 		return strings.TrimSuffix(s, "/")

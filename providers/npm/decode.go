@@ -125,12 +125,7 @@ func decodeRegistry(content *hcl.BodyContent, ectx *hcl.EvalContext) (Registry, 
 		diags = append(diags, moreDiags...)
 		if !moreDiags.HasErrors() {
 			if _, err := parseRegistryURL(s); err != nil {
-				diags = append(diags, &hcl.Diagnostic{
-					Severity: hcl.DiagError,
-					Summary:  "Invalid registry",
-					Detail:   fmt.Sprintf("registry is the registry's http(s) base URL, like \"https://registry.npmjs.org\": %v.", err),
-					Subject:  attr.Expr.Range().Ptr(),
-				})
+				diags = append(diags, schema.AttrError(attr, "Invalid registry", fmt.Sprintf("registry is the registry's http(s) base URL, like \"https://registry.npmjs.org\": %v.", err)))
 			} else {
 				r.URL = s
 			}
@@ -214,12 +209,7 @@ func decodeSource(body hcl.Body, ectx *hcl.EvalContext, env schema.DecodeEnv) (*
 			}
 			data, err := os.ReadFile(path)
 			if err != nil {
-				diags = append(diags, &hcl.Diagnostic{
-					Severity: hcl.DiagError,
-					Summary:  "Unreadable packages_file",
-					Detail:   fmt.Sprintf("Reading the package list: %v.", err),
-					Subject:  attr.Expr.Range().Ptr(),
-				})
+				diags = append(diags, schema.AttrError(attr, "Unreadable packages_file", fmt.Sprintf("Reading the package list: %v.", err)))
 			} else {
 				sc := bufio.NewScanner(bytes.NewReader(data))
 				for line := 1; sc.Scan(); line++ {
@@ -336,12 +326,7 @@ func decodeChanges(b *hcl.Block, ectx *hcl.EvalContext) (*ChangesFeed, hcl.Diagn
 		diags = append(diags, moreDiags...)
 		if !moreDiags.HasErrors() {
 			if _, err := parseFeedURL(s); err != nil {
-				diags = append(diags, &hcl.Diagnostic{
-					Severity: hcl.DiagError,
-					Summary:  "Invalid changes feed URL",
-					Detail:   fmt.Sprintf("The changes feed URL %s.", err),
-					Subject:  attr.Expr.Range().Ptr(),
-				})
+				diags = append(diags, schema.AttrError(attr, "Invalid changes feed URL", fmt.Sprintf("The changes feed URL %s.", err)))
 			} else {
 				f.URL = s
 			}
@@ -355,13 +340,8 @@ func decodeChanges(b *hcl.Block, ectx *hcl.EvalContext) (*ChangesFeed, hcl.Diagn
 			f.Format = FeedFormat(s)
 		default:
 			if !moreDiags.HasErrors() {
-				diags = append(diags, &hcl.Diagnostic{
-					Severity: hcl.DiagError,
-					Summary:  "Invalid changes feed format",
-					Detail: fmt.Sprintf("format is \"npm\" (npmjs's replication feed: since is exclusive) or \"cnpmcore\" "+
-						"(cnpmcore's feed: since is inclusive), not %q.", s),
-					Subject: attr.Expr.Range().Ptr(),
-				})
+				diags = append(diags, schema.AttrError(attr, "Invalid changes feed format", fmt.Sprintf("format is \"npm\" (npmjs's replication feed: since is exclusive) or \"cnpmcore\" "+
+					"(cnpmcore's feed: since is inclusive), not %q.", s)))
 			}
 		}
 	}
@@ -393,12 +373,7 @@ func decodeVersions(b *hcl.Block, ectx *hcl.EvalContext) (VersionFilter, hcl.Dia
 		diags = append(diags, moreDiags...)
 		if !moreDiags.HasErrors() {
 			if _, err := compileRange(s); err != nil {
-				diags = append(diags, &hcl.Diagnostic{
-					Severity: hcl.DiagError,
-					Summary:  "Invalid semver range",
-					Detail:   fmt.Sprintf("semver must be a version range like \"^4.17\" or \">= 1.2, < 2\": %v.", err),
-					Subject:  attr.Expr.Range().Ptr(),
-				})
+				diags = append(diags, schema.AttrError(attr, "Invalid semver range", fmt.Sprintf("semver must be a version range like \"^4.17\" or \">= 1.2, < 2\": %v.", err)))
 			} else {
 				f.Semver = s
 			}
@@ -416,12 +391,7 @@ func decodeVersions(b *hcl.Block, ectx *hcl.EvalContext) (VersionFilter, hcl.Dia
 		diags = append(diags, moreDiags...)
 		for _, t := range tags {
 			if t == "" || strings.ContainsAny(t, "/ \t") {
-				diags = append(diags, &hcl.Diagnostic{
-					Severity: hcl.DiagError,
-					Summary:  "Invalid dist-tag",
-					Detail:   fmt.Sprintf("%q is not a dist-tag name.", t),
-					Subject:  attr.Expr.Range().Ptr(),
-				})
+				diags = append(diags, schema.AttrError(attr, "Invalid dist-tag", fmt.Sprintf("%q is not a dist-tag name.", t)))
 				continue
 			}
 			f.DistTags = append(f.DistTags, t)

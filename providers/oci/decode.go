@@ -118,13 +118,8 @@ func decodeRegistry(content *hcl.BodyContent, ectx *hcl.EvalContext, allowTempla
 			if validRegistry(s) {
 				cfg.Registry = s
 			} else {
-				diags = append(diags, &hcl.Diagnostic{
-					Severity: hcl.DiagError,
-					Summary:  "Invalid registry",
-					Detail: "registry is the registry's host with an optional port, like \"registry.internal:5000\" or \"ghcr.io\": " +
-						"no scheme (use plain_http = true for http), no path (use repository) and no credentials.",
-					Subject: attr.Expr.Range().Ptr(),
-				})
+				diags = append(diags, schema.AttrError(attr, "Invalid registry", "registry is the registry's host with an optional port, like \"registry.internal:5000\" or \"ghcr.io\": "+
+					"no scheme (use plain_http = true for http), no path (use repository) and no credentials."))
 			}
 		}
 	}
@@ -139,45 +134,20 @@ func decodeRegistry(content *hcl.BodyContent, ectx *hcl.EvalContext, allowTempla
 		switch {
 		case moreDiags.HasErrors():
 		case templated && !allowTemplate:
-			diags = append(diags, &hcl.Diagnostic{
-				Severity: hcl.DiagError,
-				Summary:  "Repository templates are for destinations",
-				Detail: fmt.Sprintf("A source reads one repository; %q has placeholders, which only a destination's "+
-					"repository may have (one repository per artifact).", s),
-				Subject: attr.Expr.Range().Ptr(),
-			})
+			diags = append(diags, schema.AttrError(attr, "Repository templates are for destinations", fmt.Sprintf("A source reads one repository; %q has placeholders, which only a destination's "+
+				"repository may have (one repository per artifact).", s)))
 		case tmplErr != nil:
-			diags = append(diags, &hcl.Diagnostic{
-				Severity: hcl.DiagError,
-				Summary:  "Invalid repository template",
-				Detail:   tmplErr.Error() + ".",
-				Subject:  attr.Expr.Range().Ptr(),
-			})
+			diags = append(diags, schema.AttrError(attr, "Invalid repository template", tmplErr.Error()+"."))
 		case templated && !repositoryRE.MatchString(shape):
-			diags = append(diags, &hcl.Diagnostic{
-				Severity: hcl.DiagError,
-				Summary:  "Invalid repository template",
-				Detail: fmt.Sprintf("With its placeholders filled in, %q must be an OCI repository name: lowercase letters "+
-					"and digits in components separated by \".\", \"_\", \"__\" or dashes, and \"/\" between path components, "+
-					"like \"buildpack-deps/{key.0}\".", s),
-				Subject: attr.Expr.Range().Ptr(),
-			})
+			diags = append(diags, schema.AttrError(attr, "Invalid repository template", fmt.Sprintf("With its placeholders filled in, %q must be an OCI repository name: lowercase letters "+
+				"and digits in components separated by \".\", \"_\", \"__\" or dashes, and \"/\" between path components, "+
+				"like \"buildpack-deps/{key.0}\".", s)))
 		case !templated && !repositoryRE.MatchString(s):
-			diags = append(diags, &hcl.Diagnostic{
-				Severity: hcl.DiagError,
-				Summary:  "Invalid repository",
-				Detail: fmt.Sprintf("repository must be an OCI repository name: lowercase letters and digits in "+
-					"components separated by \".\", \"_\", \"__\" or dashes, and \"/\" between path components, like "+
-					"\"buildpack-deps\" or \"mirrors/paketo\"; %q is not.", s),
-				Subject: attr.Expr.Range().Ptr(),
-			})
+			diags = append(diags, schema.AttrError(attr, "Invalid repository", fmt.Sprintf("repository must be an OCI repository name: lowercase letters and digits in "+
+				"components separated by \".\", \"_\", \"__\" or dashes, and \"/\" between path components, like "+
+				"\"buildpack-deps\" or \"mirrors/paketo\"; %q is not.", s)))
 		case cfg.Registry != "" && len(cfg.Registry)+1+len(shape) > maxReferenceLen:
-			diags = append(diags, &hcl.Diagnostic{
-				Severity: hcl.DiagError,
-				Summary:  "Repository name too long",
-				Detail:   fmt.Sprintf("registry/repository must stay within %d characters, which many clients require.", maxReferenceLen),
-				Subject:  attr.Expr.Range().Ptr(),
-			})
+			diags = append(diags, schema.AttrError(attr, "Repository name too long", fmt.Sprintf("registry/repository must stay within %d characters, which many clients require.", maxReferenceLen)))
 		default:
 			cfg.Repository = s
 		}

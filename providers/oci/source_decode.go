@@ -120,12 +120,7 @@ func decodeTagFilter(b *hcl.Block, ectx *hcl.EvalContext) (TagFilter, hcl.Diagno
 		diags = append(diags, moreDiags...)
 		for _, t := range tags {
 			if !isTag(t) {
-				diags = append(diags, &hcl.Diagnostic{
-					Severity: hcl.DiagError,
-					Summary:  "Invalid tag",
-					Detail:   fmt.Sprintf("%q is not an OCI tag: tags match [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}.", t),
-					Subject:  attr.Expr.Range().Ptr(),
-				})
+				diags = append(diags, schema.AttrError(attr, "Invalid tag", fmt.Sprintf("%q is not an OCI tag: tags match [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}.", t)))
 				continue
 			}
 			f.Exact = append(f.Exact, t)
@@ -136,12 +131,7 @@ func decodeTagFilter(b *hcl.Block, ectx *hcl.EvalContext) (TagFilter, hcl.Diagno
 		diags = append(diags, moreDiags...)
 		if !moreDiags.HasErrors() {
 			if _, err := compileSemver(s); err != nil {
-				diags = append(diags, &hcl.Diagnostic{
-					Severity: hcl.DiagError,
-					Summary:  "Invalid semver constraint",
-					Detail:   fmt.Sprintf("semver must be a version constraint like \">= 1.2, < 2\" or \"~1.4\": %v.", err),
-					Subject:  attr.Expr.Range().Ptr(),
-				})
+				diags = append(diags, schema.AttrError(attr, "Invalid semver constraint", fmt.Sprintf("semver must be a version constraint like \">= 1.2, < 2\" or \"~1.4\": %v.", err)))
 			} else {
 				f.Semver = s
 			}
@@ -152,12 +142,7 @@ func decodeTagFilter(b *hcl.Block, ectx *hcl.EvalContext) (TagFilter, hcl.Diagno
 		diags = append(diags, moreDiags...)
 		if !moreDiags.HasErrors() {
 			if _, err := regexp.Compile(s); err != nil {
-				diags = append(diags, &hcl.Diagnostic{
-					Severity: hcl.DiagError,
-					Summary:  "Invalid regular expression",
-					Detail:   fmt.Sprintf("regex must be an RE2 regular expression: %v.", err),
-					Subject:  attr.Expr.Range().Ptr(),
-				})
+				diags = append(diags, schema.AttrError(attr, "Invalid regular expression", fmt.Sprintf("regex must be an RE2 regular expression: %v.", err)))
 			} else {
 				f.Regex = s
 			}

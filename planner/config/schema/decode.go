@@ -88,12 +88,7 @@ func DecodeInt(attr *hcl.Attribute, ectx *hcl.EvalContext) (int64, hcl.Diagnosti
 		if bf.IsInt() {
 			detail = fmt.Sprintf("The argument %q is too large.", attr.Name)
 		}
-		return 0, append(diags, &hcl.Diagnostic{
-			Severity: hcl.DiagError,
-			Summary:  "Invalid argument value",
-			Detail:   detail,
-			Subject:  attr.Expr.Range().Ptr(),
-		})
+		return 0, append(diags, AttrError(attr, "Invalid argument value", detail))
 	}
 	return n, diags
 }
@@ -124,12 +119,7 @@ func DecodeStringList(attr *hcl.Attribute, ectx *hcl.EvalContext) ([]string, hcl
 	for it := val.ElementIterator(); it.Next(); {
 		_, elem := it.Element()
 		if elem.IsNull() {
-			return nil, append(diags, &hcl.Diagnostic{
-				Severity: hcl.DiagError,
-				Summary:  "Invalid argument value",
-				Detail:   fmt.Sprintf("The argument %q must be a list of strings; null elements are not allowed.", attr.Name),
-				Subject:  attr.Expr.Range().Ptr(),
-			})
+			return nil, append(diags, AttrError(attr, "Invalid argument value", fmt.Sprintf("The argument %q must be a list of strings; null elements are not allowed.", attr.Name)))
 		}
 		out = append(out, elem.AsString())
 	}
@@ -139,13 +129,8 @@ func DecodeStringList(attr *hcl.Attribute, ectx *hcl.EvalContext) ([]string, hcl
 // SensitiveNotAllowed is the diagnostic for a sensitive value in an argument
 // that is shown in plans or stored in state.
 func SensitiveNotAllowed(attr *hcl.Attribute) *hcl.Diagnostic {
-	return &hcl.Diagnostic{
-		Severity: hcl.DiagError,
-		Summary:  "Sensitive value not allowed",
-		Detail: fmt.Sprintf("The argument %q is shown in plans and stored in state, so it must not be "+
-			"derived from a sensitive variable or the sensitive() function.", attr.Name),
-		Subject: attr.Expr.Range().Ptr(),
-	}
+	return AttrError(attr, "Sensitive value not allowed", fmt.Sprintf("The argument %q is shown in plans and stored in state, so it must not be "+
+		"derived from a sensitive variable or the sensitive() function.", attr.Name))
 }
 
 // decodeAs evaluates attr, strips its marks and converts it to ty. The
@@ -158,23 +143,13 @@ func decodeAs(attr *hcl.Attribute, ectx *hcl.EvalContext, ty cty.Type) (cty.Valu
 	val, marks := val.UnmarkDeep()
 	sensitive := marks.Has(SensitiveMark)
 	if val.IsNull() {
-		return cty.DynamicVal, sensitive, append(diags, &hcl.Diagnostic{
-			Severity: hcl.DiagError,
-			Summary:  "Invalid argument value",
-			Detail:   fmt.Sprintf("The argument %q must not be null; remove it to use the default.", attr.Name),
-			Subject:  attr.Expr.Range().Ptr(),
-		})
+		return cty.DynamicVal, sensitive, append(diags, AttrError(attr, "Invalid argument value", fmt.Sprintf("The argument %q must not be null; remove it to use the default.", attr.Name)))
 	}
 	conv, err := convert.Convert(val, ty)
 	if err != nil {
 		// cty conversion errors name the expected type, never the value,
 		// so they are safe to show for sensitive values too.
-		return cty.DynamicVal, sensitive, append(diags, &hcl.Diagnostic{
-			Severity: hcl.DiagError,
-			Summary:  "Incorrect attribute value type",
-			Detail:   fmt.Sprintf("Inappropriate value for argument %q: %s.", attr.Name, err),
-			Subject:  attr.Expr.Range().Ptr(),
-		})
+		return cty.DynamicVal, sensitive, append(diags, AttrError(attr, "Incorrect attribute value type", fmt.Sprintf("Inappropriate value for argument %q: %s.", attr.Name, err)))
 	}
 	return conv, sensitive, diags
 }
@@ -276,12 +251,7 @@ func DecodeCount(attr *hcl.Attribute, ectx *hcl.EvalContext, min, max int64, mea
 	if n > max {
 		bound = fmt.Sprintf("at most %d", max)
 	}
-	return 0, false, append(diags, &hcl.Diagnostic{
-		Severity: hcl.DiagError,
-		Summary:  "Invalid " + attr.Name,
-		Detail:   fmt.Sprintf("%s; it must be %s, not %d.", meaning, bound, n),
-		Subject:  attr.Expr.Range().Ptr(),
-	})
+	return 0, false, append(diags, AttrError(attr, "Invalid "+attr.Name, fmt.Sprintf("%s; it must be %s, not %d.", meaning, bound, n)))
 }
 
 // Credentials are what a block's username, password and token arguments
