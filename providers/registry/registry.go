@@ -43,6 +43,10 @@ type Env struct {
 // Type is one source or destination type: the schema.Type the config
 // loader decodes with, and the constructor for the decoded settings. Build
 // one with Source or Destination; the zero Type is not usable.
+//
+// What a type declares about itself beyond decoding and construction
+// (capabilities, limits, the ecosystem's version order) belongs here as
+// named fields, set by the provider's SourceType/DestinationType.
 type Type struct {
 	schema.Type
 
