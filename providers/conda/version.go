@@ -2,8 +2,6 @@ package conda
 
 import (
 	"strings"
-
-	"github.com/ferry-mirror/ferry/planner/retention"
 )
 
 // CompareVersions orders two conda version strings the way conda's
@@ -27,8 +25,8 @@ import (
 //
 // Strings conda refuses as versions (empty, characters outside
 // [A-Za-z0-9._+!*-], an empty component, a second "!" or "+", a non-integer
-// epoch) sort before every valid version, among themselves in
-// retention.CompareVersions order, so the order stays total.
+// epoch) sort before every valid version and among themselves bytewise,
+// so the order stays total.
 func CompareVersions(a, b string) int {
 	va, okA := parse(a)
 	vb, okB := parse(b)
@@ -43,7 +41,7 @@ func CompareVersions(a, b string) int {
 	case okB:
 		return -1
 	}
-	return retention.CompareVersions(a, b)
+	return strings.Compare(a, b)
 }
 
 // atomKind orders the kinds of subcomponent: every string is older than

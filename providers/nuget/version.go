@@ -3,8 +3,6 @@ package nuget
 import (
 	"strconv"
 	"strings"
-
-	"github.com/ferry-mirror/ferry/planner/retention"
 )
 
 // CompareVersions orders two NuGet version strings the way NuGet's
@@ -24,9 +22,8 @@ import (
 //
 // Version numbers compare as numbers of any size (NuGet stores them as
 // int32), and an empty number ("1..2") is refused where NuGet reads it as
-// 0. Strings NuGet refuses as versions sort before every valid version,
-// among themselves in retention.CompareVersions order, so the order stays
-// total.
+// 0. Strings NuGet refuses as versions sort before every valid version and
+// among themselves bytewise, so the order stays total.
 func CompareVersions(a, b string) int {
 	va, okA := parse(a)
 	vb, okB := parse(b)
@@ -38,7 +35,7 @@ func CompareVersions(a, b string) int {
 	case okB:
 		return -1
 	}
-	return retention.CompareVersions(a, b)
+	return strings.Compare(a, b)
 }
 
 type version struct {

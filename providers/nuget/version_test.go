@@ -74,7 +74,7 @@ func TestCompareVersions(t *testing.T) {
 		{name: "v prefix invalid", a: "v1.0.0", b: "0.0.1", want: -1},
 		{name: "underscore in label invalid", a: "1.0.0-a_b", b: "0.0.1", want: -1},
 		{name: "empty metadata invalid", a: "1.0.0+", b: "0.0.1", want: -1},
-		{name: "invalid among themselves", a: "x2", b: "x10", want: -1},
+		{name: "invalid among themselves bytewise", a: "x2", b: "x10", want: 1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
