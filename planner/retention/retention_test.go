@@ -1,6 +1,7 @@
 package retention
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -99,6 +100,81 @@ func TestDecide(t *testing.T) {
 			}
 			if len(got) != len(cands) {
 				t.Errorf("got %d verdicts; want %d", len(got), len(cands))
+			}
+			if diff := cmp.Diff(tc.want, dropped); diff != "" {
+				t.Errorf("dropped (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestDecideOrder: keep_last ranks by the policy's order, and versions the
+// order calls equal count as one version.
+func TestDecideOrder(t *testing.T) {
+	// rcOlder is a stand-in for an ecosystem order (conda's, in
+	// providers/conda): a trailing "rcN" is older than the release, and
+	// trailing ".0" components do not count.
+	rcOlder := func(a, b string) int {
+		norm := func(v string) (string, bool) {
+			base, _, rc := strings.Cut(v, "rc")
+			for strings.HasSuffix(base, ".0") && strings.Count(base, ".") > 1 {
+				base = strings.TrimSuffix(base, ".0")
+			}
+			return base, rc
+		}
+		ba, rcA := norm(a)
+		bb, rcB := norm(b)
+		if c := CompareVersions(ba, bb); c != 0 {
+			return c
+		}
+		switch {
+		case rcA && !rcB:
+			return -1
+		case !rcA && rcB:
+			return 1
+		}
+		return 0
+	}
+	cands := []Candidate{
+		{Key: "pkg/2.0.0rc1", Name: "pkg", Version: "2.0.0rc1"},
+		{Key: "pkg/2.0.0", Name: "pkg", Version: "2.0.0"},
+		{Key: "pkg/1.0", Name: "pkg", Version: "1.0"},
+		{Key: "pkg/1.0.0", Name: "pkg", Version: "1.0.0"},
+		{Key: "pkg/0.9", Name: "pkg", Version: "0.9"},
+	}
+	tests := []struct {
+		name   string
+		policy Policy
+		want   map[string]Verdict
+	}{
+		{
+			name:   "plain order keeps the rc",
+			policy: Policy{KeepLast: 1},
+			want: map[string]Verdict{
+				"pkg/2.0.0": DroppedKeepLast, "pkg/1.0": DroppedKeepLast, "pkg/1.0.0": DroppedKeepLast, "pkg/0.9": DroppedKeepLast,
+			},
+		},
+		{
+			name:   "ecosystem order keeps the release",
+			policy: Policy{KeepLast: 1, Order: rcOlder},
+			want: map[string]Verdict{
+				"pkg/2.0.0rc1": DroppedKeepLast, "pkg/1.0": DroppedKeepLast, "pkg/1.0.0": DroppedKeepLast, "pkg/0.9": DroppedKeepLast,
+			},
+		},
+		{
+			name:   "equal versions are one version",
+			policy: Policy{KeepLast: 3, Order: rcOlder},
+			want:   map[string]Verdict{"pkg/0.9": DroppedKeepLast},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := Decide(tc.policy, time.Time{}, cands)
+			dropped := map[string]Verdict{}
+			for k, v := range got {
+				if v != Kept {
+					dropped[k] = v
+				}
 			}
 			if diff := cmp.Diff(tc.want, dropped); diff != "" {
 				t.Errorf("dropped (-want +got):\n%s", diff)
