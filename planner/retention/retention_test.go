@@ -25,6 +25,11 @@ func TestCompareVersions(t *testing.T) {
 		{name: "natural prefix shorter first", a: "1.0", b: "1.0a", want: -1},
 		{name: "natural leading zeros tie broken", a: "build-01", b: "build-1", want: 1},
 		{name: "mixed semver and text", a: "8.0.492+9", b: "8.0.41+9", want: 1},
+		// Not transitive across semver and text (kept, see FuzzCompareVersions):
+		// 1.0.0 < 1.0.0-! < 1.0.0-rc1 < 1.0.0.
+		{name: "cycle text 1", a: "1.0.0", b: "1.0.0-!", want: -1},
+		{name: "cycle text 2", a: "1.0.0-!", b: "1.0.0-rc1", want: -1},
+		{name: "cycle semver", a: "1.0.0-rc1", b: "1.0.0", want: -1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
