@@ -10,8 +10,8 @@ import (
 // Policy is a mirror's retention rules. The zero value keeps everything.
 type Policy struct {
 	// KeepLast keeps the newest N distinct versions (distinct by Order) per
-	// package name; 0 means no limit. Artifacts without a version cannot be ranked and are
-	// never dropped by this rule.
+	// package name; 0 means no limit. Artifacts without a version cannot be
+	// ranked and are never dropped by this rule.
 	KeepLast int
 	// MaxAge drops artifacts whose age (from Candidate.Time) exceeds it;
 	// 0 means no limit. Artifacts of unknown age are kept.
