@@ -18,6 +18,7 @@ import (
 	"github.com/ferry-mirror/ferry/planner/config"
 	"github.com/ferry-mirror/ferry/planner/plan"
 	"github.com/ferry-mirror/ferry/providers/buildpack"
+	"github.com/ferry-mirror/ferry/providers/conda"
 	"github.com/ferry-mirror/ferry/providers/dir"
 	"github.com/ferry-mirror/ferry/providers/httpsrc"
 	"github.com/ferry-mirror/ferry/providers/npm"
@@ -53,7 +54,7 @@ func TestGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			cfg, diags := config.Load(config.LoadOptions{Dir: abs, Types: []config.ProviderType{httpsrc.Type(), buildpack.Type(), dir.Type(), npm.SourceType(), npm.Type()}})
+			cfg, diags := config.Load(config.LoadOptions{Dir: abs, Types: []config.ProviderType{httpsrc.Type(), buildpack.Type(), dir.Type(), npm.SourceType(), npm.Type(), condaOrderedType()}})
 			if diags.HasErrors() {
 				t.Fatalf("config: %s", diags.Error())
 			}
@@ -111,6 +112,17 @@ func TestGolden(t *testing.T) {
 			}
 		})
 	}
+}
+
+// condaOrderedType is a test-only source type, "conda_http": the http
+// source's settings with conda's version order. conda has no source type
+// yet (it comes with its own issue); until it does, this lets a golden case
+// show keep_last ranking in conda order (retention_conda_prerelease).
+func condaOrderedType() config.ProviderType {
+	t := httpsrc.Type()
+	t.Name = "conda_http"
+	t.VersionOrder = conda.CompareVersions
+	return t
 }
 
 func targets(t *testing.T, in []string) []plan.Target {

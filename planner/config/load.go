@@ -172,7 +172,7 @@ func Load(opts LoadOptions) (*Config, hcl.Diagnostics) {
 			}
 			switch kind {
 			case KindSource:
-				cfg.Sources[settings.addr] = &Source{Type: b.Labels[0], Name: b.Labels[1], Settings: settings.value, DeclRange: b.DefRange}
+				cfg.Sources[settings.addr] = &Source{Type: b.Labels[0], Name: b.Labels[1], Settings: settings.value, VersionOrder: settings.order, DeclRange: b.DefRange}
 			case KindDestination:
 				cfg.Destinations[settings.addr] = &Destination{Type: b.Labels[0], Name: b.Labels[1], Settings: settings.value, DeclRange: b.DefRange}
 			}
@@ -370,6 +370,7 @@ func decodeMaxDeletes(attr *hcl.Attribute, ectx *hcl.EvalContext) (int, bool, hc
 type providerSettings struct {
 	addr  string
 	value any
+	order func(a, b string) int // the type's VersionOrder
 }
 
 // decodeProviderBlock decodes a source or destination block with the
@@ -426,5 +427,5 @@ func decodeProviderBlock(b *hcl.Block, kind Kind, ectx *hcl.EvalContext, dir str
 		DeclRange: b.DefRange,
 	})
 	diags = append(diags, moreDiags...)
-	return &providerSettings{addr: addr, value: value}, diags
+	return &providerSettings{addr: addr, value: value, order: pt.VersionOrder}, diags
 }

@@ -84,6 +84,12 @@ type ProviderType struct {
 	Kind   Kind
 	Name   string // "http", "dir", …
 	Decode func(body hcl.Body, ectx *hcl.EvalContext, env DecodeEnv) (any, hcl.Diagnostics)
+	// VersionOrder is a source type's version order (negative, zero or
+	// positive as a is older than, the same version as, or newer than b),
+	// which retention's keep_last ranks by: the ecosystem's own, declared
+	// by the provider package (its CompareVersions). nil means
+	// retention.CompareVersions (plain). Destination types leave it nil.
+	VersionOrder func(a, b string) int
 }
 
 // DecodeEnv is what a provider decoder may need from the loader.
@@ -100,8 +106,11 @@ type DecodeEnv struct {
 type Source struct {
 	Type, Name string
 	// Settings is what the ProviderType's Decode returned.
-	Settings  any
-	DeclRange hcl.Range
+	Settings any
+	// VersionOrder is the type's ProviderType.VersionOrder; nil means
+	// retention.CompareVersions.
+	VersionOrder func(a, b string) int
+	DeclRange    hcl.Range
 }
 
 // Addr is "TYPE.NAME".

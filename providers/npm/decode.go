@@ -99,7 +99,7 @@ type DestinationConfig struct {
 //	  }
 //	}
 func SourceType() config.ProviderType {
-	return config.ProviderType{Kind: config.KindSource, Name: "npm", Decode: decodeSource}
+	return config.ProviderType{Kind: config.KindSource, Name: "npm", Decode: decodeSource, VersionOrder: CompareVersions}
 }
 
 // Type is the "npm" destination type:
