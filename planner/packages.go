@@ -104,7 +104,7 @@ func (b *builder) planPackages(m *config.Mirror, changes []plan.Change) {
 				}
 			}
 			if _, ok := want["latest"]; !ok {
-				want["latest"] = newest(slices.Collect(maps.Keys(present[name])))
+				want["latest"] = newest(slices.Collect(maps.Keys(present[name])), b.versionOrder(m))
 			}
 			for tag, v := range want {
 				if before[tag] == v {
@@ -154,8 +154,12 @@ func (b *builder) planPackages(m *config.Mirror, changes []plan.Change) {
 	}
 }
 
-// newest is the highest version, preferring releases to prereleases.
-func newest(versions []string) string {
+// newest is the highest version, preferring releases to prereleases, by
+// order (the source type's version order; nil is retention's plain order).
+func newest(versions []string, order func(a, b string) int) string {
+	if order == nil {
+		order = retention.CompareVersions
+	}
 	slices.SortFunc(versions, func(a, b string) int {
 		if pa, pb := strings.Contains(a, "-"), strings.Contains(b, "-"); pa != pb {
 			if pa {
@@ -163,7 +167,10 @@ func newest(versions []string) string {
 			}
 			return 1
 		}
-		return retention.CompareVersions(a, b)
+		if c := order(a, b); c != 0 {
+			return c
+		}
+		return strings.Compare(a, b) // equal versions ("1.0.0+a", "1.0.0+b"): stable pick
 	})
 	return versions[len(versions)-1]
 }

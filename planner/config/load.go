@@ -174,7 +174,7 @@ func Load(opts LoadOptions) (*Config, hcl.Diagnostics) {
 			}
 			switch kind {
 			case schema.KindSource:
-				cfg.Sources[settings.addr] = &Source{Type: b.Labels[0], Name: b.Labels[1], Settings: settings.value, DeclRange: b.DefRange}
+				cfg.Sources[settings.addr] = &Source{Type: b.Labels[0], Name: b.Labels[1], Settings: settings.value, VersionOrder: settings.order, DeclRange: b.DefRange}
 			case schema.KindDestination:
 				cfg.Destinations[settings.addr] = &Destination{Type: b.Labels[0], Name: b.Labels[1], Settings: settings.value, DeclRange: b.DefRange}
 			}
@@ -357,6 +357,7 @@ func decodeMaxDeletes(attr *hcl.Attribute, ectx *hcl.EvalContext) (int, bool, hc
 type providerSettings struct {
 	addr  string
 	value any
+	order func(a, b string) int // the type's VersionOrder
 }
 
 // decodeProviderBlock decodes a source or destination block with the
@@ -413,5 +414,5 @@ func decodeProviderBlock(b *hcl.Block, kind schema.Kind, ectx *hcl.EvalContext, 
 		DeclRange: b.DefRange,
 	})
 	diags = append(diags, moreDiags...)
-	return &providerSettings{addr: addr, value: value}, diags
+	return &providerSettings{addr: addr, value: value, order: pt.VersionOrder}, diags
 }

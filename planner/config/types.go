@@ -74,8 +74,11 @@ type Variable struct {
 type Source struct {
 	Type, Name string
 	// Settings is what the schema.Type's Decode returned.
-	Settings  any
-	DeclRange hcl.Range
+	Settings any
+	// VersionOrder is the type's schema.Type.VersionOrder; nil means
+	// retention.CompareVersions.
+	VersionOrder func(a, b string) int
+	DeclRange    hcl.Range
 }
 
 // Addr is "TYPE.NAME".

@@ -100,7 +100,9 @@ type DestinationConfig struct {
 //	  }
 //	}
 func SourceType() provreg.Type {
-	return provreg.Source("npm", decodeSource, NewSource)
+	t := provreg.Source("npm", decodeSource, NewSource)
+	t.VersionOrder = CompareVersions
+	return t
 }
 
 // DestinationType is the "npm" destination type:

@@ -25,6 +25,12 @@ type Type struct {
 	Kind   Kind
 	Name   string // "http", "dir", …
 	Decode func(body hcl.Body, ectx *hcl.EvalContext, env DecodeEnv) (any, hcl.Diagnostics)
+	// VersionOrder is a source type's version order (negative, zero or
+	// positive as a is older than, the same version as, or newer than b),
+	// which retention's keep_last ranks by: the ecosystem's own, declared
+	// by the provider package (its CompareVersions). nil means
+	// retention.CompareVersions (plain). Destination types leave it nil.
+	VersionOrder func(a, b string) int
 }
 
 // DecodeEnv is what a provider decoder may need from the loader.
