@@ -12,8 +12,8 @@ import (
 	"github.com/Masterminds/semver/v3"
 )
 
-// Config is the decoded source "buildpack" block.
-type Config struct {
+// SourceConfig is the decoded source "buildpack" block.
+type SourceConfig struct {
 	// File is the absolute path of the buildpack.toml.
 	File string
 	// Include keeps only matching dependencies; nil keeps all.
