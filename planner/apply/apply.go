@@ -305,16 +305,10 @@ func (e *engine) transfer(ctx context.Context, c plan.Change) error {
 		want.Size = c.After.Size
 	}
 
-	stat := dst.Stat
-	if src, err := e.provs.Source(c.Source); err == nil {
-		if _, copies := src.(providers.Copier); copies {
-			if gs, ok := dst.(providers.GraphStater); ok {
-				stat = gs.StatGraph
-			}
-		}
-	}
+	src, srcErr := e.provs.Source(c.Source)
+	pair, pairErr := providers.NewPair(src, dst)
 	if c.Reason == plan.AlreadyAtDestination {
-		obj, err := stat(ctx, c.Key)
+		obj, err := pair.Stat(ctx, c.Key)
 		if err != nil {
 			return fmt.Errorf("recording an object found at the destination: %w (plan again)", err)
 		}
@@ -325,14 +319,13 @@ func (e *engine) transfer(ctx context.Context, c plan.Change) error {
 		return nil
 	}
 
-	src, err := e.provs.Source(c.Source)
-	if err != nil {
-		return err
+	if srcErr != nil {
+		return srcErr
 	}
-	if cp, ok := src.(providers.Copier); ok {
+	if pair.Transfer == providers.GraphCopy {
 		// A graph (an OCI image) is copied by the source, descriptor by
 		// descriptor, each verified against its digest.
-		got, err := cp.CopyTo(ctx, want, dst)
+		got, err := pair.Copier.CopyTo(ctx, want, dst)
 		if err != nil {
 			return err
 		}
@@ -348,18 +341,17 @@ func (e *engine) transfer(ctx context.Context, c plan.Change) error {
 		return nil
 	}
 	put := dst.Put
-	if mp, ok := dst.(providers.ManifestPutter); ok {
+	if pair.Transfer == providers.ManifestPut {
 		// A package registry publishes the bytes with their document.
-		ms, ok := src.(providers.Manifester)
-		if !ok {
+		if pairErr != nil {
 			return fmt.Errorf("destination %s publishes packages with their metadata, which source %s does not provide: %w", c.Destination, c.Source, providers.ErrUnsupported)
 		}
-		manifest, err := ms.Manifest(ctx, want)
+		manifest, err := pair.Manifester.Manifest(ctx, want)
 		if err != nil {
 			return err
 		}
 		put = func(ctx context.Context, a providers.Artifact, r io.Reader, opts providers.PutOptions) error {
-			return mp.PutWithManifest(ctx, a, manifest, r, opts)
+			return pair.ManifestPutter.PutWithManifest(ctx, a, manifest, r, opts)
 		}
 	}
 	rc, err := src.Fetch(ctx, want)

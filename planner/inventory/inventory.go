@@ -220,7 +220,7 @@ func Gather(ctx context.Context, cfg *config.Config, prior *state.State, provs P
 			arts = append(arts, a)
 			return nil
 		}
-		if ff, ok := src.(providers.FeedFollower); ok {
+		if ff, ok := providers.As[providers.FeedFollower](src); ok {
 			var positions map[string]string
 			if prior != nil {
 				positions = prior.Feeds[addr]
@@ -241,7 +241,7 @@ func Gather(ctx context.Context, cfg *config.Config, prior *state.State, provs P
 		}
 		logger.Debug("listed source", "source", addr, "artifacts", len(arts))
 		inv.Sources[addr] = arts
-		if n, ok := src.(noter); ok && len(n.Notes()) > 0 {
+		if n, ok := providers.As[noter](src); ok && len(n.Notes()) > 0 {
 			if inv.Notes == nil {
 				inv.Notes = map[string][]string{}
 			}
@@ -315,16 +315,15 @@ func Gather(ctx context.Context, cfg *config.Config, prior *state.State, provs P
 		if inv.Destinations[m.To] == nil {
 			inv.Destinations[m.To] = map[string]planner.Object{}
 		}
-		stat := dst.Stat
-		if src, err := provs.Source(m.From); err == nil {
-			if _, copies := src.(providers.Copier); copies {
-				gs, ok := dst.(providers.GraphStater)
-				if !ok {
-					return nil, fmt.Errorf("mirror %s: source %s copies graphs, which destination %s cannot hold", name, m.From, m.To)
-				}
-				stat = gs.StatGraph
-			}
+		src, err := provs.Source(m.From)
+		if err != nil {
+			return nil, err
 		}
+		pair, perr := providers.NewPair(src, dst)
+		if perr != nil && pair.Transfer == providers.GraphCopy {
+			return nil, fmt.Errorf("mirror %s: source %s copies graphs, which destination %s cannot hold", name, m.From, m.To)
+		}
+		stat := pair.Stat
 		add := func(key string) {
 			if id := m.To + "\x00" + key; !queued[id] {
 				queued[id] = true
@@ -337,10 +336,6 @@ func Gather(ctx context.Context, cfg *config.Config, prior *state.State, provs P
 			for key := range owned {
 				add(key)
 			}
-		}
-		src, err := provs.Source(m.From)
-		if err != nil {
-			return nil, err
 		}
 		if pu, ok := dst.(providers.PackageUpdater); ok {
 			names := map[string]bool{}
@@ -363,7 +358,7 @@ func Gather(ctx context.Context, cfg *config.Config, prior *state.State, provs P
 				}
 			}
 		}
-		sizer, _ := src.(providers.Sizer)
+		sizer, _ := providers.As[providers.Sizer](src)
 		for _, a := range inv.Sources[m.From] {
 			add(a.Key)
 			o := owned[a.Key]
@@ -391,14 +386,9 @@ func Gather(ctx context.Context, cfg *config.Config, prior *state.State, provs P
 		if err != nil {
 			return nil, err
 		}
-		stat := dst.Stat
-		if src, err := provs.Source(sm.Source); err == nil {
-			if _, copies := src.(providers.Copier); copies {
-				if gs, ok := dst.(providers.GraphStater); ok {
-					stat = gs.StatGraph
-				}
-			}
-		}
+		src, _ := provs.Source(sm.Source)
+		pair, _ := providers.NewPair(src, dst) // a pair that cannot transfer still stats
+		stat := pair.Stat
 		if inv.Destinations[sm.Destination] == nil {
 			inv.Destinations[sm.Destination] = map[string]planner.Object{}
 		}
@@ -502,7 +492,7 @@ func gatherUpstream(ctx context.Context, cfg *config.Config, prior *state.State,
 			listed[a.Key] = true
 			names[a.Name] = true
 		}
-		if ur, ok := src.(providers.UpstreamReporter); ok {
+		if ur, ok := providers.As[providers.UpstreamReporter](src); ok {
 			if inv.Upstream == nil {
 				inv.Upstream = map[string]map[string]bool{}
 			}
@@ -520,7 +510,7 @@ func gatherUpstream(ctx context.Context, cfg *config.Config, prior *state.State,
 				}
 			}
 		}
-		if tl, ok := src.(providers.TagLister); ok {
+		if tl, ok := providers.As[providers.TagLister](src); ok {
 			if inv.SourceTags == nil {
 				inv.SourceTags = map[string]map[string]map[string]string{}
 			}
