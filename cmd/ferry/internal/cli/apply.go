@@ -255,7 +255,7 @@ func (a *app) providersFor(cfg *config.Config, f *planFlags) (*providerSet, erro
 		if err != nil {
 			return nil, &exitError{code: ExitError, err: err}
 		}
-		if err := ps.useCache(cfg, f.fromCache, cache); err != nil {
+		if err := ps.useCache(a.ctx, cfg, f.fromCache, cache); err != nil {
 			return nil, &exitError{code: ExitError, err: err}
 		}
 	}
