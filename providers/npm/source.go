@@ -47,9 +47,9 @@ type Source struct {
 	offline *offlineDocs
 
 	mu       sync.Mutex
-	expanded []string // the package names the last List expanded to
-	listed map[string]*listedPackage // by package name, after List
-	notes  []string
+	expanded []string                  // the package names the last List expanded to
+	listed   map[string]*listedPackage // by package name, after List
+	notes    []string
 }
 
 // listedPackage is what List learnt of one package.
