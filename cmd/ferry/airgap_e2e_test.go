@@ -253,7 +253,7 @@ mirror "app" {
 			t.Errorf("manifest %s differs between A and B (or is missing)", tag)
 		}
 		var m struct {
-			Config struct{ Digest string } `json:"config"`
+			Config struct{ Digest string }   `json:"config"`
 			Layers []struct{ Digest string } `json:"layers"`
 		}
 		if err := json.Unmarshal([]byte(b), &m); err != nil {
