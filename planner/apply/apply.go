@@ -18,6 +18,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/ferry-mirror/ferry/planner/internal/limit"
 	"github.com/ferry-mirror/ferry/planner/plan"
 	"github.com/ferry-mirror/ferry/providers"
 	"github.com/ferry-mirror/ferry/providers/verify"
@@ -85,6 +86,11 @@ type Options struct {
 	// MaxArtifactSize bounds an artifact whose source declares no size
 	// (see NewVerifyingReader); <= 0 means DefaultMaxArtifactSize.
 	MaxArtifactSize int64
+	// Connections caps the changes in flight that use one provider, by
+	// its configuration address ("source.npm.public",
+	// "destination.dir.local"): the Connections its type declares. Absent
+	// or <= 0: only Parallelism bounds them.
+	Connections map[string]int
 }
 
 // DefaultMaxArtifactSize bounds an artifact whose size no source declares:
@@ -165,9 +171,10 @@ func (r *Result) Err() error {
 }
 
 type engine struct {
-	provs Providers
-	opts  Options
-	log   hclog.Logger
+	provs  Providers
+	opts   Options
+	log    hclog.Logger
+	limits *limit.Set
 
 	mu     sync.Mutex // guards st, dirty, result, OnDone calls
 	st     *state.State
@@ -188,7 +195,7 @@ func Apply(ctx context.Context, p *plan.Plan, st *state.State, cp Checkpointer, 
 	if opts.CheckpointInterval <= 0 {
 		opts.CheckpointInterval = 250 * time.Millisecond
 	}
-	e := &engine{provs: provs, opts: opts, st: st, log: opts.Logger}
+	e := &engine{provs: provs, opts: opts, st: st, log: opts.Logger, limits: limit.New(opts.Connections)}
 	if e.log == nil {
 		e.log = hclog.NewNullLogger()
 	}
@@ -273,7 +280,7 @@ func (e *engine) run(ctx context.Context, changes []plan.Change, do func(context
 			break
 		}
 		g.Go(func() error {
-			err := do(ctx, c)
+			err := e.limited(ctx, c, do)
 			e.mu.Lock()
 			defer e.mu.Unlock()
 			if err != nil {
@@ -293,6 +300,20 @@ func (e *engine) run(ctx context.Context, changes []plan.Change, do func(context
 		})
 	}
 	_ = g.Wait()
+}
+
+// limited runs do holding a connection slot of each provider c uses.
+func (e *engine) limited(ctx context.Context, c plan.Change, do func(context.Context, plan.Change) error) error {
+	names := []string{limit.Destination(c.Destination)}
+	if c.Source != "" {
+		names = append(names, limit.Source(c.Source))
+	}
+	release, err := e.limits.Acquire(ctx, names...)
+	if err != nil {
+		return err
+	}
+	defer release()
+	return do(ctx, c)
 }
 
 func (e *engine) transfer(ctx context.Context, c plan.Change) error {

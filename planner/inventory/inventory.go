@@ -22,6 +22,7 @@ import (
 
 	"github.com/ferry-mirror/ferry/planner"
 	"github.com/ferry-mirror/ferry/planner/config"
+	"github.com/ferry-mirror/ferry/planner/internal/limit"
 	"github.com/ferry-mirror/ferry/providers"
 	"github.com/ferry-mirror/ferry/providers/buildpack"
 	"github.com/ferry-mirror/ferry/state"
@@ -182,6 +183,11 @@ type Options struct {
 	SourcesOnly bool
 	// Parallelism bounds concurrent stats; <= 0 means config.DefaultParallelism.
 	Parallelism int
+	// Connections caps the stats in flight at one destination and the
+	// size lookups at one source, by configuration address
+	// ("destination.dir.local", "source.http.tools"): the Connections its
+	// type declares. Absent or <= 0: only Parallelism bounds them.
+	Connections map[string]int
 	Logger      hclog.Logger
 }
 
@@ -402,10 +408,16 @@ func Gather(ctx context.Context, cfg *config.Config, prior *state.State, provs P
 
 	var mu sync.Mutex
 	sizeFailures, firstSizeErr := map[string]int{}, map[string]error{}
+	limits := limit.New(opts.Connections)
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(par)
 	for _, j := range jobs {
 		g.Go(func() error {
+			release, err := limits.Acquire(gctx, limit.Destination(j.dest))
+			if err != nil {
+				return err
+			}
+			defer release()
 			a, err := j.stat(gctx, j.key)
 			obj := planner.Object{}
 			switch {
@@ -438,6 +450,11 @@ func Gather(ctx context.Context, cfg *config.Config, prior *state.State, provs P
 	}
 	for _, j := range sizeJobs {
 		g.Go(func() error {
+			release, err := limits.Acquire(gctx, limit.Source(j.source))
+			if err != nil {
+				return err
+			}
+			defer release()
 			n, err := j.sizer.Size(gctx, j.a)
 			if err != nil {
 				// A size is only a hint for the plan, but an upstream that

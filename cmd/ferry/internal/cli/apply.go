@@ -143,6 +143,7 @@ func (a *app) validateSaved(path string, cfg *config.Config, sess *stateSession,
 	inv, err := inventory.Gather(a.ctx, cfg, sess.state, ps, inventory.Options{
 		SourcesOnly: true,
 		Parallelism: f.parallelismFor(cfg),
+		Connections: ps.connections,
 		Logger:      a.logger.Named("inventory"),
 	})
 	if err != nil {
@@ -202,6 +203,7 @@ func (a *app) execute(cfg *config.Config, sess *stateSession, ps *providerSet, p
 	prog := a.progress(&bar, &mu)
 	res, err := apply.Apply(a.ctx, p, sess.state, sess.manager, ps, apply.Options{
 		Parallelism:     f.parallelismFor(cfg),
+		Connections:     ps.connections,
 		MaxArtifactSize: cfg.Settings.MaxArtifactSize,
 		Logger:          a.logger,
 		Rewriter:        buildpack.Rewriter{Dir: cfg.Dir},
