@@ -22,6 +22,7 @@ import (
 
 	"github.com/ferry-mirror/ferry/planner"
 	"github.com/ferry-mirror/ferry/planner/config"
+	"github.com/ferry-mirror/ferry/internal/safefile"
 	"github.com/ferry-mirror/ferry/providers"
 	"github.com/ferry-mirror/ferry/providers/buildpack"
 	"github.com/ferry-mirror/ferry/state"
@@ -80,7 +81,7 @@ func gatherRewrites(cfg *config.Config, provs Providers, inv *planner.Inventory)
 			in.Output = relPath(cfg.Dir, m.Rewrite.Output)
 			// Never through a symbolic link: the plan would show the
 			// content of whatever it points at (a private key, say).
-			out, _, err := state.ReadRegularFile(m.Rewrite.Output)
+			out, _, err := safefile.ReadRegularFile(m.Rewrite.Output)
 			switch {
 			case err == nil:
 				in.OutputExists, in.OutputData = true, string(out)
@@ -128,7 +129,7 @@ func gatherRewrites(cfg *config.Config, provs Providers, inv *planner.Inventory)
 // symbolic link is an error: the plan would show what it points at, and
 // apply would write there.
 func readBindingDir(dir string) (map[string]string, error) {
-	if err := state.CheckRealDir(dir); err != nil {
+	if err := safefile.CheckRealDir(dir); err != nil {
 		return nil, err
 	}
 	entries, err := os.ReadDir(dir)
@@ -143,7 +144,7 @@ func readBindingDir(dir string) (map[string]string, error) {
 		if e.IsDir() {
 			continue // not a binding file, and never written
 		}
-		b, _, err := state.ReadRegularFile(filepath.Join(dir, e.Name()))
+		b, _, err := safefile.ReadRegularFile(filepath.Join(dir, e.Name()))
 		if err != nil {
 			return nil, err
 		}

@@ -12,9 +12,9 @@ import (
 	"path/filepath"
 
 	"github.com/ferry-mirror/ferry/planner/plan"
+	"github.com/ferry-mirror/ferry/internal/safefile"
 	"github.com/ferry-mirror/ferry/providers"
 	"github.com/ferry-mirror/ferry/providers/buildpack/bptoml"
-	"github.com/ferry-mirror/ferry/state"
 )
 
 // ErrChangedSincePlan reports a consumer file that moved between plan and
@@ -68,8 +68,8 @@ func (r Rewriter) Rewrite(ctx context.Context, c plan.Change) error {
 
 	mode := os.FileMode(0o644)
 	// Never through a symbolic link: it could point at a file someone else
-	// owns (state.ReadRegularFile refuses anything but a regular file).
-	current, perm, err := state.ReadRegularFile(out)
+	// owns (safefile.ReadRegularFile refuses anything but a regular file).
+	current, perm, err := safefile.ReadRegularFile(out)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		if c.Before != nil {
@@ -95,7 +95,7 @@ func (r Rewriter) Rewrite(ctx context.Context, c plan.Change) error {
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 		return fmt.Errorf("rewrite %s: %w", rd.Path, err)
 	}
-	if err := state.WriteRegularFileAtomic(out, result, mode); err != nil {
+	if err := safefile.WriteRegularFileAtomic(out, result, mode); err != nil {
 		return fmt.Errorf("rewrite %s: %w", rd.Path, err)
 	}
 	return nil
@@ -133,31 +133,31 @@ func writeBindings(ctx context.Context, dir string, rd *plan.RewriteDetail) erro
 	// The directory and every file in it are written and removed only as
 	// themselves, never through a symbolic link; everything is checked
 	// before anything is touched.
-	if err := state.CheckRealDir(dir); err != nil {
+	if err := safefile.CheckRealDir(dir); err != nil {
 		return fmt.Errorf("bindings %s: %w", rd.Path, err)
 	}
 	for _, name := range append(fileNames(rd.Files), rd.Remove...) {
-		if err := state.CheckRegularFile(filepath.Join(dir, name)); err != nil {
+		if err := safefile.CheckRegularFile(filepath.Join(dir, name)); err != nil {
 			return fmt.Errorf("bindings %s: %w", rd.Path, err)
 		}
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("bindings %s: %w", rd.Path, err)
 	}
-	if err := state.CheckRealDir(dir); err != nil {
+	if err := safefile.CheckRealDir(dir); err != nil {
 		return fmt.Errorf("bindings %s: %w", rd.Path, err)
 	}
 	for _, f := range rd.Files {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := state.WriteRegularFileAtomic(filepath.Join(dir, f.Name), []byte(f.Content), 0o644); err != nil {
+		if err := safefile.WriteRegularFileAtomic(filepath.Join(dir, f.Name), []byte(f.Content), 0o644); err != nil {
 			return fmt.Errorf("bindings %s: %w", rd.Path, err)
 		}
 	}
 	for _, name := range rd.Remove {
 		p := filepath.Join(dir, name)
-		if err := state.CheckRegularFile(p); err != nil {
+		if err := safefile.CheckRegularFile(p); err != nil {
 			return fmt.Errorf("bindings %s: %w", rd.Path, err)
 		}
 		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {

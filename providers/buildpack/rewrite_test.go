@@ -13,10 +13,10 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/ferry-mirror/ferry/planner/plan"
+	"github.com/ferry-mirror/ferry/internal/safefile"
 	"github.com/ferry-mirror/ferry/providers"
 	"github.com/ferry-mirror/ferry/providers/buildpack"
 	"github.com/ferry-mirror/ferry/providers/buildpack/bptoml"
-	"github.com/ferry-mirror/ferry/state"
 )
 
 const (
@@ -659,7 +659,7 @@ func TestRewriteRefusesSymlinks(t *testing.T) {
 			links := symlinksIn(t, d)
 
 			err := buildpack.Rewriter{Dir: d}.Rewrite(context.Background(), tt.change(d))
-			if !errors.Is(err, state.ErrNotRegular) || !strings.Contains(err.Error(), tt.path) {
+			if !errors.Is(err, safefile.ErrNotRegular) || !strings.Contains(err.Error(), tt.path) {
 				t.Errorf("Rewrite error = %v; want one wrapping ErrNotRegular naming %s", err, tt.path)
 			}
 			if err != nil && strings.Contains(err.Error(), "hunter2") {
