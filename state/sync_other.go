@@ -6,6 +6,5 @@ package state
 // does not support it.
 func syncUnsupported(error) bool { return false }
 
-
 // processGone cannot tell on this platform, so it never calls a lock stale.
 func processGone(int) bool { return false }

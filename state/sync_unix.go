@@ -13,7 +13,6 @@ func syncUnsupported(err error) bool {
 	return errors.Is(err, syscall.ENOTSUP) || errors.Is(err, syscall.EINVAL)
 }
 
-
 // processGone reports whether no process with this PID exists on this host.
 // It errs on the side of "alive": only ESRCH counts as gone.
 func processGone(pid int) bool {

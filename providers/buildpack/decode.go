@@ -53,7 +53,7 @@ func filterSchema() *hcl.BodySchema {
 }
 
 func decode(body hcl.Body, ectx *hcl.EvalContext, env config.DecodeEnv) (any, hcl.Diagnostics) {
-	cfg := &Config{}
+	cfg := &Config{Dir: env.Dir}
 	content, diags := body.Content(sourceSchema())
 	if attr := content.Attributes["file"]; attr != nil {
 		p, moreDiags := config.DecodePlainString(attr, ectx)
