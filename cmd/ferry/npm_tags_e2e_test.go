@@ -13,7 +13,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/ferry-mirror/ferry/providers"
 	"github.com/ferry-mirror/ferry/providers/httpx"
 	"github.com/ferry-mirror/ferry/providers/npm"
 	"github.com/ferry-mirror/ferry/providers/providertest/testenv"
@@ -27,7 +26,7 @@ func setUpstreamTag(t *testing.T, v *testenv.Verdaccio, name, tag, version strin
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.UpdatePackage(t.Context(), name, providers.PackageUpdate{SetTags: map[string]string{tag: version}}); err != nil {
+	if err := s.UpdatePackage(t.Context(), name, npm.PackageUpdate{SetTags: map[string]string{tag: version}}); err != nil {
 		t.Fatal(err)
 	}
 }

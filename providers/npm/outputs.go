@@ -43,8 +43,26 @@ type outputState struct {
 	// Refreshed is true when the destination's package metadata was read;
 	// Packages is it, by package name (empty for a package the destination
 	// does not have yet).
-	Refreshed bool                             `json:"refreshed,omitempty"`
-	Packages  map[string]providers.PackageMeta `json:"packages,omitempty"`
+	Refreshed bool                   `json:"refreshed,omitempty"`
+	Packages  map[string]PackageMeta `json:"packages,omitempty"`
+}
+
+// PackageMeta is registry metadata of one package beyond its files.
+type PackageMeta struct {
+	// Tags maps dist-tags to versions.
+	Tags map[string]string `json:"tags,omitempty"`
+	// Deprecated maps the deprecated versions to their messages.
+	Deprecated map[string]string `json:"deprecated,omitempty"`
+}
+
+// PackageUpdate changes a package's metadata at a destination.
+type PackageUpdate struct {
+	// SetTags points dist-tags at versions.
+	SetTags map[string]string `json:"set_tags,omitempty"`
+	// RemoveTags removes dist-tags (one already gone is not an error).
+	RemoveTags []string `json:"remove_tags,omitempty"`
+	// Deprecate marks versions deprecated with a message.
+	Deprecate map[string]string `json:"deprecate,omitempty"`
 }
 
 // PackageDetail is the provider detail of an output change: what Publish
@@ -95,7 +113,7 @@ func (s *Store) ReadOutputs(ctx context.Context, req providers.OutputRequest) (p
 				names[a.Name] = true
 			}
 		}
-		st.Refreshed, st.Packages = true, map[string]providers.PackageMeta{}
+		st.Refreshed, st.Packages = true, map[string]PackageMeta{}
 		var mu sync.Mutex
 		g, gctx := errgroup.WithContext(ctx)
 		g.SetLimit(statParallelism)
@@ -280,7 +298,7 @@ func (s *Store) Publish(ctx context.Context, o providers.Output, missing []strin
 	if err := json.Unmarshal(o.Detail, &d); err != nil || o.Path == "" {
 		return s.opErr("update", o.Path, errors.New("not a package update"))
 	}
-	u := providers.PackageUpdate{Deprecate: d.Deprecate, SetTags: map[string]string{}}
+	u := PackageUpdate{Deprecate: d.Deprecate, SetTags: map[string]string{}}
 	u.RemoveTags = slices.Sorted(maps.Keys(d.RemoveTags))
 	var skipped []string
 	for tag, v := range d.SetTags {
