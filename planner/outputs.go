@@ -128,16 +128,12 @@ func (b *builder) planOutputs(m *config.Mirror, p *plan.Plan) hcl.Diagnostics {
 		}
 		return hcl.Diagnostics{d}
 	}
-	side := providers.SideSource
-	if in.Side == providers.SideDestination {
-		side = providers.SideDestination
-	}
 	for _, o := range res.Outputs {
 		if len(o.Detail) > 0 {
 			var buf bytes.Buffer
 			if err := json.Compact(&buf, o.Detail); err != nil {
 				return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot plan the consumer outputs",
-					Detail: fmt.Sprintf("Mirror %q: the %s planned %s with an invalid detail: %s.", m.Name, side, o.Path, err), Subject: m.DeclRange.Ptr()}}
+					Detail: fmt.Sprintf("Mirror %q: the %s planned %s with an invalid detail: %s.", m.Name, in.Side, o.Path, err), Subject: m.DeclRange.Ptr()}}
 			}
 			o.Detail = buf.Bytes()
 		}
@@ -149,7 +145,7 @@ func (b *builder) planOutputs(m *config.Mirror, p *plan.Plan) hcl.Diagnostics {
 			Reason:      plan.OutputOutOfDate,
 			Source:      m.From,
 			Destination: m.To,
-			Output:      &plan.OutputDetail{Side: side, Output: o},
+			Output:      &plan.OutputDetail{Side: in.Side, Output: o},
 		})
 	}
 	for _, r := range res.Reports {
