@@ -70,6 +70,10 @@ FUZZ_TARGETS = \
 	./providers/npm:FuzzSearchScope \
 	./providers/npm:FuzzNpmrcToken \
 	./providers/npm:FuzzParseKey \
+	./providers/npm:FuzzCompareVersions \
+	./providers/conda:FuzzCompareVersions \
+	./providers/nuget:FuzzCompareVersions \
+	./planner/retention:FuzzCompareVersions \
 	./providers/oci:FuzzRepoTemplate \
 	./providers/oci:FuzzTag \
 	./providers/oci:FuzzCheckManifest \

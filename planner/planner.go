@@ -230,6 +230,16 @@ type builder struct {
 	deprecations map[string][]providers.Artifact
 }
 
+// versionOrder is the version order of m's source type (retention ranks
+// keep_last by it); nil, retention's plain order, when the type declares
+// none.
+func (b *builder) versionOrder(m *config.Mirror) func(a, b string) int {
+	if src := b.cfg.SourceFor(m); src != nil {
+		return src.VersionOrder
+	}
+	return nil
+}
+
 // outputInScope reports whether a mirror's consumer output (at path; empty
 // for the mirror as a whole) is in scope: any target naming the mirror brings
 // its outputs in, and an exclude of the mirror or of the output drops them.
@@ -303,7 +313,7 @@ func (b *builder) planMirror(m *config.Mirror) hcl.Diagnostics {
 		owned = sm.Artifacts
 	}
 
-	policy := retention.Policy{KeepLast: m.Retention.KeepLast, MaxAge: m.Retention.MaxAge, Keep: m.Retention.Keep}
+	policy := retention.Policy{KeepLast: m.Retention.KeepLast, MaxAge: m.Retention.MaxAge, Keep: m.Retention.Keep, Order: b.versionOrder(m)}
 	seen := map[string]bool{}
 	var cands []retention.Candidate
 	ageless := 0

@@ -12,10 +12,8 @@ import (
 	"github.com/ferry-mirror/ferry/planner/config"
 	"github.com/ferry-mirror/ferry/planner/plan"
 	"github.com/ferry-mirror/ferry/providers"
-	"github.com/ferry-mirror/ferry/providers/buildpack"
-	"github.com/ferry-mirror/ferry/providers/dir"
-	"github.com/ferry-mirror/ferry/providers/httpsrc"
-	"github.com/ferry-mirror/ferry/providers/npm"
+	"github.com/ferry-mirror/ferry/providers/all"
+	"github.com/ferry-mirror/ferry/providers/registry"
 	"github.com/ferry-mirror/ferry/state"
 )
 
@@ -27,7 +25,7 @@ func goldenCase(t *testing.T, name string, modify func(*planner.Inventory)) (*co
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, diags := config.Load(config.LoadOptions{Dir: abs, Types: []config.ProviderType{httpsrc.Type(), buildpack.Type(), dir.Type(), npm.SourceType(), npm.Type()}})
+	cfg, diags := config.Load(config.LoadOptions{Dir: abs, Types: registry.Schemas(all.Types())})
 	if diags.HasErrors() {
 		t.Fatalf("config: %s", diags.Error())
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/ferry-mirror/ferry/providers/httpx"
 	"github.com/ferry-mirror/ferry/providers/npm"
 	"github.com/ferry-mirror/ferry/providers/providertest/testenv"
+	"github.com/ferry-mirror/ferry/providers/registry"
 )
 
 // npmExample copies examples/npm, starts an upstream and an internal
@@ -81,7 +82,7 @@ func versionsOf[V any](m map[string]V) []string { return slices.Sorted(maps.Keys
 // unpublish removes one version upstream, as its maintainer would.
 func unpublish(t *testing.T, v *testenv.Verdaccio, key string) {
 	t.Helper()
-	s, err := npm.New("npm.upstream", &npm.DestinationConfig{Registry: npm.Registry{URL: v.URL, Token: v.Token}}, httpx.New(httpx.Options{}), nil, func(string) string { return "" })
+	s, err := npm.NewDestination("npm.upstream", &npm.DestinationConfig{Registry: npm.Registry{URL: v.URL, Token: v.Token}}, registry.Env{HTTP: httpx.New(httpx.Options{}), Getenv: func(string) string { return "" }})
 	if err != nil {
 		t.Fatal(err)
 	}

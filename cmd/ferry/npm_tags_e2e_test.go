@@ -16,13 +16,14 @@ import (
 	"github.com/ferry-mirror/ferry/providers/httpx"
 	"github.com/ferry-mirror/ferry/providers/npm"
 	"github.com/ferry-mirror/ferry/providers/providertest/testenv"
+	"github.com/ferry-mirror/ferry/providers/registry"
 )
 
 // setUpstreamTag points a dist-tag upstream, as its maintainer's
 // `npm dist-tag add` would.
 func setUpstreamTag(t *testing.T, v *testenv.Verdaccio, name, tag, version string) {
 	t.Helper()
-	s, err := npm.New("npm.upstream", &npm.DestinationConfig{Registry: npm.Registry{URL: v.URL, Token: v.Token}}, httpx.New(httpx.Options{}), nil, func(string) string { return "" })
+	s, err := npm.NewDestination("npm.upstream", &npm.DestinationConfig{Registry: npm.Registry{URL: v.URL, Token: v.Token}}, registry.Env{HTTP: httpx.New(httpx.Options{}), Getenv: func(string) string { return "" }})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/ferry-mirror/ferry/providers/dir"
 	"github.com/ferry-mirror/ferry/providers/httpsrc"
 	"github.com/ferry-mirror/ferry/providers/httpx"
+	"github.com/ferry-mirror/ferry/providers/registry"
 	"github.com/ferry-mirror/ferry/state"
 )
 
@@ -68,8 +69,8 @@ func newWorld(t *testing.T, files map[string][]byte) *world {
 		arts = append(arts, httpsrc.ArtifactConfig{Name: name, URL: w.server.URL + "/" + name, DisplayURL: w.server.URL + "/" + name, Key: "k/" + name, Size: -1})
 	}
 	client := httpx.New(httpx.Options{MaxRetries: 1})
-	w.src = httpsrc.New("http.up", &httpsrc.Config{Artifacts: arts}, client, nil)
-	w.dst = dir.New("dir.local", &dir.Config{Path: w.root}, nil)
+	w.src = must(httpsrc.NewSource("http.up", &httpsrc.SourceConfig{Artifacts: arts}, registry.Env{HTTP: client}))
+	w.dst = must(dir.NewDestination("dir.local", &dir.DestinationConfig{Path: w.root}, registry.Env{}))
 	return w
 }
 
@@ -277,4 +278,12 @@ func TestApplyCancelled(t *testing.T) {
 	if w.requests.Load() != 0 {
 		t.Errorf("a cancelled apply fetched %d times", w.requests.Load())
 	}
+}
+
+// must returns v; the constructors it wraps cannot fail for these settings.
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }

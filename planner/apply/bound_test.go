@@ -17,6 +17,7 @@ import (
 	"github.com/ferry-mirror/ferry/providers/dir"
 	"github.com/ferry-mirror/ferry/providers/httpsrc"
 	"github.com/ferry-mirror/ferry/providers/httpx"
+	"github.com/ferry-mirror/ferry/providers/registry"
 )
 
 // endless serves a body without a length that never ends, as far as the
@@ -74,10 +75,10 @@ func TestEndlessBodyIsBounded(t *testing.T) {
 			ts := httptest.NewServer(srv)
 			defer ts.Close()
 			root := t.TempDir()
-			src := httpsrc.New("http.up", &httpsrc.Config{Artifacts: []httpsrc.ArtifactConfig{
+			src := must(httpsrc.NewSource("http.up", &httpsrc.SourceConfig{Artifacts: []httpsrc.ArtifactConfig{
 				{Name: "big", URL: ts.URL + "/big", DisplayURL: ts.URL + "/big", Key: "k/big", Size: -1},
-			}}, httpx.New(httpx.Options{MaxRetries: 1}), nil)
-			dst := dir.New("dir.local", &dir.Config{Path: root}, nil)
+			}}, registry.Env{HTTP: httpx.New(httpx.Options{MaxRetries: 1})}))
+			dst := must(dir.NewDestination("dir.local", &dir.DestinationConfig{Path: root}, registry.Env{}))
 			mgr, st, _ := openState(t)
 
 			c := addChange("big", sha([]byte("whatever the upstream declares")))

@@ -11,6 +11,8 @@ import (
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/function"
 	"github.com/zclconf/go-cty/cty/function/stdlib"
+
+	"github.com/ferry-mirror/ferry/planner/config/schema"
 )
 
 // functions is the function table of the configuration language. It is
@@ -57,7 +59,7 @@ func envFunc(env map[string]string) function.Function {
 			if len(args) == 2 {
 				return args[1].WithMarks(marks), nil
 			}
-			if marks.Has(SensitiveMark) {
+			if marks.Has(schema.SensitiveMark) {
 				return cty.NilVal, function.NewArgErrorf(0,
 					"the environment variable named by this sensitive value is not set (the name is not shown); "+
 						"set it, or give a default as in env(NAME, \"\")")
@@ -81,7 +83,7 @@ func fileFunc(dir string) function.Function {
 			pathVal, marks := args[0].Unmark()
 			p := pathVal.AsString()
 			shown := fmt.Sprintf("%q", p)
-			if marks.Has(SensitiveMark) {
+			if marks.Has(schema.SensitiveMark) {
 				shown = "(sensitive path)"
 			}
 			full := p
@@ -120,7 +122,7 @@ func sensitiveFunc() function.Function {
 		}},
 		Type: func(args []cty.Value) (cty.Type, error) { return args[0].Type(), nil },
 		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
-			return args[0].Mark(SensitiveMark), nil
+			return args[0].Mark(schema.SensitiveMark), nil
 		},
 	})
 }

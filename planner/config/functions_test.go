@@ -84,7 +84,7 @@ source "http" "s" {
 		if diags.HasErrors() {
 			t.Fatal(diags)
 		}
-		for _, a := range cfg.Sources["http.s"].Settings.(*httpsrc.Config).Artifacts {
+		for _, a := range cfg.Sources["http.s"].Settings.(*httpsrc.SourceConfig).Artifacts {
 			if a.URL != "https://example.org/tok" || a.DisplayURL != "(sensitive)" {
 				t.Errorf("artifact %s: URL, DisplayURL = %q, %q; want the token, (sensitive)", a.Key, a.URL, a.DisplayURL)
 			}

@@ -8,18 +8,13 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/ferry-mirror/ferry/planner/config"
-	"github.com/ferry-mirror/ferry/providers/buildpack"
-	"github.com/ferry-mirror/ferry/providers/dir"
-	"github.com/ferry-mirror/ferry/providers/httpdst"
-	"github.com/ferry-mirror/ferry/providers/httpsrc"
-	"github.com/ferry-mirror/ferry/providers/npm"
-	"github.com/ferry-mirror/ferry/providers/oci"
+	"github.com/ferry-mirror/ferry/planner/config/schema"
+	"github.com/ferry-mirror/ferry/providers/all"
+	"github.com/ferry-mirror/ferry/providers/registry"
 )
 
 // allTypes are the source and destination types the CLI registers.
-func allTypes() []config.ProviderType {
-	return []config.ProviderType{httpsrc.Type(), buildpack.Type(), dir.Type(), httpdst.Type(), oci.Type(), oci.SourceType(), npm.Type(), npm.SourceType()}
-}
+func allTypes() []schema.Type { return registry.Schemas(all.Types()) }
 
 // FuzzLoad loads one arbitrary main.ferry.hcl with every provider type
 // registered. Load must never panic and never return a nil Config; every

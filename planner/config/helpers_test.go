@@ -11,6 +11,8 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/ferry-mirror/ferry/planner/config/schema"
 )
 
 func TestParseMaxAge(t *testing.T) {
@@ -50,28 +52,6 @@ func TestParseMaxAge(t *testing.T) {
 	}
 }
 
-func TestNameSuggestion(t *testing.T) {
-	names := []string{"keep", "keep_last", "max_age"}
-	tests := []struct{ given, want string }{
-		{"keep_lats", "keep_last"},
-		{"kep", "keep"},
-		{"max_ages", "max_age"},
-		{"retention", ""},
-		{"", ""},
-	}
-	for _, tt := range tests {
-		if got := nameSuggestion(tt.given, names); got != tt.want {
-			t.Errorf("nameSuggestion(%q) = %q, want %q", tt.given, got, tt.want)
-		}
-	}
-	if got := editDistance("kitten", "sitting"); got != 3 {
-		t.Errorf("editDistance(kitten, sitting) = %d, want 3", got)
-	}
-	if got := editDistance("äb", "ab"); got != 1 {
-		t.Errorf("editDistance counts bytes, not runes: got %d, want 1", got)
-	}
-}
-
 // attr parses "name = expr" into an attribute.
 func attr(t *testing.T, src string) *hcl.Attribute {
 	t.Helper()
@@ -93,7 +73,7 @@ func testEvalContext(dir string) *hcl.EvalContext {
 	return &hcl.EvalContext{
 		Variables: map[string]cty.Value{"var": cty.ObjectVal(map[string]cty.Value{
 			"plain":   cty.StringVal("p"),
-			"secret":  cty.StringVal("s").Mark(SensitiveMark),
+			"secret":  cty.StringVal("s").Mark(schema.SensitiveMark),
 			"n":       cty.NumberIntVal(3),
 			"invalid": cty.DynamicVal,
 		})},
@@ -141,7 +121,7 @@ func TestDecodeString(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.src, func(t *testing.T) {
-			got, sensitive, diags := DecodeString(attr(t, tt.src), testEvalContext(dir))
+			got, sensitive, diags := schema.DecodeString(attr(t, tt.src), testEvalContext(dir))
 			if tt.wantSummary != "" {
 				if len(diags) != 1 || diags[0].Summary != tt.wantSummary || diags[0].Subject == nil {
 					t.Fatalf("diags = %v, want one %q with a Subject", diags, tt.wantSummary)
@@ -160,23 +140,23 @@ func TestDecodeString(t *testing.T) {
 
 func TestDecodeNumbersBoolsLists(t *testing.T) {
 	ectx := testEvalContext(t.TempDir())
-	if n, diags := DecodeInt(attr(t, `a = var.n + 1`), ectx); diags.HasErrors() || n != 4 {
+	if n, diags := schema.DecodeInt(attr(t, `a = var.n + 1`), ectx); diags.HasErrors() || n != 4 {
 		t.Errorf("DecodeInt = %d, %v; want 4", n, diags)
 	}
-	if n, diags := DecodeInt(attr(t, `a = "12"`), ectx); diags.HasErrors() || n != 12 {
+	if n, diags := schema.DecodeInt(attr(t, `a = "12"`), ectx); diags.HasErrors() || n != 12 {
 		t.Errorf("DecodeInt(\"12\") = %d, %v; want 12", n, diags)
 	}
-	if b, diags := DecodeBool(attr(t, `a = true`), ectx); diags.HasErrors() || !b {
+	if b, diags := schema.DecodeBool(attr(t, `a = true`), ectx); diags.HasErrors() || !b {
 		t.Errorf("DecodeBool = %v, %v; want true", b, diags)
 	}
-	l, diags := DecodeStringList(attr(t, `a = ["a", var.plain, 3]`), ectx)
+	l, diags := schema.DecodeStringList(attr(t, `a = ["a", var.plain, 3]`), ectx)
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
 	if diff := cmp.Diff([]string{"a", "p", "3"}, l); diff != "" {
 		t.Errorf("DecodeStringList mismatch (-want +got):\n%s", diff)
 	}
-	if l, diags := DecodeStringList(attr(t, `a = []`), ectx); diags.HasErrors() || l == nil || len(l) != 0 {
+	if l, diags := schema.DecodeStringList(attr(t, `a = []`), ectx); diags.HasErrors() || l == nil || len(l) != 0 {
 		t.Errorf("DecodeStringList([]) = %#v, %v; want empty non-nil", l, diags)
 	}
 
@@ -185,14 +165,14 @@ func TestDecodeNumbersBoolsLists(t *testing.T) {
 		decode        func(*hcl.Attribute) hcl.Diagnostics
 		src           string
 	}{
-		{"int fraction", "Invalid argument value", func(a *hcl.Attribute) hcl.Diagnostics { _, d := DecodeInt(a, ectx); return d }, `a = 1.5`},
-		{"int huge", "Invalid argument value", func(a *hcl.Attribute) hcl.Diagnostics { _, d := DecodeInt(a, ectx); return d }, `a = 1e30`},
-		{"int sensitive", "Sensitive value not allowed", func(a *hcl.Attribute) hcl.Diagnostics { _, d := DecodeInt(a, ectx); return d }, `a = sensitive(1)`},
-		{"bool string", "Incorrect attribute value type", func(a *hcl.Attribute) hcl.Diagnostics { _, d := DecodeBool(a, ectx); return d }, `a = "yes"`},
-		{"bool sensitive", "Sensitive value not allowed", func(a *hcl.Attribute) hcl.Diagnostics { _, d := DecodeBool(a, ectx); return d }, `a = sensitive(true)`},
-		{"list sensitive element", "Sensitive value not allowed", func(a *hcl.Attribute) hcl.Diagnostics { _, d := DecodeStringList(a, ectx); return d }, `a = ["x", var.secret]`},
-		{"list of lists", "Incorrect attribute value type", func(a *hcl.Attribute) hcl.Diagnostics { _, d := DecodeStringList(a, ectx); return d }, `a = [["x"]]`},
-		{"plain string sensitive", "Sensitive value not allowed", func(a *hcl.Attribute) hcl.Diagnostics { _, d := DecodePlainString(a, ectx); return d }, `a = var.secret`},
+		{"int fraction", "Invalid argument value", func(a *hcl.Attribute) hcl.Diagnostics { _, d := schema.DecodeInt(a, ectx); return d }, `a = 1.5`},
+		{"int huge", "Invalid argument value", func(a *hcl.Attribute) hcl.Diagnostics { _, d := schema.DecodeInt(a, ectx); return d }, `a = 1e30`},
+		{"int sensitive", "Sensitive value not allowed", func(a *hcl.Attribute) hcl.Diagnostics { _, d := schema.DecodeInt(a, ectx); return d }, `a = sensitive(1)`},
+		{"bool string", "Incorrect attribute value type", func(a *hcl.Attribute) hcl.Diagnostics { _, d := schema.DecodeBool(a, ectx); return d }, `a = "yes"`},
+		{"bool sensitive", "Sensitive value not allowed", func(a *hcl.Attribute) hcl.Diagnostics { _, d := schema.DecodeBool(a, ectx); return d }, `a = sensitive(true)`},
+		{"list sensitive element", "Sensitive value not allowed", func(a *hcl.Attribute) hcl.Diagnostics { _, d := schema.DecodeStringList(a, ectx); return d }, `a = ["x", var.secret]`},
+		{"list of lists", "Incorrect attribute value type", func(a *hcl.Attribute) hcl.Diagnostics { _, d := schema.DecodeStringList(a, ectx); return d }, `a = [["x"]]`},
+		{"plain string sensitive", "Sensitive value not allowed", func(a *hcl.Attribute) hcl.Diagnostics { _, d := schema.DecodePlainString(a, ectx); return d }, `a = var.secret`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			diags := tt.decode(attr(t, tt.src))
@@ -200,18 +180,5 @@ func TestDecodeNumbersBoolsLists(t *testing.T) {
 				t.Errorf("diags = %v, want one %q with a Subject", diags, tt.summary)
 			}
 		})
-	}
-}
-
-func TestDropConsequences(t *testing.T) {
-	rng := hcl.Range{Filename: "x"}
-	real := &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "No value for required variable", Subject: &rng}
-	cons := dependsOnInvalid(rng)
-	if got := dropConsequences(hcl.Diagnostics{cons, real}); len(got) != 1 || got[0] != real {
-		t.Errorf("dropConsequences kept %v, want only the real error", got)
-	}
-	// Never hide the only errors there are.
-	if got := dropConsequences(hcl.Diagnostics{cons}); len(got) != 1 {
-		t.Errorf("dropConsequences dropped an unexplained error: %v", got)
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
+
+	"github.com/ferry-mirror/ferry/planner/config/schema"
 )
 
 // decodeTransferLimits reads the ferry block's bounds on one transfer:
@@ -15,33 +17,23 @@ import (
 func decodeTransferLimits(content *hcl.BodyContent, ectx *hcl.EvalContext, s *Settings) hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	if attr := content.Attributes["max_artifact_size"]; attr != nil {
-		v, moreDiags := DecodePlainString(attr, ectx)
+		v, moreDiags := schema.DecodePlainString(attr, ectx)
 		diags = append(diags, moreDiags...)
 		if !moreDiags.HasErrors() {
 			if n, err := parseSize(v); err != nil {
-				diags = append(diags, &hcl.Diagnostic{
-					Severity: hcl.DiagError,
-					Summary:  "Invalid max_artifact_size",
-					Detail: fmt.Sprintf("max_artifact_size %s. Use a number of bytes or a size such as \"8GiB\", \"500MiB\" or \"2GB\" "+
-						"(units B, KB, MB, GB, TB, KiB, MiB, GiB, TiB).", err),
-					Subject: attr.Expr.Range().Ptr(),
-				})
+				diags = append(diags, schema.AttrError(attr, "Invalid max_artifact_size", fmt.Sprintf("max_artifact_size %s. Use a number of bytes or a size such as \"8GiB\", \"500MiB\" or \"2GB\" "+
+					"(units B, KB, MB, GB, TB, KiB, MiB, GiB, TiB).", err)))
 			} else {
 				s.MaxArtifactSize = n
 			}
 		}
 	}
 	if attr := content.Attributes["http_idle_timeout"]; attr != nil {
-		v, moreDiags := DecodePlainString(attr, ectx)
+		v, moreDiags := schema.DecodePlainString(attr, ectx)
 		diags = append(diags, moreDiags...)
 		if !moreDiags.HasErrors() {
 			if d, err := time.ParseDuration(v); err != nil || d <= 0 {
-				diags = append(diags, &hcl.Diagnostic{
-					Severity: hcl.DiagError,
-					Summary:  "Invalid http_idle_timeout",
-					Detail:   fmt.Sprintf("http_idle_timeout must be a positive Go duration such as \"60s\" or \"5m\"; got %q.", v),
-					Subject:  attr.Expr.Range().Ptr(),
-				})
+				diags = append(diags, schema.AttrError(attr, "Invalid http_idle_timeout", fmt.Sprintf("http_idle_timeout must be a positive Go duration such as \"60s\" or \"5m\"; got %q.", v)))
 			} else {
 				s.HTTPIdleTimeout = d
 			}

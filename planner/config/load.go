@@ -15,6 +15,8 @@ import (
 	"github.com/hashicorp/hcl/v2/hclwrite"
 	"github.com/zclconf/go-cty/cty"
 	ctyjson "github.com/zclconf/go-cty/cty/json"
+
+	"github.com/ferry-mirror/ferry/planner/config/schema"
 )
 
 // FileSuffix is the suffix of configuration files.
@@ -24,8 +26,8 @@ func rootSchema() *hcl.BodySchema {
 	return &hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{
 		{Type: "ferry"},
 		{Type: "variable", LabelNames: []string{"name"}},
-		{Type: string(KindSource), LabelNames: []string{"type", "name"}},
-		{Type: string(KindDestination), LabelNames: []string{"type", "name"}},
+		{Type: string(schema.KindSource), LabelNames: []string{"type", "name"}},
+		{Type: string(schema.KindDestination), LabelNames: []string{"type", "name"}},
 		{Type: "mirror", LabelNames: []string{"name"}},
 	}}
 }
@@ -162,8 +164,8 @@ func Load(opts LoadOptions) (*Config, hcl.Diagnostics) {
 
 	// Declared addresses, including blocks with an unsupported type or
 	// invalid body, so that mirrors referring to them get no second error.
-	declared := map[Kind]map[string]hcl.Range{KindSource: {}, KindDestination: {}}
-	for _, kind := range []Kind{KindSource, KindDestination} {
+	declared := map[schema.Kind]map[string]hcl.Range{schema.KindSource: {}, schema.KindDestination: {}}
+	for _, kind := range []schema.Kind{schema.KindSource, schema.KindDestination} {
 		for _, b := range blocks(string(kind)) {
 			settings, moreDiags := decodeProviderBlock(b, kind, ectx, dir, opts.Types, declared[kind])
 			diags = append(diags, moreDiags...)
@@ -171,9 +173,9 @@ func Load(opts LoadOptions) (*Config, hcl.Diagnostics) {
 				continue
 			}
 			switch kind {
-			case KindSource:
-				cfg.Sources[settings.addr] = &Source{Type: b.Labels[0], Name: b.Labels[1], Settings: settings.value, DeclRange: b.DefRange}
-			case KindDestination:
+			case schema.KindSource:
+				cfg.Sources[settings.addr] = &Source{Type: b.Labels[0], Name: b.Labels[1], Settings: settings.value, VersionOrder: settings.order, DeclRange: b.DefRange}
+			case schema.KindDestination:
 				cfg.Destinations[settings.addr] = &Destination{Type: b.Labels[0], Name: b.Labels[1], Settings: settings.value, DeclRange: b.DefRange}
 			}
 		}
@@ -190,7 +192,7 @@ func Load(opts LoadOptions) (*Config, hcl.Diagnostics) {
 	}
 
 	diags = append(diags, checkOverlaps(cfg.Destinations)...)
-	diags = dropConsequences(diags)
+	diags = schema.DropConsequences(diags)
 	sortDiagnostics(diags)
 	return cfg, diags
 }
@@ -308,33 +310,23 @@ func decodeSettings(block *hcl.Block, ectx *hcl.EvalContext, s *Settings) hcl.Di
 	s.DeclRange = block.DefRange
 	content, diags := block.Body.Content(settingsSchema())
 	if attr := content.Attributes["state"]; attr != nil {
-		p, moreDiags := DecodePlainString(attr, ectx)
+		p, moreDiags := schema.DecodePlainString(attr, ectx)
 		diags = append(diags, moreDiags...)
 		switch {
 		case moreDiags.HasErrors():
 		case p == "":
-			diags = append(diags, &hcl.Diagnostic{
-				Severity: hcl.DiagError,
-				Summary:  "Invalid state path",
-				Detail:   fmt.Sprintf("The state path must not be empty; remove the argument to use %q.", DefaultStatePath),
-				Subject:  attr.Expr.Range().Ptr(),
-			})
+			diags = append(diags, schema.AttrError(attr, "Invalid state path", fmt.Sprintf("The state path must not be empty; remove the argument to use %q.", DefaultStatePath)))
 		default:
 			s.StatePath = p
 		}
 	}
 	if attr := content.Attributes["parallelism"]; attr != nil {
-		n, moreDiags := DecodeInt(attr, ectx)
+		n, moreDiags := schema.DecodeInt(attr, ectx)
 		diags = append(diags, moreDiags...)
 		switch {
 		case moreDiags.HasErrors():
 		case n < 1:
-			diags = append(diags, &hcl.Diagnostic{
-				Severity: hcl.DiagError,
-				Summary:  "Invalid parallelism",
-				Detail:   fmt.Sprintf("parallelism is the number of concurrent transfers and must be at least 1; got %d.", n),
-				Subject:  attr.Expr.Range().Ptr(),
-			})
+			diags = append(diags, schema.AttrError(attr, "Invalid parallelism", fmt.Sprintf("parallelism is the number of concurrent transfers and must be at least 1; got %d.", n)))
 		default:
 			s.Parallelism = int(n)
 		}
@@ -352,17 +344,12 @@ func decodeSettings(block *hcl.Block, ectx *hcl.EvalContext, s *Settings) hcl.Di
 
 // decodeMaxDeletes reads a max_deletes argument (ferry or retention block).
 func decodeMaxDeletes(attr *hcl.Attribute, ectx *hcl.EvalContext) (int, bool, hcl.Diagnostics) {
-	n, diags := DecodeInt(attr, ectx)
+	n, diags := schema.DecodeInt(attr, ectx)
 	if diags.HasErrors() {
 		return 0, false, diags
 	}
 	if n < 0 {
-		return 0, false, append(diags, &hcl.Diagnostic{
-			Severity: hcl.DiagError,
-			Summary:  "Invalid max_deletes",
-			Detail:   fmt.Sprintf("max_deletes is the most objects a plan may delete and must be 0 or more; got %d.", n),
-			Subject:  attr.Expr.Range().Ptr(),
-		})
+		return 0, false, append(diags, schema.AttrError(attr, "Invalid max_deletes", fmt.Sprintf("max_deletes is the most objects a plan may delete and must be 0 or more; got %d.", n)))
 	}
 	return int(n), true, diags
 }
@@ -370,12 +357,13 @@ func decodeMaxDeletes(attr *hcl.Attribute, ectx *hcl.EvalContext) (int, bool, hc
 type providerSettings struct {
 	addr  string
 	value any
+	order func(a, b string) int // the type's VersionOrder
 }
 
 // decodeProviderBlock decodes a source or destination block with the
-// matching ProviderType. It records the address in declared and returns nil
+// matching schema.Type. It records the address in declared and returns nil
 // for a duplicate or an unsupported type.
-func decodeProviderBlock(b *hcl.Block, kind Kind, ectx *hcl.EvalContext, dir string, types []ProviderType, declared map[string]hcl.Range) (*providerSettings, hcl.Diagnostics) {
+func decodeProviderBlock(b *hcl.Block, kind schema.Kind, ectx *hcl.EvalContext, dir string, types []schema.Type, declared map[string]hcl.Range) (*providerSettings, hcl.Diagnostics) {
 	var diags hcl.Diagnostics
 	typeName, name := b.Labels[0], b.Labels[1]
 	addr := typeName + "." + name
@@ -393,7 +381,7 @@ func decodeProviderBlock(b *hcl.Block, kind Kind, ectx *hcl.EvalContext, dir str
 			Subject: b.LabelRanges[1].Ptr(),
 		})
 	}
-	var pt *ProviderType
+	var pt *schema.Type
 	var supported []string
 	for i := range types {
 		if types[i].Kind != kind {
@@ -420,11 +408,11 @@ func decodeProviderBlock(b *hcl.Block, kind Kind, ectx *hcl.EvalContext, dir str
 			Subject: b.LabelRanges[0].Ptr(),
 		})
 	}
-	value, moreDiags := pt.Decode(b.Body, ectx, DecodeEnv{
+	value, moreDiags := pt.Decode(b.Body, ectx, schema.DecodeEnv{
 		Dir:       dir,
 		Address:   string(kind) + "." + addr,
 		DeclRange: b.DefRange,
 	})
 	diags = append(diags, moreDiags...)
-	return &providerSettings{addr: addr, value: value}, diags
+	return &providerSettings{addr: addr, value: value, order: pt.VersionOrder}, diags
 }

@@ -17,10 +17,12 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/ferry-mirror/ferry/planner/config"
+	"github.com/ferry-mirror/ferry/planner/config/schema"
 	"github.com/ferry-mirror/ferry/providers"
+	"github.com/ferry-mirror/ferry/providers/all"
 	"github.com/ferry-mirror/ferry/providers/dir"
 	"github.com/ferry-mirror/ferry/providers/httpsrc"
-	"github.com/ferry-mirror/ferry/providers/npm"
+	"github.com/ferry-mirror/ferry/providers/registry"
 )
 
 // caseArgs is the optional args.json of a fixture directory.
@@ -51,9 +53,7 @@ func readArgs(t *testing.T, caseDir string) caseArgs {
 	return a
 }
 
-func types() []config.ProviderType {
-	return []config.ProviderType{httpsrc.Type(), dir.Type(), npm.SourceType(), npm.Type()}
-}
+func types() []schema.Type { return registry.Schemas(all.Types()) }
 
 func loadCase(t *testing.T, caseDir string) (*config.Config, hcl.Diagnostics, caseArgs) {
 	t.Helper()
@@ -100,8 +100,8 @@ func intPtr(n int) *int { return &n }
 func TestLoadValid(t *testing.T) {
 	full := mustAbs(t, "testdata/valid/full")
 	minimal := mustAbs(t, "testdata/valid/minimal")
-	pw := cty.StringVal("s3cret-pw").Mark(config.SensitiveMark)
-	tools := &config.Source{Type: "http", Name: "tools", Settings: &httpsrc.Config{Artifacts: []httpsrc.ArtifactConfig{
+	pw := cty.StringVal("s3cret-pw").Mark(schema.SensitiveMark)
+	tools := &config.Source{Type: "http", Name: "tools", Settings: &httpsrc.SourceConfig{Artifacts: []httpsrc.ArtifactConfig{
 		{
 			Name:       "jq",
 			URL:        "https://example.org/jq/1.7.1/jq-linux-amd64",
@@ -186,8 +186,8 @@ func TestLoadValid(t *testing.T) {
 				},
 				Sources: map[string]*config.Source{"http.tools": tools},
 				Destinations: map[string]*config.Destination{
-					"dir.local": {Type: "dir", Name: "local", Settings: &dir.Config{Path: filepath.Join(full, "mirror")}},
-					"dir.abs":   {Type: "dir", Name: "abs", Settings: &dir.Config{Path: "/srv/mirror2"}},
+					"dir.local": {Type: "dir", Name: "local", Settings: &dir.DestinationConfig{Path: filepath.Join(full, "mirror")}},
+					"dir.abs":   {Type: "dir", Name: "abs", Settings: &dir.DestinationConfig{Path: "/srv/mirror2"}},
 				},
 				Mirrors: map[string]*config.Mirror{
 					"tools": {
@@ -214,7 +214,7 @@ func TestLoadValid(t *testing.T) {
 				Dir:       minimal,
 				Settings:  config.Settings{StatePath: config.DefaultStatePath},
 				Variables: map[string]*config.Variable{},
-				Sources: map[string]*config.Source{"http.one": {Type: "http", Name: "one", Settings: &httpsrc.Config{
+				Sources: map[string]*config.Source{"http.one": {Type: "http", Name: "one", Settings: &httpsrc.SourceConfig{
 					Artifacts: []httpsrc.ArtifactConfig{{
 						Name:       "tool",
 						URL:        "https://example.org/tool",
@@ -225,7 +225,7 @@ func TestLoadValid(t *testing.T) {
 					}},
 				}}},
 				Destinations: map[string]*config.Destination{
-					"dir.out": {Type: "dir", Name: "out", Settings: &dir.Config{Path: filepath.Join(minimal, "out")}},
+					"dir.out": {Type: "dir", Name: "out", Settings: &dir.DestinationConfig{Path: filepath.Join(minimal, "out")}},
 				},
 				Mirrors: map[string]*config.Mirror{"m": {Name: "m", From: "http.one", To: "dir.out"}},
 			},

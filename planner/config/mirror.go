@@ -11,6 +11,8 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
+
+	"github.com/ferry-mirror/ferry/planner/config/schema"
 )
 
 func mirrorSchema() *hcl.BodySchema {
@@ -47,7 +49,7 @@ func retentionSchema() *hcl.BodySchema {
 // The *Range fields of Retention cover the whole argument (name = value),
 // since later diagnostics about them (a plan exceeding max_deletes) concern
 // the rule rather than a bad value; From and To ranges cover the reference.
-func decodeMirror(b *hcl.Block, ectx *hcl.EvalContext, declared map[Kind]map[string]hcl.Range, dir string) (*Mirror, hcl.Diagnostics) {
+func decodeMirror(b *hcl.Block, ectx *hcl.EvalContext, declared map[schema.Kind]map[string]hcl.Range, dir string) (*Mirror, hcl.Diagnostics) {
 	m := &Mirror{Name: b.Labels[0], DeclRange: b.DefRange}
 	var diags hcl.Diagnostics
 	if !hclsyntax.ValidIdentifier(m.Name) {
@@ -64,13 +66,13 @@ func decodeMirror(b *hcl.Block, ectx *hcl.EvalContext, declared map[Kind]map[str
 
 	if attr := content.Attributes["from"]; attr != nil {
 		m.FromRange = attr.Expr.Range()
-		addr, moreDiags := decodeReference(attr, KindSource, declared)
+		addr, moreDiags := decodeReference(attr, schema.KindSource, declared)
 		diags = append(diags, moreDiags...)
 		m.From = addr
 	}
 	if attr := content.Attributes["to"]; attr != nil {
 		m.ToRange = attr.Expr.Range()
-		addr, moreDiags := decodeReference(attr, KindDestination, declared)
+		addr, moreDiags := decodeReference(attr, schema.KindDestination, declared)
 		diags = append(diags, moreDiags...)
 		m.To = addr
 	}
@@ -85,24 +87,14 @@ func decodeMirror(b *hcl.Block, ectx *hcl.EvalContext, declared map[Kind]map[str
 		})
 	}
 	if attr := content.Attributes["on_upstream_removed"]; attr != nil {
-		v, moreDiags := DecodePlainString(attr, ectx)
+		v, moreDiags := schema.DecodePlainString(attr, ectx)
 		diags = append(diags, moreDiags...)
 		switch p := UpstreamRemovedPolicy(v); {
 		case moreDiags.HasErrors():
 		case p != RemovedDelete && p != RemovedKeep && p != RemovedDeprecate:
-			diags = append(diags, &hcl.Diagnostic{
-				Severity: hcl.DiagError,
-				Summary:  "Invalid on_upstream_removed",
-				Detail:   fmt.Sprintf("on_upstream_removed is \"delete\" (the default), \"keep\" or \"deprecate\", not %q.", v),
-				Subject:  attr.Expr.Range().Ptr(),
-			})
+			diags = append(diags, schema.AttrError(attr, "Invalid on_upstream_removed", fmt.Sprintf("on_upstream_removed is \"delete\" (the default), \"keep\" or \"deprecate\", not %q.", v)))
 		case p == RemovedDeprecate && m.To != "" && !strings.HasPrefix(m.To, "npm."):
-			diags = append(diags, &hcl.Diagnostic{
-				Severity: hcl.DiagError,
-				Summary:  "deprecate needs an npm destination",
-				Detail:   fmt.Sprintf("Only a registry with package metadata (destination \"npm\") can mark a version deprecated; mirror %q writes to %s.", m.Name, m.To),
-				Subject:  attr.Expr.Range().Ptr(),
-			})
+			diags = append(diags, schema.AttrError(attr, "deprecate needs an npm destination", fmt.Sprintf("Only a registry with package metadata (destination \"npm\") can mark a version deprecated; mirror %q writes to %s.", m.Name, m.To)))
 		default:
 			m.OnUpstreamRemoved = p
 		}
@@ -171,17 +163,12 @@ func decodeBindings(b *hcl.Block, ectx *hcl.EvalContext, dir string) (*Bindings,
 // decodePath reads a non-blank path argument, resolved against dir when
 // relative and cleaned; a blank one is an error with summary and detail.
 func decodePath(attr *hcl.Attribute, ectx *hcl.EvalContext, dir, summary, detail string) (written, path string, ok bool, diags hcl.Diagnostics) {
-	s, diags := DecodePlainString(attr, ectx)
+	s, diags := schema.DecodePlainString(attr, ectx)
 	switch {
 	case diags.HasErrors():
 		return "", "", false, diags
 	case strings.TrimSpace(s) == "":
-		return "", "", false, append(diags, &hcl.Diagnostic{
-			Severity: hcl.DiagError,
-			Summary:  summary,
-			Detail:   detail,
-			Subject:  attr.Expr.Range().Ptr(),
-		})
+		return "", "", false, append(diags, schema.AttrError(attr, summary, detail))
 	}
 	path = s
 	if !filepath.IsAbs(path) {
@@ -202,7 +189,7 @@ func decodeRewrite(b *hcl.Block, ectx *hcl.EvalContext, dir string) (*Rewrite, h
 		}
 	}
 	if attr := content.Attributes["sources"]; attr != nil {
-		v, moreDiags := DecodeBool(attr, ectx)
+		v, moreDiags := schema.DecodeBool(attr, ectx)
 		diags = append(diags, moreDiags...)
 		rw.Sources = v
 	}
@@ -211,9 +198,9 @@ func decodeRewrite(b *hcl.Block, ectx *hcl.EvalContext, dir string) (*Rewrite, h
 
 // decodeReference reads from/to as a static traversal KIND.TYPE.NAME (it is
 // never evaluated) and returns "TYPE.NAME".
-func decodeReference(attr *hcl.Attribute, kind Kind, declared map[Kind]map[string]hcl.Range) (string, hcl.Diagnostics) {
+func decodeReference(attr *hcl.Attribute, kind schema.Kind, declared map[schema.Kind]map[string]hcl.Range) (string, hcl.Diagnostics) {
 	example := "source.http.tools"
-	if kind == KindDestination {
+	if kind == schema.KindDestination {
 		example = "destination.dir.local"
 	}
 	invalid := func(detail string) hcl.Diagnostics {
@@ -243,7 +230,7 @@ func decodeReference(attr *hcl.Attribute, kind Kind, declared map[Kind]map[strin
 	}
 	if len(parts) != 3 || parts[0] != string(kind) {
 		detail := fmt.Sprintf("The %s argument must refer to a %s block as %s.TYPE.NAME, like %s.", attr.Name, kind, kind, example)
-		if (parts[0] == string(KindSource) || parts[0] == string(KindDestination)) && parts[0] != string(kind) {
+		if (parts[0] == string(schema.KindSource) || parts[0] == string(schema.KindDestination)) && parts[0] != string(kind) {
 			detail += fmt.Sprintf(" %s refers to a %s.", strings.Join(parts, "."), parts[0])
 		}
 		return "", invalid(detail)
@@ -256,7 +243,7 @@ func decodeReference(attr *hcl.Attribute, kind Kind, declared map[Kind]map[strin
 		}
 		slices.Sort(names)
 		detail := fmt.Sprintf("A %s %q %q has not been declared.", kind, parts[1], parts[2])
-		if s := nameSuggestion(addr, names); s != "" {
+		if s := schema.NameSuggestion(addr, names); s != "" {
 			detail += fmt.Sprintf(" Did you mean %s.%s?", kind, s)
 		} else if len(names) > 0 {
 			detail += fmt.Sprintf(" The declared %ss are %s.", kind, quotedList(names))
@@ -276,42 +263,32 @@ func decodeRetention(b *hcl.Block, ectx *hcl.EvalContext, r *Retention) hcl.Diag
 	content, diags := b.Body.Content(retentionSchema())
 
 	if attr := content.Attributes["keep_last"]; attr != nil {
-		n, moreDiags := DecodeInt(attr, ectx)
+		n, moreDiags := schema.DecodeInt(attr, ectx)
 		diags = append(diags, moreDiags...)
 		switch {
 		case moreDiags.HasErrors():
 		case n < 1:
-			diags = append(diags, &hcl.Diagnostic{
-				Severity: hcl.DiagError,
-				Summary:  "Invalid retention count",
-				Detail: fmt.Sprintf("keep_last is the number of newest versions kept per package and must be at least 1; "+
-					"got %d. Remove it to keep every version.", n),
-				Subject: attr.Expr.Range().Ptr(),
-			})
+			diags = append(diags, schema.AttrError(attr, "Invalid retention count", fmt.Sprintf("keep_last is the number of newest versions kept per package and must be at least 1; "+
+				"got %d. Remove it to keep every version.", n)))
 		default:
 			r.KeepLast, r.KeepLastRange = int(n), attr.Range
 		}
 	}
 	if attr := content.Attributes["max_age"]; attr != nil {
-		s, moreDiags := DecodePlainString(attr, ectx)
+		s, moreDiags := schema.DecodePlainString(attr, ectx)
 		diags = append(diags, moreDiags...)
 		if !moreDiags.HasErrors() {
 			d, err := parseMaxAge(s)
 			if err != nil {
-				diags = append(diags, &hcl.Diagnostic{
-					Severity: hcl.DiagError,
-					Summary:  "Invalid max_age duration",
-					Detail: fmt.Sprintf("max_age %s. Use a Go duration such as \"720h\" or a whole number of days "+
-						"such as \"30d\".", err),
-					Subject: attr.Expr.Range().Ptr(),
-				})
+				diags = append(diags, schema.AttrError(attr, "Invalid max_age duration", fmt.Sprintf("max_age %s. Use a Go duration such as \"720h\" or a whole number of days "+
+					"such as \"30d\".", err)))
 			} else {
 				r.MaxAge, r.MaxAgeRange = d, attr.Range
 			}
 		}
 	}
 	if attr := content.Attributes["keep"]; attr != nil {
-		keep, moreDiags := DecodeStringList(attr, ectx)
+		keep, moreDiags := schema.DecodeStringList(attr, ectx)
 		diags = append(diags, moreDiags...)
 		if !moreDiags.HasErrors() {
 			r.Keep, r.KeepRange = keep, attr.Range
@@ -325,7 +302,7 @@ func decodeRetention(b *hcl.Block, ectx *hcl.EvalContext, r *Retention) hcl.Diag
 		}
 	}
 	if attr := content.Attributes["dry_run"]; attr != nil {
-		v, moreDiags := DecodeBool(attr, ectx)
+		v, moreDiags := schema.DecodeBool(attr, ectx)
 		diags = append(diags, moreDiags...)
 		r.DryRun = v
 	}

@@ -10,10 +10,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/ferry-mirror/ferry/planner/config"
-	"github.com/ferry-mirror/ferry/providers/dir"
-	"github.com/ferry-mirror/ferry/providers/httpdst"
-	"github.com/ferry-mirror/ferry/providers/npm"
-	"github.com/ferry-mirror/ferry/providers/oci"
+	"github.com/ferry-mirror/ferry/providers/all"
+	"github.com/ferry-mirror/ferry/providers/registry"
 )
 
 // Two destination blocks that store into the same place are refused, for
@@ -69,7 +67,7 @@ func TestOverlappingDestinations(t *testing.T) {
 			// Block a in one file, b in another: the diagnostic names both files.
 			block := strings.NewReplacer("{ ", "{\n  ", " }", "\n}\n", `" repository`, "\"\n  repository")
 			d := writeConfig(t, "destination "+block.Replace(a), "z.ferry.hcl", "\n\ndestination "+block.Replace(b))
-			_, diags := config.Load(config.LoadOptions{Dir: d, Types: []config.ProviderType{dir.Type(), httpdst.Type(), oci.Type(), npm.Type()}})
+			_, diags := config.Load(config.LoadOptions{Dir: d, Types: registry.Schemas(all.Types())})
 			var got []string
 			for _, diag := range diags {
 				if diag.Summary == "Overlapping destinations" {

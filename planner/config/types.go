@@ -8,6 +8,8 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/ferry-mirror/ferry/planner/config/schema"
 )
 
 // DefaultStatePath is the state file used when the ferry block names none.
@@ -68,40 +70,15 @@ type Variable struct {
 	DeclRange hcl.Range
 }
 
-// Kind tells sources from destinations.
-type Kind string
-
-const (
-	KindSource      Kind = "source"
-	KindDestination Kind = "destination"
-)
-
-// ProviderType is one source or destination type the config language
-// accepts. Decode turns the block body into the provider's own settings
-// (e.g. *httpsrc.Config), reporting ranged diagnostics. Sensitive values
-// keep their marks in ectx; use the helpers in this package to read them.
-type ProviderType struct {
-	Kind   Kind
-	Name   string // "http", "dir", …
-	Decode func(body hcl.Body, ectx *hcl.EvalContext, env DecodeEnv) (any, hcl.Diagnostics)
-}
-
-// DecodeEnv is what a provider decoder may need from the loader.
-type DecodeEnv struct {
-	// Dir is the absolute config directory; relative paths resolve against it.
-	Dir string
-	// Address is the block's address, e.g. "source.http.tools".
-	Address string
-	// DeclRange is the block header's range, for diagnostics about the block itself.
-	DeclRange hcl.Range
-}
-
 // Source is one source "TYPE" "NAME" block.
 type Source struct {
 	Type, Name string
-	// Settings is what the ProviderType's Decode returned.
-	Settings  any
-	DeclRange hcl.Range
+	// Settings is what the schema.Type's Decode returned.
+	Settings any
+	// VersionOrder is the type's schema.Type.VersionOrder; nil means
+	// retention.CompareVersions.
+	VersionOrder func(a, b string) int
+	DeclRange    hcl.Range
 }
 
 // Addr is "TYPE.NAME".
@@ -211,5 +188,5 @@ type LoadOptions struct {
 	// Vars are -var and -var-file arguments in command-line order.
 	Vars []VarArg
 	// Types are the accepted source and destination types.
-	Types []ProviderType
+	Types []schema.Type
 }

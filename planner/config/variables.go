@@ -14,6 +14,8 @@ import (
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
+
+	"github.com/ferry-mirror/ferry/planner/config/schema"
 )
 
 // EnvVarPrefix is the prefix of environment variables that set input
@@ -60,12 +62,12 @@ func decodeVariable(block *hcl.Block) (*Variable, hcl.Diagnostics) {
 		}
 	}
 	if attr := content.Attributes["description"]; attr != nil {
-		s, moreDiags := DecodePlainString(attr, nil)
+		s, moreDiags := schema.DecodePlainString(attr, nil)
 		diags = append(diags, moreDiags...)
 		v.Description = s
 	}
 	if attr := content.Attributes["sensitive"]; attr != nil {
-		b, moreDiags := DecodeBool(attr, nil)
+		b, moreDiags := schema.DecodeBool(attr, nil)
 		diags = append(diags, moreDiags...)
 		v.Sensitive = b
 	}
@@ -76,13 +78,8 @@ func decodeVariable(block *hcl.Block) (*Variable, hcl.Diagnostics) {
 		if moreDiags.HasErrors() {
 			v.Default = cty.DynamicVal
 		} else if conv, err := convert.Convert(val, v.Type); err != nil {
-			diags = append(diags, &hcl.Diagnostic{
-				Severity: hcl.DiagError,
-				Summary:  "Invalid default value for variable",
-				Detail: fmt.Sprintf("The default value of variable %q does not match its type %s: %s.",
-					v.Name, typeexpr.TypeString(v.Type), err),
-				Subject: attr.Expr.Range().Ptr(),
-			})
+			diags = append(diags, schema.AttrError(attr, "Invalid default value for variable", fmt.Sprintf("The default value of variable %q does not match its type %s: %s.",
+				v.Name, typeexpr.TypeString(v.Type), err)))
 			v.Default = cty.DynamicVal
 		} else {
 			v.Default = conv
@@ -165,7 +162,7 @@ func resolveVariables(vars map[string]*Variable, opts LoadOptions, files map[str
 			val = cty.DynamicVal
 		}
 		if v.Sensitive {
-			val = val.Mark(SensitiveMark)
+			val = val.Mark(schema.SensitiveMark)
 		}
 		v.Value = val
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/ferry-mirror/ferry/planner/config"
+	"github.com/ferry-mirror/ferry/planner/config/schema"
 	"github.com/ferry-mirror/ferry/providers/httpsrc"
 )
 
@@ -188,13 +189,13 @@ func TestSensitivePropagates(t *testing.T) {
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
-	if v := cfg.Variables["password"].Value; !v.HasMark(config.SensitiveMark) {
+	if v := cfg.Variables["password"].Value; !v.HasMark(schema.SensitiveMark) {
 		t.Errorf("password value %#v is not marked sensitive", v)
 	}
 	if v := cfg.Variables["host"].Value; v.IsMarked() {
 		t.Errorf("host value %#v is marked", v)
 	}
-	src := cfg.Sources["http.private"].Settings.(*httpsrc.Config)
+	src := cfg.Sources["http.private"].Settings.(*httpsrc.SourceConfig)
 	want := []struct{ url, display string }{
 		{"https://ci:hunter2@example.org/tool.tgz", "(sensitive)"},
 		{"https://example.org/secret-path/file", "(sensitive)"},

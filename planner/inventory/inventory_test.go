@@ -22,6 +22,7 @@ import (
 	"github.com/ferry-mirror/ferry/providers/dir"
 	"github.com/ferry-mirror/ferry/providers/httpsrc"
 	"github.com/ferry-mirror/ferry/providers/httpx"
+	"github.com/ferry-mirror/ferry/providers/registry"
 	"github.com/ferry-mirror/ferry/state"
 )
 
@@ -76,8 +77,8 @@ func TestGather(t *testing.T) {
 		arts = append(arts, httpsrc.ArtifactConfig{Name: n, URL: srv.URL + "/" + n, DisplayURL: srv.URL + "/" + n, Key: n, Size: -1, Digests: providers.NewDigests(digest(files[n]))})
 	}
 	p := provs{
-		src: httpsrc.New("http.up", &httpsrc.Config{Artifacts: arts}, httpx.New(httpx.Options{}), nil),
-		dst: dir.New("dir.local", &dir.Config{Path: root}, nil),
+		src: must(httpsrc.NewSource("http.up", &httpsrc.SourceConfig{Artifacts: arts}, registry.Env{HTTP: httpx.New(httpx.Options{})})),
+		dst: must(dir.NewDestination("dir.local", &dir.DestinationConfig{Path: root}, registry.Env{})),
 	}
 	// a.bin is owned and present; b.bin is present but not owned; c.bin is new.
 	os.WriteFile(filepath.Join(root, "a.bin"), files["a.bin"], 0o644)
@@ -144,8 +145,8 @@ func TestGatherRemovedMirrorsAndSourcesOnly(t *testing.T) {
 	root := t.TempDir()
 	os.WriteFile(filepath.Join(root, "old.bin"), []byte("someone else's"), 0o644)
 	p := provs{
-		src: httpsrc.New("http.up", &httpsrc.Config{}, httpx.New(httpx.Options{}), nil),
-		dst: dir.New("dir.local", &dir.Config{Path: root}, nil),
+		src: must(httpsrc.NewSource("http.up", &httpsrc.SourceConfig{}, registry.Env{HTTP: httpx.New(httpx.Options{})})),
+		dst: must(dir.NewDestination("dir.local", &dir.DestinationConfig{Path: root}, registry.Env{})),
 	}
 	prior := state.New("test")
 	prior.EnsureMirror("gone", "http.up", "dir.local")
@@ -185,4 +186,12 @@ func TestGatherRemovedMirrorsAndSourcesOnly(t *testing.T) {
 	if inv.Refreshed || inv.Destinations != nil {
 		t.Errorf("SourcesOnly checked destinations: refreshed=%v destinations=%v", inv.Refreshed, inv.Destinations)
 	}
+}
+
+// must returns v; the constructors it wraps cannot fail for these settings.
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }

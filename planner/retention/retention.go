@@ -3,20 +3,27 @@ package retention
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
 // Policy is a mirror's retention rules. The zero value keeps everything.
 type Policy struct {
-	// KeepLast keeps the newest N distinct versions per package name;
-	// 0 means no limit. Artifacts without a version cannot be ranked and are
-	// never dropped by this rule.
+	// KeepLast keeps the newest N distinct versions (distinct by Order) per
+	// package name; 0 means no limit. Artifacts without a version cannot be
+	// ranked and are never dropped by this rule.
 	KeepLast int
 	// MaxAge drops artifacts whose age (from Candidate.Time) exceeds it;
 	// 0 means no limit. Artifacts of unknown age are kept.
 	MaxAge time.Duration
 	// Keep pins versions or keys: a matching artifact is always kept.
 	Keep []string
+	// Order compares two versions of a package (negative, zero, positive
+	// as a is older than, the same version as, or newer than b). It is the
+	// ecosystem's order, supplied by the mirror's source type: conda's
+	// 2.0.0rc1 is older than 2.0.0, plain text order says newer. nil means
+	// CompareVersions.
+	Order func(a, b string) int
 }
 
 // Candidate is one artifact retention decides about.
@@ -49,6 +56,10 @@ func Decide(p Policy, now time.Time, cands []Candidate) map[string]Verdict {
 		out[c.Key] = Kept
 	}
 	if p.KeepLast > 0 {
+		order := p.Order
+		if order == nil {
+			order = CompareVersions
+		}
 		byName := map[string][]Candidate{}
 		for _, c := range cands {
 			if c.Version != "" {
@@ -62,15 +73,27 @@ func Decide(p Policy, now time.Time, cands []Candidate) map[string]Verdict {
 					versions = append(versions, c.Version)
 				}
 			}
-			// Newest first.
-			slices.SortFunc(versions, func(a, b string) int { return CompareVersions(b, a) })
-			if len(versions) <= p.KeepLast {
-				continue
-			}
-			dropped := versions[p.KeepLast:]
-			for _, c := range group {
-				if slices.Contains(dropped, c.Version) {
-					out[c.Key] = DroppedKeepLast
+			// Newest first; versions the order calls equal ("1.0" and
+			// "1.0.0" in conda) are one version and keep their text order
+			// among themselves, so the result never depends on input order.
+			slices.SortFunc(versions, func(a, b string) int {
+				if c := order(b, a); c != 0 {
+					return c
+				}
+				return strings.Compare(a, b)
+			})
+			rank := 0
+			for i, v := range versions {
+				if i > 0 && order(versions[i-1], v) != 0 {
+					rank++
+				}
+				if rank < p.KeepLast {
+					continue
+				}
+				for _, c := range group {
+					if c.Version == v {
+						out[c.Key] = DroppedKeepLast
+					}
 				}
 			}
 		}

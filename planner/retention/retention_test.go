@@ -1,6 +1,7 @@
 package retention
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -24,6 +25,11 @@ func TestCompareVersions(t *testing.T) {
 		{name: "natural prefix shorter first", a: "1.0", b: "1.0a", want: -1},
 		{name: "natural leading zeros tie broken", a: "build-01", b: "build-1", want: 1},
 		{name: "mixed semver and text", a: "8.0.492+9", b: "8.0.41+9", want: 1},
+		// Not transitive across semver and text (kept, see FuzzCompareVersions):
+		// 1.0.0 < 1.0.0-! < 1.0.0-rc1 < 1.0.0.
+		{name: "cycle text 1", a: "1.0.0", b: "1.0.0-!", want: -1},
+		{name: "cycle text 2", a: "1.0.0-!", b: "1.0.0-rc1", want: -1},
+		{name: "cycle semver", a: "1.0.0-rc1", b: "1.0.0", want: -1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -99,6 +105,81 @@ func TestDecide(t *testing.T) {
 			}
 			if len(got) != len(cands) {
 				t.Errorf("got %d verdicts; want %d", len(got), len(cands))
+			}
+			if diff := cmp.Diff(tc.want, dropped); diff != "" {
+				t.Errorf("dropped (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestDecideOrder: keep_last ranks by the policy's order, and versions the
+// order calls equal count as one version.
+func TestDecideOrder(t *testing.T) {
+	// rcOlder is a stand-in for an ecosystem order (conda's, in
+	// providers/conda): a trailing "rcN" is older than the release, and
+	// trailing ".0" components do not count.
+	rcOlder := func(a, b string) int {
+		norm := func(v string) (string, bool) {
+			base, _, rc := strings.Cut(v, "rc")
+			for strings.HasSuffix(base, ".0") && strings.Count(base, ".") > 1 {
+				base = strings.TrimSuffix(base, ".0")
+			}
+			return base, rc
+		}
+		ba, rcA := norm(a)
+		bb, rcB := norm(b)
+		if c := CompareVersions(ba, bb); c != 0 {
+			return c
+		}
+		switch {
+		case rcA && !rcB:
+			return -1
+		case !rcA && rcB:
+			return 1
+		}
+		return 0
+	}
+	cands := []Candidate{
+		{Key: "pkg/2.0.0rc1", Name: "pkg", Version: "2.0.0rc1"},
+		{Key: "pkg/2.0.0", Name: "pkg", Version: "2.0.0"},
+		{Key: "pkg/1.0", Name: "pkg", Version: "1.0"},
+		{Key: "pkg/1.0.0", Name: "pkg", Version: "1.0.0"},
+		{Key: "pkg/0.9", Name: "pkg", Version: "0.9"},
+	}
+	tests := []struct {
+		name   string
+		policy Policy
+		want   map[string]Verdict
+	}{
+		{
+			name:   "plain order keeps the rc",
+			policy: Policy{KeepLast: 1},
+			want: map[string]Verdict{
+				"pkg/2.0.0": DroppedKeepLast, "pkg/1.0": DroppedKeepLast, "pkg/1.0.0": DroppedKeepLast, "pkg/0.9": DroppedKeepLast,
+			},
+		},
+		{
+			name:   "ecosystem order keeps the release",
+			policy: Policy{KeepLast: 1, Order: rcOlder},
+			want: map[string]Verdict{
+				"pkg/2.0.0rc1": DroppedKeepLast, "pkg/1.0": DroppedKeepLast, "pkg/1.0.0": DroppedKeepLast, "pkg/0.9": DroppedKeepLast,
+			},
+		},
+		{
+			name:   "equal versions are one version",
+			policy: Policy{KeepLast: 3, Order: rcOlder},
+			want:   map[string]Verdict{"pkg/0.9": DroppedKeepLast},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := Decide(tc.policy, time.Time{}, cands)
+			dropped := map[string]Verdict{}
+			for k, v := range got {
+				if v != Kept {
+					dropped[k] = v
+				}
 			}
 			if diff := cmp.Diff(tc.want, dropped); diff != "" {
 				t.Errorf("dropped (-want +got):\n%s", diff)

@@ -12,8 +12,8 @@ import (
 	"github.com/Masterminds/semver/v3"
 )
 
-// Config is the decoded source "buildpack" block.
-type Config struct {
+// SourceConfig is the decoded source "buildpack" block.
+type SourceConfig struct {
 	// Dir is the configuration directory: paths of consumer outputs in a
 	// plan are relative to it.
 	Dir string

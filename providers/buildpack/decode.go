@@ -9,10 +9,11 @@ import (
 	"github.com/Masterminds/semver/v3"
 	"github.com/hashicorp/hcl/v2"
 
-	"github.com/ferry-mirror/ferry/planner/config"
+	"github.com/ferry-mirror/ferry/planner/config/schema"
+	"github.com/ferry-mirror/ferry/providers/registry"
 )
 
-// Type is the "buildpack" source type for config.Load:
+// SourceType is the "buildpack" source type for config.Load:
 //
 //	source "buildpack" "node_engine" {
 //	  file = "buildpacks/node-engine/buildpack.toml"   # or the directory holding it
@@ -27,8 +28,8 @@ import (
 //	  sources = true     # also mirror the source tarballs
 //	  layout  = "dependency_mirror"  # keys HOST/PATH instead of ID/VERSION/SHA256/FILE
 //	}
-func Type() config.ProviderType {
-	return config.ProviderType{Kind: config.KindSource, Name: "buildpack", Decode: decode}
+func SourceType() registry.Type {
+	return registry.Source("buildpack", decodeSource, NewSource)
 }
 
 func sourceSchema() *hcl.BodySchema {
@@ -52,11 +53,11 @@ func filterSchema() *hcl.BodySchema {
 	}}
 }
 
-func decode(body hcl.Body, ectx *hcl.EvalContext, env config.DecodeEnv) (any, hcl.Diagnostics) {
-	cfg := &Config{Dir: env.Dir}
+func decodeSource(body hcl.Body, ectx *hcl.EvalContext, env schema.DecodeEnv) (*SourceConfig, hcl.Diagnostics) {
+	cfg := &SourceConfig{Dir: env.Dir}
 	content, diags := body.Content(sourceSchema())
 	if attr := content.Attributes["file"]; attr != nil {
-		p, moreDiags := config.DecodePlainString(attr, ectx)
+		p, moreDiags := schema.DecodePlainString(attr, ectx)
 		diags = append(diags, moreDiags...)
 		if !moreDiags.HasErrors() {
 			if !filepath.IsAbs(p) {
@@ -72,42 +73,32 @@ func decode(body hcl.Body, ectx *hcl.EvalContext, env config.DecodeEnv) (any, hc
 		}
 	}
 	if attr := content.Attributes["latest"]; attr != nil {
-		n, moreDiags := config.DecodeInt(attr, ectx)
+		n, moreDiags := schema.DecodeInt(attr, ectx)
 		diags = append(diags, moreDiags...)
 		if !moreDiags.HasErrors() {
 			if n < 1 {
-				diags = append(diags, &hcl.Diagnostic{
-					Severity: hcl.DiagError,
-					Summary:  "Invalid latest count",
-					Detail:   fmt.Sprintf("latest keeps the newest N versions of each dependency id and must be at least 1; got %d. Remove it to keep every version.", n),
-					Subject:  attr.Expr.Range().Ptr(),
-				})
+				diags = append(diags, schema.AttrError(attr, "Invalid latest count", fmt.Sprintf("latest keeps the newest N versions of each dependency id and must be at least 1; got %d. Remove it to keep every version.", n)))
 			} else {
 				cfg.Latest = int(n)
 			}
 		}
 	}
 	if attr := content.Attributes["sources"]; attr != nil {
-		v, moreDiags := config.DecodeBool(attr, ectx)
+		v, moreDiags := schema.DecodeBool(attr, ectx)
 		diags = append(diags, moreDiags...)
 		cfg.Sources = v
 	}
 	cfg.Layout = LayoutDigest
 	if attr := content.Attributes["layout"]; attr != nil {
-		s, moreDiags := config.DecodePlainString(attr, ectx)
+		s, moreDiags := schema.DecodePlainString(attr, ectx)
 		diags = append(diags, moreDiags...)
 		switch {
 		case moreDiags.HasErrors():
 		case s == LayoutDigest || s == LayoutDependencyMirror:
 			cfg.Layout = s
 		default:
-			diags = append(diags, &hcl.Diagnostic{
-				Severity: hcl.DiagError,
-				Summary:  "Invalid key layout",
-				Detail: fmt.Sprintf("layout is %q (keys ID/VERSION/CHECKSUM/FILE, the default) or %q (keys HOST/PATH of the original uri, "+
-					"so BP_DEPENDENCY_MIRROR works without rewriting); got %q.", LayoutDigest, LayoutDependencyMirror, s),
-				Subject: attr.Expr.Range().Ptr(),
-			})
+			diags = append(diags, schema.AttrError(attr, "Invalid key layout", fmt.Sprintf("layout is %q (keys ID/VERSION/CHECKSUM/FILE, the default) or %q (keys HOST/PATH of the original uri, "+
+				"so BP_DEPENDENCY_MIRROR works without rewriting); got %q.", LayoutDigest, LayoutDependencyMirror, s)))
 		}
 	}
 	for _, kind := range []string{"include", "exclude"} {
@@ -142,7 +133,7 @@ func decodeFilter(b *hcl.Block, ectx *hcl.EvalContext) (*Filter, hcl.Diagnostics
 		if attr == nil {
 			return nil
 		}
-		l, moreDiags := config.DecodeStringList(attr, ectx)
+		l, moreDiags := schema.DecodeStringList(attr, ectx)
 		diags = append(diags, moreDiags...)
 		return l
 	}
@@ -151,40 +142,25 @@ func decodeFilter(b *hcl.Block, ectx *hcl.EvalContext) (*Filter, hcl.Diagnostics
 	f.Targets = list("targets")
 	for _, name := range []string{"ids", "stacks", "targets"} {
 		if attr := content.Attributes[name]; attr != nil {
-			if l, _ := config.DecodeStringList(attr, ectx); len(l) == 0 {
-				diags = append(diags, &hcl.Diagnostic{
-					Severity: hcl.DiagError,
-					Summary:  "Empty " + name + " list",
-					Detail:   fmt.Sprintf("An empty %s list matches nothing in an exclude and everything in an include; remove the attribute instead.", name),
-					Subject:  attr.Expr.Range().Ptr(),
-				})
+			if l, _ := schema.DecodeStringList(attr, ectx); len(l) == 0 {
+				diags = append(diags, schema.AttrError(attr, "Empty "+name+" list", fmt.Sprintf("An empty %s list matches nothing in an exclude and everything in an include; remove the attribute instead.", name)))
 			}
 		}
 	}
 	if attr := content.Attributes["targets"]; attr != nil {
 		for _, t := range f.Targets {
 			if os, arch, ok := strings.Cut(t, "/"); !ok || os == "" || arch == "" || strings.Contains(arch, "/") {
-				diags = append(diags, &hcl.Diagnostic{
-					Severity: hcl.DiagError,
-					Summary:  "Invalid target",
-					Detail:   fmt.Sprintf("A target is \"os/arch\", like \"linux/amd64\"; %q is not.", t),
-					Subject:  attr.Expr.Range().Ptr(),
-				})
+				diags = append(diags, schema.AttrError(attr, "Invalid target", fmt.Sprintf("A target is \"os/arch\", like \"linux/amd64\"; %q is not.", t)))
 			}
 		}
 	}
 	if attr := content.Attributes["versions"]; attr != nil {
-		s, moreDiags := config.DecodePlainString(attr, ectx)
+		s, moreDiags := schema.DecodePlainString(attr, ectx)
 		diags = append(diags, moreDiags...)
 		if !moreDiags.HasErrors() {
 			c, err := semver.NewConstraint(s)
 			if err != nil {
-				diags = append(diags, &hcl.Diagnostic{
-					Severity: hcl.DiagError,
-					Summary:  "Invalid version constraint",
-					Detail:   fmt.Sprintf("versions is a semver constraint such as \">= 20, < 23\" or \"~1.7\": %s.", err),
-					Subject:  attr.Expr.Range().Ptr(),
-				})
+				diags = append(diags, schema.AttrError(attr, "Invalid version constraint", fmt.Sprintf("versions is a semver constraint such as \">= 20, < 23\" or \"~1.7\": %s.", err)))
 			} else {
 				f.Versions, f.VersionsRaw = c, s
 			}

@@ -10,13 +10,14 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/ferry-mirror/ferry/planner/config"
+	"github.com/ferry-mirror/ferry/planner/config/schema"
 	"github.com/ferry-mirror/ferry/providers/buildpack"
 	"github.com/ferry-mirror/ferry/providers/dir"
 )
 
 // staticSource is a source type that is not a buildpack, for the rewrite check.
-func staticSource() config.ProviderType {
-	return config.ProviderType{Kind: config.KindSource, Name: "static", Decode: func(body hcl.Body, _ *hcl.EvalContext, _ config.DecodeEnv) (any, hcl.Diagnostics) {
+func staticSource() schema.Type {
+	return schema.Type{Kind: schema.KindSource, Name: "static", Decode: func(body hcl.Body, _ *hcl.EvalContext, _ schema.DecodeEnv) (any, hcl.Diagnostics) {
 		_, diags := body.Content(&hcl.BodySchema{})
 		return struct{}{}, diags
 	}}
@@ -33,20 +34,20 @@ func load(t *testing.T, src string, files map[string]string) (string, *config.Co
 	}
 	cfg, diags := config.Load(config.LoadOptions{
 		Dir:   d,
-		Types: []config.ProviderType{buildpack.Type(), dir.Type(), staticSource()},
+		Types: []schema.Type{buildpack.SourceType().Type, dir.DestinationType().Type, staticSource()},
 	})
 	return d, cfg, diags
 }
 
-func buildpackConfig(t *testing.T, cfg *config.Config, addr string) *buildpack.Config {
+func buildpackConfig(t *testing.T, cfg *config.Config, addr string) *buildpack.SourceConfig {
 	t.Helper()
 	src, ok := cfg.Sources[addr]
 	if !ok {
 		t.Fatalf("no source %s; have %v", addr, cfg.Sources)
 	}
-	bc, ok := src.Settings.(*buildpack.Config)
+	bc, ok := src.Settings.(*buildpack.SourceConfig)
 	if !ok {
-		t.Fatalf("source %s settings are %T, want *buildpack.Config", addr, src.Settings)
+		t.Fatalf("source %s settings are %T, want *buildpack.SourceConfig", addr, src.Settings)
 	}
 	return bc
 }
@@ -60,41 +61,41 @@ func TestDecode(t *testing.T) {
 		files map[string]string
 		// want is the decoded config with File relative to the config
 		// directory unless absolute.
-		want *buildpack.Config
+		want *buildpack.SourceConfig
 	}{
 		{
 			name:  "relative file",
 			src:   `source "buildpack" "x" { file = "other.toml" }`,
 			files: bpFiles,
-			want:  &buildpack.Config{File: "other.toml"},
+			want:  &buildpack.SourceConfig{File: "other.toml"},
 		},
 		{
 			name:  "directory means its buildpack.toml",
 			src:   `source "buildpack" "x" { file = "bp" }`,
 			files: bpFiles,
-			want:  &buildpack.Config{File: "bp/buildpack.toml"},
+			want:  &buildpack.SourceConfig{File: "bp/buildpack.toml"},
 		},
 		{
 			name:  "directory with a trailing slash",
 			src:   `source "buildpack" "x" { file = "bp/" }`,
 			files: bpFiles,
-			want:  &buildpack.Config{File: "bp/buildpack.toml"},
+			want:  &buildpack.SourceConfig{File: "bp/buildpack.toml"},
 		},
 		{
 			name:  "path cleaned",
 			src:   `source "buildpack" "x" { file = "./bp/../bp/buildpack.toml" }`,
 			files: bpFiles,
-			want:  &buildpack.Config{File: "bp/buildpack.toml"},
+			want:  &buildpack.SourceConfig{File: "bp/buildpack.toml"},
 		},
 		{
 			name: "missing file is for the plan to report",
 			src:  `source "buildpack" "x" { file = "generated/buildpack.toml" }`,
-			want: &buildpack.Config{File: "generated/buildpack.toml"},
+			want: &buildpack.SourceConfig{File: "generated/buildpack.toml"},
 		},
 		{
 			name: "absolute file",
 			src:  `source "buildpack" "x" { file = "` + filepath.ToSlash(abs) + `" }`,
-			want: &buildpack.Config{File: abs},
+			want: &buildpack.SourceConfig{File: abs},
 		},
 		{
 			name: "everything",
@@ -111,7 +112,7 @@ func TestDecode(t *testing.T) {
   sources = true
 }`,
 			files: bpFiles,
-			want: &buildpack.Config{
+			want: &buildpack.SourceConfig{
 				File: "bp/buildpack.toml",
 				Include: &buildpack.Filter{
 					IDs:         []string{"node", "yarn"},
@@ -131,7 +132,7 @@ func TestDecode(t *testing.T) {
   layout = "dependency_mirror"
 }`,
 			files: bpFiles,
-			want:  &buildpack.Config{File: "bp/buildpack.toml", Layout: buildpack.LayoutDependencyMirror},
+			want:  &buildpack.SourceConfig{File: "bp/buildpack.toml", Layout: buildpack.LayoutDependencyMirror},
 		},
 		{
 			name: "layout digest",
@@ -140,7 +141,7 @@ func TestDecode(t *testing.T) {
   layout = "digest"
 }`,
 			files: bpFiles,
-			want:  &buildpack.Config{File: "bp/buildpack.toml", Layout: buildpack.LayoutDigest},
+			want:  &buildpack.SourceConfig{File: "bp/buildpack.toml", Layout: buildpack.LayoutDigest},
 		},
 		{
 			name: "exclude only, sources false",
@@ -150,7 +151,7 @@ func TestDecode(t *testing.T) {
   sources = false
 }`,
 			files: bpFiles,
-			want:  &buildpack.Config{File: "bp/buildpack.toml", Exclude: &buildpack.Filter{Targets: []string{"linux/s390x"}}},
+			want:  &buildpack.SourceConfig{File: "bp/buildpack.toml", Exclude: &buildpack.Filter{Targets: []string{"linux/s390x"}}},
 		},
 	}
 	for _, tt := range tests {

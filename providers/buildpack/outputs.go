@@ -28,7 +28,7 @@ import (
 // BP_DEPENDENCY_MIRROR covers.
 var (
 	_ providers.Publisher     = (*Source)(nil)
-	_ providers.OutputPlanner = (*Config)(nil)
+	_ providers.OutputPlanner = (*SourceConfig)(nil)
 )
 
 // Output kinds (RewriteDetail.Kind) and the mirror blocks that ask for them.
@@ -205,7 +205,7 @@ func (s *Source) Publish(ctx context.Context, o providers.Output, missing []stri
 
 // PlanOutputs plans the rewrite and bindings changes and the coverage
 // report of a mirror from what ReadOutputs read. It is pure.
-func (c *Config) PlanOutputs(in providers.OutputInput) (providers.OutputPlan, error) {
+func (c *SourceConfig) PlanOutputs(in providers.OutputInput) (providers.OutputPlan, error) {
 	var st outputState
 	if err := json.Unmarshal(in.State, &st); err != nil {
 		return providers.OutputPlan{}, fmt.Errorf("reading the inventoried consumer outputs: %w", err)

@@ -10,6 +10,7 @@ import (
 	"github.com/ferry-mirror/ferry/providers"
 	"github.com/ferry-mirror/ferry/providers/buildpack"
 	"github.com/ferry-mirror/ferry/providers/dir"
+	"github.com/ferry-mirror/ferry/providers/registry"
 )
 
 // TestOutputsReadPlanPublish runs a buildpack source's consumer outputs
@@ -25,8 +26,14 @@ func TestOutputsReadPlanPublish(t *testing.T) {
 		t.Fatal(diags)
 	}
 	settings := buildpackConfig(t, cfg, "buildpack.x")
-	src := buildpack.New("buildpack.x", settings, nil, nil)
-	dst := dir.New("dir.local", &dir.Config{Path: filepath.Join(d, "mirror"), BaseURL: "https://mirror.example/deps"}, nil)
+	src, err := buildpack.NewSource("buildpack.x", settings, registry.Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst, err := dir.NewDestination("dir.local", &dir.DestinationConfig{Path: filepath.Join(d, "mirror"), BaseURL: "https://mirror.example/deps"}, registry.Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	var listed []providers.Artifact
 	if err := src.List(t.Context(), func(a providers.Artifact) error { listed = append(listed, a); return nil }); err != nil {
 		t.Fatal(err)

@@ -388,7 +388,7 @@ func TestRewriteRealFileKeepsMetadata(t *testing.T) {
 	}
 	d := t.TempDir()
 	writeFile(t, filepath.Join(d, "buildpack.toml"), input)
-	before := newSource(&buildpack.Config{File: filepath.Join(d, "buildpack.toml"), Sources: true})
+	before := newSource(&buildpack.SourceConfig{File: filepath.Join(d, "buildpack.toml"), Sources: true})
 	arts := listAll(t, before)
 	doc := document(t, before)
 	var edits []buildpack.RewriteEdit
@@ -423,7 +423,7 @@ func TestRewriteRealFileKeepsMetadata(t *testing.T) {
 	if err := (rewriter{Dir: d}).Rewrite(context.Background(), c); err != nil {
 		t.Fatalf("Rewrite: %v", err)
 	}
-	after := newSource(&buildpack.Config{File: filepath.Join(d, "buildpack.toml"), Sources: true})
+	after := newSource(&buildpack.SourceConfig{File: filepath.Join(d, "buildpack.toml"), Sources: true})
 	got := listAll(t, after)
 	if len(got) != len(arts) {
 		t.Fatalf("after the rewrite List returns %d artifacts, before %d", len(got), len(arts))

@@ -23,6 +23,7 @@ import (
 	"github.com/ferry-mirror/ferry/providers/buildpack/bptoml"
 	"github.com/ferry-mirror/ferry/providers/httpsrc"
 	"github.com/ferry-mirror/ferry/providers/httpx"
+	"github.com/ferry-mirror/ferry/providers/registry"
 )
 
 // Source lists and fetches the dependencies of one buildpack.toml. The file is
@@ -30,7 +31,7 @@ import (
 // the same process see the same document.
 type Source struct {
 	name   string
-	cfg    *Config
+	cfg    *SourceConfig
 	client *httpx.Client
 	log    hclog.Logger
 
@@ -45,12 +46,9 @@ var (
 	_ providers.Describer = (*Source)(nil)
 )
 
-// New returns the source named name ("buildpack.node_engine").
-func New(name string, cfg *Config, client *httpx.Client, logger hclog.Logger) *Source {
-	if logger == nil {
-		logger = hclog.NewNullLogger()
-	}
-	return &Source{name: name, cfg: cfg, client: client, log: logger}
+// NewSource returns the source named name ("buildpack.node_engine").
+func NewSource(name string, cfg *SourceConfig, env registry.Env) (*Source, error) {
+	return &Source{name: name, cfg: cfg, client: env.Client(), log: env.Log()}, nil
 }
 
 // Document is the buildpack.toml as read, with which artifact each

@@ -28,6 +28,7 @@ import (
 	"github.com/ferry-mirror/ferry/providers/buildpack"
 	"github.com/ferry-mirror/ferry/providers/buildpack/bptoml"
 	"github.com/ferry-mirror/ferry/providers/httpx"
+	"github.com/ferry-mirror/ferry/providers/registry"
 )
 
 // fixtureDir holds the real buildpack.toml files (provenance in its
@@ -52,8 +53,12 @@ func newClient() *httpx.Client {
 	return httpx.New(httpx.Options{MaxRetries: 1, MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond, Timeout: 5 * time.Second})
 }
 
-func newSource(cfg *buildpack.Config) *buildpack.Source {
-	return buildpack.New("buildpack.test", cfg, newClient(), nil)
+func newSource(cfg *buildpack.SourceConfig) *buildpack.Source {
+	s, err := buildpack.NewSource("buildpack.test", cfg, registry.Env{HTTP: newClient()})
+	if err != nil {
+		panic(err) // it cannot fail
+	}
+	return s
 }
 
 // listAll returns every listed artifact, sorted by key.
@@ -269,7 +274,7 @@ func TestListRealFiles(t *testing.T) {
 				t.Fatalf("independent count = %d, the table says %d", len(want), tt.wantCount)
 			}
 
-			s := newSource(&buildpack.Config{File: p, Sources: tt.sources})
+			s := newSource(&buildpack.SourceConfig{File: p, Sources: tt.sources})
 			got := listAll(t, s)
 			if len(got) != len(want) {
 				t.Errorf("List returned %d artifacts, want %d", len(got), len(want))
@@ -348,7 +353,7 @@ func TestListRealFiles(t *testing.T) {
 // The gradle source tarball is its own artifact, verified by source-sha256,
 // and its key carries the "source" segment.
 func TestListSourceTarballKey(t *testing.T) {
-	s := newSource(&buildpack.Config{File: fixturePath(t, "gradle.toml"), Sources: true})
+	s := newSource(&buildpack.SourceConfig{File: fixturePath(t, "gradle.toml"), Sources: true})
 	got := listAll(t, s)
 	want := []providers.Artifact{
 		{
@@ -393,7 +398,7 @@ func TestCollidingBaseNames(t *testing.T) {
 	}
 	bp := writeBuildpack(t, strings.ReplaceAll(string(tmpl), "@SERVER@", srv.URL))
 
-	s := newSource(&buildpack.Config{File: bp})
+	s := newSource(&buildpack.SourceConfig{File: bp})
 	got := listAll(t, s)
 	x64, arm64 := sha256Of(files["linux/x64/jdk.tar.gz"]), sha256Of(files["linux/arm64/jdk.tar.gz"])
 	want := []providers.Artifact{
@@ -516,7 +521,7 @@ uri = "https://example.org/jre-8.tar.gz"
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := newSource(&buildpack.Config{File: writeBuildpack(t, tt.toml), Sources: tt.sources})
+			s := newSource(&buildpack.SourceConfig{File: writeBuildpack(t, tt.toml), Sources: tt.sources})
 			got := listAll(t, s)
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("List (-want +got):\n%s", diff)
@@ -554,7 +559,7 @@ func TestKeyAndOrigin(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			bp := fmt.Sprintf("[[metadata.dependencies]]\nid = %q\nversion = %q\nchecksum = \"sha256:%s\"\nuri = %q\n", tt.id, tt.ver, sumA, tt.uri)
-			got := listAll(t, newSource(&buildpack.Config{File: writeBuildpack(t, bp)}))
+			got := listAll(t, newSource(&buildpack.SourceConfig{File: writeBuildpack(t, bp)}))
 			want := []providers.Artifact{{Key: tt.wantKey, Name: tt.id, Version: tt.ver, Size: -1,
 				Digests: providers.NewDigests(providers.Digest{Algorithm: providers.SHA256, Hex: sumA}), Origin: tt.wantOrigin}}
 			if diff := cmp.Diff(want, got); diff != "" {
@@ -599,7 +604,7 @@ func TestNotesForMissingChecksums(t *testing.T) {
 	}
 	tests := []struct {
 		name      string
-		cfg       buildpack.Config
+		cfg       buildpack.SourceConfig
 		wantKeys  []string
 		wantNotes []note
 	}{
@@ -613,7 +618,7 @@ func TestNotesForMissingChecksums(t *testing.T) {
 		},
 		{
 			name:     "and a source without checksum",
-			cfg:      buildpack.Config{Sources: true},
+			cfg:      buildpack.SourceConfig{Sources: true},
 			wantKeys: []string{"nosrcsum/4.0.0/" + sumB + "/nosrcsum.tgz", "ok/1.0.0/" + sumA + "/ok.tgz"},
 			wantNotes: []note{
 				{id: "unverified", version: "2.3.4", dep: 1},
@@ -623,7 +628,7 @@ func TestNotesForMissingChecksums(t *testing.T) {
 		},
 		{
 			name:     "filtered out: no note",
-			cfg:      buildpack.Config{Exclude: &buildpack.Filter{IDs: []string{"unverified", "empty"}}},
+			cfg:      buildpack.SourceConfig{Exclude: &buildpack.Filter{IDs: []string{"unverified", "empty"}}},
 			wantKeys: []string{"nosrcsum/4.0.0/" + sumB + "/nosrcsum.tgz", "ok/1.0.0/" + sumA + "/ok.tgz"},
 		},
 	}
@@ -755,7 +760,7 @@ func TestFilters(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := newSource(&buildpack.Config{File: file, Include: tt.include, Exclude: tt.exclude, Latest: tt.latest})
+			s := newSource(&buildpack.SourceConfig{File: file, Include: tt.include, Exclude: tt.exclude, Latest: tt.latest})
 			arts := listAll(t, s)
 			doc := document(t, s)
 			var got []string
@@ -795,7 +800,7 @@ func TestTargetsRealLibpakFiles(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			s := newSource(&buildpack.Config{File: p, Include: &buildpack.Filter{Targets: tt.targets}})
+			s := newSource(&buildpack.SourceConfig{File: p, Include: &buildpack.Filter{Targets: tt.targets}})
 			listAll(t, s)
 			doc := document(t, s)
 			f, err := bptoml.Parse(doc.Data)
@@ -848,7 +853,7 @@ func TestLatestRealFile(t *testing.T) {
 		t.Fatalf("independent selection kept %d dependencies for %d ids; the fixture should have two arches each", len(want), len(newest))
 	}
 	var got []string
-	for _, a := range listAll(t, newSource(&buildpack.Config{File: p, Latest: 1})) {
+	for _, a := range listAll(t, newSource(&buildpack.SourceConfig{File: p, Latest: 1})) {
 		got = append(got, a.Name+" "+a.Version+" "+a.Origin)
 	}
 	slices.Sort(want)
@@ -938,7 +943,7 @@ func newFetchFixture(t *testing.T) *fetchFixture {
 	}
 	writeFile(t, filepath.Join(bpDir, "buildpack.toml"), []byte(b.String()))
 
-	s := newSource(&buildpack.Config{File: filepath.Join(bpDir, "buildpack.toml")})
+	s := newSource(&buildpack.SourceConfig{File: filepath.Join(bpDir, "buildpack.toml")})
 	arts := listAll(t, s)
 	if len(arts) != len(deps) {
 		t.Fatalf("List returned %d artifacts, want %d", len(arts), len(deps))
@@ -1111,7 +1116,7 @@ func TestFetchOrigin(t *testing.T) {
 				listed = mirror.URL + "/deps/a.tgz"
 			}
 			bp := fmt.Sprintf("[[metadata.dependencies]]\nid = \"a\"\nversion = \"1.0.0\"\nchecksum = %q\nuri = %q\n", sha256Of(upstreamBody).String(), listed)
-			s := newSource(&buildpack.Config{File: writeBuildpack(t, bp)})
+			s := newSource(&buildpack.SourceConfig{File: writeBuildpack(t, bp)})
 			arts := listAll(t, s)
 			if len(arts) != 1 {
 				t.Fatalf("List returned %d artifacts, want 1", len(arts))
@@ -1175,7 +1180,7 @@ func TestListErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := newSource(&buildpack.Config{File: tt.file})
+			s := newSource(&buildpack.SourceConfig{File: tt.file})
 			err := s.List(context.Background(), func(providers.Artifact) error {
 				t.Error("fn called")
 				return nil
@@ -1211,7 +1216,7 @@ func TestListStops(t *testing.T) {
 	t.Run("fn error", func(t *testing.T) {
 		stop := errors.New("stop")
 		calls := 0
-		err := newSource(&buildpack.Config{File: p}).List(context.Background(), func(providers.Artifact) error {
+		err := newSource(&buildpack.SourceConfig{File: p}).List(context.Background(), func(providers.Artifact) error {
 			calls++
 			return stop
 		})
@@ -1223,7 +1228,7 @@ func TestListStops(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
 		calls := 0
-		err := newSource(&buildpack.Config{File: p}).List(ctx, func(providers.Artifact) error {
+		err := newSource(&buildpack.SourceConfig{File: p}).List(ctx, func(providers.Artifact) error {
 			calls++
 			return nil
 		})
@@ -1237,7 +1242,7 @@ func TestListStops(t *testing.T) {
 // same document even when the file changes in between.
 func TestDocumentReadOnce(t *testing.T) {
 	bp := writeBuildpack(t, "[[metadata.dependencies]]\nid = \"a\"\nversion = \"1\"\nchecksum = \"sha256:"+sumA+"\"\nuri = \"https://example.org/a\"\n")
-	s := newSource(&buildpack.Config{File: bp})
+	s := newSource(&buildpack.SourceConfig{File: bp})
 	first := listAll(t, s)
 	writeFile(t, bp, []byte("[[metadata.dependencies]]\nid = \"b\"\nversion = \"1\"\nchecksum = \"sha256:"+sumB+"\"\nuri = \"https://example.org/b\"\n"))
 	if diff := cmp.Diff(first, listAll(t, s)); diff != "" {
@@ -1304,7 +1309,7 @@ func TestDependencyMirrorLayoutRealFiles(t *testing.T) {
 			if len(want) != tt.wantCount {
 				t.Fatalf("independent count = %d, the table says %d", len(want), tt.wantCount)
 			}
-			s := newSource(&buildpack.Config{File: p, Sources: true, Layout: buildpack.LayoutDependencyMirror})
+			s := newSource(&buildpack.SourceConfig{File: p, Sources: true, Layout: buildpack.LayoutDependencyMirror})
 			got := map[string]providers.Digests{}
 			for _, a := range listAll(t, s) {
 				got[a.Key] = a.Digests
@@ -1363,7 +1368,7 @@ func TestDependencyMirrorLayout(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := newSource(&buildpack.Config{File: writeBuildpack(t, tt.toml), Layout: buildpack.LayoutDependencyMirror})
+			s := newSource(&buildpack.SourceConfig{File: writeBuildpack(t, tt.toml), Layout: buildpack.LayoutDependencyMirror})
 			var got []string
 			for _, a := range listAll(t, s) {
 				got = append(got, a.Key)

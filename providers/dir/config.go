@@ -3,8 +3,8 @@
 // place.
 package dir
 
-// Config is the decoded destination "dir" block.
-type Config struct {
+// DestinationConfig is the decoded destination "dir" block.
+type DestinationConfig struct {
 	// Path is the absolute directory (relative paths in the config resolve
 	// against the config directory).
 	Path string

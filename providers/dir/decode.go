@@ -7,27 +7,28 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 
-	"github.com/ferry-mirror/ferry/planner/config"
+	"github.com/ferry-mirror/ferry/planner/config/schema"
+	"github.com/ferry-mirror/ferry/providers/registry"
 )
 
-// Type is the "dir" destination type for config.Load:
+// DestinationType is the "dir" destination type for config.Load:
 //
 //	destination "dir" "local" {
 //	  path     = "mirror"                          # relative to the configuration directory
 //	  base_url = "https://mirror.internal/deps"    # optional: where the directory is served
 //	}
-func Type() config.ProviderType {
-	return config.ProviderType{Kind: config.KindDestination, Name: "dir", Decode: decode}
+func DestinationType() registry.Type {
+	return registry.Destination("dir", decodeDestination, NewDestination)
 }
 
-func decode(body hcl.Body, ectx *hcl.EvalContext, env config.DecodeEnv) (any, hcl.Diagnostics) {
-	cfg := &Config{}
+func decodeDestination(body hcl.Body, ectx *hcl.EvalContext, env schema.DecodeEnv) (*DestinationConfig, hcl.Diagnostics) {
+	cfg := &DestinationConfig{}
 	content, diags := body.Content(&hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 		{Name: "path", Required: true},
 		{Name: "base_url"},
 	}})
 	if attr := content.Attributes["base_url"]; attr != nil {
-		s, moreDiags := config.DecodePlainString(attr, ectx)
+		s, moreDiags := schema.DecodePlainString(attr, ectx)
 		diags = append(diags, moreDiags...)
 		if !moreDiags.HasErrors() {
 			u, err := url.Parse(s)
@@ -35,22 +36,12 @@ func decode(body hcl.Body, ectx *hcl.EvalContext, env config.DecodeEnv) (any, hc
 			case err == nil && strings.EqualFold(u.Scheme, "file"):
 				// packit opens a file:// uri (and a file:// mirror) inside
 				// the buildpack's own directory: no build would find the files.
-				diags = append(diags, &hcl.Diagnostic{
-					Severity: hcl.DiagError,
-					Summary:  "Unusable base URL",
-					Detail: "base_url is where consumers download the mirrored files, and they download over http or https: " +
-						"buildpacks open a file:// uri inside the buildpack's own directory, so no build would find these files. " +
-						"Serve the directory with a web server and set base_url to its http:// or https:// URL.",
-					Subject: attr.Expr.Range().Ptr(),
-				})
+				diags = append(diags, schema.AttrError(attr, "Unusable base URL", "base_url is where consumers download the mirrored files, and they download over http or https: "+
+					"buildpacks open a file:// uri inside the buildpack's own directory, so no build would find these files. "+
+					"Serve the directory with a web server and set base_url to its http:// or https:// URL."))
 			case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil:
-				diags = append(diags, &hcl.Diagnostic{
-					Severity: hcl.DiagError,
-					Summary:  "Invalid base URL",
-					Detail: "base_url is the URL the directory is served under, like \"https://mirror.internal/deps\": " +
-						"http or https, with a host and no query, fragment or credentials (consumer files are not secret).",
-					Subject: attr.Expr.Range().Ptr(),
-				})
+				diags = append(diags, schema.AttrError(attr, "Invalid base URL", "base_url is the URL the directory is served under, like \"https://mirror.internal/deps\": "+
+					"http or https, with a host and no query, fragment or credentials (consumer files are not secret)."))
 			default:
 				cfg.BaseURL = strings.TrimSuffix(s, "/")
 			}
@@ -60,19 +51,14 @@ func decode(body hcl.Body, ectx *hcl.EvalContext, env config.DecodeEnv) (any, hc
 	if attr == nil {
 		return cfg, diags
 	}
-	p, moreDiags := config.DecodePlainString(attr, ectx)
+	p, moreDiags := schema.DecodePlainString(attr, ectx)
 	diags = append(diags, moreDiags...)
 	if moreDiags.HasErrors() {
 		return cfg, diags
 	}
 	if p == "" || strings.ContainsRune(p, 0) {
-		return cfg, append(diags, &hcl.Diagnostic{
-			Severity: hcl.DiagError,
-			Summary:  "Invalid directory path",
-			Detail: "The path of a dir destination must be a non-empty directory path, absolute or relative " +
-				"to the configuration directory.",
-			Subject: attr.Expr.Range().Ptr(),
-		})
+		return cfg, append(diags, schema.AttrError(attr, "Invalid directory path", "The path of a dir destination must be a non-empty directory path, absolute or relative "+
+			"to the configuration directory."))
 	}
 	if !filepath.IsAbs(p) {
 		p = filepath.Join(env.Dir, p)

@@ -7,10 +7,10 @@ import (
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 
-	"github.com/ferry-mirror/ferry/planner/config"
+	"github.com/ferry-mirror/ferry/planner/config/schema"
 )
 
-func decodeDest(t *testing.T, src string) (*Config, hcl.Diagnostics) {
+func decodeDest(t *testing.T, src string) (*DestinationConfig, hcl.Diagnostics) {
 	t.Helper()
 	f, diags := hclsyntax.ParseConfig([]byte(src), "main.ferry.hcl", hcl.InitialPos)
 	if diags.HasErrors() {
@@ -18,20 +18,20 @@ func decodeDest(t *testing.T, src string) (*Config, hcl.Diagnostics) {
 	}
 	ectx := &hcl.EvalContext{Variables: map[string]cty.Value{"var": cty.ObjectVal(map[string]cty.Value{
 		"root":   cty.StringVal("mirrors"),
-		"secret": cty.StringVal("s").Mark(config.SensitiveMark),
+		"secret": cty.StringVal("s").Mark(schema.SensitiveMark),
 	})}}
-	got, diags := Type().Decode(f.Body, ectx, config.DecodeEnv{Dir: "/work/cfg", Address: "destination.dir.local"})
-	cfg, ok := got.(*Config)
+	got, diags := DestinationType().Decode(f.Body, ectx, schema.DecodeEnv{Dir: "/work/cfg", Address: "destination.dir.local"})
+	cfg, ok := got.(*DestinationConfig)
 	if !ok || cfg == nil {
-		t.Fatalf("Decode returned %T, want *Config", got)
+		t.Fatalf("Decode returned %T, want *DestinationConfig", got)
 	}
 	return cfg, diags
 }
 
-func TestType(t *testing.T) {
-	pt := Type()
-	if pt.Kind != config.KindDestination || pt.Name != "dir" || pt.Decode == nil {
-		t.Errorf("Type() = %+v, want a destination type named dir", pt)
+func TestDestinationType(t *testing.T) {
+	pt := DestinationType()
+	if pt.Kind != schema.KindDestination || pt.Name != "dir" || pt.Decode == nil {
+		t.Errorf("DestinationType() = %+v, want a destination type named dir", pt)
 	}
 }
 

@@ -16,12 +16,17 @@ import (
 	"github.com/ferry-mirror/ferry/providers"
 	"github.com/ferry-mirror/ferry/providers/dir"
 	"github.com/ferry-mirror/ferry/providers/providertest"
+	"github.com/ferry-mirror/ferry/providers/registry"
 )
 
 func newStore(t *testing.T) (*dir.Store, string) {
 	t.Helper()
 	root := filepath.Join(t.TempDir(), "mirror") // created by the first Put
-	return dir.New("dir.local", &dir.Config{Path: root}, nil), root
+	s, err := dir.NewDestination("dir.local", &dir.DestinationConfig{Path: root}, registry.Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, root
 }
 
 func TestConformance(t *testing.T) {

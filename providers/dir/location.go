@@ -9,13 +9,13 @@ import (
 	"github.com/ferry-mirror/ferry/providers"
 )
 
-var _ providers.Locator = (*Config)(nil)
+var _ providers.Locator = (*DestinationConfig)(nil)
 
 // Location is the directory, absolute, with symbolic links evaluated as
 // far as it exists (a directory reached through a link is the directory
 // linked to), ending with a separator so that only the same or nested
 // directories overlap.
-func (c *Config) Location() providers.Location {
+func (c *DestinationConfig) Location() providers.Location {
 	p := resolveExisting(filepath.Clean(c.Path))
 	if !strings.HasSuffix(p, string(filepath.Separator)) {
 		p += string(filepath.Separator)

@@ -22,6 +22,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/ferry-mirror/ferry/providers"
+	"github.com/ferry-mirror/ferry/providers/registry"
 	"github.com/ferry-mirror/ferry/providers/verify"
 )
 
@@ -58,14 +59,11 @@ var (
 	_ providers.Fetcher     = (*Store)(nil)
 )
 
-// New returns the store named name (its provider address, e.g. "dir.local")
-// rooted at cfg.Path. The directory is created by the first Put if missing.
-// logger (which the caller names and annotates with the address) may be nil.
-func New(name string, cfg *Config, logger hclog.Logger) *Store {
-	if logger == nil {
-		logger = hclog.NewNullLogger()
-	}
-	return &Store{name: name, root: filepath.Clean(cfg.Path), baseURL: cfg.BaseURL, log: logger}
+// NewDestination returns the store named name (its provider address, e.g.
+// "dir.local") rooted at cfg.Path. The directory is created by the first
+// Put if missing.
+func NewDestination(name string, cfg *DestinationConfig, env registry.Env) (*Store, error) {
+	return &Store{name: name, root: filepath.Clean(cfg.Path), baseURL: cfg.BaseURL, log: env.Log()}, nil
 }
 
 // Describe returns "dir " followed by the root path, and the base URL when

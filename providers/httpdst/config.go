@@ -3,8 +3,8 @@
 // Nexus raw repositories, ProGet asset directories, a WebDAV server).
 package httpdst
 
-// Config is the decoded destination "http" block.
-type Config struct {
+// DestinationConfig is the decoded destination "http" block.
+type DestinationConfig struct {
 	// URL is the base URL objects are stored under; KEY goes to URL/KEY.
 	URL string
 	// PublicURL is the base URL consumers download from when it differs

@@ -6,10 +6,11 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 
-	"github.com/ferry-mirror/ferry/planner/config"
+	"github.com/ferry-mirror/ferry/planner/config/schema"
+	"github.com/ferry-mirror/ferry/providers/registry"
 )
 
-// Type is the "http" destination type for config.Load:
+// DestinationType is the "http" destination type for config.Load:
 //
 //	destination "http" "artifactory" {
 //	  url              = "https://artifactory.internal/artifactory/generic-local/deps"
@@ -19,12 +20,12 @@ import (
 //	  checksum_headers = true                        # default true: X-Checksum-Sha256
 //	  verify_upload    = true                        # default true: read each upload back
 //	}
-func Type() config.ProviderType {
-	return config.ProviderType{Kind: config.KindDestination, Name: "http", Decode: decode}
+func DestinationType() registry.Type {
+	return registry.Destination("http", decodeDestination, NewDestination)
 }
 
-func decode(body hcl.Body, ectx *hcl.EvalContext, env config.DecodeEnv) (any, hcl.Diagnostics) {
-	cfg := &Config{ChecksumHeaders: true, VerifyUpload: true}
+func decodeDestination(body hcl.Body, ectx *hcl.EvalContext, env schema.DecodeEnv) (*DestinationConfig, hcl.Diagnostics) {
+	cfg := &DestinationConfig{ChecksumHeaders: true, VerifyUpload: true}
 	content, diags := body.Content(&hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 		{Name: "url", Required: true},
 		{Name: "public_url"},
@@ -39,20 +40,15 @@ func decode(body hcl.Body, ectx *hcl.EvalContext, env config.DecodeEnv) (any, hc
 		if attr == nil {
 			return ""
 		}
-		s, moreDiags := config.DecodePlainString(attr, ectx)
+		s, moreDiags := schema.DecodePlainString(attr, ectx)
 		diags = append(diags, moreDiags...)
 		if moreDiags.HasErrors() {
 			return ""
 		}
 		u, err := url.Parse(s)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
-			diags = append(diags, &hcl.Diagnostic{
-				Severity: hcl.DiagError,
-				Summary:  "Invalid " + name,
-				Detail: name + " is the http(s) base URL objects live under, like \"https://repo.internal/generic-local/deps\", " +
-					"with no query, fragment or credentials (use username/password or token for those).",
-				Subject: attr.Expr.Range().Ptr(),
-			})
+			diags = append(diags, schema.AttrError(attr, "Invalid "+name, name+" is the http(s) base URL objects live under, like \"https://repo.internal/generic-local/deps\", "+
+				"with no query, fragment or credentials (use username/password or token for those)."))
 			return ""
 		}
 		return strings.TrimSuffix(s, "/")
@@ -60,16 +56,16 @@ func decode(body hcl.Body, ectx *hcl.EvalContext, env config.DecodeEnv) (any, hc
 	cfg.URL = baseURL("url")
 	cfg.PublicURL = baseURL("public_url")
 
-	creds, moreDiags := config.DecodeCredentials(content, ectx)
+	creds, moreDiags := schema.DecodeCredentials(content, ectx)
 	diags = append(diags, moreDiags...)
 	cfg.Username, cfg.Password, cfg.Token = creds.Username, creds.Password, creds.Token
 	if attr := content.Attributes["checksum_headers"]; attr != nil {
-		v, moreDiags := config.DecodeBool(attr, ectx)
+		v, moreDiags := schema.DecodeBool(attr, ectx)
 		diags = append(diags, moreDiags...)
 		cfg.ChecksumHeaders = v
 	}
 	if attr := content.Attributes["verify_upload"]; attr != nil {
-		v, moreDiags := config.DecodeBool(attr, ectx)
+		v, moreDiags := schema.DecodeBool(attr, ectx)
 		diags = append(diags, moreDiags...)
 		cfg.VerifyUpload = v
 	}

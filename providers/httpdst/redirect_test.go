@@ -17,6 +17,7 @@ import (
 	"github.com/ferry-mirror/ferry/providers"
 	"github.com/ferry-mirror/ferry/providers/httpdst"
 	"github.com/ferry-mirror/ferry/providers/httpx"
+	"github.com/ferry-mirror/ferry/providers/registry"
 )
 
 // elsewhere records every request that reaches it and answers each as a
@@ -111,10 +112,13 @@ func TestRedirectsAreErrors(t *testing.T) {
 				defer b.Close()
 				srv := httptest.NewServer(redirecting(b.URL, status, tt.redirect...))
 				defer srv.Close()
-				s := httpdst.New("http.test", &httpdst.Config{URL: srv.URL + "/repo", Token: "t0ken"},
-					httpx.New(httpx.Options{MaxRetries: 1}), hclog.NewNullLogger())
+				s, err := httpdst.NewDestination("http.test", &httpdst.DestinationConfig{URL: srv.URL + "/repo", Token: "t0ken"},
+					registry.Env{HTTP: httpx.New(httpx.Options{MaxRetries: 1}), Logger: hclog.NewNullLogger()})
+				if err != nil {
+					t.Fatal(err)
+				}
 
-				err := tt.op(t.Context(), s)
+				err = tt.op(t.Context(), s)
 				var re *httpx.RedirectError
 				if !errors.As(err, &re) || re.StatusCode != status {
 					t.Fatalf("error = %v; want a refused %d redirect", err, status)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/ferry-mirror/ferry/providers"
 	"github.com/ferry-mirror/ferry/providers/httpx"
+	"github.com/ferry-mirror/ferry/providers/registry"
 	"github.com/ferry-mirror/ferry/providers/verify"
 )
 
@@ -28,7 +29,7 @@ import (
 // a same-size but wrong body before ferry could object.
 type Store struct {
 	name   string
-	cfg    *Config
+	cfg    *DestinationConfig
 	client *httpx.Client
 	log    hclog.Logger
 }
@@ -39,12 +40,9 @@ var (
 	_ providers.Describer   = (*Store)(nil)
 )
 
-// New returns the destination named name ("http.artifactory").
-func New(name string, cfg *Config, client *httpx.Client, logger hclog.Logger) *Store {
-	if logger == nil {
-		logger = hclog.NewNullLogger()
-	}
-	return &Store{name: name, cfg: cfg, client: client, log: logger}
+// NewDestination returns the destination named name ("http.artifactory").
+func NewDestination(name string, cfg *DestinationConfig, env registry.Env) (*Store, error) {
+	return &Store{name: name, cfg: cfg, client: env.Client(), log: env.Log()}, nil
 }
 
 func (s *Store) opErr(op, key string, err error) error {

@@ -19,13 +19,18 @@ import (
 	"github.com/ferry-mirror/ferry/providers/httpx"
 	"github.com/ferry-mirror/ferry/providers/providertest"
 	"github.com/ferry-mirror/ferry/providers/providertest/testenv"
+	"github.com/ferry-mirror/ferry/providers/registry"
 )
 
-func newStore(t *testing.T, dav *testenv.WebDAV, cfg httpdst.Config) *httpdst.Store {
+func newStore(t *testing.T, dav *testenv.WebDAV, cfg httpdst.DestinationConfig) *httpdst.Store {
 	t.Helper()
 	cfg.URL = strings.TrimSuffix(dav.URL, "/") + "/repo"
 	client := httpx.New(httpx.Options{MaxRetries: 1})
-	return httpdst.New("http.test", &cfg, client, hclog.NewNullLogger())
+	s, err := httpdst.NewDestination("http.test", &cfg, registry.Env{HTTP: client, Logger: hclog.NewNullLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
 // The conformance suite against a real nginx WebDAV server, without and with
@@ -40,7 +45,7 @@ func TestConformanceWebDAV(t *testing.T) {
 			providertest.Run(t, providertest.Harness{
 				New: func(t *testing.T) providers.Destination {
 					dav := testenv.StartWebDAV(t, testenv.WebDAVOptions{Auth: auth})
-					return newStore(t, dav, httpdst.Config{Username: dav.Username, Password: dav.Password, ChecksumHeaders: true})
+					return newStore(t, dav, httpdst.DestinationConfig{Username: dav.Username, Password: dav.Password, ChecksumHeaders: true})
 				},
 			})
 		})
@@ -50,7 +55,7 @@ func TestConformanceWebDAV(t *testing.T) {
 func TestAuthFailureIsClearAndSecretFree(t *testing.T) {
 	dav := testenv.StartWebDAV(t, testenv.WebDAVOptions{Auth: true})
 	const wrong = "n0t-the-passw0rd"
-	s := newStore(t, dav, httpdst.Config{Username: dav.Username, Password: wrong})
+	s := newStore(t, dav, httpdst.DestinationConfig{Username: dav.Username, Password: wrong})
 	body := []byte("payload")
 	sum := sha256.Sum256(body)
 	a := providers.Artifact{Key: "x/y.bin", Size: int64(len(body)), Digests: providers.NewDigests(providers.Digest{Algorithm: providers.SHA256, Hex: hex.EncodeToString(sum[:])})}
@@ -74,7 +79,7 @@ func TestAuthFailureIsClearAndSecretFree(t *testing.T) {
 // the chunked upload is aborted before its last chunk.
 func TestSameSizeWrongBytesNeverLand(t *testing.T) {
 	dav := testenv.StartWebDAV(t, testenv.WebDAVOptions{})
-	s := newStore(t, dav, httpdst.Config{})
+	s := newStore(t, dav, httpdst.DestinationConfig{})
 	good, evil := []byte("the expected bytes"), []byte("the attacker bytes")
 	sum := sha256.Sum256(good)
 	a := providers.Artifact{Key: "k/file.bin", Size: int64(len(good)), Digests: providers.NewDigests(providers.Digest{Algorithm: providers.SHA256, Hex: hex.EncodeToString(sum[:])})}

@@ -9,8 +9,8 @@ import (
 	"github.com/ferry-mirror/ferry/providers"
 )
 
-// Config is the decoded source "http" block.
-type Config struct {
+// SourceConfig is the decoded source "http" block.
+type SourceConfig struct {
 	Artifacts []ArtifactConfig
 }
 

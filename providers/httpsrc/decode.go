@@ -12,12 +12,13 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 
-	"github.com/ferry-mirror/ferry/planner/config"
+	"github.com/ferry-mirror/ferry/planner/config/schema"
 	"github.com/ferry-mirror/ferry/providers"
 	"github.com/ferry-mirror/ferry/providers/httpx"
+	"github.com/ferry-mirror/ferry/providers/registry"
 )
 
-// Type is the "http" source type for config.Load:
+// SourceType is the "http" source type for config.Load:
 //
 //	source "http" "tools" {
 //	  artifact "jq" {                 # NAME; repeat it for more versions
@@ -28,8 +29,8 @@ import (
 //	    size    = 1234                # optional
 //	  }
 //	}
-func Type() config.ProviderType {
-	return config.ProviderType{Kind: config.KindSource, Name: "http", Decode: decode}
+func SourceType() registry.Type {
+	return registry.Source("http", decodeSource, NewSource)
 }
 
 func sourceSchema() *hcl.BodySchema {
@@ -50,8 +51,8 @@ func artifactSchema() *hcl.BodySchema {
 	}}
 }
 
-func decode(body hcl.Body, ectx *hcl.EvalContext, env config.DecodeEnv) (any, hcl.Diagnostics) {
-	cfg := &Config{}
+func decodeSource(body hcl.Body, ectx *hcl.EvalContext, env schema.DecodeEnv) (*SourceConfig, hcl.Diagnostics) {
+	cfg := &SourceConfig{}
 	content, diags := body.Content(sourceSchema())
 	keys := map[string]hcl.Range{}
 	for _, b := range content.Blocks {
@@ -91,7 +92,7 @@ func decodeArtifact(b *hcl.Block, ectx *hcl.EvalContext) (ArtifactConfig, bool, 
 		if attr == nil {
 			return "", nil
 		}
-		s, moreDiags := config.DecodePlainString(attr, ectx)
+		s, moreDiags := schema.DecodePlainString(attr, ectx)
 		diags = append(diags, moreDiags...)
 		if moreDiags.HasErrors() {
 			ok = false
@@ -113,7 +114,7 @@ func decodeArtifact(b *hcl.Block, ectx *hcl.EvalContext) (ArtifactConfig, bool, 
 	var urlAttr *hcl.Attribute
 	urlSensitive := false
 	if attr := content.Attributes["url"]; attr != nil {
-		s, sensitive, moreDiags := config.DecodeString(attr, ectx)
+		s, sensitive, moreDiags := schema.DecodeString(attr, ectx)
 		diags = append(diags, moreDiags...)
 		if moreDiags.HasErrors() {
 			ok = false
@@ -143,12 +144,7 @@ func decodeArtifact(b *hcl.Block, ectx *hcl.EvalContext) (ArtifactConfig, bool, 
 		// Lenient on case, strict on length and alphabet.
 		d := providers.Digest{Algorithm: alg, Hex: strings.ToLower(s)}
 		if err := d.Validate(); err != nil {
-			fail(&hcl.Diagnostic{
-				Severity: hcl.DiagError,
-				Summary:  fmt.Sprintf("Invalid %s digest", alg),
-				Detail:   fmt.Sprintf("The %s argument is not a valid digest: %s.", alg, err),
-				Subject:  attr.Expr.Range().Ptr(),
-			})
+			fail(schema.AttrError(attr, fmt.Sprintf("Invalid %s digest", alg), fmt.Sprintf("The %s argument is not a valid digest: %s.", alg, err)))
 			continue
 		}
 		a.Digests = a.Digests.With(d)
@@ -167,18 +163,13 @@ func decodeArtifact(b *hcl.Block, ectx *hcl.EvalContext) (ArtifactConfig, bool, 
 	a.Version = version
 
 	if attr := content.Attributes["size"]; attr != nil {
-		n, moreDiags := config.DecodeInt(attr, ectx)
+		n, moreDiags := schema.DecodeInt(attr, ectx)
 		diags = append(diags, moreDiags...)
 		switch {
 		case moreDiags.HasErrors():
 			ok = false
 		case n < 0:
-			fail(&hcl.Diagnostic{
-				Severity: hcl.DiagError,
-				Summary:  "Invalid artifact size",
-				Detail:   fmt.Sprintf("The size is a number of bytes and must be 0 or more; got %d.", n),
-				Subject:  attr.Expr.Range().Ptr(),
-			})
+			fail(schema.AttrError(attr, "Invalid artifact size", fmt.Sprintf("The size is a number of bytes and must be 0 or more; got %d.", n)))
 		default:
 			a.Size = n
 		}
@@ -187,12 +178,7 @@ func decodeArtifact(b *hcl.Block, ectx *hcl.EvalContext) (ArtifactConfig, bool, 
 	if published, attr := decodeString("published"); attr != nil {
 		t, err := time.Parse(time.RFC3339, published)
 		if err != nil {
-			fail(&hcl.Diagnostic{
-				Severity: hcl.DiagError,
-				Summary:  "Invalid publish time",
-				Detail:   fmt.Sprintf("published is when the upstream released the artifact, as RFC 3339 (\"2024-05-01T00:00:00Z\"); %q is not.", published),
-				Subject:  attr.Expr.Range().Ptr(),
-			})
+			fail(schema.AttrError(attr, "Invalid publish time", fmt.Sprintf("published is when the upstream released the artifact, as RFC 3339 (\"2024-05-01T00:00:00Z\"); %q is not.", published)))
 		} else {
 			a.Published = t.UTC()
 		}
@@ -200,12 +186,7 @@ func decodeArtifact(b *hcl.Block, ectx *hcl.EvalContext) (ArtifactConfig, bool, 
 
 	if key, attr := decodeString("key"); attr != nil {
 		if err := checkKey(key); err != nil {
-			fail(&hcl.Diagnostic{
-				Severity: hcl.DiagError,
-				Summary:  "Invalid artifact key",
-				Detail:   fmt.Sprintf("The key is a relative slash-separated path, so it %s.", err),
-				Subject:  attr.Expr.Range().Ptr(),
-			})
+			fail(schema.AttrError(attr, "Invalid artifact key", fmt.Sprintf("The key is a relative slash-separated path, so it %s.", err)))
 		}
 		a.Key = key
 	} else if content.Attributes["key"] == nil && u != nil {
@@ -222,7 +203,7 @@ func decodeArtifact(b *hcl.Block, ectx *hcl.EvalContext) (ArtifactConfig, bool, 
 // sensitive, no part of it appears in the diagnostic.
 func parseURL(s string, sensitive bool, attr *hcl.Attribute) (*url.URL, *hcl.Diagnostic) {
 	bad := func(summary, detail string) *hcl.Diagnostic {
-		return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary, Detail: detail, Subject: attr.Expr.Range().Ptr()}
+		return schema.AttrError(attr, summary, detail)
 	}
 	u, err := url.Parse(s)
 	if err != nil {
@@ -262,12 +243,7 @@ func parseURL(s string, sensitive bool, attr *hcl.Attribute) (*url.URL, *hcl.Dia
 // and state, and even the file name is part of the secret value.
 func deriveKey(name, version string, versionAttr *hcl.Attribute, u *url.URL, urlAttr *hcl.Attribute, urlSensitive bool) (string, *hcl.Diagnostic) {
 	keyRequired := func(detail string) *hcl.Diagnostic {
-		return &hcl.Diagnostic{
-			Severity: hcl.DiagError,
-			Summary:  "Artifact key required",
-			Detail:   detail,
-			Subject:  urlAttr.Expr.Range().Ptr(),
-		}
+		return schema.AttrError(urlAttr, "Artifact key required", detail)
 	}
 	if urlSensitive {
 		return "", keyRequired(fmt.Sprintf("The url of artifact %q is sensitive, so ferry does not derive the artifact "+
@@ -279,25 +255,15 @@ func deriveKey(name, version string, versionAttr *hcl.Attribute, u *url.URL, url
 			"from. Set key explicitly.", name))
 	}
 	if err := checkSegment(base); err != nil {
-		return "", &hcl.Diagnostic{
-			Severity: hcl.DiagError,
-			Summary:  "Invalid artifact key",
-			Detail: fmt.Sprintf("The file name of the URL is the last segment of the derived key, so it %s. "+
-				"Set key explicitly.", err),
-			Subject: urlAttr.Expr.Range().Ptr(),
-		}
+		return "", schema.AttrError(urlAttr, "Invalid artifact key", fmt.Sprintf("The file name of the URL is the last segment of the derived key, so it %s. "+
+			"Set key explicitly.", err))
 	}
 	if version == "" {
 		return name + "/" + base, nil
 	}
 	if err := checkSegment(version); err != nil {
-		return "", &hcl.Diagnostic{
-			Severity: hcl.DiagError,
-			Summary:  "Invalid artifact key",
-			Detail: fmt.Sprintf("The version is a segment of the derived key, so it %s. Set key explicitly "+
-				"or use a version without slashes.", err),
-			Subject: versionAttr.Expr.Range().Ptr(),
-		}
+		return "", schema.AttrError(versionAttr, "Invalid artifact key", fmt.Sprintf("The version is a segment of the derived key, so it %s. Set key explicitly "+
+			"or use a version without slashes.", err))
 	}
 	return name + "/" + version + "/" + base, nil
 }

@@ -9,7 +9,7 @@ import (
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 
-	"github.com/ferry-mirror/ferry/planner/config"
+	"github.com/ferry-mirror/ferry/planner/config/schema"
 	"github.com/ferry-mirror/ferry/providers"
 )
 
@@ -19,7 +19,7 @@ var (
 )
 
 // decodeSource decodes src as the body of a source "http" "tools" block.
-func decodeSource(t *testing.T, src string) (*Config, hcl.Diagnostics) {
+func decodeSourceBody(t *testing.T, src string) (*SourceConfig, hcl.Diagnostics) {
 	t.Helper()
 	f, diags := hclsyntax.ParseConfig([]byte(src), "main.ferry.hcl", hcl.InitialPos)
 	if diags.HasErrors() {
@@ -27,25 +27,25 @@ func decodeSource(t *testing.T, src string) (*Config, hcl.Diagnostics) {
 	}
 	ectx := &hcl.EvalContext{Variables: map[string]cty.Value{"var": cty.ObjectVal(map[string]cty.Value{
 		"version":  cty.StringVal("1.7.1"),
-		"password": cty.StringVal("pw").Mark(config.SensitiveMark),
+		"password": cty.StringVal("pw").Mark(schema.SensitiveMark),
 	})}}
-	pt := Type()
-	got, diags := pt.Decode(f.Body, ectx, config.DecodeEnv{
+	pt := SourceType()
+	got, diags := pt.Decode(f.Body, ectx, schema.DecodeEnv{
 		Dir:       "/cfg",
 		Address:   "source.http.tools",
 		DeclRange: hcl.Range{Filename: "main.ferry.hcl"},
 	})
-	cfg, ok := got.(*Config)
+	cfg, ok := got.(*SourceConfig)
 	if !ok || cfg == nil {
-		t.Fatalf("Decode returned %T, want *Config", got)
+		t.Fatalf("Decode returned %T, want *SourceConfig", got)
 	}
 	return cfg, diags
 }
 
-func TestType(t *testing.T) {
-	pt := Type()
-	if pt.Kind != config.KindSource || pt.Name != "http" || pt.Decode == nil {
-		t.Errorf("Type() = %+v, want a source type named http", pt)
+func TestSourceType(t *testing.T) {
+	pt := SourceType()
+	if pt.Kind != schema.KindSource || pt.Name != "http" || pt.Decode == nil {
+		t.Errorf("SourceType() = %+v, want a source type named http", pt)
 	}
 }
 
@@ -138,7 +138,7 @@ func TestDecode(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, diags := decodeSource(t, tt.src)
+			got, diags := decodeSourceBody(t, tt.src)
 			if diags.HasErrors() {
 				t.Fatal(diags)
 			}
@@ -180,7 +180,7 @@ func TestDecodeErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, diags := decodeSource(t, tt.src)
+			got, diags := decodeSourceBody(t, tt.src)
 			if len(diags) != 1 {
 				t.Fatalf("got %d diagnostics, want 1: %v", len(diags), diags)
 			}

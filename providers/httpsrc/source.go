@@ -15,6 +15,7 @@ import (
 
 	"github.com/ferry-mirror/ferry/providers"
 	"github.com/ferry-mirror/ferry/providers/httpx"
+	"github.com/ferry-mirror/ferry/providers/registry"
 )
 
 // Source serves the artifacts declared in a source "http" block. It streams
@@ -24,7 +25,7 @@ import (
 // A Source is safe for concurrent use.
 type Source struct {
 	name   string
-	cfg    *Config
+	cfg    *SourceConfig
 	byKey  map[string]*ArtifactConfig
 	client *httpx.Client
 	log    hclog.Logger
@@ -36,20 +37,17 @@ var (
 	_ providers.Describer = (*Source)(nil)
 )
 
-// New returns the source named name (its provider address, e.g.
-// "http.tools") for cfg. client serves http and https URLs; logger (which
-// the caller names and annotates with the address) may be nil. If two artifacts share a key (config validation should prevent it),
-// the first one wins.
-func New(name string, cfg *Config, client *httpx.Client, logger hclog.Logger) *Source {
-	if logger == nil {
-		logger = hclog.NewNullLogger()
-	}
+// NewSource returns the source named name (its provider address, e.g.
+// "http.tools") for cfg. env.HTTP serves http and https URLs. If two
+// artifacts share a key (config validation should prevent it), the first
+// one wins.
+func NewSource(name string, cfg *SourceConfig, env registry.Env) (*Source, error) {
 	s := &Source{
 		name:   name,
 		cfg:    cfg,
 		byKey:  make(map[string]*ArtifactConfig, len(cfg.Artifacts)),
-		client: client,
-		log:    logger,
+		client: env.Client(),
+		log:    env.Log(),
 	}
 	for i := range cfg.Artifacts {
 		a := &cfg.Artifacts[i]
@@ -57,7 +55,7 @@ func New(name string, cfg *Config, client *httpx.Client, logger hclog.Logger) *S
 			s.byKey[a.Key] = a
 		}
 	}
-	return s
+	return s, nil
 }
 
 // List reports one artifact per declared artifact block, with the declared

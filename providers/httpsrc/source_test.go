@@ -20,6 +20,7 @@ import (
 	"github.com/ferry-mirror/ferry/providers"
 	"github.com/ferry-mirror/ferry/providers/httpsrc"
 	"github.com/ferry-mirror/ferry/providers/httpx"
+	"github.com/ferry-mirror/ferry/providers/registry"
 	"github.com/ferry-mirror/ferry/providers/verify"
 )
 
@@ -52,7 +53,7 @@ func newFixture(t *testing.T) *fixture {
 	u := srv.URL
 	cred := strings.Replace(u, "http://", "http://user:hunter2@", 1)
 
-	cfg := &httpsrc.Config{Artifacts: []httpsrc.ArtifactConfig{
+	cfg := &httpsrc.SourceConfig{Artifacts: []httpsrc.ArtifactConfig{
 		{Name: "jq", Version: "1.7.1", Key: "jq/1.7.1/jq-1.7.1", URL: u + "/jq-1.7.1", DisplayURL: u + "/jq-1.7.1",
 			Digests: sha256Digests(jq), Size: int64(len(jq))},
 		{Name: "yq", Key: "yq/yq", URL: "file://" + filepath.ToSlash(filepath.Join(dir, "yq")),
@@ -68,7 +69,7 @@ func newFixture(t *testing.T) *fixture {
 	}}
 	client := httpx.New(httpx.Options{MaxRetries: 1, MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond})
 	return &fixture{
-		src:     httpsrc.New("http.tools", cfg, client, nil),
+		src:     must(httpsrc.NewSource("http.tools", cfg, registry.Env{HTTP: client})),
 		content: map[string][]byte{"jq/1.7.1/jq-1.7.1": jq, "yq/yq": yq},
 		srvURL:  u,
 		dir:     dir,
@@ -222,8 +223,8 @@ func TestSizeUnknownWhenHeadRefused(t *testing.T) {
 		w.WriteHeader(http.StatusMethodNotAllowed)
 	}))
 	defer srv.Close()
-	cfg := &httpsrc.Config{Artifacts: []httpsrc.ArtifactConfig{{Name: "a", Key: "a", URL: srv.URL + "/a", Size: -1}}}
-	src := httpsrc.New("http.x", cfg, httpx.New(httpx.Options{}), nil)
+	cfg := &httpsrc.SourceConfig{Artifacts: []httpsrc.ArtifactConfig{{Name: "a", Key: "a", URL: srv.URL + "/a", Size: -1}}}
+	src := must(httpsrc.NewSource("http.x", cfg, registry.Env{HTTP: httpx.New(httpx.Options{})}))
 	got, err := src.Size(t.Context(), providers.Artifact{Key: "a"})
 	if err != nil || got != -1 {
 		t.Errorf("Size = %d, %v; want -1, nil", got, err)
@@ -238,4 +239,12 @@ func TestDescribe(t *testing.T) {
 	if got != want {
 		t.Errorf("Describe() = %q, want %q", got, want)
 	}
+}
+
+// must returns v; the constructors it wraps cannot fail for these settings.
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }

@@ -11,7 +11,8 @@ import (
 	"github.com/Masterminds/semver/v3"
 	"github.com/hashicorp/hcl/v2"
 
-	"github.com/ferry-mirror/ferry/planner/config"
+	"github.com/ferry-mirror/ferry/planner/config/schema"
+	provreg "github.com/ferry-mirror/ferry/providers/registry"
 )
 
 // Registry is where a registry is and how to authenticate to it.
@@ -98,18 +99,20 @@ type DestinationConfig struct {
 //	    format = "npm"                     # or "cnpmcore"
 //	  }
 //	}
-func SourceType() config.ProviderType {
-	return config.ProviderType{Kind: config.KindSource, Name: "npm", Decode: decodeSource}
+func SourceType() provreg.Type {
+	t := provreg.Source("npm", decodeSource, NewSource)
+	t.VersionOrder = CompareVersions
+	return t
 }
 
-// Type is the "npm" destination type:
+// DestinationType is the "npm" destination type:
 //
 //	destination "npm" "internal" {
 //	  registry = "https://npm.internal"
 //	  token    = var.publish_token
 //	}
-func Type() config.ProviderType {
-	return config.ProviderType{Kind: config.KindDestination, Name: "npm", Decode: decodeDestination}
+func DestinationType() provreg.Type {
+	return provreg.Destination("npm", decodeDestination, NewDestination)
 }
 
 func registryAttributes() []hcl.AttributeSchema {
@@ -120,16 +123,11 @@ func decodeRegistry(content *hcl.BodyContent, ectx *hcl.EvalContext) (Registry, 
 	var r Registry
 	var diags hcl.Diagnostics
 	if attr := content.Attributes["registry"]; attr != nil {
-		s, moreDiags := config.DecodePlainString(attr, ectx)
+		s, moreDiags := schema.DecodePlainString(attr, ectx)
 		diags = append(diags, moreDiags...)
 		if !moreDiags.HasErrors() {
 			if _, err := parseRegistryURL(s); err != nil {
-				diags = append(diags, &hcl.Diagnostic{
-					Severity: hcl.DiagError,
-					Summary:  "Invalid registry",
-					Detail:   fmt.Sprintf("registry is the registry's http(s) base URL, like \"https://registry.npmjs.org\": %v.", err),
-					Subject:  attr.Expr.Range().Ptr(),
-				})
+				diags = append(diags, schema.AttrError(attr, "Invalid registry", fmt.Sprintf("registry is the registry's http(s) base URL, like \"https://registry.npmjs.org\": %v.", err)))
 			} else {
 				r.URL = s
 			}
@@ -138,13 +136,13 @@ func decodeRegistry(content *hcl.BodyContent, ectx *hcl.EvalContext) (Registry, 
 	var tokenAttr *hcl.Attribute
 	if attr := content.Attributes["token"]; attr != nil {
 		tokenAttr = attr
-		s, _, moreDiags := config.DecodeString(attr, ectx) // may be sensitive
+		s, _, moreDiags := schema.DecodeString(attr, ectx) // may be sensitive
 		diags = append(diags, moreDiags...)
 		r.Token = s
 	}
 	r.NPMRC = tokenAttr == nil
 	if attr := content.Attributes["npmrc"]; attr != nil {
-		v, moreDiags := config.DecodeBool(attr, ectx)
+		v, moreDiags := schema.DecodeBool(attr, ectx)
 		diags = append(diags, moreDiags...)
 		if v && tokenAttr != nil {
 			diags = append(diags, &hcl.Diagnostic{
@@ -159,13 +157,13 @@ func decodeRegistry(content *hcl.BodyContent, ectx *hcl.EvalContext) (Registry, 
 	return r, diags
 }
 
-func decodeDestination(body hcl.Body, ectx *hcl.EvalContext, env config.DecodeEnv) (any, hcl.Diagnostics) {
+func decodeDestination(body hcl.Body, ectx *hcl.EvalContext, env schema.DecodeEnv) (*DestinationConfig, hcl.Diagnostics) {
 	content, diags := body.Content(&hcl.BodySchema{Attributes: registryAttributes()})
 	r, moreDiags := decodeRegistry(content, ectx)
 	return &DestinationConfig{Registry: r}, append(diags, moreDiags...)
 }
 
-func decodeSource(body hcl.Body, ectx *hcl.EvalContext, env config.DecodeEnv) (any, hcl.Diagnostics) {
+func decodeSource(body hcl.Body, ectx *hcl.EvalContext, env schema.DecodeEnv) (*SourceConfig, hcl.Diagnostics) {
 	cfg := &SourceConfig{Scopes: map[string]Registry{}}
 	attrs := append(registryAttributes(),
 		hcl.AttributeSchema{Name: "packages"}, hcl.AttributeSchema{Name: "packages_file"}, hcl.AttributeSchema{Name: "max_missing"})
@@ -197,14 +195,14 @@ func decodeSource(body hcl.Body, ectx *hcl.EvalContext, env config.DecodeEnv) (a
 		}
 	}
 	if attr := content.Attributes["packages"]; attr != nil {
-		list, moreDiags := config.DecodeStringList(attr, ectx)
+		list, moreDiags := schema.DecodeStringList(attr, ectx)
 		diags = append(diags, moreDiags...)
 		for _, p := range list {
 			addPackage(p, attr.Expr.Range(), "")
 		}
 	}
 	if attr := content.Attributes["packages_file"]; attr != nil {
-		s, moreDiags := config.DecodePlainString(attr, ectx)
+		s, moreDiags := schema.DecodePlainString(attr, ectx)
 		diags = append(diags, moreDiags...)
 		if !moreDiags.HasErrors() {
 			path := s
@@ -213,12 +211,7 @@ func decodeSource(body hcl.Body, ectx *hcl.EvalContext, env config.DecodeEnv) (a
 			}
 			data, err := os.ReadFile(path)
 			if err != nil {
-				diags = append(diags, &hcl.Diagnostic{
-					Severity: hcl.DiagError,
-					Summary:  "Unreadable packages_file",
-					Detail:   fmt.Sprintf("Reading the package list: %v.", err),
-					Subject:  attr.Expr.Range().Ptr(),
-				})
+				diags = append(diags, schema.AttrError(attr, "Unreadable packages_file", fmt.Sprintf("Reading the package list: %v.", err)))
 			} else {
 				sc := bufio.NewScanner(bytes.NewReader(data))
 				for line := 1; sc.Scan(); line++ {
@@ -239,7 +232,7 @@ func decodeSource(body hcl.Body, ectx *hcl.EvalContext, env config.DecodeEnv) (a
 		})
 	}
 	if attr := content.Attributes["max_missing"]; attr != nil {
-		n, ok, moreDiags := config.DecodeCount(attr, ectx, 0, 1<<20, "max_missing is how many selected packages may be missing upstream")
+		n, ok, moreDiags := schema.DecodeCount(attr, ectx, 0, 1<<20, "max_missing is how many selected packages may be missing upstream")
 		diags = append(diags, moreDiags...)
 		if ok {
 			cfg.MaxMissing = int(n)
@@ -331,41 +324,31 @@ func decodeChanges(b *hcl.Block, ectx *hcl.EvalContext) (*ChangesFeed, hcl.Diagn
 		{Name: "url", Required: true}, {Name: "format"}, {Name: "max_changes"},
 	}})
 	if attr := content.Attributes["url"]; attr != nil {
-		s, moreDiags := config.DecodePlainString(attr, ectx)
+		s, moreDiags := schema.DecodePlainString(attr, ectx)
 		diags = append(diags, moreDiags...)
 		if !moreDiags.HasErrors() {
 			if _, err := parseFeedURL(s); err != nil {
-				diags = append(diags, &hcl.Diagnostic{
-					Severity: hcl.DiagError,
-					Summary:  "Invalid changes feed URL",
-					Detail:   fmt.Sprintf("The changes feed URL %s.", err),
-					Subject:  attr.Expr.Range().Ptr(),
-				})
+				diags = append(diags, schema.AttrError(attr, "Invalid changes feed URL", fmt.Sprintf("The changes feed URL %s.", err)))
 			} else {
 				f.URL = s
 			}
 		}
 	}
 	if attr := content.Attributes["format"]; attr != nil {
-		s, moreDiags := config.DecodePlainString(attr, ectx)
+		s, moreDiags := schema.DecodePlainString(attr, ectx)
 		diags = append(diags, moreDiags...)
 		switch FeedFormat(s) {
 		case FeedNPM, FeedCnpmcore:
 			f.Format = FeedFormat(s)
 		default:
 			if !moreDiags.HasErrors() {
-				diags = append(diags, &hcl.Diagnostic{
-					Severity: hcl.DiagError,
-					Summary:  "Invalid changes feed format",
-					Detail: fmt.Sprintf("format is \"npm\" (npmjs's replication feed: since is exclusive) or \"cnpmcore\" "+
-						"(cnpmcore's feed: since is inclusive), not %q.", s),
-					Subject: attr.Expr.Range().Ptr(),
-				})
+				diags = append(diags, schema.AttrError(attr, "Invalid changes feed format", fmt.Sprintf("format is \"npm\" (npmjs's replication feed: since is exclusive) or \"cnpmcore\" "+
+					"(cnpmcore's feed: since is inclusive), not %q.", s)))
 			}
 		}
 	}
 	if attr := content.Attributes["max_changes"]; attr != nil {
-		n, ok, moreDiags := config.DecodeCount(attr, ectx, 1, 1<<40, "max_changes is how many changes one plan reads from the feed")
+		n, ok, moreDiags := schema.DecodeCount(attr, ectx, 1, 1<<40, "max_changes is how many changes one plan reads from the feed")
 		diags = append(diags, moreDiags...)
 		if ok {
 			f.MaxChanges = int(n)
@@ -388,39 +371,29 @@ func decodeVersions(b *hcl.Block, ectx *hcl.EvalContext) (VersionFilter, hcl.Dia
 		{Name: "semver"}, {Name: "latest"}, {Name: "dist_tags"},
 	}})
 	if attr := content.Attributes["semver"]; attr != nil {
-		s, moreDiags := config.DecodePlainString(attr, ectx)
+		s, moreDiags := schema.DecodePlainString(attr, ectx)
 		diags = append(diags, moreDiags...)
 		if !moreDiags.HasErrors() {
 			if _, err := compileRange(s); err != nil {
-				diags = append(diags, &hcl.Diagnostic{
-					Severity: hcl.DiagError,
-					Summary:  "Invalid semver range",
-					Detail:   fmt.Sprintf("semver must be a version range like \"^4.17\" or \">= 1.2, < 2\": %v.", err),
-					Subject:  attr.Expr.Range().Ptr(),
-				})
+				diags = append(diags, schema.AttrError(attr, "Invalid semver range", fmt.Sprintf("semver must be a version range like \"^4.17\" or \">= 1.2, < 2\": %v.", err)))
 			} else {
 				f.Semver = s
 			}
 		}
 	}
 	if attr := content.Attributes["latest"]; attr != nil {
-		n, ok, moreDiags := config.DecodeCount(attr, ectx, 1, 1<<20, "latest is how many of the newest selected versions to mirror")
+		n, ok, moreDiags := schema.DecodeCount(attr, ectx, 1, 1<<20, "latest is how many of the newest selected versions to mirror")
 		diags = append(diags, moreDiags...)
 		if ok {
 			f.Latest = int(n)
 		}
 	}
 	if attr := content.Attributes["dist_tags"]; attr != nil {
-		tags, moreDiags := config.DecodeStringList(attr, ectx)
+		tags, moreDiags := schema.DecodeStringList(attr, ectx)
 		diags = append(diags, moreDiags...)
 		for _, t := range tags {
 			if t == "" || strings.ContainsAny(t, "/ \t") {
-				diags = append(diags, &hcl.Diagnostic{
-					Severity: hcl.DiagError,
-					Summary:  "Invalid dist-tag",
-					Detail:   fmt.Sprintf("%q is not a dist-tag name.", t),
-					Subject:  attr.Expr.Range().Ptr(),
-				})
+				diags = append(diags, schema.AttrError(attr, "Invalid dist-tag", fmt.Sprintf("%q is not a dist-tag name.", t)))
 				continue
 			}
 			f.DistTags = append(f.DistTags, t)
@@ -443,7 +416,7 @@ func decodeDependencies(b *hcl.Block, ectx *hcl.EvalContext) (*DependencyClosure
 		if attr == nil {
 			continue
 		}
-		n, ok, moreDiags := config.DecodeCount(attr, ectx, 1, 1<<20, a.meaning)
+		n, ok, moreDiags := schema.DecodeCount(attr, ectx, 1, 1<<20, a.meaning)
 		diags = append(diags, moreDiags...)
 		if ok {
 			*a.dst = int(n)

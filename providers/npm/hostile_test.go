@@ -15,6 +15,7 @@ import (
 	"github.com/ferry-mirror/ferry/providers"
 	"github.com/ferry-mirror/ferry/providers/httpx"
 	"github.com/ferry-mirror/ferry/providers/npm"
+	provreg "github.com/ferry-mirror/ferry/providers/registry"
 )
 
 // hostileRegistry serves the package documents docs (by name) as an
@@ -56,7 +57,7 @@ func packumentOf(base, name string, versions []string, tags map[string]string, d
 func listHostile(t *testing.T, base string, cfg npm.SourceConfig) (*npm.Source, []string) {
 	t.Helper()
 	cfg.Registry.URL = base
-	s, err := npm.NewSource("npm.up", &cfg, npm.SourceOptions{HTTP: httpx.New(httpx.Options{MaxRetries: 1}), Getenv: noEnv})
+	s, err := npm.NewSource("npm.up", &cfg, provreg.Env{HTTP: httpx.New(httpx.Options{MaxRetries: 1}), Getenv: noEnv})
 	if err != nil {
 		t.Fatal(err)
 	}

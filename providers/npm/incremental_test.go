@@ -18,6 +18,7 @@ import (
 	"github.com/ferry-mirror/ferry/providers/httpx"
 	"github.com/ferry-mirror/ferry/providers/npm"
 	"github.com/ferry-mirror/ferry/providers/providertest/testenv"
+	provreg "github.com/ferry-mirror/ferry/providers/registry"
 )
 
 // docRequest is one package document request as the registry saw it.
@@ -67,10 +68,10 @@ func cachingSource(t *testing.T, v *testenv.Verdaccio, rt http.RoundTripper, cac
 	if cfg.Registry.URL == "" {
 		cfg.Registry.URL = v.URL
 	}
-	s, err := npm.NewSource("npm.up", &cfg, npm.SourceOptions{
+	s, err := npm.NewSource("npm.up", &cfg, provreg.Env{
 		HTTP:     httpx.New(httpx.Options{MaxRetries: 1, Transport: rt}),
 		Getenv:   noEnv,
-		CacheDir: cacheDir,
+		CacheDir: func(string) string { return cacheDir },
 	})
 	if err != nil {
 		t.Fatal(err)

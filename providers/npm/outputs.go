@@ -12,7 +12,6 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
-	"github.com/ferry-mirror/ferry/planner/retention"
 	"github.com/ferry-mirror/ferry/providers"
 )
 
@@ -273,7 +272,8 @@ func (d *PackageDetail) lines() []string {
 	return out
 }
 
-// newest is the highest version, preferring releases to prereleases.
+// newest is the highest version in npm's (semver) order, preferring
+// releases to prereleases.
 func newest(versions []string) string {
 	slices.SortFunc(versions, func(a, b string) int {
 		if pa, pb := strings.Contains(a, "-"), strings.Contains(b, "-"); pa != pb {
@@ -282,7 +282,10 @@ func newest(versions []string) string {
 			}
 			return 1
 		}
-		return retention.CompareVersions(a, b)
+		if c := CompareVersions(a, b); c != 0 {
+			return c
+		}
+		return strings.Compare(a, b) // equal versions ("1.0.0+a", "1.0.0+b"): stable pick
 	})
 	return versions[len(versions)-1]
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/ferry-mirror/ferry/providers/npm"
+	provreg "github.com/ferry-mirror/ferry/providers/registry"
 )
 
 // tokenLog records which paths received the npm token.
@@ -114,7 +115,7 @@ func TestTokenStaysUnderTheRegistry(t *testing.T) {
 
 			cfg := npm.SourceConfig{Packages: []string{"pkg"}}
 			cfg.Registry = npm.Registry{URL: a.URL + "/registry/", Token: token}
-			s, err := npm.NewSource("npm.up", &cfg, npm.SourceOptions{HTTP: client(), Getenv: noEnv})
+			s, err := npm.NewSource("npm.up", &cfg, provreg.Env{HTTP: client(), Getenv: noEnv})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -17,6 +17,7 @@ import (
 	"github.com/ferry-mirror/ferry/providers/httpx"
 	"github.com/ferry-mirror/ferry/providers/npm"
 	"github.com/ferry-mirror/ferry/providers/providertest/testenv"
+	provreg "github.com/ferry-mirror/ferry/providers/registry"
 )
 
 func client() *httpx.Client { return httpx.New(httpx.Options{MaxRetries: 1}) }
@@ -26,7 +27,7 @@ func noEnv(string) string { return "" }
 func newSource(t *testing.T, v *testenv.Verdaccio, cfg npm.SourceConfig) *npm.Source {
 	t.Helper()
 	cfg.Registry = npm.Registry{URL: v.URL}
-	s, err := npm.NewSource("npm.up", &cfg, npm.SourceOptions{HTTP: client(), Getenv: noEnv})
+	s, err := npm.NewSource("npm.up", &cfg, provreg.Env{HTTP: client(), Getenv: noEnv})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,7 +36,7 @@ func newSource(t *testing.T, v *testenv.Verdaccio, cfg npm.SourceConfig) *npm.So
 
 func newStore(t *testing.T, v *testenv.Verdaccio) *npm.Store {
 	t.Helper()
-	s, err := npm.New("npm.down", &npm.DestinationConfig{Registry: npm.Registry{URL: v.URL, Token: v.Token}}, client(), nil, noEnv)
+	s, err := npm.NewDestination("npm.down", &npm.DestinationConfig{Registry: npm.Registry{URL: v.URL, Token: v.Token}}, provreg.Env{HTTP: client(), Getenv: noEnv})
 	if err != nil {
 		t.Fatal(err)
 	}

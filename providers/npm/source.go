@@ -21,6 +21,7 @@ import (
 	"github.com/ferry-mirror/ferry/providers"
 	"github.com/ferry-mirror/ferry/providers/httpx"
 	"github.com/ferry-mirror/ferry/providers/internal/doccache"
+	provreg "github.com/ferry-mirror/ferry/providers/registry"
 )
 
 // fetchConcurrency bounds the packument requests List has in flight.
@@ -63,40 +64,33 @@ var (
 	_ providers.FeedFollower     = (*Source)(nil)
 )
 
-// SourceOptions are what a Source needs from the command running it.
-type SourceOptions struct {
-	HTTP   *httpx.Client
-	Logger hclog.Logger
-	// Getenv reads the environment (for .npmrc and its ${VAR} references);
-	// nil means os.Getenv.
-	Getenv func(string) string
-	// CacheDir keeps package documents between commands, for conditional
-	// requests and the changes feed; "" keeps none.
-	CacheDir string
-}
-
-// NewSource returns the source named name ("npm.public").
-func NewSource(name string, cfg *SourceConfig, opts SourceOptions) (*Source, error) {
-	logger := opts.Logger
-	if logger == nil {
-		logger = hclog.NewNullLogger()
-	}
+// NewSource returns the source named name ("npm.public"). env.Getenv reads
+// the environment (for .npmrc and its ${VAR} references; nil means
+// os.Getenv); env.CacheDir("npm") keeps package documents between
+// commands, for conditional requests and the changes feed.
+func NewSource(name string, cfg *SourceConfig, env provreg.Env) (*Source, error) {
+	logger := env.Log()
+	hc := env.Client()
 	sel, err := newVersionSelector(cfg.Versions)
 	if err != nil {
 		return nil, fmt.Errorf("source %s: %w", name, err)
 	}
 	s := &Source{name: name, cfg: cfg, log: logger, sel: sel, scopes: map[string]*registry{}}
-	if s.def, err = openSourceRegistry(cfg.Registry, opts); err != nil {
+	if s.def, err = openSourceRegistry(cfg.Registry, hc, env.Getenv); err != nil {
 		return nil, fmt.Errorf("source %s: %w", name, err)
 	}
 	for scope, rc := range cfg.Scopes {
-		if s.scopes[scope], err = openSourceRegistry(rc, opts); err != nil {
+		if s.scopes[scope], err = openSourceRegistry(rc, hc, env.Getenv); err != nil {
 			return nil, fmt.Errorf("source %s: scope %s: %w", name, scope, err)
 		}
 	}
-	if opts.CacheDir != "" {
+	cacheDir := ""
+	if env.CacheDir != nil {
+		cacheDir = env.CacheDir("npm")
+	}
+	if cacheDir != "" {
 		// A cache that cannot be opened costs requests, not correctness.
-		if s.cache, err = doccache.Open(opts.CacheDir); err != nil {
+		if s.cache, err = doccache.Open(cacheDir); err != nil {
 			logger.Warn("package documents will not be cached", "error", err)
 		}
 	}
@@ -104,8 +98,8 @@ func NewSource(name string, cfg *SourceConfig, opts SourceOptions) (*Source, err
 }
 
 // openSourceRegistry is openRegistry plus the registry's changes feed.
-func openSourceRegistry(rc Registry, opts SourceOptions) (*registry, error) {
-	r, err := openRegistry(rc, opts.HTTP, opts.Getenv)
+func openSourceRegistry(rc Registry, hc *httpx.Client, getenv func(string) string) (*registry, error) {
+	r, err := openRegistry(rc, hc, getenv)
 	if err != nil || rc.Changes == nil {
 		return r, err
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/ferry-mirror/ferry/providers"
 	"github.com/ferry-mirror/ferry/providers/httpx"
 	"github.com/ferry-mirror/ferry/providers/internal/keylock"
+	provreg "github.com/ferry-mirror/ferry/providers/registry"
 )
 
 // Store is the "npm" destination: it publishes versions to a registry
@@ -46,17 +47,14 @@ var (
 	_ providers.ConsumerChecker = (*Store)(nil)
 )
 
-// New returns the destination named name ("npm.internal"); getenv as for
-// NewSource.
-func New(name string, cfg *DestinationConfig, hc *httpx.Client, logger hclog.Logger, getenv func(string) string) (*Store, error) {
-	if logger == nil {
-		logger = hclog.NewNullLogger()
-	}
-	r, err := openRegistry(cfg.Registry, hc, getenv)
+// NewDestination returns the destination named name ("npm.internal");
+// env.Getenv as for NewSource.
+func NewDestination(name string, cfg *DestinationConfig, env provreg.Env) (*Store, error) {
+	r, err := openRegistry(cfg.Registry, env.Client(), env.Getenv)
 	if err != nil {
 		return nil, fmt.Errorf("destination %s: %w", name, err)
 	}
-	return &Store{name: name, log: logger, reg: r}, nil
+	return &Store{name: name, log: env.Log(), reg: r}, nil
 }
 
 // Describe names the registry (no credentials).

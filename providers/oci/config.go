@@ -9,8 +9,8 @@
 // for byte to an oci destination under the same tag.
 package oci
 
-// Config is the decoded destination "oci" block.
-type Config struct {
+// DestinationConfig is the decoded destination "oci" block.
+type DestinationConfig struct {
 	// Registry is host[:port], without scheme or path ("registry.internal:5000").
 	Registry string
 	// Repository is the repository every artifact goes to ("buildpack-deps"),

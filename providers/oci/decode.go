@@ -9,10 +9,11 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 
-	"github.com/ferry-mirror/ferry/planner/config"
+	"github.com/ferry-mirror/ferry/planner/config/schema"
+	provreg "github.com/ferry-mirror/ferry/providers/registry"
 )
 
-// Type is the "oci" destination type for config.Load:
+// DestinationType is the "oci" destination type for config.Load:
 //
 //	destination "oci" "internal" {
 //	  registry      = "registry.internal:5000"   # host[:port], no scheme
@@ -26,8 +27,8 @@ import (
 //	  docker_config = true                       # default true without username/token:
 //	                                             # ~/.docker/config.json and credential helpers
 //	}
-func Type() config.ProviderType {
-	return config.ProviderType{Kind: config.KindDestination, Name: "oci", Decode: decode}
+func DestinationType() provreg.Type {
+	return provreg.Destination("oci", decodeDestination, NewDestination)
 }
 
 // repositoryRE is the OCI distribution-spec <name> grammar.
@@ -96,7 +97,7 @@ func registryAttributes() []hcl.AttributeSchema {
 	}
 }
 
-func decode(body hcl.Body, ectx *hcl.EvalContext, env config.DecodeEnv) (any, hcl.Diagnostics) {
+func decodeDestination(body hcl.Body, ectx *hcl.EvalContext, env schema.DecodeEnv) (*DestinationConfig, hcl.Diagnostics) {
 	content, diags := body.Content(&hcl.BodySchema{Attributes: registryAttributes()})
 	cfg, moreDiags := decodeRegistry(content, ectx, true)
 	return cfg, append(diags, moreDiags...)
@@ -104,31 +105,26 @@ func decode(body hcl.Body, ectx *hcl.EvalContext, env config.DecodeEnv) (any, hc
 
 // decodeRegistry decodes registryAttributes from content. Only a
 // destination's repository may be a template (allowTemplate).
-func decodeRegistry(content *hcl.BodyContent, ectx *hcl.EvalContext, allowTemplate bool) (*Config, hcl.Diagnostics) {
-	cfg := &Config{}
+func decodeRegistry(content *hcl.BodyContent, ectx *hcl.EvalContext, allowTemplate bool) (*DestinationConfig, hcl.Diagnostics) {
+	cfg := &DestinationConfig{}
 	var diags hcl.Diagnostics
 
 	// registry and repository are shown in plans (Describe), so they may not
 	// be sensitive.
 	if attr := content.Attributes["registry"]; attr != nil {
-		s, moreDiags := config.DecodePlainString(attr, ectx)
+		s, moreDiags := schema.DecodePlainString(attr, ectx)
 		diags = append(diags, moreDiags...)
 		if !moreDiags.HasErrors() {
 			if validRegistry(s) {
 				cfg.Registry = s
 			} else {
-				diags = append(diags, &hcl.Diagnostic{
-					Severity: hcl.DiagError,
-					Summary:  "Invalid registry",
-					Detail: "registry is the registry's host with an optional port, like \"registry.internal:5000\" or \"ghcr.io\": " +
-						"no scheme (use plain_http = true for http), no path (use repository) and no credentials.",
-					Subject: attr.Expr.Range().Ptr(),
-				})
+				diags = append(diags, schema.AttrError(attr, "Invalid registry", "registry is the registry's host with an optional port, like \"registry.internal:5000\" or \"ghcr.io\": "+
+					"no scheme (use plain_http = true for http), no path (use repository) and no credentials."))
 			}
 		}
 	}
 	if attr := content.Attributes["repository"]; attr != nil {
-		s, moreDiags := config.DecodePlainString(attr, ectx)
+		s, moreDiags := schema.DecodePlainString(attr, ectx)
 		diags = append(diags, moreDiags...)
 		shape := s // what must match the grammar: the template's probe
 		tmpl, templated, tmplErr := parseRepoTemplate(s)
@@ -138,45 +134,20 @@ func decodeRegistry(content *hcl.BodyContent, ectx *hcl.EvalContext, allowTempla
 		switch {
 		case moreDiags.HasErrors():
 		case templated && !allowTemplate:
-			diags = append(diags, &hcl.Diagnostic{
-				Severity: hcl.DiagError,
-				Summary:  "Repository templates are for destinations",
-				Detail: fmt.Sprintf("A source reads one repository; %q has placeholders, which only a destination's "+
-					"repository may have (one repository per artifact).", s),
-				Subject: attr.Expr.Range().Ptr(),
-			})
+			diags = append(diags, schema.AttrError(attr, "Repository templates are for destinations", fmt.Sprintf("A source reads one repository; %q has placeholders, which only a destination's "+
+				"repository may have (one repository per artifact).", s)))
 		case tmplErr != nil:
-			diags = append(diags, &hcl.Diagnostic{
-				Severity: hcl.DiagError,
-				Summary:  "Invalid repository template",
-				Detail:   tmplErr.Error() + ".",
-				Subject:  attr.Expr.Range().Ptr(),
-			})
+			diags = append(diags, schema.AttrError(attr, "Invalid repository template", tmplErr.Error()+"."))
 		case templated && !repositoryRE.MatchString(shape):
-			diags = append(diags, &hcl.Diagnostic{
-				Severity: hcl.DiagError,
-				Summary:  "Invalid repository template",
-				Detail: fmt.Sprintf("With its placeholders filled in, %q must be an OCI repository name: lowercase letters "+
-					"and digits in components separated by \".\", \"_\", \"__\" or dashes, and \"/\" between path components, "+
-					"like \"buildpack-deps/{key.0}\".", s),
-				Subject: attr.Expr.Range().Ptr(),
-			})
+			diags = append(diags, schema.AttrError(attr, "Invalid repository template", fmt.Sprintf("With its placeholders filled in, %q must be an OCI repository name: lowercase letters "+
+				"and digits in components separated by \".\", \"_\", \"__\" or dashes, and \"/\" between path components, "+
+				"like \"buildpack-deps/{key.0}\".", s)))
 		case !templated && !repositoryRE.MatchString(s):
-			diags = append(diags, &hcl.Diagnostic{
-				Severity: hcl.DiagError,
-				Summary:  "Invalid repository",
-				Detail: fmt.Sprintf("repository must be an OCI repository name: lowercase letters and digits in "+
-					"components separated by \".\", \"_\", \"__\" or dashes, and \"/\" between path components, like "+
-					"\"buildpack-deps\" or \"mirrors/paketo\"; %q is not.", s),
-				Subject: attr.Expr.Range().Ptr(),
-			})
+			diags = append(diags, schema.AttrError(attr, "Invalid repository", fmt.Sprintf("repository must be an OCI repository name: lowercase letters and digits in "+
+				"components separated by \".\", \"_\", \"__\" or dashes, and \"/\" between path components, like "+
+				"\"buildpack-deps\" or \"mirrors/paketo\"; %q is not.", s)))
 		case cfg.Registry != "" && len(cfg.Registry)+1+len(shape) > maxReferenceLen:
-			diags = append(diags, &hcl.Diagnostic{
-				Severity: hcl.DiagError,
-				Summary:  "Repository name too long",
-				Detail:   fmt.Sprintf("registry/repository must stay within %d characters, which many clients require.", maxReferenceLen),
-				Subject:  attr.Expr.Range().Ptr(),
-			})
+			diags = append(diags, schema.AttrError(attr, "Repository name too long", fmt.Sprintf("registry/repository must stay within %d characters, which many clients require.", maxReferenceLen)))
 		default:
 			cfg.Repository = s
 		}
@@ -187,7 +158,7 @@ func decodeRegistry(content *hcl.BodyContent, ectx *hcl.EvalContext, allowTempla
 		if attr == nil {
 			return false, nil
 		}
-		v, moreDiags := config.DecodeBool(attr, ectx)
+		v, moreDiags := schema.DecodeBool(attr, ectx)
 		diags = append(diags, moreDiags...)
 		return v, attr
 	}
@@ -196,7 +167,7 @@ func decodeRegistry(content *hcl.BodyContent, ectx *hcl.EvalContext, allowTempla
 	cfg.Insecure, insecureAttr = boolAttr("insecure")
 	dockerConfig, dockerAttr := boolAttr("docker_config")
 
-	creds, moreDiags := config.DecodeCredentials(content, ectx)
+	creds, moreDiags := schema.DecodeCredentials(content, ectx)
 	diags = append(diags, moreDiags...)
 	cfg.Username, cfg.Password, cfg.Token = creds.Username, creds.Password, creds.Token
 	explicit := creds.Set

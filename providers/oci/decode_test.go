@@ -8,10 +8,10 @@ import (
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 
-	"github.com/ferry-mirror/ferry/planner/config"
+	"github.com/ferry-mirror/ferry/planner/config/schema"
 )
 
-func decodeDest(t *testing.T, src string) (*Config, hcl.Diagnostics) {
+func decodeDest(t *testing.T, src string) (*DestinationConfig, hcl.Diagnostics) {
 	t.Helper()
 	f, diags := hclsyntax.ParseConfig([]byte(src), "main.ferry.hcl", hcl.InitialPos)
 	if diags.HasErrors() {
@@ -19,20 +19,20 @@ func decodeDest(t *testing.T, src string) (*Config, hcl.Diagnostics) {
 	}
 	ectx := &hcl.EvalContext{Variables: map[string]cty.Value{"var": cty.ObjectVal(map[string]cty.Value{
 		"host":   cty.StringVal("registry.internal:5000"),
-		"secret": cty.StringVal("s3cret").Mark(config.SensitiveMark),
+		"secret": cty.StringVal("s3cret").Mark(schema.SensitiveMark),
 	})}}
-	got, diags := Type().Decode(f.Body, ectx, config.DecodeEnv{Dir: "/work/cfg", Address: "destination.oci.internal"})
-	cfg, ok := got.(*Config)
+	got, diags := DestinationType().Decode(f.Body, ectx, schema.DecodeEnv{Dir: "/work/cfg", Address: "destination.oci.internal"})
+	cfg, ok := got.(*DestinationConfig)
 	if !ok || cfg == nil {
-		t.Fatalf("Decode returned %T, want *Config", got)
+		t.Fatalf("Decode returned %T, want *DestinationConfig", got)
 	}
 	return cfg, diags
 }
 
-func TestType(t *testing.T) {
-	pt := Type()
-	if pt.Kind != config.KindDestination || pt.Name != "oci" || pt.Decode == nil {
-		t.Errorf("Type() = %+v, want a destination type named oci", pt)
+func TestDestinationType(t *testing.T) {
+	pt := DestinationType()
+	if pt.Kind != schema.KindDestination || pt.Name != "oci" || pt.Decode == nil {
+		t.Errorf("DestinationType() = %+v, want a destination type named oci", pt)
 	}
 }
 
@@ -40,24 +40,24 @@ func TestDecode(t *testing.T) {
 	const base = "repository = \"buildpack-deps\"\n"
 	tests := []struct {
 		src  string
-		want Config
+		want DestinationConfig
 	}{
 		{"registry = \"ghcr.io\"\n" + base,
-			Config{Registry: "ghcr.io", Repository: "buildpack-deps", DockerConfig: true}},
+			DestinationConfig{Registry: "ghcr.io", Repository: "buildpack-deps", DockerConfig: true}},
 		{"registry = var.host\nrepository = \"a/b.c/d__e/f---g\"\nplain_http = true\n",
-			Config{Registry: "registry.internal:5000", Repository: "a/b.c/d__e/f---g", PlainHTTP: true, DockerConfig: true}},
+			DestinationConfig{Registry: "registry.internal:5000", Repository: "a/b.c/d__e/f---g", PlainHTTP: true, DockerConfig: true}},
 		{"registry = \"127.0.0.1:5000\"\n" + base + "username = \"ci\"\npassword = var.secret\ninsecure = true\n",
-			Config{Registry: "127.0.0.1:5000", Repository: "buildpack-deps", Insecure: true, Username: "ci", Password: "s3cret"}},
+			DestinationConfig{Registry: "127.0.0.1:5000", Repository: "buildpack-deps", Insecure: true, Username: "ci", Password: "s3cret"}},
 		{"registry = \"[::1]:5000\"\n" + base + "token = var.secret\n",
-			Config{Registry: "[::1]:5000", Repository: "buildpack-deps", Token: "s3cret"}},
+			DestinationConfig{Registry: "[::1]:5000", Repository: "buildpack-deps", Token: "s3cret"}},
 		{"registry = \"localhost\"\n" + base + "docker_config = false\n",
-			Config{Registry: "localhost", Repository: "buildpack-deps"}},
+			DestinationConfig{Registry: "localhost", Repository: "buildpack-deps"}},
 		{"registry = \"localhost\"\n" + base + "token = \"t\"\ndocker_config = false\n",
-			Config{Registry: "localhost", Repository: "buildpack-deps", Token: "t"}},
+			DestinationConfig{Registry: "localhost", Repository: "buildpack-deps", Token: "t"}},
 		{"registry = \"localhost\"\nrepository = \"buildpack-deps/{key.0}\"\n",
-			Config{Registry: "localhost", Repository: "buildpack-deps/{key.0}", DockerConfig: true}},
+			DestinationConfig{Registry: "localhost", Repository: "buildpack-deps/{key.0}", DockerConfig: true}},
 		{"registry = \"localhost\"\nrepository = \"{key.0}-deps/{key.1}\"\n",
-			Config{Registry: "localhost", Repository: "{key.0}-deps/{key.1}", DockerConfig: true}},
+			DestinationConfig{Registry: "localhost", Repository: "{key.0}-deps/{key.1}", DockerConfig: true}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.src, func(t *testing.T) {

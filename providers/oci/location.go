@@ -6,13 +6,13 @@ import (
 	"github.com/ferry-mirror/ferry/providers"
 )
 
-var _ providers.Locator = (*Config)(nil)
+var _ providers.Locator = (*DestinationConfig)(nil)
 
 // Location is the registry and repository. One repository ends with ":",
 // which repository names cannot hold, so only the same repository overlaps
 // it (a/b is another repository than a). A template may produce any
 // repository that starts with its text before the first placeholder.
-func (c *Config) Location() providers.Location {
+func (c *DestinationConfig) Location() providers.Location {
 	host := strings.ToLower(c.Registry)
 	if !strings.Contains(host, ":") {
 		if c.PlainHTTP {

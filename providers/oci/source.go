@@ -21,6 +21,7 @@ import (
 
 	"github.com/ferry-mirror/ferry/planner/retention"
 	"github.com/ferry-mirror/ferry/providers"
+	provreg "github.com/ferry-mirror/ferry/providers/registry"
 )
 
 // resolveConcurrency bounds the HEAD requests List sends to resolve tags.
@@ -60,21 +61,20 @@ func (s *Source) Notes() []string {
 	return slices.Clone(s.notes)
 }
 
-// NewSource returns the source named name ("oci.upstream").
-func NewSource(name string, cfg *SourceConfig, logger hclog.Logger) (*Source, error) {
-	return NewSourceWithOptions(name, cfg, logger, Options{})
+// NewSource returns the source named name ("oci.upstream"); env as for
+// NewDestination.
+func NewSource(name string, cfg *SourceConfig, env provreg.Env) (*Source, error) {
+	return NewSourceWithOptions(name, cfg, env, Options{})
 }
 
 // NewSourceWithOptions is NewSource with Options.
-func NewSourceWithOptions(name string, cfg *SourceConfig, logger hclog.Logger, opts Options) (*Source, error) {
-	if logger == nil {
-		logger = hclog.NewNullLogger()
-	}
+func NewSourceWithOptions(name string, cfg *SourceConfig, env provreg.Env, opts Options) (*Source, error) {
+	logger := env.Log()
 	sel, err := newTagSelector(cfg.Tags)
 	if err != nil {
 		return nil, fmt.Errorf("source %s: %w", name, err)
 	}
-	c, err := newStore(name, &cfg.Config, logger, opts, providers.SideSource)
+	c, err := newStore(name, &cfg.DestinationConfig, env, opts, providers.SideSource)
 	if err != nil {
 		return nil, err
 	}

@@ -8,14 +8,15 @@ import (
 	"github.com/Masterminds/semver/v3"
 	"github.com/hashicorp/hcl/v2"
 
-	"github.com/ferry-mirror/ferry/planner/config"
+	"github.com/ferry-mirror/ferry/planner/config/schema"
+	provreg "github.com/ferry-mirror/ferry/providers/registry"
 )
 
 // SourceConfig is the decoded source "oci" block.
 type SourceConfig struct {
-	// Config is where the repository is and how to authenticate, with the
+	// DestinationConfig is where the repository is and how to authenticate, with the
 	// destination's rules.
-	Config
+	DestinationConfig
 	// Tags selects the tags to mirror.
 	Tags TagFilter
 	// MaxTags bounds how many tags the registry's tag listing may return
@@ -59,11 +60,11 @@ type TagFilter struct {
 //	    latest = 3                     # of those semver/regex select, the newest 3
 //	  }
 //	}
-func SourceType() config.ProviderType {
-	return config.ProviderType{Kind: config.KindSource, Name: "oci", Decode: decodeSource}
+func SourceType() provreg.Type {
+	return provreg.Source("oci", decodeSource, NewSource)
 }
 
-func decodeSource(body hcl.Body, ectx *hcl.EvalContext, env config.DecodeEnv) (any, hcl.Diagnostics) {
+func decodeSource(body hcl.Body, ectx *hcl.EvalContext, env schema.DecodeEnv) (*SourceConfig, hcl.Diagnostics) {
 	cfg := &SourceConfig{}
 	content, diags := body.Content(&hcl.BodySchema{
 		Attributes: append(registryAttributes(), hcl.AttributeSchema{Name: "max_tags"}),
@@ -71,9 +72,9 @@ func decodeSource(body hcl.Body, ectx *hcl.EvalContext, env config.DecodeEnv) (a
 	})
 	rc, moreDiags := decodeRegistry(content, ectx, false)
 	diags = append(diags, moreDiags...)
-	cfg.Config = *rc
+	cfg.DestinationConfig = *rc
 	if attr := content.Attributes["max_tags"]; attr != nil {
-		n, ok, moreDiags := config.DecodeCount(attr, ectx, 1, 100_000_000, "max_tags is how many tags the registry's tag listing may return")
+		n, ok, moreDiags := schema.DecodeCount(attr, ectx, 1, 100_000_000, "max_tags is how many tags the registry's tag listing may return")
 		diags = append(diags, moreDiags...)
 		if ok {
 			cfg.MaxTags = int(n)
@@ -115,55 +116,40 @@ func decodeTagFilter(b *hcl.Block, ectx *hcl.EvalContext) (TagFilter, hcl.Diagno
 		{Name: "exact"}, {Name: "semver"}, {Name: "regex"}, {Name: "latest"},
 	}})
 	if attr := content.Attributes["exact"]; attr != nil {
-		tags, moreDiags := config.DecodeStringList(attr, ectx)
+		tags, moreDiags := schema.DecodeStringList(attr, ectx)
 		diags = append(diags, moreDiags...)
 		for _, t := range tags {
 			if !isTag(t) {
-				diags = append(diags, &hcl.Diagnostic{
-					Severity: hcl.DiagError,
-					Summary:  "Invalid tag",
-					Detail:   fmt.Sprintf("%q is not an OCI tag: tags match [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}.", t),
-					Subject:  attr.Expr.Range().Ptr(),
-				})
+				diags = append(diags, schema.AttrError(attr, "Invalid tag", fmt.Sprintf("%q is not an OCI tag: tags match [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}.", t)))
 				continue
 			}
 			f.Exact = append(f.Exact, t)
 		}
 	}
 	if attr := content.Attributes["semver"]; attr != nil {
-		s, moreDiags := config.DecodePlainString(attr, ectx)
+		s, moreDiags := schema.DecodePlainString(attr, ectx)
 		diags = append(diags, moreDiags...)
 		if !moreDiags.HasErrors() {
 			if _, err := compileSemver(s); err != nil {
-				diags = append(diags, &hcl.Diagnostic{
-					Severity: hcl.DiagError,
-					Summary:  "Invalid semver constraint",
-					Detail:   fmt.Sprintf("semver must be a version constraint like \">= 1.2, < 2\" or \"~1.4\": %v.", err),
-					Subject:  attr.Expr.Range().Ptr(),
-				})
+				diags = append(diags, schema.AttrError(attr, "Invalid semver constraint", fmt.Sprintf("semver must be a version constraint like \">= 1.2, < 2\" or \"~1.4\": %v.", err)))
 			} else {
 				f.Semver = s
 			}
 		}
 	}
 	if attr := content.Attributes["regex"]; attr != nil {
-		s, moreDiags := config.DecodePlainString(attr, ectx)
+		s, moreDiags := schema.DecodePlainString(attr, ectx)
 		diags = append(diags, moreDiags...)
 		if !moreDiags.HasErrors() {
 			if _, err := regexp.Compile(s); err != nil {
-				diags = append(diags, &hcl.Diagnostic{
-					Severity: hcl.DiagError,
-					Summary:  "Invalid regular expression",
-					Detail:   fmt.Sprintf("regex must be an RE2 regular expression: %v.", err),
-					Subject:  attr.Expr.Range().Ptr(),
-				})
+				diags = append(diags, schema.AttrError(attr, "Invalid regular expression", fmt.Sprintf("regex must be an RE2 regular expression: %v.", err)))
 			} else {
 				f.Regex = s
 			}
 		}
 	}
 	if attr := content.Attributes["latest"]; attr != nil {
-		n, ok, moreDiags := config.DecodeCount(attr, ectx, 1, 1<<20, "latest is how many of the newest matching tags to keep")
+		n, ok, moreDiags := schema.DecodeCount(attr, ectx, 1, 1<<20, "latest is how many of the newest matching tags to keep")
 		diags = append(diags, moreDiags...)
 		switch {
 		case !ok:

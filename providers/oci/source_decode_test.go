@@ -9,7 +9,8 @@ import (
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 
-	"github.com/ferry-mirror/ferry/planner/config"
+	"github.com/ferry-mirror/ferry/planner/config/schema"
+	provreg "github.com/ferry-mirror/ferry/providers/registry"
 )
 
 func decodeSrc(t *testing.T, src string) (*SourceConfig, hcl.Diagnostics) {
@@ -19,9 +20,9 @@ func decodeSrc(t *testing.T, src string) (*SourceConfig, hcl.Diagnostics) {
 		t.Fatal(diags)
 	}
 	ectx := &hcl.EvalContext{Variables: map[string]cty.Value{"var": cty.ObjectVal(map[string]cty.Value{
-		"secret": cty.StringVal("s3cret").Mark(config.SensitiveMark),
+		"secret": cty.StringVal("s3cret").Mark(schema.SensitiveMark),
 	})}}
-	got, diags := SourceType().Decode(f.Body, ectx, config.DecodeEnv{Dir: "/work/cfg", Address: "source.oci.upstream"})
+	got, diags := SourceType().Decode(f.Body, ectx, schema.DecodeEnv{Dir: "/work/cfg", Address: "source.oci.upstream"})
 	cfg, ok := got.(*SourceConfig)
 	if !ok || cfg == nil {
 		t.Fatalf("Decode returned %T, want *SourceConfig", got)
@@ -31,7 +32,7 @@ func decodeSrc(t *testing.T, src string) (*SourceConfig, hcl.Diagnostics) {
 
 func TestSourceType(t *testing.T) {
 	pt := SourceType()
-	if pt.Kind != config.KindSource || pt.Name != "oci" || pt.Decode == nil {
+	if pt.Kind != schema.KindSource || pt.Name != "oci" || pt.Decode == nil {
 		t.Errorf("SourceType() = %+v, want a source type named oci", pt)
 	}
 }
@@ -52,13 +53,13 @@ tags {
 		t.Fatal(diags)
 	}
 	want := &SourceConfig{
-		Config: Config{Registry: "registry.example:5000", Repository: "library/app", Username: "ci", Password: "s3cret"},
-		Tags:   TagFilter{Exact: []string{"1.2.3", "latest"}, Semver: ">= 1.2, < 2", Regex: "^nightly-", Latest: 3},
+		DestinationConfig: DestinationConfig{Registry: "registry.example:5000", Repository: "library/app", Username: "ci", Password: "s3cret"},
+		Tags:              TagFilter{Exact: []string{"1.2.3", "latest"}, Semver: ">= 1.2, < 2", Regex: "^nightly-", Latest: 3},
 	}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("decoded (-want +got):\n%s", d)
 	}
-	if _, err := NewSource("oci.upstream", got, nil); err != nil {
+	if _, err := NewSource("oci.upstream", got, provreg.Env{}); err != nil {
 		t.Errorf("NewSource of a decoded config: %v", err)
 	}
 	got, diags = decodeSrc(t, srcBase+"max_tags = 500\ntags {\n  regex = \".\"\n}\n")

@@ -27,6 +27,7 @@ import (
 	"github.com/ferry-mirror/ferry/providers/oci"
 	"github.com/ferry-mirror/ferry/providers/providertest"
 	"github.com/ferry-mirror/ferry/providers/providertest/testenv"
+	provreg "github.com/ferry-mirror/ferry/providers/registry"
 )
 
 // allManifestTypes is the Accept header for raw manifest GETs.
@@ -128,13 +129,13 @@ func rawGet(t *testing.T, reg *testenv.Registry, repo, kind, ref string) (body [
 func newSource(t *testing.T, reg *testenv.Registry, repo string, tags oci.TagFilter, opts oci.Options) *oci.Source {
 	t.Helper()
 	cfg := &oci.SourceConfig{
-		Config: oci.Config{Registry: reg.Host, Repository: repo, PlainHTTP: true, Username: reg.Username, Password: reg.Password},
-		Tags:   tags,
+		DestinationConfig: oci.DestinationConfig{Registry: reg.Host, Repository: repo, PlainHTTP: true, Username: reg.Username, Password: reg.Password},
+		Tags:              tags,
 	}
 	if opts.MaxRetries == 0 {
 		opts.MaxRetries = 1
 	}
-	s, err := oci.NewSourceWithOptions("oci.upstream", cfg, nil, opts)
+	s, err := oci.NewSourceWithOptions("oci.upstream", cfg, provreg.Env{}, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,7 +248,7 @@ func TestSourceFetchUnsupportedAndDescribe(t *testing.T) {
 	if _, err := s.CopyTo(t.Context(), providers.Artifact{Key: "x"}, otherDest{}); !errors.Is(err, providers.ErrUnsupported) {
 		t.Errorf("CopyTo a non-oci destination: %v, want ErrUnsupported", err)
 	}
-	if _, err := oci.NewSource("oci.x", &oci.SourceConfig{Config: oci.Config{Registry: reg.Host, Repository: "a"}}, nil); err == nil {
+	if _, err := oci.NewSource("oci.x", &oci.SourceConfig{DestinationConfig: oci.DestinationConfig{Registry: reg.Host, Repository: "a"}}, provreg.Env{}); err == nil {
 		t.Error("NewSource without any tag selection succeeded")
 	}
 }
@@ -347,7 +348,7 @@ func TestSourceCopyTo(t *testing.T) {
 		t.Run(tc.tag, func(t *testing.T) {
 			rec := &recorder{}
 			dstRepo := freshRepo()
-			dst := newStore(t, regB, oci.Config{Repository: dstRepo}, oci.Options{Transport: rec})
+			dst := newStore(t, regB, oci.DestinationConfig{Repository: dstRepo}, oci.Options{Transport: rec})
 			a := listOne(t, src, tc.tag)
 
 			got, err := src.CopyTo(t.Context(), a, dst)
@@ -409,7 +410,7 @@ func TestSourceCopyToSameRegistryMounts(t *testing.T) {
 	src := newSource(t, reg, srcRepo, oci.TagFilter{Exact: []string{"1.0.0"}}, oci.Options{})
 	rec := &recorder{}
 	dstRepo := freshRepo()
-	dst := newStore(t, reg, oci.Config{Repository: dstRepo, Username: reg.Username, Password: reg.Password}, oci.Options{Transport: rec})
+	dst := newStore(t, reg, oci.DestinationConfig{Repository: dstRepo, Username: reg.Username, Password: reg.Password}, oci.Options{Transport: rec})
 
 	if _, err := src.CopyTo(t.Context(), listOne(t, src, "1.0.0"), dst); err != nil {
 		t.Fatal(err)
@@ -439,16 +440,16 @@ func TestSourceAuth(t *testing.T) {
 	src := newSource(t, reg, srcRepo, oci.TagFilter{Exact: []string{"1.0.0"}}, oci.Options{})
 	a := listOne(t, src, "1.0.0")
 	dstRepo := freshRepo()
-	if _, err := src.CopyTo(t.Context(), a, newStore(t, plain, oci.Config{Repository: dstRepo}, oci.Options{})); err != nil {
+	if _, err := src.CopyTo(t.Context(), a, newStore(t, plain, oci.DestinationConfig{Repository: dstRepo}, oci.Options{})); err != nil {
 		t.Fatalf("CopyTo from an htpasswd registry: %v", err)
 	}
 	checkCopied(t, reg, srcRepo, plain, dstRepo, "1.0.0")
 
 	const wrong = "n0t-the-passw0rd"
 	bad, err := oci.NewSourceWithOptions("oci.upstream", &oci.SourceConfig{
-		Config: oci.Config{Registry: reg.Host, Repository: srcRepo, PlainHTTP: true, Username: reg.Username, Password: wrong},
-		Tags:   oci.TagFilter{Regex: "."},
-	}, nil, oci.Options{MaxRetries: 1})
+		DestinationConfig: oci.DestinationConfig{Registry: reg.Host, Repository: srcRepo, PlainHTTP: true, Username: reg.Username, Password: wrong},
+		Tags:              oci.TagFilter{Regex: "."},
+	}, provreg.Env{}, oci.Options{MaxRetries: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -464,7 +465,7 @@ func TestSourceAuth(t *testing.T) {
 	if strings.Contains(msg, wrong) || strings.Contains(msg, reg.Password) || errors.Is(err, providers.ErrNotFound) {
 		t.Errorf("error quotes a password or claims not found: %s", msg)
 	}
-	_, err = bad.CopyTo(t.Context(), a, newStore(t, plain, oci.Config{}, oci.Options{}))
+	_, err = bad.CopyTo(t.Context(), a, newStore(t, plain, oci.DestinationConfig{}, oci.Options{}))
 	if err == nil || strings.Contains(err.Error(), wrong) || !strings.Contains(err.Error(), reg.Host) {
 		t.Errorf("CopyTo with a wrong source password: %v", err)
 	}
@@ -485,7 +486,7 @@ func TestSourceCopiesPlannedDigest(t *testing.T) {
 	tagAs(t, r, moved, "latest")
 
 	dstRepo := freshRepo()
-	dst := newStore(t, regB, oci.Config{Repository: dstRepo}, oci.Options{})
+	dst := newStore(t, regB, oci.DestinationConfig{Repository: dstRepo}, oci.Options{})
 	got, err := src.CopyTo(t.Context(), a, dst)
 	if err != nil {
 		t.Fatal(err)
@@ -511,7 +512,7 @@ func TestSourceCopiesPlannedDigest(t *testing.T) {
 func TestStoreGraphAndFileKeys(t *testing.T) {
 	reg := testenv.StartRegistry(t, testenv.RegistryOptions{})
 	repo := freshRepo()
-	s := newStore(t, reg, oci.Config{Repository: repo}, oci.Options{})
+	s := newStore(t, reg, oci.DestinationConfig{Repository: repo}, oci.Options{})
 	content := []byte("a file")
 	mustPut(t, s, artifact("a.bin", content), content, providers.PutOptions{})
 	body, _, _ := rawGet(t, reg, repo, "manifests", "a.bin")
@@ -571,7 +572,7 @@ func TestSourceConcurrentCopiesShareBlobs(t *testing.T) {
 		t.Fatalf("listed %d tags, want %d", len(arts), len(tags))
 	}
 	dstRepo := freshRepo()
-	dst := newStore(t, regB, oci.Config{Repository: dstRepo}, oci.Options{})
+	dst := newStore(t, regB, oci.DestinationConfig{Repository: dstRepo}, oci.Options{})
 	var wg sync.WaitGroup
 	errs := make([]error, len(arts))
 	for i, a := range arts {
@@ -637,10 +638,10 @@ func TestSourceListEndlessTagPagination(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			host, pages := tagPages(t, tt.perPage, 0, false)
 			s, err := oci.NewSourceWithOptions("oci.upstream", &oci.SourceConfig{
-				Config:  oci.Config{Registry: host, Repository: "app", PlainHTTP: true},
-				Tags:    oci.TagFilter{Regex: "."},
-				MaxTags: tt.maxTags,
-			}, nil, oci.Options{MaxRetries: 1})
+				DestinationConfig: oci.DestinationConfig{Registry: host, Repository: "app", PlainHTTP: true},
+				Tags:              oci.TagFilter{Regex: "."},
+				MaxTags:           tt.maxTags,
+			}, provreg.Env{}, oci.Options{MaxRetries: 1})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -660,9 +661,9 @@ func TestSourceListEndlessTagPagination(t *testing.T) {
 func TestSourceListIgnoresInvalidTagsWithNote(t *testing.T) {
 	host, _ := tagPages(t, 2, 3, true)
 	s, err := oci.NewSourceWithOptions("oci.upstream", &oci.SourceConfig{
-		Config: oci.Config{Registry: host, Repository: "app", PlainHTTP: true},
-		Tags:   oci.TagFilter{Exact: []string{"1.1.0"}},
-	}, nil, oci.Options{MaxRetries: 1})
+		DestinationConfig: oci.DestinationConfig{Registry: host, Repository: "app", PlainHTTP: true},
+		Tags:              oci.TagFilter{Exact: []string{"1.1.0"}},
+	}, provreg.Env{}, oci.Options{MaxRetries: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

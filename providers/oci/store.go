@@ -28,6 +28,7 @@ import (
 	"github.com/ferry-mirror/ferry/providers"
 	"github.com/ferry-mirror/ferry/providers/httpx"
 	"github.com/ferry-mirror/ferry/providers/internal/keylock"
+	provreg "github.com/ferry-mirror/ferry/providers/registry"
 	"github.com/ferry-mirror/ferry/providers/verify"
 )
 
@@ -80,18 +81,13 @@ var emptyConfigData = []byte("{}")
 type Options struct {
 	// Transport performs single HTTP attempts. If nil, a clone of
 	// http.DefaultTransport is used (without certificate verification when
-	// Config.Insecure). Setting it makes Config.Insecure the transport's
+	// DestinationConfig.Insecure). Setting it makes it the transport's
 	// business.
 	Transport http.RoundTripper
-	// UserAgent is sent with every request when set.
-	UserAgent string
 	// MaxRetries, MinBackoff and MaxBackoff tune the httpx client (zero:
 	// its defaults).
 	MaxRetries             int
 	MinBackoff, MaxBackoff time.Duration
-	// IdleTimeout is the httpx client's body idle-read timeout (zero: its
-	// default).
-	IdleTimeout time.Duration
 }
 
 // Store keeps artifacts in one repository of an OCI registry, or in one per
@@ -107,7 +103,7 @@ type Options struct {
 type Store struct {
 	name string
 	side providers.Side // SideDestination; SideSource for the client inside a Source
-	cfg  *Config
+	cfg  *DestinationConfig
 	log  hclog.Logger
 	host string        // the registry host requests go to ("registry-1.docker.io" for docker.io)
 	http *httpx.Client // anonymous: CheckConsumerAccess
@@ -148,22 +144,22 @@ var (
 	_ providers.Describer       = (*Store)(nil)
 )
 
-// New returns the destination named name ("oci.internal").
-func New(name string, cfg *Config, logger hclog.Logger) (*Store, error) {
-	return NewWithOptions(name, cfg, logger, Options{})
+// NewDestination returns the destination named name ("oci.internal"). It
+// builds its own HTTP client (the registry's TLS settings are its own) from
+// env.UserAgent and env.IdleTimeout; env.HTTP is not used.
+func NewDestination(name string, cfg *DestinationConfig, env provreg.Env) (*Store, error) {
+	return NewDestinationWithOptions(name, cfg, env, Options{})
 }
 
-// NewWithOptions is New with Options.
-func NewWithOptions(name string, cfg *Config, logger hclog.Logger, opts Options) (*Store, error) {
-	return newStore(name, cfg, logger, opts, providers.SideDestination)
+// NewDestinationWithOptions is NewDestination with Options.
+func NewDestinationWithOptions(name string, cfg *DestinationConfig, env provreg.Env, opts Options) (*Store, error) {
+	return newStore(name, cfg, env, opts, providers.SideDestination)
 }
 
 // newStore builds the registry client; side says which end of a transfer it
 // serves, for error messages.
-func newStore(name string, cfg *Config, logger hclog.Logger, opts Options, side providers.Side) (*Store, error) {
-	if logger == nil {
-		logger = hclog.NewNullLogger()
-	}
+func newStore(name string, cfg *DestinationConfig, env provreg.Env, opts Options, side providers.Side) (*Store, error) {
+	logger := env.Log()
 	tmpl, templated, err := parseRepoTemplate(cfg.Repository)
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", side, name, err)
@@ -190,8 +186,8 @@ func newStore(name string, cfg *Config, logger hclog.Logger, opts Options, side 
 		MaxRetries:  opts.MaxRetries,
 		MinBackoff:  opts.MinBackoff,
 		MaxBackoff:  opts.MaxBackoff,
-		IdleTimeout: opts.IdleTimeout,
-		UserAgent:   opts.UserAgent,
+		IdleTimeout: env.IdleTimeout,
+		UserAgent:   env.UserAgent,
 		Transport:   rt,
 	})
 	s := &Store{name: name, side: side, cfg: cfg, log: logger, host: ref.Host(), http: hc}

@@ -27,6 +27,7 @@ import (
 	"github.com/ferry-mirror/ferry/providers/oci"
 	"github.com/ferry-mirror/ferry/providers/providertest"
 	"github.com/ferry-mirror/ferry/providers/providertest/testenv"
+	provreg "github.com/ferry-mirror/ferry/providers/registry"
 )
 
 var repoSeq atomic.Int64
@@ -35,7 +36,7 @@ var repoSeq atomic.Int64
 // in a registry shared by a test's subtests.
 func freshRepo() string { return fmt.Sprintf("ferry-test/repo-%d", repoSeq.Add(1)) }
 
-func newStore(t *testing.T, reg *testenv.Registry, cfg oci.Config, opts oci.Options) *oci.Store {
+func newStore(t *testing.T, reg *testenv.Registry, cfg oci.DestinationConfig, opts oci.Options) *oci.Store {
 	t.Helper()
 	cfg.Registry = reg.Host
 	cfg.PlainHTTP = true
@@ -45,15 +46,15 @@ func newStore(t *testing.T, reg *testenv.Registry, cfg oci.Config, opts oci.Opti
 	if opts.MaxRetries == 0 {
 		opts.MaxRetries = 1
 	}
-	s, err := oci.NewWithOptions("oci.test", &cfg, nil, opts)
+	s, err := oci.NewDestinationWithOptions("oci.test", &cfg, provreg.Env{}, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return s
 }
 
-func creds(reg *testenv.Registry) oci.Config {
-	return oci.Config{Username: reg.Username, Password: reg.Password}
+func creds(reg *testenv.Registry) oci.DestinationConfig {
+	return oci.DestinationConfig{Username: reg.Username, Password: reg.Password}
 }
 
 func artifact(key string, content []byte) providers.Artifact {
@@ -88,7 +89,7 @@ func TestConformance(t *testing.T) {
 		reg := testenv.StartRegistry(t, testenv.RegistryOptions{})
 		providertest.Run(t, providertest.Harness{
 			New: func(t *testing.T) providers.Destination {
-				return newStore(t, reg, oci.Config{Repository: freshRepo() + "/{key.1}"}, oci.Options{})
+				return newStore(t, reg, oci.DestinationConfig{Repository: freshRepo() + "/{key.1}"}, oci.Options{})
 			},
 		})
 	})
@@ -100,7 +101,7 @@ func TestConformance(t *testing.T) {
 func TestRepositoryTemplate(t *testing.T) {
 	reg := testenv.StartRegistry(t, testenv.RegistryOptions{})
 	base := freshRepo()
-	s := newStore(t, reg, oci.Config{Repository: base + "/{key.0}"}, oci.Options{})
+	s := newStore(t, reg, oci.DestinationConfig{Repository: base + "/{key.0}"}, oci.Options{})
 	node := providertest.Content(11, 3000)
 	jdk := providertest.Content(12, 4000)
 	nodeA := artifact("Node/20.11.1/node.tgz", node)
@@ -157,7 +158,7 @@ func TestRepositoryTemplate(t *testing.T) {
 	}
 
 	// A key the template cannot place is an error naming the template.
-	one := newStore(t, reg, oci.Config{Repository: base + "/{key.3}"}, oci.Options{})
+	one := newStore(t, reg, oci.DestinationConfig{Repository: base + "/{key.3}"}, oci.Options{})
 	_, err := one.Stat(t.Context(), "a/b")
 	if err == nil || !strings.Contains(err.Error(), "{key.3}") || errors.Is(err, providers.ErrNotFound) {
 		t.Errorf("Stat of a key with too few segments: %v, want an error naming {key.3}, not ErrNotFound", err)
@@ -187,7 +188,7 @@ func rawManifest(t *testing.T, reg *testenv.Registry, repo, ref string) (body []
 func TestManifestFormatAndDigestStability(t *testing.T) {
 	reg := testenv.StartRegistry(t, testenv.RegistryOptions{})
 	repo := freshRepo()
-	s := newStore(t, reg, oci.Config{Repository: repo}, oci.Options{})
+	s := newStore(t, reg, oci.DestinationConfig{Repository: repo}, oci.Options{})
 	content := providertest.Content(1, 5000)
 	key := "node/20.11.1/" + providertest.SHA256(content).Hex + "/node-v20.11.1-linux-x64.tar.xz"
 	a := artifact(key, content)
@@ -246,7 +247,7 @@ func TestManifestFormatAndDigestStability(t *testing.T) {
 		t.Errorf("tag resolves to %s, but the manifest bytes hash to %x", d1, sum)
 	}
 	// And a second store (another run) produces the same bytes.
-	s2 := newStore(t, reg, oci.Config{Repository: repo}, oci.Options{})
+	s2 := newStore(t, reg, oci.DestinationConfig{Repository: repo}, oci.Options{})
 	mustPut(t, s2, a, content, providers.PutOptions{Overwrite: true})
 	if _, d3, _ := rawManifest(t, reg, repo, oci.Tag(key)); d3 != d1 {
 		t.Errorf("another store's push: %s, want %s", d3, d1)
@@ -290,7 +291,7 @@ func (c *countingTransport) take() map[string]int {
 func TestBlobDedupe(t *testing.T) {
 	reg := testenv.StartRegistry(t, testenv.RegistryOptions{})
 	ct := &countingTransport{}
-	s := newStore(t, reg, oci.Config{}, oci.Options{Transport: ct})
+	s := newStore(t, reg, oci.DestinationConfig{}, oci.Options{Transport: ct})
 	content := providertest.Content(2, 100_000)
 	mustPut(t, s, artifact("a/1.0/file.bin", content), content, providers.PutOptions{})
 	if n := ct.take(); n["PUT upload"] != 2 { // the file and the empty config
@@ -332,7 +333,7 @@ func TestBlobDedupe(t *testing.T) {
 // What a buildpack does: one plain GET of the URL.
 func TestPlainGET(t *testing.T) {
 	reg := testenv.StartRegistry(t, testenv.RegistryOptions{})
-	s := newStore(t, reg, oci.Config{}, oci.Options{})
+	s := newStore(t, reg, oci.DestinationConfig{}, oci.Options{})
 	content := providertest.Content(4, 70_000)
 	a := artifact("jq/1.7.1/jq-linux-amd64", content)
 	mustPut(t, s, a, content, providers.PutOptions{})
@@ -366,7 +367,7 @@ func TestPlainGET(t *testing.T) {
 
 func TestCheckConsumerAccess(t *testing.T) {
 	anon := testenv.StartRegistry(t, testenv.RegistryOptions{})
-	if w := newStore(t, anon, oci.Config{}, oci.Options{}).CheckConsumerAccess(t.Context()); len(w) != 0 {
+	if w := newStore(t, anon, oci.DestinationConfig{}, oci.Options{}).CheckConsumerAccess(t.Context()); len(w) != 0 {
 		t.Errorf("anonymous registry: %q, want no warnings", w)
 	}
 	authed := testenv.StartRegistry(t, testenv.RegistryOptions{Auth: true})
@@ -384,7 +385,7 @@ func TestAuthFailureNamesRegistryNotPassword(t *testing.T) {
 	const wrong = "n0t-the-passw0rd"
 	content := []byte("payload")
 	for _, overwrite := range []bool{false, true} { // with and without the tag check first
-		s := newStore(t, reg, oci.Config{Username: reg.Username, Password: wrong}, oci.Options{})
+		s := newStore(t, reg, oci.DestinationConfig{Username: reg.Username, Password: wrong}, oci.Options{})
 		err := s.Put(t.Context(), artifact("x/y.bin", content), bytes.NewReader(content), providers.PutOptions{Overwrite: overwrite})
 		if err == nil {
 			t.Fatal("Put with a wrong password succeeded")
@@ -407,7 +408,7 @@ func TestAuthFailureNamesRegistryNotPassword(t *testing.T) {
 	}
 	// No credentials at all (and no Docker configuration).
 	t.Setenv("DOCKER_CONFIG", t.TempDir())
-	s := newStore(t, reg, oci.Config{DockerConfig: true}, oci.Options{})
+	s := newStore(t, reg, oci.DestinationConfig{DockerConfig: true}, oci.Options{})
 	_, err := s.Stat(t.Context(), "x/y.bin")
 	if err == nil || !strings.Contains(err.Error(), reg.Host) || !strings.Contains(err.Error(), "no credentials") {
 		t.Errorf("Stat without credentials: %v, want one saying the registry needs credentials", err)
@@ -423,12 +424,12 @@ func TestDockerConfigCredentials(t *testing.T) {
 	}
 	t.Setenv("DOCKER_CONFIG", dir)
 	content := []byte("from docker config")
-	s := newStore(t, reg, oci.Config{DockerConfig: true}, oci.Options{})
+	s := newStore(t, reg, oci.DestinationConfig{DockerConfig: true}, oci.Options{})
 	mustPut(t, s, artifact("d/c.txt", content), content, providers.PutOptions{})
 	if _, err := s.Stat(t.Context(), "d/c.txt"); err != nil {
 		t.Fatal(err)
 	}
-	off := newStore(t, reg, oci.Config{DockerConfig: false}, oci.Options{})
+	off := newStore(t, reg, oci.DestinationConfig{DockerConfig: false}, oci.Options{})
 	if err := off.Put(t.Context(), artifact("d/c.txt", content), bytes.NewReader(content), providers.PutOptions{Overwrite: true}); err == nil {
 		t.Error("Put with docker_config = false and no credentials succeeded")
 	}
@@ -436,7 +437,7 @@ func TestDockerConfigCredentials(t *testing.T) {
 
 func TestUnknownSizeOnlySHA512(t *testing.T) {
 	reg := testenv.StartRegistry(t, testenv.RegistryOptions{})
-	s := newStore(t, reg, oci.Config{}, oci.Options{})
+	s := newStore(t, reg, oci.DestinationConfig{}, oci.Options{})
 	content := providertest.Content(5, 123_457)
 	sum := sha512.Sum512(content)
 	d512 := providers.Digest{Algorithm: providers.SHA512, Hex: hex.EncodeToString(sum[:])}
@@ -470,7 +471,7 @@ func blobExists(t *testing.T, reg *testenv.Registry, hexDigest string) bool {
 
 func TestSameSizeWrongBytesLeaveNothing(t *testing.T) {
 	reg := testenv.StartRegistry(t, testenv.RegistryOptions{})
-	s := newStore(t, reg, oci.Config{}, oci.Options{})
+	s := newStore(t, reg, oci.DestinationConfig{}, oci.Options{})
 	good := providertest.Content(6, 200_000)
 	evil := append([]byte{}, good...)
 	evil[len(evil)-1] ^= 0xff // differs in the very last byte
@@ -490,7 +491,7 @@ func TestSameSizeWrongBytesLeaveNothing(t *testing.T) {
 func TestForeignManifest(t *testing.T) {
 	reg := testenv.StartRegistry(t, testenv.RegistryOptions{})
 	repo := freshRepo()
-	s := newStore(t, reg, oci.Config{Repository: repo}, oci.Options{})
+	s := newStore(t, reg, oci.DestinationConfig{Repository: repo}, oci.Options{})
 	content := []byte("x")
 	mustPut(t, s, artifact("mine.bin", content), content, providers.PutOptions{})
 	// Copy its manifest, changed, under another key's tag.
@@ -548,7 +549,7 @@ func TestRegistryReportsAnotherDigest(t *testing.T) {
 			reg := testenv.StartRegistry(t, testenv.RegistryOptions{})
 			liar := *reg
 			liar.Host = digestLiar(t, reg, part)
-			s := newStore(t, &liar, oci.Config{}, oci.Options{})
+			s := newStore(t, &liar, oci.DestinationConfig{}, oci.Options{})
 			content := []byte("some bytes")
 			err := s.Put(t.Context(), artifact("p/q.bin", content), bytes.NewReader(content), providers.PutOptions{})
 			if err == nil || !strings.Contains(err.Error(), "Docker-Content-Digest") {
@@ -557,7 +558,7 @@ func TestRegistryReportsAnotherDigest(t *testing.T) {
 			t.Log(err)
 			if part == "/blobs/uploads/" {
 				// The tag is written last: nothing may point at the doubtful blob.
-				if _, err := newStore(t, reg, oci.Config{}, oci.Options{}).Stat(t.Context(), "p/q.bin"); !errors.Is(err, providers.ErrNotFound) {
+				if _, err := newStore(t, reg, oci.DestinationConfig{}, oci.Options{}).Stat(t.Context(), "p/q.bin"); !errors.Is(err, providers.ErrNotFound) {
 					t.Errorf("Stat: %v, want ErrNotFound", err)
 				}
 			}
@@ -567,7 +568,7 @@ func TestRegistryReportsAnotherDigest(t *testing.T) {
 
 func TestStatAndDeleteMissingRepository(t *testing.T) {
 	reg := testenv.StartRegistry(t, testenv.RegistryOptions{})
-	s := newStore(t, reg, oci.Config{Repository: "never/pushed"}, oci.Options{})
+	s := newStore(t, reg, oci.DestinationConfig{Repository: "never/pushed"}, oci.Options{})
 	if _, err := s.Stat(context.Background(), "a/b"); !errors.Is(err, providers.ErrNotFound) {
 		t.Errorf("Stat in a missing repository: %v", err)
 	}
@@ -584,7 +585,7 @@ func TestStatAndDeleteMissingRepository(t *testing.T) {
 // Keys that sanitize to the same readable text stay apart.
 func TestSimilarKeysStayApart(t *testing.T) {
 	reg := testenv.StartRegistry(t, testenv.RegistryOptions{})
-	s := newStore(t, reg, oci.Config{}, oci.Options{})
+	s := newStore(t, reg, oci.DestinationConfig{}, oci.Options{})
 	keys := []string{"a/b.bin", "a:b.bin", "a b.bin", "a-b.bin", "a+b.bin"}
 	for i, k := range keys {
 		c := providertest.Content(uint64(50+i), 100+i)
@@ -618,7 +619,7 @@ func TestTLSAndInsecure(t *testing.T) {
 	a := artifact("tls/file.txt", content)
 
 	newTLS := func(insecure bool) *oci.Store {
-		s, err := oci.NewWithOptions("oci.tls", &oci.Config{Registry: host, Repository: freshRepo(), Insecure: insecure}, nil, oci.Options{MaxRetries: 1})
+		s, err := oci.NewDestinationWithOptions("oci.tls", &oci.DestinationConfig{Registry: host, Repository: freshRepo(), Insecure: insecure}, provreg.Env{}, oci.Options{MaxRetries: 1})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -22,6 +22,7 @@ import (
 	"github.com/ferry-mirror/ferry/planner/plan"
 	"github.com/ferry-mirror/ferry/providers"
 	"github.com/ferry-mirror/ferry/providers/dir"
+	"github.com/ferry-mirror/ferry/providers/registry"
 	"github.com/ferry-mirror/ferry/state"
 )
 
@@ -79,7 +80,10 @@ func (a *app) downloadOnly(f *planFlags, cacheDir string) error {
 	if diags.HasErrors() {
 		return silent(ExitError)
 	}
-	cache := dir.New("cache", &dir.Config{Path: cacheDir}, a.logger.Named("cache"))
+	cache, err := dir.NewDestination("cache", &dir.DestinationConfig{Path: cacheDir}, registry.Env{Logger: a.logger.Named("cache")})
+	if err != nil {
+		return err
+	}
 
 	// One fetch per distinct content, whatever the number of mirrors using it.
 	type job struct {

@@ -18,6 +18,7 @@ import (
 	"github.com/ferry-mirror/ferry/planner/inventory"
 	"github.com/ferry-mirror/ferry/planner/plan"
 	"github.com/ferry-mirror/ferry/providers/dir"
+	"github.com/ferry-mirror/ferry/providers/registry"
 )
 
 func (a *app) newApplyCommand() *cobra.Command {
@@ -253,7 +254,11 @@ func (a *app) providersFor(cfg *config.Config, f *planFlags) (*providerSet, erro
 		return nil, err
 	}
 	if f.fromCache != "" {
-		if err := ps.useCache(cfg, f.fromCache, dir.New("cache", &dir.Config{Path: f.fromCache}, a.logger.Named("cache"))); err != nil {
+		cache, err := dir.NewDestination("cache", &dir.DestinationConfig{Path: f.fromCache}, registry.Env{Logger: a.logger.Named("cache")})
+		if err != nil {
+			return nil, &exitError{code: ExitError, err: err}
+		}
+		if err := ps.useCache(cfg, f.fromCache, cache); err != nil {
 			return nil, &exitError{code: ExitError, err: err}
 		}
 	}

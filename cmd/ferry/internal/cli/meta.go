@@ -15,21 +15,17 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/ferry-mirror/ferry/planner/config"
+	"github.com/ferry-mirror/ferry/planner/config/schema"
 	"github.com/ferry-mirror/ferry/providers"
-	"github.com/ferry-mirror/ferry/providers/buildpack"
-	"github.com/ferry-mirror/ferry/providers/dir"
-	"github.com/ferry-mirror/ferry/providers/httpdst"
-	"github.com/ferry-mirror/ferry/providers/httpsrc"
+	"github.com/ferry-mirror/ferry/providers/all"
 	"github.com/ferry-mirror/ferry/providers/httpx"
-	"github.com/ferry-mirror/ferry/providers/npm"
-	"github.com/ferry-mirror/ferry/providers/oci"
+	"github.com/ferry-mirror/ferry/providers/registry"
 	"github.com/ferry-mirror/ferry/state"
 )
 
-// providerTypes are the source and destination types this build accepts.
-func providerTypes() []config.ProviderType {
-	return []config.ProviderType{httpsrc.Type(), buildpack.Type(), dir.Type(), httpdst.Type(), oci.Type(), oci.SourceType(), npm.Type(), npm.SourceType()}
-}
+// providerTypes are the source and destination types this build accepts,
+// for config.Load.
+func providerTypes() []schema.Type { return registry.Schemas(all.Types()) }
 
 // varFlags collects -var and -var-file in command-line order (the order is
 // the precedence).
@@ -202,50 +198,38 @@ type providerSet struct {
 }
 
 func (a *app) buildProviders(cfg *config.Config) (*providerSet, error) {
-	client := httpx.New(httpx.Options{Logger: a.logger.Named("http"), UserAgent: "ferry/" + Version, IdleTimeout: cfg.Settings.HTTPIdleTimeout})
+	types := all.Types()
+	env := registry.Env{
+		HTTP:        httpx.New(httpx.Options{Logger: a.logger.Named("http"), UserAgent: "ferry/" + Version, IdleTimeout: cfg.Settings.HTTPIdleTimeout}),
+		Getenv:      os.Getenv,
+		CacheDir:    a.cacheDir,
+		UserAgent:   "ferry/" + Version,
+		IdleTimeout: cfg.Settings.HTTPIdleTimeout,
+	}
 	ps := &providerSet{sources: map[string]providers.Source{}, destinations: map[string]providers.Destination{}}
 	for addr, s := range cfg.Sources {
-		switch c := s.Settings.(type) {
-		case *httpsrc.Config:
-			ps.sources[addr] = httpsrc.New(addr, c, client, a.logger.Named("source").With("source", addr))
-		case *buildpack.Config:
-			ps.sources[addr] = buildpack.New(addr, c, client, a.logger.Named("source").With("source", addr))
-		case *oci.SourceConfig:
-			s, err := oci.NewSourceWithOptions(addr, c, a.logger.Named("source").With("source", addr), oci.Options{UserAgent: "ferry/" + Version, IdleTimeout: cfg.Settings.HTTPIdleTimeout})
-			if err != nil {
-				return nil, &exitError{code: ExitError, err: err}
-			}
-			ps.sources[addr] = s
-		case *npm.SourceConfig:
-			s, err := npm.NewSource(addr, c, npm.SourceOptions{
-				HTTP: client, Logger: a.logger.Named("source").With("source", addr), Getenv: os.Getenv,
-				CacheDir: a.cacheDir("npm"),
-			})
-			if err != nil {
-				return nil, &exitError{code: ExitError, err: err}
-			}
-			ps.sources[addr] = s
+		t, ok := registry.Find(types, schema.KindSource, s.Type)
+		if !ok {
+			return nil, &exitError{code: ExitError, err: fmt.Errorf("source %s: no source type %q in this build", addr, s.Type)}
 		}
+		env.Logger = a.logger.Named("source").With("source", addr)
+		src, err := t.NewSource(addr, s.Settings, env)
+		if err != nil {
+			return nil, &exitError{code: ExitError, err: err}
+		}
+		ps.sources[addr] = src
 	}
 	for addr, d := range cfg.Destinations {
-		switch c := d.Settings.(type) {
-		case *dir.Config:
-			ps.destinations[addr] = dir.New(addr, c, a.logger.Named("destination").With("destination", addr))
-		case *httpdst.Config:
-			ps.destinations[addr] = httpdst.New(addr, c, client, a.logger.Named("destination").With("destination", addr))
-		case *oci.Config:
-			s, err := oci.NewWithOptions(addr, c, a.logger.Named("destination").With("destination", addr), oci.Options{UserAgent: "ferry/" + Version, IdleTimeout: cfg.Settings.HTTPIdleTimeout})
-			if err != nil {
-				return nil, &exitError{code: ExitError, err: err}
-			}
-			ps.destinations[addr] = s
-		case *npm.DestinationConfig:
-			s, err := npm.New(addr, c, client, a.logger.Named("destination").With("destination", addr), os.Getenv)
-			if err != nil {
-				return nil, &exitError{code: ExitError, err: err}
-			}
-			ps.destinations[addr] = s
+		t, ok := registry.Find(types, schema.KindDestination, d.Type)
+		if !ok {
+			return nil, &exitError{code: ExitError, err: fmt.Errorf("destination %s: no destination type %q in this build", addr, d.Type)}
 		}
+		env.Logger = a.logger.Named("destination").With("destination", addr)
+		dst, err := t.NewDestination(addr, d.Settings, env)
+		if err != nil {
+			return nil, &exitError{code: ExitError, err: err}
+		}
+		ps.destinations[addr] = dst
 	}
 	return ps, nil
 }

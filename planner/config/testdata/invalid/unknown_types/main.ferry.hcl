@@ -6,7 +6,7 @@ destination "s3" "bucket" { # ERROR: Unsupported destination type
   bucket = "x"
 }
 
-destination "http" "wrong_kind" { # ERROR: Unsupported destination type
+destination "buildpack" "wrong_kind" { # ERROR: Unsupported destination type
 }
 
 # References to blocks with an unsupported type are not reported again.

@@ -1,4 +1,4 @@
-package config
+package schema
 
 import (
 	"fmt"
@@ -23,7 +23,7 @@ const SensitiveMark = "sensitive"
 //
 // When a value depends on a variable whose own value was rejected (the
 // variable's error has already been reported), the helpers return an error
-// diagnostic that Load drops again before returning. Callers therefore only
+// diagnostic that the loader drops again (DropConsequences) before returning. Callers therefore only
 // need "if diags.HasErrors() { skip this attribute }" and never report a
 // second, confusing error for the same mistake.
 
@@ -88,12 +88,7 @@ func DecodeInt(attr *hcl.Attribute, ectx *hcl.EvalContext) (int64, hcl.Diagnosti
 		if bf.IsInt() {
 			detail = fmt.Sprintf("The argument %q is too large.", attr.Name)
 		}
-		return 0, append(diags, &hcl.Diagnostic{
-			Severity: hcl.DiagError,
-			Summary:  "Invalid argument value",
-			Detail:   detail,
-			Subject:  attr.Expr.Range().Ptr(),
-		})
+		return 0, append(diags, AttrError(attr, "Invalid argument value", detail))
 	}
 	return n, diags
 }
@@ -124,12 +119,7 @@ func DecodeStringList(attr *hcl.Attribute, ectx *hcl.EvalContext) ([]string, hcl
 	for it := val.ElementIterator(); it.Next(); {
 		_, elem := it.Element()
 		if elem.IsNull() {
-			return nil, append(diags, &hcl.Diagnostic{
-				Severity: hcl.DiagError,
-				Summary:  "Invalid argument value",
-				Detail:   fmt.Sprintf("The argument %q must be a list of strings; null elements are not allowed.", attr.Name),
-				Subject:  attr.Expr.Range().Ptr(),
-			})
+			return nil, append(diags, AttrError(attr, "Invalid argument value", fmt.Sprintf("The argument %q must be a list of strings; null elements are not allowed.", attr.Name)))
 		}
 		out = append(out, elem.AsString())
 	}
@@ -139,13 +129,8 @@ func DecodeStringList(attr *hcl.Attribute, ectx *hcl.EvalContext) ([]string, hcl
 // SensitiveNotAllowed is the diagnostic for a sensitive value in an argument
 // that is shown in plans or stored in state.
 func SensitiveNotAllowed(attr *hcl.Attribute) *hcl.Diagnostic {
-	return &hcl.Diagnostic{
-		Severity: hcl.DiagError,
-		Summary:  "Sensitive value not allowed",
-		Detail: fmt.Sprintf("The argument %q is shown in plans and stored in state, so it must not be "+
-			"derived from a sensitive variable or the sensitive() function.", attr.Name),
-		Subject: attr.Expr.Range().Ptr(),
-	}
+	return AttrError(attr, "Sensitive value not allowed", fmt.Sprintf("The argument %q is shown in plans and stored in state, so it must not be "+
+		"derived from a sensitive variable or the sensitive() function.", attr.Name))
 }
 
 // decodeAs evaluates attr, strips its marks and converts it to ty. The
@@ -158,23 +143,13 @@ func decodeAs(attr *hcl.Attribute, ectx *hcl.EvalContext, ty cty.Type) (cty.Valu
 	val, marks := val.UnmarkDeep()
 	sensitive := marks.Has(SensitiveMark)
 	if val.IsNull() {
-		return cty.DynamicVal, sensitive, append(diags, &hcl.Diagnostic{
-			Severity: hcl.DiagError,
-			Summary:  "Invalid argument value",
-			Detail:   fmt.Sprintf("The argument %q must not be null; remove it to use the default.", attr.Name),
-			Subject:  attr.Expr.Range().Ptr(),
-		})
+		return cty.DynamicVal, sensitive, append(diags, AttrError(attr, "Invalid argument value", fmt.Sprintf("The argument %q must not be null; remove it to use the default.", attr.Name)))
 	}
 	conv, err := convert.Convert(val, ty)
 	if err != nil {
 		// cty conversion errors name the expected type, never the value,
 		// so they are safe to show for sensitive values too.
-		return cty.DynamicVal, sensitive, append(diags, &hcl.Diagnostic{
-			Severity: hcl.DiagError,
-			Summary:  "Incorrect attribute value type",
-			Detail:   fmt.Sprintf("Inappropriate value for argument %q: %s.", attr.Name, err),
-			Subject:  attr.Expr.Range().Ptr(),
-		})
+		return cty.DynamicVal, sensitive, append(diags, AttrError(attr, "Incorrect attribute value type", fmt.Sprintf("Inappropriate value for argument %q: %s.", attr.Name, err)))
 	}
 	return conv, sensitive, diags
 }
@@ -200,7 +175,7 @@ func checkVarReferences(expr hcl.Expression, ectx *hcl.EvalContext) hcl.Diagnost
 		}
 		slices.Sort(names)
 		detail := fmt.Sprintf("An input variable named %q has not been declared.", step.Name)
-		if s := nameSuggestion(step.Name, names); s != "" {
+		if s := NameSuggestion(step.Name, names); s != "" {
 			detail += fmt.Sprintf(" Did you mean var.%s?", s)
 		} else {
 			detail += fmt.Sprintf(" Declare it with a variable %q {} block.", step.Name)
@@ -238,9 +213,11 @@ func dependsOnInvalid(rng hcl.Range) *hcl.Diagnostic {
 	}
 }
 
-// dropConsequences removes the diagnostics tagged causedByInvalidValue, as
-// long as another error remains to explain them.
-func dropConsequences(diags hcl.Diagnostics) hcl.Diagnostics {
+// DropConsequences removes the diagnostics that only repeat an error
+// reported elsewhere (a value depending on a rejected variable), as long as
+// another error remains to explain them. The loader calls it once on all of
+// its diagnostics.
+func DropConsequences(diags hcl.Diagnostics) hcl.Diagnostics {
 	var out hcl.Diagnostics
 	explained := false
 	for _, d := range diags {
@@ -274,12 +251,7 @@ func DecodeCount(attr *hcl.Attribute, ectx *hcl.EvalContext, min, max int64, mea
 	if n > max {
 		bound = fmt.Sprintf("at most %d", max)
 	}
-	return 0, false, append(diags, &hcl.Diagnostic{
-		Severity: hcl.DiagError,
-		Summary:  "Invalid " + attr.Name,
-		Detail:   fmt.Sprintf("%s; it must be %s, not %d.", meaning, bound, n),
-		Subject:  attr.Expr.Range().Ptr(),
-	})
+	return 0, false, append(diags, AttrError(attr, "Invalid "+attr.Name, fmt.Sprintf("%s; it must be %s, not %d.", meaning, bound, n)))
 }
 
 // Credentials are what a block's username, password and token arguments

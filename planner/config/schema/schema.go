@@ -1,0 +1,55 @@
+// Package schema is the decode vocabulary shared by the config loader and
+// the provider decoders: provider types, the decode environment, the
+// attribute helpers and sensitive marks. It imports only hcl, cty and the
+// standard library, so providers can decode their own blocks without
+// seeing the loader, the config model or each other.
+package schema
+
+import (
+	"github.com/hashicorp/hcl/v2"
+)
+
+// Kind tells sources from destinations.
+type Kind string
+
+const (
+	KindSource      Kind = "source"
+	KindDestination Kind = "destination"
+)
+
+// Type is one source or destination type the config language accepts.
+// Decode turns the block body into the provider's own settings (e.g.
+// *httpsrc.SourceConfig), reporting ranged diagnostics. Sensitive values
+// keep their marks in ectx; use the helpers in this package to read them.
+type Type struct {
+	Kind   Kind
+	Name   string // "http", "dir", …
+	Decode func(body hcl.Body, ectx *hcl.EvalContext, env DecodeEnv) (any, hcl.Diagnostics)
+	// VersionOrder is a source type's version order (negative, zero or
+	// positive as a is older than, the same version as, or newer than b),
+	// which retention's keep_last ranks by: the ecosystem's own, declared
+	// by the provider package (its CompareVersions). nil means
+	// retention.CompareVersions (plain). Destination types leave it nil.
+	VersionOrder func(a, b string) int
+}
+
+// DecodeEnv is what a provider decoder may need from the loader.
+type DecodeEnv struct {
+	// Dir is the absolute config directory; relative paths resolve against it.
+	Dir string
+	// Address is the block's address, e.g. "source.http.tools".
+	Address string
+	// DeclRange is the block header's range, for diagnostics about the block itself.
+	DeclRange hcl.Range
+}
+
+// AttrError is the error diagnostic about attr's value: Subject is the
+// attribute's expression, so the user sees the value that is wrong.
+func AttrError(attr *hcl.Attribute, summary, detail string) *hcl.Diagnostic {
+	return &hcl.Diagnostic{
+		Severity: hcl.DiagError,
+		Summary:  summary,
+		Detail:   detail,
+		Subject:  attr.Expr.Range().Ptr(),
+	}
+}
