@@ -37,6 +37,7 @@ var sourceCapabilities = []capability{
 	capOf[providers.FeedFollower]("FeedFollower", false),
 	capOf[providers.Offliner]("Offliner", false),
 	capOf[providers.Describer]("Describer", false),
+	capOf[providers.Publisher]("Publisher", false),
 	capOf[interface{ Notes() []string }]("Notes", false),
 }
 

@@ -24,7 +24,6 @@ import (
 	"github.com/ferry-mirror/ferry/planner/inventory"
 	"github.com/ferry-mirror/ferry/planner/plan"
 	"github.com/ferry-mirror/ferry/providers"
-	"github.com/ferry-mirror/ferry/providers/buildpack"
 	"github.com/ferry-mirror/ferry/providers/dir"
 	"github.com/ferry-mirror/ferry/providers/registry"
 	"github.com/ferry-mirror/ferry/state"
@@ -74,7 +73,7 @@ func (a *app) downloadOnly(f *planFlags, cacheDir string) error {
 		return &exitError{code: ExitError, err: err}
 	}
 	// Consumer outputs need destination URLs, which do not matter here.
-	inv.Rewrites = nil
+	inv.Outputs = nil
 	for _, m := range cfg.Mirrors {
 		m := *m
 		m.Rewrite, m.Bindings = nil, nil
@@ -331,20 +330,6 @@ func (s *cachedSource) Notes() []string {
 	return nil
 }
 
-// cachedDocSource is a cachedSource whose source has a document (a
-// buildpack.toml) that rewrites and bindings edit; it passes through. Only
-// such sources may offer Document: the inventory takes any source that does
-// for one with a document.
-type cachedDocSource struct{ *cachedSource }
-
-func (s cachedDocSource) Document() (*buildpack.Document, error) {
-	return s.inner.(documenter).Document()
-}
-
-type documenter interface {
-	Document() (*buildpack.Document, error)
-}
-
 // checkOffline reports every mirror whose source cannot cross an air gap
 // (it is no providers.Offliner), naming the mirror.
 func checkOffline(cfg *config.Config, ps *providerSet) error {
@@ -391,12 +376,7 @@ func (ps *providerSet) useCache(ctx context.Context, cfg *config.Config, cacheDi
 			errs = append(errs, err)
 			continue
 		}
-		c := &cachedSource{inner: off, cache: cache, dir: cacheDir}
-		if _, ok := off.(documenter); ok {
-			ps.sources[addr] = cachedDocSource{c}
-		} else {
-			ps.sources[addr] = c
-		}
+		ps.sources[addr] = &cachedSource{inner: off, cache: cache, dir: cacheDir}
 	}
 	return errors.Join(errs...)
 }
