@@ -330,6 +330,22 @@ func (s *cachedSource) Notes() []string {
 	return nil
 }
 
+// idleSource stands, on the inner side of an air gap, for a source no
+// mirror reads (a removed mirror's, kept in the configuration): its
+// capabilities still tell how its objects are compared at a destination
+// (a graph by StatGraph), but it is never listed or fetched.
+type idleSource struct{ inner providers.Source }
+
+var errIdle = errors.New("no mirror reads this source; it is not read from an air-gap cache")
+
+func (s idleSource) Unwrap() providers.Source { return s.inner }
+
+func (s idleSource) List(context.Context, func(providers.Artifact) error) error { return errIdle }
+
+func (s idleSource) Fetch(context.Context, providers.Artifact) (io.ReadCloser, error) {
+	return nil, errIdle
+}
+
 // checkOffline reports every mirror whose source cannot cross an air gap
 // (it is no providers.Offliner), naming the mirror.
 func checkOffline(cfg *config.Config, ps *providerSet) error {
@@ -348,8 +364,8 @@ func checkOffline(cfg *config.Config, ps *providerSet) error {
 }
 
 // useCache replaces every source a mirror reads with its offline version
-// over the cache at cacheDir, after checking that each can work so. Sources
-// no mirror reads are dropped: nothing may reach an upstream.
+// over the cache at cacheDir, after checking that each can work so, and
+// every other source with an idleSource: nothing may reach an upstream.
 func (ps *providerSet) useCache(ctx context.Context, cfg *config.Config, cacheDir string, cache *dir.Store) error {
 	if err := checkOffline(cfg, ps); err != nil {
 		return err
@@ -362,7 +378,7 @@ func (ps *providerSet) useCache(ctx context.Context, cfg *config.Config, cacheDi
 	for _, addr := range slices.Sorted(maps.Keys(ps.sources)) {
 		s := ps.sources[addr]
 		if !used[addr] {
-			delete(ps.sources, addr)
+			ps.sources[addr] = idleSource{s}
 			continue
 		}
 		o, _ := providers.As[providers.Offliner](s)

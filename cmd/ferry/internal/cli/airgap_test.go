@@ -125,3 +125,51 @@ mirror "images" {
 		t.Errorf("%d sources wrapped, want 4", len(ps.sources))
 	}
 }
+
+// TestIdleSourceIsNeverRead: a source no mirror reads stays, on the inner
+// side, only for how its objects compare (an oci graph), and is never
+// listed or fetched.
+func TestIdleSourceIsNeverRead(t *testing.T) {
+	d := t.TempDir()
+	if err := os.WriteFile(filepath.Join(d, "main.ferry.hcl"), []byte(`
+source "oci" "images" {
+  registry   = "127.0.0.1:1"
+  repository = "app"
+  plain_http = true
+  tags {
+    exact = ["1.0"]
+  }
+}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, diags := config.Load(config.LoadOptions{Dir: d, Types: registry.Schemas(all.Types())})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	a := &app{ctx: context.Background(), logger: hclog.NewNullLogger(), env: []string{"FERRY_CACHE_DIR=" + t.TempDir()}}
+	ps, err := a.buildProviders(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	online := ps.sources["oci.images"]
+	cacheDir := t.TempDir()
+	cache, err := dir.NewDestination("cache", &dir.DestinationConfig{Path: cacheDir}, registry.Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ps.useCache(t.Context(), cfg, cacheDir, cache); err != nil {
+		t.Fatal(err)
+	}
+	idle := ps.sources["oci.images"]
+	if err := idle.List(t.Context(), func(providers.Artifact) error { return nil }); err == nil {
+		t.Error("an idle source listed")
+	}
+	if _, err := idle.Fetch(t.Context(), providers.Artifact{Key: "1.0"}); err == nil {
+		t.Error("an idle source fetched")
+	}
+	if _, ok := providers.As[providers.Copier](idle); !ok {
+		t.Error("an idle oci source no longer tells that its objects are graphs")
+	}
+	providertest.CheckWrapper(t, idle, online)
+}
