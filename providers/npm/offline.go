@@ -22,6 +22,9 @@ var _ providers.Offliner = (*Source)(nil)
 // documents the offline source lists, selects versions and dependencies,
 // and serves dist-tags and version documents exactly as the online one did.
 type offlineListing struct {
+	// Packages are the configured names and scope patterns the listing
+	// was made for; the offline source refuses a listing made for others.
+	Packages  []string                    `json:"packages"`
 	Names     []string                    `json:"names"`
 	Documents map[string]providers.Digest `json:"documents"`
 	Missing   []string                    `json:"missing,omitempty"`
@@ -44,7 +47,7 @@ func (s *Source) Snapshot(ctx context.Context, _, _ []providers.Artifact, blobs 
 	if names == nil {
 		return nil, s.opErr("snapshot", "", errors.New("nothing listed yet"))
 	}
-	l := offlineListing{Names: names, Documents: map[string]providers.Digest{}}
+	l := offlineListing{Packages: s.cfg.Packages, Names: names, Documents: map[string]providers.Digest{}}
 	for name, e := range s.docs.entries() {
 		switch {
 		case errors.Is(e.err, providers.ErrNotFound):
@@ -81,6 +84,10 @@ func (s *Source) Offline(listing []byte, blobs providers.Blobs) (providers.Sourc
 	if err := json.Unmarshal(listing, &l); err != nil {
 		return nil, fmt.Errorf("source %s: unreadable listing in the cache: %w", s.name, err)
 	}
+	if !slices.Equal(l.Packages, s.cfg.Packages) {
+		return nil, fmt.Errorf("source %s: the cache was filled for packages %q, the configuration selects %q: run ferry apply -download-only with this configuration on the connected side",
+			s.name, l.Packages, s.cfg.Packages)
+	}
 	off := &Source{
 		name: s.name, cfg: s.cfg, log: s.log, def: s.def, scopes: s.scopes, sel: s.sel,
 		offline: &offlineDocs{listing: l, blobs: blobs},
@@ -95,7 +102,8 @@ func (s *Source) readOffline(ctx context.Context, name string) (*packument, erro
 	}
 	d, ok := s.offline.listing.Documents[name]
 	if !ok {
-		return nil, fmt.Errorf("package %s: its document is not in the cache (the configuration selects more than when the cache was filled: run ferry apply -download-only again): %w", name, providers.ErrNotFound)
+		// Not ErrNotFound: that would read as a package removed upstream.
+		return nil, fmt.Errorf("package %s: its document is not in the cache (the configuration selects more than when the cache was filled): run ferry apply -download-only again", name)
 	}
 	body, err := verify.ReadBlob(ctx, s.offline.blobs, d, maxPackumentBytes)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -126,6 +127,38 @@ func TestOfflineSourceListsAsOnline(t *testing.T) {
 
 	if _, err := src.Offline(nil, blobs); err == nil {
 		t.Error("Offline without a listing succeeded")
+	}
+	// A listing made for another selection is refused, and a package
+	// whose document the cache lacks fails the listing: it must not read
+	// as removed upstream.
+	other := *cfg
+	other.Packages = []string{"left-pad"}
+	narrower, err := npm.NewSource("npm.up", &other, provreg.Env{HTTP: client(), Getenv: noEnv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := narrower.Offline(listing, blobs); err == nil || !strings.Contains(err.Error(), "download-only") {
+		t.Errorf("Offline for other packages: %v", err)
+	}
+	var raw map[string]any
+	if err := json.Unmarshal(listing, &raw); err != nil {
+		t.Fatal(err)
+	}
+	delete(raw["documents"].(map[string]any), "left-pad")
+	lacking, err := json.Marshal(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	offLacking, err := src.Offline(lacking, blobs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := offLacking.List(t.Context(), func(providers.Artifact) error { return nil }); err == nil || errors.Is(err, providers.ErrNotFound) ||
+		!strings.Contains(err.Error(), "left-pad: its document is not in the cache") {
+		t.Errorf("List with a document missing from the cache: %v, want it named, and not as removed upstream", err)
+	}
+	if requests.Load() != sent {
+		t.Error("the offline source contacted the registry")
 	}
 	blobs.Corrupt()
 	damaged, err := src.Offline(listing, blobs)

@@ -72,6 +72,20 @@ func TestOfflineSourceCopiesFromBlobs(t *testing.T) {
 	if diff := cmp.Diff(listed, offListed); diff != "" {
 		t.Errorf("offline listing (-online +offline):\n%s", diff)
 	}
+	// The inner side's configuration selects again among the recorded tags.
+	narrow := newSource(t, &viaGate, "app", oci.TagFilter{Exact: []string{"2.0"}}, oci.Options{})
+	offNarrow, err := narrow.Offline(listing, blobs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var narrowed []string
+	if err := offNarrow.List(t.Context(), func(a providers.Artifact) error { narrowed = append(narrowed, a.Key); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"2.0"}, narrowed); diff != "" {
+		t.Errorf("offline listing with a narrower selection (-want +got):\n%s", diff)
+	}
+
 	dst := newStore(t, regB, oci.DestinationConfig{Repository: "mirror/app"}, oci.Options{})
 	for _, a := range offListed {
 		got, err := off.(providers.Copier).CopyTo(t.Context(), a, dst)

@@ -182,7 +182,20 @@ func (s *Source) origin(tag string) string {
 // graph is not walked at plan time.
 func (s *Source) List(ctx context.Context, fn func(providers.Artifact) error) error {
 	if s.offline != nil {
+		// The recorded tags, selected again by this side's configuration
+		// (a narrower selection applies; tags the cache lacks cannot).
+		var tags []string
 		for _, a := range s.offline.listing.Artifacts {
+			tags = append(tags, a.Key)
+		}
+		keep := map[string]bool{}
+		for _, t := range s.sel.selectTags(tags) {
+			keep[t] = true
+		}
+		for _, a := range s.offline.listing.Artifacts {
+			if !keep[a.Key] {
+				continue
+			}
 			if err := fn(a); err != nil {
 				return err
 			}
