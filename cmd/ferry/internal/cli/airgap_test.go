@@ -98,7 +98,7 @@ mirror "images" {
 	}
 	// Empty listings, as a -download-only of an empty selection stores.
 	for addr, listing := range map[string]string{
-		"npm.public": `{"names":[],"documents":{}}`,
+		"npm.public": `{"packages":["left-pad"],"names":[],"documents":{}}`,
 		"oci.images": `{"artifacts":[],"roots":{}}`,
 	} {
 		if err := writeListing(t.Context(), cache, addr, []byte(listing)); err != nil {
