@@ -57,7 +57,7 @@ func decodeMirror(blocks hcl.Blocks, ectx *hcl.EvalContext, env schema.DecodeEnv
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
 				Summary:  fmt.Sprintf("Duplicate %s block", kind),
-				Detail:   fmt.Sprintf("A %s block for %s was already declared at %s. A mirror has at most one %s block.", kind, env.Address, of[0].DefRange, kind),
+				Detail:   fmt.Sprintf("A %s block for mirror %q was already declared at %s. A mirror has at most one %s block.", kind, strings.TrimPrefix(env.Address, "mirror."), of[0].DefRange, kind),
 				Subject:  b.DefRange.Ptr(),
 			})
 		}
