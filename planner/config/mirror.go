@@ -162,7 +162,7 @@ func notTaken(m *Mirror, b *hcl.Block, src, dst, owner *schema.Type, types []sch
 	kinds := map[schema.Kind]bool{}
 	for _, t := range types {
 		i := slices.IndexFunc(t.MirrorBlocks, func(mb schema.MirrorBlock) bool { return mb.Name == b.Type })
-		if i < 0 || t.Decode == nil {
+		if i < 0 {
 			continue
 		}
 		if decl.Name == "" {
