@@ -65,13 +65,12 @@ func (b *builder) outputPlanner(m *config.Mirror, side providers.Side) (provider
 	return op, ok
 }
 
-// outputRange is where a diagnostic about m's block is shown.
+// outputRange is where a diagnostic about m's block of type block (a
+// providers.OutputError's Block) is shown: that block's header when the
+// mirror holds one, else the mirror's.
 func outputRange(m *config.Mirror, block string) *hcl.Range {
-	switch {
-	case block == "rewrite" && m.Rewrite != nil:
-		return m.Rewrite.DeclRange.Ptr()
-	case block == "bindings" && m.Bindings != nil:
-		return m.Bindings.DeclRange.Ptr()
+	if r := m.Outputs.Range(block); r != nil {
+		return r
 	}
 	return m.DeclRange.Ptr()
 }
@@ -82,16 +81,12 @@ func outputRange(m *config.Mirror, block string) *hcl.Range {
 func (b *builder) planOutputs(m *config.Mirror, p *plan.Plan) hcl.Diagnostics {
 	in, ok := b.inv.Outputs[m.Name]
 	if !ok {
-		if m.Rewrite != nil || m.Bindings != nil {
-			block := "rewrite"
-			if m.Rewrite == nil {
-				block = "bindings"
-			}
+		if m.Outputs != nil && len(m.Outputs.Blocks) > 0 {
 			return hcl.Diagnostics{{
 				Severity: hcl.DiagError,
 				Summary:  "Consumer outputs not inventoried",
 				Detail:   fmt.Sprintf("The inventory has no consumer outputs of mirror %q.", m.Name),
-				Subject:  outputRange(m, block),
+				Subject:  m.Outputs.Blocks[0].DeclRange.Ptr(),
 			}}
 		}
 		return nil

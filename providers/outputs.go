@@ -51,13 +51,11 @@ type OutputRequest struct {
 	// Dir is the configuration directory; paths shown in a plan are
 	// relative to it when they lie below it.
 	Dir string
-	// Rewrite is the absolute path of the mirror's rewrite output ("" when
-	// the mirror has no rewrite block); RewriteSources its sources flag.
-	Rewrite        string
-	RewriteSources bool
-	// Bindings is the absolute path of the mirror's binding directory (""
-	// when the mirror has no bindings block).
-	Bindings string
+	// Settings are the mirror's settings for the outputs: what the
+	// DecodeMirror of this provider's type returned from the blocks it
+	// declares for mirrors (schema.Type.MirrorBlocks); nil when the mirror
+	// holds none.
+	Settings any
 	// Listed is what the source listed for the mirror; Owned what the state
 	// records the mirror owns.
 	Listed []Artifact
@@ -152,8 +150,8 @@ type Output struct {
 }
 
 // OutputError is a PlanOutputs error the plan shows as a diagnostic on the
-// mirror's Block block (its rewrite or bindings block; the mirror itself
-// when it has none).
+// mirror's block of type Block (one its type declares for mirrors; the
+// mirror itself when it holds none).
 type OutputError struct {
 	Block   string
 	Summary string

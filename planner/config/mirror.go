@@ -3,7 +3,6 @@ package config
 import (
 	"fmt"
 	"math"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -15,22 +14,27 @@ import (
 	"github.com/ferry-mirror/ferry/planner/config/schema"
 )
 
-func mirrorSchema() *hcl.BodySchema {
-	return &hcl.BodySchema{
+// mirrorSchema declares, besides retention, every block an accepted type
+// declares for mirrors, so that a block the mirror's own types do not take
+// gets a diagnostic naming the types that do, rather than HCL's
+// "Unsupported block type".
+func mirrorSchema(types []schema.Type) *hcl.BodySchema {
+	s := &hcl.BodySchema{
 		Attributes: []hcl.AttributeSchema{
 			{Name: "from", Required: true},
 			{Name: "to", Required: true},
 			{Name: "on_upstream_removed"},
 		},
-		Blocks: []hcl.BlockHeaderSchema{{Type: "retention"}, {Type: "rewrite"}, {Type: "bindings"}},
+		Blocks: []hcl.BlockHeaderSchema{{Type: "retention"}},
 	}
-}
-
-func rewriteSchema() *hcl.BodySchema {
-	return &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
-		{Name: "output", Required: true},
-		{Name: "sources"},
-	}}
+	for _, t := range types {
+		for _, mb := range t.MirrorBlocks {
+			if !slices.ContainsFunc(s.Blocks, func(h hcl.BlockHeaderSchema) bool { return h.Type == mb.Name }) {
+				s.Blocks = append(s.Blocks, hcl.BlockHeaderSchema{Type: mb.Name})
+			}
+		}
+	}
+	return s
 }
 
 func retentionSchema() *hcl.BodySchema {
@@ -63,7 +67,7 @@ func decodeMirror(b *hcl.Block, ectx *hcl.EvalContext, declared map[schema.Kind]
 			Subject: b.LabelRanges[0].Ptr(),
 		})
 	}
-	content, moreDiags := b.Body.Content(mirrorSchema())
+	content, moreDiags := b.Body.Content(mirrorSchema(types))
 	diags = append(diags, moreDiags...)
 
 	if attr := content.Attributes["from"]; attr != nil {
@@ -106,41 +110,95 @@ func decodeMirror(b *hcl.Block, ectx *hcl.EvalContext, declared map[schema.Kind]
 		seen = rb.DefRange.Ptr()
 		diags = append(diags, decodeRetention(rb, ectx, &m.Retention)...)
 	}
-	// rewrite and bindings point a source's consumer outputs (a
-	// buildpack.toml) at the mirror: at most one of each, and only when the
-	// mirror's source type provides consumer outputs.
-	outputBlock := func(kind, summary, what string) *hcl.Block {
-		blocks := content.Blocks.OfType(kind)
-		for _, b := range blocks[min(1, len(blocks)):] {
-			diags = append(diags, duplicate(kind, fmt.Sprintf("A %s block for mirror %q", kind, m.Name), blocks[0].DefRange, b,
-				fmt.Sprintf("A mirror has at most one %s block.", kind)))
-		}
-		if len(blocks) == 0 {
-			return nil
-		}
-		if srcType != nil && !srcType.Provides.Has(schema.ConsumerOutputs) {
-			diags = append(diags, &hcl.Diagnostic{
-				Severity: hcl.DiagError,
-				Summary:  summary,
-				Detail: fmt.Sprintf("A %s block %s, so the mirror's source must provide consumer outputs; mirror %q reads from %s, and a source %q provides none.%s",
-					kind, what, m.Name, m.From, srcType.Name, providedBy(types, schema.KindSource, schema.ConsumerOutputs)),
-				Subject: blocks[0].DefRange.Ptr(),
-			})
-			return nil
-		}
-		return blocks[0]
-	}
-	if b := outputBlock("rewrite", "Rewrite needs a source with consumer outputs", "points a buildpack.toml's dependency uris at the mirror"); b != nil {
-		rw, moreDiags := decodeRewrite(b, ectx, dir)
-		diags = append(diags, moreDiags...)
-		m.Rewrite = rw
-	}
-	if b := outputBlock("bindings", "Bindings need a source with consumer outputs", "maps buildpack dependency checksums to the mirror"); b != nil {
-		bd, moreDiags := decodeBindings(b, ectx, dir)
-		diags = append(diags, moreDiags...)
-		m.Bindings = bd
-	}
+	diags = append(diags, decodeMirrorBlocks(m, content.Blocks, ectx, srcType, dstType, types, dir)...)
 	return m, diags
+}
+
+// decodeMirrorBlocks decodes a mirror's blocks other than retention: the
+// settings of its consumer outputs, which belong to its source's type when
+// that declares mirror blocks, else to its destination's. Blocks the owner
+// declares go to its DecodeMirror, the result to m.Outputs; any other is an
+// error at the block. Nothing is judged while either type is unknown (Load
+// reports that).
+func decodeMirrorBlocks(m *Mirror, blocks hcl.Blocks, ectx *hcl.EvalContext, src, dst *schema.Type, types []schema.Type, dir string) hcl.Diagnostics {
+	if src == nil || dst == nil {
+		return nil
+	}
+	var owner *schema.Type
+	for _, t := range []*schema.Type{src, dst} {
+		if len(t.MirrorBlocks) > 0 && t.DecodeMirror != nil {
+			owner = t
+			break
+		}
+	}
+	var diags hcl.Diagnostics
+	var owned hcl.Blocks
+	for _, b := range blocks {
+		switch {
+		case b.Type == "retention":
+		case owner != nil && slices.ContainsFunc(owner.MirrorBlocks, func(mb schema.MirrorBlock) bool { return mb.Name == b.Type }):
+			owned = append(owned, b)
+		default:
+			diags = append(diags, notTaken(m, b, src, dst, owner, types))
+		}
+	}
+	if len(owned) == 0 {
+		return diags
+	}
+	settings, moreDiags := owner.DecodeMirror(owned, ectx, schema.DecodeEnv{Dir: dir, Address: "mirror." + m.Name, DeclRange: m.DeclRange})
+	diags = append(diags, moreDiags...)
+	m.Outputs = &MirrorOutputs{Side: owner.Kind, Settings: settings}
+	for _, b := range owned {
+		m.Outputs.Blocks = append(m.Outputs.Blocks, BlockRange{Type: b.Type, DeclRange: b.DefRange})
+	}
+	return diags
+}
+
+// notTaken is the diagnostic for block b in mirror m, declared by some
+// accepted type but not by the owner of m's consumer outputs.
+func notTaken(m *Mirror, b *hcl.Block, src, dst, owner *schema.Type, types []schema.Type) *hcl.Diagnostic {
+	var decl schema.MirrorBlock
+	var takers []string
+	kinds := map[schema.Kind]bool{}
+	for _, t := range types {
+		i := slices.IndexFunc(t.MirrorBlocks, func(mb schema.MirrorBlock) bool { return mb.Name == b.Type })
+		if i < 0 {
+			continue
+		}
+		if decl.Name == "" {
+			decl = t.MirrorBlocks[i]
+		}
+		if taker := fmt.Sprintf("%s %q", t.Kind, t.Name); !slices.Contains(takers, taker) {
+			takers = append(takers, taker)
+		}
+		kinds[t.Kind] = true
+	}
+	slices.Sort(takers)
+	side := "source or destination"
+	if len(kinds) == 1 {
+		for k := range kinds {
+			side = string(k)
+		}
+	}
+	summary := decl.Summary
+	if summary == "" {
+		summary = fmt.Sprintf("A %s block needs a %s that takes it", b.Type, side)
+	}
+	purpose := ""
+	if decl.Purpose != "" {
+		purpose = " " + decl.Purpose
+	}
+	why := fmt.Sprintf("mirror %q reads from %s and writes to %s, and neither a source %q nor a destination %q takes one", m.Name, m.From, m.To, src.Name, dst.Name)
+	if owner != nil {
+		why = fmt.Sprintf("the consumer outputs of mirror %q belong to its %s %s, and a %s %q takes no %s block", m.Name, owner.Kind, map[schema.Kind]string{schema.KindSource: m.From, schema.KindDestination: m.To}[owner.Kind], owner.Kind, owner.Name, b.Type)
+	}
+	return &hcl.Diagnostic{
+		Severity: hcl.DiagError,
+		Summary:  summary,
+		Detail: fmt.Sprintf("A %s block%s, so the mirror's %s must provide consumer outputs that take it; %s. Types that take it: %s.",
+			b.Type, purpose, side, why, strings.Join(takers, ", ")),
+		Subject: b.DefRange.Ptr(),
+	}
 }
 
 // typeOf is the accepted type of the provider at addr ("TYPE.NAME"), or nil
@@ -202,56 +260,6 @@ func providedBy(types []schema.Type, kind schema.Kind, c schema.Capabilities) st
 	}
 	slices.Sort(names)
 	return fmt.Sprintf(" %s types that provide %s: %s.", strings.ToUpper(string(kind[:1]))+string(kind[1:]), c, quotedList(names))
-}
-
-func decodeBindings(b *hcl.Block, ectx *hcl.EvalContext, dir string) (*Bindings, hcl.Diagnostics) {
-	bd := &Bindings{DeclRange: b.DefRange}
-	content, diags := b.Body.Content(&hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "path", Required: true}}})
-	if attr := content.Attributes["path"]; attr != nil {
-		written, path, ok, moreDiags := decodePath(attr, ectx, dir, "Empty bindings path",
-			"path is the binding directory ferry writes (a type file and one file per dependency checksum).")
-		diags = append(diags, moreDiags...)
-		if ok {
-			bd.PathAsWritten, bd.Path = written, path
-		}
-	}
-	return bd, diags
-}
-
-// decodePath reads a non-blank path argument, resolved against dir when
-// relative and cleaned; a blank one is an error with summary and detail.
-func decodePath(attr *hcl.Attribute, ectx *hcl.EvalContext, dir, summary, detail string) (written, path string, ok bool, diags hcl.Diagnostics) {
-	s, diags := schema.DecodePlainString(attr, ectx)
-	switch {
-	case diags.HasErrors():
-		return "", "", false, diags
-	case strings.TrimSpace(s) == "":
-		return "", "", false, append(diags, schema.AttrError(attr, summary, detail))
-	}
-	path = s
-	if !filepath.IsAbs(path) {
-		path = filepath.Join(dir, path)
-	}
-	return s, filepath.Clean(path), true, diags
-}
-
-func decodeRewrite(b *hcl.Block, ectx *hcl.EvalContext, dir string) (*Rewrite, hcl.Diagnostics) {
-	rw := &Rewrite{DeclRange: b.DefRange}
-	content, diags := b.Body.Content(rewriteSchema())
-	if attr := content.Attributes["output"]; attr != nil {
-		written, path, ok, moreDiags := decodePath(attr, ectx, dir, "Empty rewrite output",
-			"output is the path of the rewritten buildpack.toml (the source file itself to rewrite in place).")
-		diags = append(diags, moreDiags...)
-		if ok {
-			rw.OutputAsWritten, rw.Output, rw.OutputRange = written, path, attr.Expr.Range()
-		}
-	}
-	if attr := content.Attributes["sources"]; attr != nil {
-		v, moreDiags := schema.DecodeBool(attr, ectx)
-		diags = append(diags, moreDiags...)
-		rw.Sources = v
-	}
-	return rw, diags
 }
 
 // decodeReference reads from/to as a static traversal KIND.TYPE.NAME (it is

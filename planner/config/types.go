@@ -104,10 +104,10 @@ type Mirror struct {
 	To        string
 	ToRange   hcl.Range
 	Retention Retention
-	// Rewrite, if set, points a buildpack.toml's uris at the mirror.
-	Rewrite *Rewrite
-	// Bindings, if set, writes a dependency-mapping binding for the mirror.
-	Bindings *Bindings
+	// Outputs are the settings of the mirror's consumer outputs, from the
+	// blocks its source or destination type declares for mirrors; nil
+	// when the mirror holds none.
+	Outputs *MirrorOutputs
 	// OnUpstreamRemoved is what happens to an object ferry owns once the
 	// upstream no longer has it; "" means RemovedDelete.
 	OnUpstreamRemoved UpstreamRemovedPolicy
@@ -126,27 +126,38 @@ const (
 	RemovedDeprecate UpstreamRemovedPolicy = "deprecate"
 )
 
-// Bindings is the bindings {} block: a Paketo dependency-mapping binding
-// directory mapping each mirrored dependency's checksum to its mirror URL.
-type Bindings struct {
-	// Path is the absolute binding directory; PathAsWritten as in the config.
-	Path          string
-	PathAsWritten string
-	DeclRange     hcl.Range
+// MirrorOutputs are what a mirror's blocks for consumer outputs decoded
+// to (schema.Type.MirrorBlocks): opaque to the core, which hands Settings
+// to the owning provider's Publisher and places diagnostics with Blocks.
+type MirrorOutputs struct {
+	// Side is the kind of the type that declared and decoded the blocks:
+	// its provider owns the mirror's consumer outputs.
+	Side schema.Kind
+	// Settings is what the type's DecodeMirror returned.
+	Settings any
+	// Blocks are the decoded blocks' types and header ranges, in file
+	// order.
+	Blocks []BlockRange
 }
 
-// Rewrite is the rewrite {} block of a mirror whose source is a buildpack.
-type Rewrite struct {
-	// Output is the absolute path of the rewritten file; it may be the
-	// source file itself (in place).
-	Output string
-	// OutputAsWritten is output as the config spells it, for display.
-	OutputAsWritten string
-	OutputRange     hcl.Range
-	// Sources also rewrites each dependency's source (tarball) URL when the
-	// source mirrors it.
-	Sources   bool
+// BlockRange is a block's type and the range of its header.
+type BlockRange struct {
+	Type      string
 	DeclRange hcl.Range
+}
+
+// Range is the header range of the first block of type typ, or nil when
+// there is none.
+func (o *MirrorOutputs) Range(typ string) *hcl.Range {
+	if o == nil {
+		return nil
+	}
+	for _, b := range o.Blocks {
+		if b.Type == typ {
+			return b.DeclRange.Ptr()
+		}
+	}
+	return nil
 }
 
 // Retention is the retention {} block of a mirror; the zero value keeps

@@ -17,6 +17,7 @@ import (
 
 	"github.com/ferry-mirror/ferry/planner"
 	"github.com/ferry-mirror/ferry/planner/config"
+	"github.com/ferry-mirror/ferry/planner/config/schema"
 	"github.com/ferry-mirror/ferry/planner/internal/limit"
 	"github.com/ferry-mirror/ferry/providers"
 	"github.com/ferry-mirror/ferry/state"
@@ -47,16 +48,28 @@ func gatherOutputs(ctx context.Context, cfg *config.Config, prior *state.State, 
 		if err != nil {
 			return err
 		}
+		// The side whose type decoded the mirror's output blocks owns its
+		// outputs; without blocks, the source when it publishes, else the
+		// destination.
 		var pub providers.Publisher
 		side := providers.SideSource
-		if p, ok := providers.As[providers.Publisher](src); ok {
-			pub = p
-		} else if p, ok := dst.(providers.Publisher); ok {
-			pub, side = p, providers.SideDestination
+		srcPub, srcOK := providers.As[providers.Publisher](src)
+		dstPub, dstOK := dst.(providers.Publisher)
+		switch {
+		case m.Outputs != nil && m.Outputs.Side == schema.KindDestination:
+			pub, side = dstPub, providers.SideDestination
+		case m.Outputs != nil || srcOK:
+			pub = srcPub
+		case dstOK:
+			pub, side = dstPub, providers.SideDestination
 		}
 		if pub == nil {
-			if m.Rewrite != nil || m.Bindings != nil {
-				return fmt.Errorf("mirror %s: source %s has no document to rewrite", name, m.From)
+			if m.Outputs != nil {
+				addr := m.From
+				if side == providers.SideDestination {
+					addr = m.To
+				}
+				return fmt.Errorf("mirror %s: %s %s publishes no consumer outputs", name, side, addr)
 			}
 			continue
 		}
@@ -68,11 +81,8 @@ func gatherOutputs(ctx context.Context, cfg *config.Config, prior *state.State, 
 			Destination: dst,
 			Refresh:     refresh,
 		}
-		if m.Rewrite != nil {
-			req.Rewrite, req.RewriteSources = m.Rewrite.Output, m.Rewrite.Sources
-		}
-		if m.Bindings != nil {
-			req.Bindings = m.Bindings.Path
+		if m.Outputs != nil {
+			req.Settings = m.Outputs.Settings
 		}
 		if sm := prior.Mirror(name); sm != nil && sm.Destination == m.To {
 			for _, key := range sortedKeys(sm.Artifacts) {

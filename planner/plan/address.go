@@ -72,8 +72,8 @@ func (t Target) Matches(mirror, key string) bool {
 }
 
 // ParseTarget parses "mirror.NAME", `mirror.NAME["KEY"]`, or a consumer
-// output `mirror.NAME.rewrite["PATH"]` / `mirror.NAME.bindings["PATH"]`
-// (whose Key is the path).
+// output `mirror.NAME.BLOCK["PATH"]` (OutputAddress; its Key is the path,
+// as a rewrite's `mirror.NAME.rewrite["PATH"]`).
 func ParseTarget(s string) (Target, error) {
 	tr, diags := hclsyntax.ParseTraversalAbs([]byte(s), "", hcl.InitialPos)
 	if diags.HasErrors() {
@@ -81,7 +81,7 @@ func ParseTarget(s string) (Target, error) {
 	}
 	bad := fmt.Errorf("invalid address %q: want mirror.NAME or mirror.NAME[\"KEY\"]", s)
 	if len(tr) == 4 {
-		if out, ok := tr[2].(hcl.TraverseAttr); ok && (out.Name == "rewrite" || out.Name == "bindings") {
+		if _, ok := tr[2].(hcl.TraverseAttr); ok {
 			tr = hcl.Traversal{tr[0], tr[1], tr[3]}
 		}
 	}

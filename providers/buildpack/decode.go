@@ -28,9 +28,26 @@ import (
 //	  sources = true     # also mirror the source tarballs
 //	  layout  = "dependency_mirror"  # keys HOST/PATH instead of ID/VERSION/SHA256/FILE
 //	}
+//
+// A mirror reading from it may hold a rewrite and a bindings block
+// (MirrorConfig):
+//
+//	mirror "node" {
+//	  from = source.buildpack.node_engine
+//	  to   = destination.dir.local
+//	  rewrite {
+//	    output  = "out/buildpack.toml"   # the source file itself: in place
+//	    sources = true                   # also the source tarballs' URLs
+//	  }
+//	  bindings { path = "bindings/dependency-mapping" }
+//	}
 func SourceType() registry.Type {
 	t := registry.Source("buildpack", decodeSource, NewSource)
 	t.Provides = schema.ConsumerOutputs
+	t.MirrorBlocks = mirrorBlocks()
+	t.DecodeMirror = func(blocks hcl.Blocks, ectx *hcl.EvalContext, env schema.DecodeEnv) (any, hcl.Diagnostics) {
+		return decodeMirror(blocks, ectx, env)
+	}
 	return t
 }
 

@@ -390,10 +390,15 @@ mirror "m" {
 	if len(diags) > 0 {
 		t.Fatalf("Load: %v", diags)
 	}
-	rw := cfg.Mirrors["m"].Rewrite
-	if rw == nil {
-		t.Fatal("mirror m has no rewrite")
+	out := cfg.Mirrors["m"].Outputs
+	if out == nil {
+		t.Fatal("mirror m has no output settings")
 	}
+	mc, ok := out.Settings.(*buildpack.MirrorConfig)
+	if !ok || mc.Rewrite == nil {
+		t.Fatalf("mirror m output settings are %#v, want a rewrite", out.Settings)
+	}
+	rw := mc.Rewrite
 	if want := filepath.Join(d, "out", "buildpack.toml"); rw.Output != want || !rw.Sources {
 		t.Errorf("rewrite = %+v, want output %s with sources", rw, want)
 	}

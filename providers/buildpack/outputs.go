@@ -138,11 +138,18 @@ type CoverageGap struct {
 // binding files, and the consumer URL of every listed key. It reads local
 // files only (and asks the destination for URLs, which is no I/O).
 func (s *Source) ReadOutputs(ctx context.Context, req providers.OutputRequest) (providers.OutputRead, error) {
+	mc, ok := req.Settings.(*MirrorConfig)
+	if req.Settings != nil && (!ok || mc == nil) {
+		return providers.OutputRead{}, fmt.Errorf("mirror %s: output settings are %T, want *buildpack.MirrorConfig", req.Mirror, req.Settings)
+	}
+	if mc == nil {
+		mc = &MirrorConfig{}
+	}
 	doc, err := s.Document()
 	if err != nil {
 		return providers.OutputRead{}, err
 	}
-	if req.Rewrite == "" && req.Bindings == "" && doc.Layout != LayoutDependencyMirror {
+	if mc.Rewrite == nil && mc.Bindings == nil && doc.Layout != LayoutDependencyMirror {
 		return providers.OutputRead{}, nil
 	}
 	in := outputState{
@@ -155,11 +162,11 @@ func (s *Source) ReadOutputs(ctx context.Context, req providers.OutputRequest) (
 	for i, k := range doc.Keys {
 		in.Keys[i] = k
 	}
-	if req.Rewrite != "" {
-		in.Output, in.Sources = relPath(req.Dir, req.Rewrite), req.RewriteSources
+	if rw := mc.Rewrite; rw != nil {
+		in.Output, in.Sources = relPath(req.Dir, rw.Output), rw.Sources
 		// Never through a symbolic link: the plan would show the
 		// content of whatever it points at (a private key, say).
-		out, _, err := safefile.ReadRegularFile(req.Rewrite)
+		out, _, err := safefile.ReadRegularFile(rw.Output)
 		switch {
 		case err == nil:
 			in.OutputExists, in.OutputData = true, string(out)
@@ -167,9 +174,9 @@ func (s *Source) ReadOutputs(ctx context.Context, req providers.OutputRequest) (
 			return providers.OutputRead{}, fmt.Errorf("reading rewrite output: %w", err)
 		}
 	}
-	if req.Bindings != "" {
-		in.Bindings = relPath(req.Dir, req.Bindings)
-		files, err := readBindingDir(req.Bindings)
+	if bd := mc.Bindings; bd != nil {
+		in.Bindings = relPath(req.Dir, bd.Path)
+		files, err := readBindingDir(bd.Path)
 		if err != nil {
 			return providers.OutputRead{}, fmt.Errorf("reading bindings: %w", err)
 		}
@@ -194,7 +201,7 @@ func (s *Source) ReadOutputs(ctx context.Context, req providers.OutputRequest) (
 	if err != nil {
 		return providers.OutputRead{}, err
 	}
-	return providers.OutputRead{State: state, Served: in.URLs, CheckAccess: req.Rewrite != "" || req.Bindings != ""}, nil
+	return providers.OutputRead{State: state, Served: in.URLs, CheckAccess: mc.Rewrite != nil || mc.Bindings != nil}, nil
 }
 
 // Publish writes a rewrite or bindings change (see Rewriter.Publish), for

@@ -40,7 +40,7 @@ func TestOutputsReadPlanPublish(t *testing.T) {
 	}
 	ctx := context.Background()
 	read, err := src.ReadOutputs(ctx, providers.OutputRequest{
-		Mirror: "m", Dir: d, Rewrite: filepath.Join(d, "out.toml"), Bindings: filepath.Join(d, "binding"),
+		Mirror: "m", Dir: d, Settings: &buildpack.MirrorConfig{Rewrite: &buildpack.RewriteConfig{Output: filepath.Join(d, "out.toml")}, Bindings: &buildpack.BindingsConfig{Path: filepath.Join(d, "binding")}},
 		Listed: listed, Source: src, Destination: dst,
 	})
 	if err != nil {
@@ -91,7 +91,7 @@ func TestOutputsReadPlanPublish(t *testing.T) {
 		t.Errorf("out.toml has %s, the plan promised %s", sha256Of(out), rw.After.Primary())
 	}
 	// Published: nothing more to plan for the rewrite.
-	read, err = src.ReadOutputs(ctx, providers.OutputRequest{Mirror: "m", Dir: d, Rewrite: filepath.Join(d, "out.toml"), Listed: listed, Source: src, Destination: dst})
+	read, err = src.ReadOutputs(ctx, providers.OutputRequest{Mirror: "m", Dir: d, Settings: &buildpack.MirrorConfig{Rewrite: &buildpack.RewriteConfig{Output: filepath.Join(d, "out.toml")}}, Listed: listed, Source: src, Destination: dst})
 	if err != nil {
 		t.Fatal(err)
 	}

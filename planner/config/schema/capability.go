@@ -28,9 +28,10 @@ const (
 	// Feed: a source follows an upstream changes feed
 	// (providers.FeedFollower).
 	Feed
-	// ConsumerOutputs: a source reads a document consumers use (a
-	// buildpack.toml) that a mirror's rewrite and bindings blocks point at
-	// the mirror.
+	// ConsumerOutputs: a source or destination publishes files or
+	// indexes consumers read (providers.Publisher), configured by the
+	// blocks its type declares for mirrors (Type.MirrorBlocks: a
+	// buildpack source's rewrite and bindings).
 	ConsumerOutputs
 	// PackageMetadata: a destination keeps package metadata beyond files
 	// (providers.PackageUpdater: dist-tags, deprecations), which
@@ -44,7 +45,7 @@ var capabilityNames = [...]string{
 	"graphs (images copied manifest by manifest)",
 	"dist-tags",
 	"changes feeds",
-	"consumer outputs (rewrite, bindings)",
+	"consumer outputs",
 	"package metadata",
 }
 

@@ -40,6 +40,33 @@ type Type struct {
 	// Limits bounds how hard ferry drives providers of the type; the zero
 	// value is no limit (see docs/providers.md for which are honoured).
 	Limits Limits
+	// MirrorBlocks are the blocks, besides retention, that a mirror whose
+	// source (or destination) is of this type may hold: the settings of
+	// the consumer outputs the type's provider publishes. config.Load
+	// hands the ones a mirror holds, in file order, to DecodeMirror and
+	// keeps what it returns on the mirror, unread, for the provider's
+	// Publisher. A type that declares mirror blocks provides
+	// ConsumerOutputs; it sets both fields or neither.
+	MirrorBlocks []MirrorBlock
+	// DecodeMirror decodes one mirror's MirrorBlocks (at least one; it
+	// reports duplicates itself) into the provider's own mirror settings.
+	// env.Address is "mirror.NAME", env.DeclRange the mirror's header and
+	// env.Dir the configuration directory relative paths resolve against.
+	DecodeMirror func(blocks hcl.Blocks, ectx *hcl.EvalContext, env DecodeEnv) (any, hcl.Diagnostics)
+}
+
+// MirrorBlock is a block a type accepts inside a mirror. Purpose and
+// Summary word the diagnostic for a mirror that holds the block although
+// its types do not take it (the mirror reads from another kind of source).
+type MirrorBlock struct {
+	// Name is the block type, as written in the mirror.
+	Name string
+	// Purpose completes "A NAME block …" ("points a buildpack.toml's
+	// dependency uris at the mirror").
+	Purpose string
+	// Summary is that diagnostic's summary ("Rewrite needs a source with
+	// consumer outputs"); empty: a generic one.
+	Summary string
 }
 
 // DecodeEnv is what a provider decoder may need from the loader.

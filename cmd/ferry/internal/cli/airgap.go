@@ -76,7 +76,7 @@ func (a *app) downloadOnly(f *planFlags, cacheDir string) error {
 	inv.Outputs = nil
 	for _, m := range cfg.Mirrors {
 		m := *m
-		m.Rewrite, m.Bindings = nil, nil
+		m.Outputs = nil
 		cfg.Mirrors[m.Name] = &m
 	}
 	targets, err := parseTargets("target", f.targets, false)
