@@ -21,6 +21,13 @@ func TestTypes(t *testing.T) {
 		if typ.Decode == nil || typ.Name == "" || (typ.Kind != schema.KindSource && typ.Kind != schema.KindDestination) {
 			t.Errorf("%s: incomplete type %+v", id, typ.Type)
 		}
+		// Mirror blocks come with their decoder and the capability the
+		// configuration's pairing checks judge them by.
+		if blocks, decoder := len(typ.MirrorBlocks) > 0, typ.DecodeMirror != nil; blocks != decoder {
+			t.Errorf("%s: declares %d mirror blocks but DecodeMirror set = %v", id, len(typ.MirrorBlocks), decoder)
+		} else if blocks && !typ.Provides.Has(schema.ConsumerOutputs) {
+			t.Errorf("%s: declares mirror blocks without providing %s", id, schema.ConsumerOutputs)
+		}
 		// A type builds only its own kind.
 		var err error
 		if typ.Kind == schema.KindSource {
