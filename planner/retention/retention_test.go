@@ -25,11 +25,19 @@ func TestCompareVersions(t *testing.T) {
 		{name: "natural prefix shorter first", a: "1.0", b: "1.0a", want: -1},
 		{name: "natural leading zeros tie broken", a: "build-01", b: "build-1", want: 1},
 		{name: "mixed semver and text", a: "8.0.492+9", b: "8.0.41+9", want: 1},
-		// Not transitive across semver and text (kept, see FuzzCompareVersions):
-		// 1.0.0 < 1.0.0-! < 1.0.0-rc1 < 1.0.0.
-		{name: "cycle text 1", a: "1.0.0", b: "1.0.0-!", want: -1},
-		{name: "cycle text 2", a: "1.0.0-!", b: "1.0.0-rc1", want: -1},
-		{name: "cycle semver", a: "1.0.0-rc1", b: "1.0.0", want: -1},
+		// Semver and free text compare by one key: these three once made
+		// a cycle (1.0.0 < 1.0.0-! < 1.0.0-rc1 < 1.0.0 by two rules).
+		{name: "dash suffix is a pre-release", a: "1.0.0-!", b: "1.0.0", want: -1},
+		{name: "pre-release identifiers bytewise", a: "1.0.0-!", b: "1.0.0-rc1", want: -1},
+		{name: "pre-release before release", a: "1.0.0-rc1", b: "1.0.0", want: -1},
+		{name: "numeric identifiers below words", a: "1.0.0-1", b: "1.0.0-alpha", want: -1},
+		{name: "numeric identifiers numerically", a: "1.0.0-rc.10", b: "1.0.0-rc.9", want: 1},
+		{name: "more identifiers later", a: "1.0.0-rc.1.1", b: "1.0.0-rc.1", want: 1},
+		{name: "other suffix after release", a: "1.1.1w", b: "1.1.1", want: 1},
+		{name: "four numbers", a: "1.2.3.4", b: "1.2.3", want: 1},
+		{name: "words after versions", a: "latest", b: "v9.9.9", want: 1},
+		{name: "punctuation before versions", a: "-x", b: "0.1", want: -1},
+		{name: "build metadata tie broken by text", a: "1.0.0+a", b: "1.0.0+b", want: -1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
