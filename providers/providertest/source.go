@@ -34,7 +34,8 @@ type SourceHarness struct {
 	// artifact. Required.
 	New func(t *testing.T, base string) providers.Source
 	// Secrets are the credentials New configures (a password, a token).
-	// None may appear in an Artifact.Origin or an error message. Configure
+	// None may appear in an Artifact's Origin, Key, Name or Version (they
+	// reach plans and state) or in an error message. Configure
 	// some wherever the type supports them.
 	Secrets []string
 	// MissingKey is a well-formed key the source does not have. If empty,
@@ -128,6 +129,7 @@ func testSourceList(t *testing.T, h SourceHarness) {
 			}
 		}
 		h.checkSecretFree(t, "Origin of "+a.Key, a.Origin)
+		h.checkSecretFree(t, "an artifact's key, name or version", a.Key+" "+a.Name+" "+a.Version)
 		if u, err := url.Parse(a.Origin); err == nil && u.User != nil {
 			if _, set := u.User.Password(); set {
 				t.Errorf("Origin of %q carries a password: %s", a.Key, a.Origin)
