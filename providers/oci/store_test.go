@@ -614,12 +614,11 @@ func TestSimilarKeysStayApart(t *testing.T) {
 func TestTLSAndInsecure(t *testing.T) {
 	reg := testenv.StartRegistry(t, testenv.RegistryOptions{})
 	target, _ := url.Parse(reg.URL)
-	proxy := httputil.NewSingleHostReverseProxy(target)
-	director := proxy.Director
-	proxy.Director = func(r *http.Request) {
-		director(r)
-		r.Header.Set("X-Forwarded-Proto", "https") // so upload Locations say https
-	}
+	proxy := &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) {
+		r.SetURL(target)
+		r.Out.Host = r.In.Host
+		r.Out.Header.Set("X-Forwarded-Proto", "https") // so upload Locations say https
+	}}
 	srv := httptest.NewUnstartedServer(proxy)
 	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshake is expected
 	srv.StartTLS()

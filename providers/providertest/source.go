@@ -50,8 +50,13 @@ type SourceHarness struct {
 	ManifestDigests func(manifest []byte) (providers.Digests, error)
 }
 
-// cancelWait bounds how long a cancelled List or Fetch may keep going.
-const cancelWait = 10 * time.Second
+// cancelWait bounds how long a cancelled List or Fetch may keep going;
+// stallWait is how long the suite waits for one to reach the stalled
+// upstream.
+const (
+	cancelWait = 10 * time.Second
+	stallWait  = 5 * time.Second
+)
 
 // RunSource runs the source conformance suite as subtests of t: List
 // reports each key once and only valid keys with secret-free origins;
@@ -283,19 +288,33 @@ func testSourceCancelled(t *testing.T, h SourceHarness) {
 	checkCancelled(t, "Fetch", err)
 }
 
-// within runs fn with a context cancelled after a short delay and fails t
-// unless fn returns within cancelWait of the cancel.
-func within(t *testing.T, fn func(ctx context.Context) error) (returned bool, err error) {
+// within runs fn and cancels its context once the proxy holds one of its
+// requests (or after stallWait, if it never does): returned is false when
+// fn is still running cancelWait after the cancel.
+func within(t *testing.T, p *stallProxy, fn func(ctx context.Context) error) (returned bool, err error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- fn(ctx) }()
-	time.AfterFunc(200*time.Millisecond, cancel)
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(stallWait)
+wait:
+	for p.stalled.Load() == 0 {
+		select {
+		case err := <-done:
+			return true, err
+		case <-deadline:
+			break wait
+		case <-tick.C:
+		}
+	}
+	cancel()
 	select {
 	case err := <-done:
 		return true, err
-	case <-time.After(200*time.Millisecond + cancelWait):
+	case <-time.After(cancelWait):
 		return false, nil
 	}
 }
@@ -303,7 +322,7 @@ func within(t *testing.T, fn func(ctx context.Context) error) (returned bool, er
 func testSourceCancelMidList(t *testing.T, h SourceHarness) {
 	s, p := h.source(t)
 	p.mode.Store(stallHeaders)
-	ok, err := within(t, func(ctx context.Context) error {
+	ok, err := within(t, p, func(ctx context.Context) error {
 		return s.List(ctx, func(providers.Artifact) error { return nil })
 	})
 	if !ok {
@@ -323,7 +342,7 @@ func testSourceCancelMidFetch(t *testing.T, h SourceHarness) {
 	s, p := h.source(t)
 	a := list(t, s)[0]
 	p.mode.Store(stallBody)
-	ok, err := within(t, func(ctx context.Context) error {
+	ok, err := within(t, p, func(ctx context.Context) error {
 		_, err := h.fetch(ctx, t, s, a)
 		return err
 	})
