@@ -31,7 +31,14 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	ferryBin = filepath.Join(dir, "ferry")
-	build := exec.Command("go", "build", "-o", ferryBin, ".")
+	args := []string{"build", "-o", ferryBin}
+	if os.Getenv("FERRY_RACE") == "1" {
+		// The engine's concurrency runs in the binary, not in this test
+		// process: build it with the race detector too (a race makes it
+		// exit 66, which fails the test that ran it).
+		args = append(args, "-race")
+	}
+	build := exec.Command("go", append(args, ".")...)
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building ferry:", err)
