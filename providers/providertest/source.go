@@ -43,7 +43,8 @@ type SourceHarness struct {
 	MissingKey string
 	// CopyTo returns a fresh destination for a source that is a
 	// providers.Copier and fetches no bytes (Fetch fails with
-	// ErrUnsupported): the suite copies into it instead of fetching.
+	// ErrUnsupported): the suite copies into it instead of fetching. nil:
+	// the subtests that fetch skip for such a source.
 	CopyTo func(t *testing.T) providers.Destination
 	// ManifestDigests, for a providers.Manifester, reads the digests a
 	// package document declares; they must equal the artifact's.
@@ -147,17 +148,25 @@ func testSourceList(t *testing.T, h SourceHarness) {
 // destination to copy to.
 var errNoFetch = errors.New("providertest: Fetch is unsupported and SourceHarness.CopyTo is nil")
 
+// copyDest is a fresh h.CopyTo destination when s is a Copier, else nil.
+func (h SourceHarness) copyDest(t *testing.T, s providers.Source) providers.Destination {
+	if _, ok := s.(providers.Copier); ok && h.CopyTo != nil {
+		return h.CopyTo(t)
+	}
+	return nil
+}
+
 // fetch reads the whole content of a (or, for a source that fetches no
-// bytes, copies it to a fresh h.CopyTo destination) and returns the size
-// and digests of what it got.
-func (h SourceHarness) fetch(ctx context.Context, t *testing.T, s providers.Source, a providers.Artifact) (providers.Artifact, error) {
+// bytes, copies it to dst, from copyDest) and returns the size and digests
+// of what it got.
+func fetch(ctx context.Context, s providers.Source, a providers.Artifact, dst providers.Destination) (providers.Artifact, error) {
 	rc, err := s.Fetch(ctx, a)
 	if errors.Is(err, providers.ErrUnsupported) {
 		c, ok := s.(providers.Copier)
-		if !ok || h.CopyTo == nil {
+		if !ok || dst == nil {
 			return providers.Artifact{}, fmt.Errorf("%w: %w", errNoFetch, err)
 		}
-		return c.CopyTo(ctx, a, h.CopyTo(t))
+		return c.CopyTo(ctx, a, dst)
 	}
 	if err != nil {
 		return providers.Artifact{}, err
@@ -191,7 +200,7 @@ func skipNoFetch(t *testing.T, err error) {
 func testSourceFetch(t *testing.T, h SourceHarness) {
 	s, _ := h.source(t)
 	for _, a := range list(t, s) {
-		got, err := h.fetch(t.Context(), t, s, a)
+		got, err := fetch(t.Context(), s, a, h.copyDest(t, s))
 		skipNoFetch(t, err)
 		if err != nil {
 			t.Errorf("fetching %q: %v", a.Key, err)
@@ -230,7 +239,7 @@ func (h SourceHarness) missing(t *testing.T, s providers.Source) providers.Artif
 func testSourceFetchMissing(t *testing.T, h SourceHarness) {
 	s, _ := h.source(t)
 	a := h.missing(t, s)
-	_, err := h.fetch(t.Context(), t, s, a)
+	_, err := fetch(t.Context(), s, a, h.copyDest(t, s))
 	skipNoFetch(t, err)
 	if !errors.Is(err, providers.ErrNotFound) {
 		t.Fatalf("fetching the missing key %q: error = %v, want one wrapping ErrNotFound", a.Key, err)
@@ -283,7 +292,7 @@ func testSourceCancelled(t *testing.T, h SourceHarness) {
 	// A fresh source: nothing listed or cached yet.
 	s2, _ := h.source(t)
 	checkCancelled(t, "List", s2.List(ctx, func(providers.Artifact) error { return nil }))
-	_, err := h.fetch(ctx, t, s, a)
+	_, err := fetch(ctx, s, a, h.copyDest(t, s))
 	skipNoFetch(t, err)
 	checkCancelled(t, "Fetch", err)
 }
@@ -341,9 +350,10 @@ func testSourceCancelMidList(t *testing.T, h SourceHarness) {
 func testSourceCancelMidFetch(t *testing.T, h SourceHarness) {
 	s, p := h.source(t)
 	a := list(t, s)[0]
+	dst := h.copyDest(t, s)
 	p.mode.Store(stallBody)
 	ok, err := within(t, p, func(ctx context.Context) error {
-		_, err := h.fetch(ctx, t, s, a)
+		_, err := fetch(ctx, s, a, dst)
 		return err
 	})
 	if !ok {
