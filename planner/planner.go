@@ -40,57 +40,18 @@ type Inventory struct {
 	// ConsumerWarnings are problems consumers of rewritten files or bindings
 	// would meet downloading from a destination.
 	ConsumerWarnings []string `json:"consumer_warnings,omitempty"`
-	// Rewrites are the inputs of each mirror's rewrite block, by mirror name.
-	Rewrites map[string]RewriteInput `json:"rewrites,omitempty"`
+	// Outputs are, by mirror name, what the Publisher owning the mirror's
+	// consumer outputs read of them; absent for mirrors without any.
+	Outputs map[string]OutputInventory `json:"outputs,omitempty"`
 	// Upstream is set for sources that select from a larger upstream (npm):
 	// by source address, for each key a mirror owns that the source did not
 	// list and whose package it read, whether the upstream still has it
 	// (true: merely not selected; false: removed upstream). A key absent
 	// from a present map was outside what the source read.
 	Upstream map[string]map[string]bool `json:"upstream,omitempty"`
-	// SourceTags are dist-tags by source address and package name.
-	SourceTags map[string]map[string]map[string]string `json:"source_tags,omitempty"`
 	// Feeds are, by source address and feed URL, where the next plan
 	// starts reading each changes feed a source followed.
 	Feeds map[string]map[string]string `json:"feeds,omitempty"`
-	// Packages are what the destination's package metadata holds, by
-	// destination address and package name (empty for a package the
-	// destination does not have yet); absent when not checked.
-	Packages map[string]map[string]providers.PackageMeta `json:"packages,omitempty"`
-}
-
-// RewriteInput is what planning a rewrite needs from the outside world.
-type RewriteInput struct {
-	// Input is the buildpack.toml path (config-relative) and InputData its bytes.
-	Input     string `json:"input"`
-	InputData string `json:"input_data"`
-	// Keys maps a dependency index to the artifact keys serving its uri and
-	// source ("" when not mirrored).
-	Keys map[int]DepKeys `json:"keys"`
-	// Output is the rewrite output path (config-relative); OutputData its
-	// bytes when OutputExists.
-	Output       string `json:"output"`
-	OutputExists bool   `json:"output_exists"`
-	OutputData   string `json:"output_data,omitempty"`
-	// URLs are the consumer URLs of the mirror's keys at its destination.
-	URLs map[string]string `json:"urls"`
-	// MirrorBase is the destination's base URL (URLs are MirrorBase/KEY);
-	// empty when unknown.
-	MirrorBase string `json:"mirror_base,omitempty"`
-	// Layout is the source's key layout ("digest" or "dependency_mirror").
-	Layout string `json:"layout,omitempty"`
-	// Bindings is the binding directory (config-relative) when the mirror
-	// has a bindings block; BindingFiles its current files by name.
-	Bindings     string            `json:"bindings,omitempty"`
-	BindingFiles map[string]string `json:"binding_files,omitempty"`
-	// URLError says why the destination cannot give URLs, if it cannot.
-	URLError string `json:"url_error,omitempty"`
-}
-
-// DepKeys are the artifact keys one dependency maps to.
-type DepKeys struct {
-	URI    string `json:"uri,omitempty"`
-	Source string `json:"source,omitempty"`
 }
 
 // Object is the result of one destination stat.
@@ -226,16 +187,7 @@ func build(cfg *config.Config, prior *state.State, inv *Inventory, opts Options)
 		if !outputInScope(name, "", opts) {
 			continue
 		}
-		if m.Rewrite != nil {
-			diags = append(diags, b.planRewrite(m)...)
-		}
-		if m.Bindings != nil {
-			diags = append(diags, b.planBindings(m)...)
-		}
-		if in, ok := inv.Rewrites[name]; ok && in.Layout == "dependency_mirror" {
-			p.Coverage = append(p.Coverage, b.coverage(m, in))
-		}
-		b.planPackages(m, p.Changes)
+		diags = append(diags, b.planOutputs(m, p)...)
 	}
 	for _, c := range b.changes {
 		if outputInScope(c.Mirror, c.Key, opts) {
@@ -272,10 +224,10 @@ type builder struct {
 	// once the plan is applied (kept by retention, not in error).
 	present map[string]map[string]bool
 	// kept holds, per mirror, the owned artifacts removed upstream that
-	// on_upstream_removed keeps; deprecations, per mirror, package and
-	// version, the deprecation messages to set.
+	// on_upstream_removed keeps; deprecations, per mirror, those of them to
+	// mark deprecated.
 	kept         map[string]map[string]*state.Artifact
-	deprecations map[string]map[string]map[string]string
+	deprecations map[string][]providers.Artifact
 }
 
 // versionOrder is the version order of m's source type (retention ranks
@@ -444,7 +396,7 @@ func (b *builder) planMirror(m *config.Mirror) hcl.Diagnostics {
 		switch {
 		case o != nil:
 			c.Before = &plan.Object{Size: o.Size, Digests: o.Digests}
-			if rw, ok := b.inv.Rewrites[m.Name]; ok && o.Origin != "" && a.Origin == rw.URLs[a.Key] {
+			if served := b.inv.Outputs[m.Name].Served[a.Key]; o.Origin != "" && served != "" && a.Origin == served {
 				// The file was rewritten in place and names the mirror now:
 				// fetch from the upstream ferry recorded instead.
 				c.Origin = o.Origin
@@ -516,7 +468,7 @@ func (b *builder) planMirror(m *config.Mirror) hcl.Diagnostics {
 		switch m.OnUpstreamRemoved {
 		case config.RemovedKeep, config.RemovedDeprecate:
 			b.keep(m, o)
-			if m.OnUpstreamRemoved == config.RemovedDeprecate && b.inv.Packages[m.To][o.Name].Deprecated[o.Version] == "" {
+			if m.OnUpstreamRemoved == config.RemovedDeprecate {
 				b.deprecate(m, o)
 			}
 			c.Action, c.Reason, c.DryRun = plan.NoOp, plan.KeptRemovedFromSource, false

@@ -1,6 +1,7 @@
 package planner
 
 import (
+	"bytes"
 	"fmt"
 	"slices"
 	"time"
@@ -20,20 +21,24 @@ import (
 // state and config, not that it still says what ferry planned. Errors name
 // each unjustified change; apply must then execute nothing.
 //
-// inv is a listing of the sources only (no destination refresh), taken now.
-// The saved plan is compared with a plan made from it with refresh off: that
-// reuses the planner's own rules (ownership, retention, selection, consumer
-// outputs) instead of a second copy that could drift from them, and costs one
-// source listing, no destination call. What a refresh adds to a plan is
-// accepted where the refresh-off plan agrees on the substance:
+// inv is a listing of the sources (no destination stats) and a fresh read
+// of the consumer outputs (with the destination's, such as dist-tags, when
+// the saved plan was refreshed), taken now. The saved plan is compared with
+// a plan made from it with refresh off: that reuses the planner's own rules
+// (ownership, retention, selection, consumer outputs) instead of a second
+// copy that could drift from them, and costs one source listing and one
+// output read, no object stat. What a refresh adds to a plan is accepted
+// where the refresh-off plan agrees on the substance:
 //   - drift repairs and adoptions (missing_at_destination,
 //     changed_at_destination, already_at_destination): the refresh-off plan
 //     keeps the same key, from the same source, with the same digests;
-//   - dist-tags and deprecations: planned against empty destination
-//     metadata, every tag the upstream justifies is planned, and a saved
-//     update may only set a part of them;
 //   - -replace of an object ferry does not own: the plan names it in its
 //     replaces (the refresh-off plan cannot see the object).
+//
+// A consumer output change must equal the fresh plan's change for the same
+// output: its provider planned both from the same outputs, so any
+// difference is an edit (or the outputs moved since, and apply's
+// compare-and-swap would refuse it anyway).
 //
 // now is the clock for retention: the real time, never the plan's, so an
 // edited created_at cannot widen what max_age drops.
@@ -76,14 +81,10 @@ func Validate(cfg *config.Config, prior *state.State, inv *Inventory, saved *pla
 
 	fresh := *inv
 	fresh.Refreshed, fresh.Destinations, fresh.SizeHints = false, nil, nil
-	fresh.Packages = map[string]map[string]providers.PackageMeta{}
-	for _, m := range cfg.Mirrors {
-		fresh.Packages[m.To] = map[string]providers.PackageMeta{}
-	}
 	want, b, _ := build(cfg, prior, &fresh, opts)
 
 	// The fresh plan's changes and no-ops, by address; one address can hold
-	// an artifact change and (for a package named like a key) an update.
+	// an artifact change and (for a package named like a key) an output.
 	byAddr := map[string][]plan.Change{}
 	for _, c := range want.Changes {
 		byAddr[c.Address] = append(byAddr[c.Address], c)
@@ -111,7 +112,7 @@ func Validate(cfg *config.Config, prior *state.State, inv *Inventory, saved *pla
 	for i := range saved.Changes {
 		c := &saved.Changes[i]
 		if why := v.justify(c); why != "" {
-			refuse(fmt.Sprintf("%s (%s)", c.Address, c.Action), why)
+			refuse(fmt.Sprintf("%s (%s)", c.Address, c.Verb()), why)
 		}
 	}
 	diags = append(diags, b.checkDeleteGuards(saved.Changes)...)
@@ -151,10 +152,8 @@ func (v validator) justify(c *plan.Change) string {
 			return "no other mirror of the configuration now writes this object, so the state must not forget it"
 		}
 		return ""
-	case c.Action == plan.Rewrite:
-		return v.justifyRewrite(c)
-	case c.Action == plan.Update:
-		return v.justifyUpdate(c)
+	case c.Action == plan.Publish:
+		return v.justifyOutput(c)
 	}
 	return "unknown action"
 }
@@ -213,78 +212,29 @@ func (v validator) justifyDelete(c *plan.Change) string {
 	return ""
 }
 
-func (v validator) justifyRewrite(c *plan.Change) string {
-	f := v.find(c.Address, plan.Rewrite)
+func (v validator) justifyOutput(c *plan.Change) string {
+	f := v.find(c.Address, plan.Publish)
 	if f == nil {
-		m := v.b.cfg.Mirrors[c.Mirror]
-		switch {
-		case m == nil:
+		if v.b.cfg.Mirrors[c.Mirror] == nil {
 			return fmt.Sprintf("mirror %q is not configured", c.Mirror)
-		case c.Rewrite.Kind == plan.KindBindings && m.Bindings != nil:
-			return fmt.Sprintf("mirror %q writes its bindings to %q only, or they are in sync now", c.Mirror, v.b.inv.Rewrites[c.Mirror].Bindings)
-		case c.Rewrite.Kind == plan.KindBuildpackTOML && m.Rewrite != nil:
-			return fmt.Sprintf("mirror %q rewrites %q only, or it is in sync now", c.Mirror, v.b.inv.Rewrites[c.Mirror].Output)
 		}
-		return fmt.Sprintf("mirror %q has no such consumer output", c.Mirror)
+		return fmt.Sprintf("mirror %q has no such consumer output, or it is in sync now", c.Mirror)
 	}
-	got, wantRD := c.Rewrite, f.Rewrite
+	got, want := c.Output, f.Output
 	switch {
-	case got.Kind != wantRD.Kind || got.Path != wantRD.Path:
-		return fmt.Sprintf("it writes %s %q, but the configuration says %q", got.Kind, got.Path, wantRD.Path)
-	case got.Input != wantRD.Input || got.InputDigest != wantRD.InputDigest:
-		return fmt.Sprintf("it edits %q (%s), but the source's document is %q (%s)", got.Input, got.InputDigest, wantRD.Input, wantRD.InputDigest)
-	case !slices.Equal(got.Edits, wantRD.Edits) || !c.After.Digests.Equal(f.After.Digests):
-		return "its edits differ from what the configuration and the source's document make"
-	case !slices.Equal(got.Files, wantRD.Files):
-		return "its binding files differ from what the configuration and the source's document make"
-	case !slices.Equal(got.DependsOn, wantRD.DependsOn):
+	case c.Source != f.Source || c.Destination != f.Destination || got.Side != want.Side:
+		return fmt.Sprintf("it is published by the %s of %s -> %s, but mirror %q publishes it by its %s (%s -> %s)",
+			got.Side, c.Source, c.Destination, c.Mirror, want.Side, f.Source, f.Destination)
+	case !got.Before.Equal(want.Before) || !got.After.Equal(want.After):
+		return fmt.Sprintf("it changes the output from %s to %s, but the configuration, the state and the output as it is now make %s to %s",
+			digestList(got.Before), digestList(got.After), digestList(want.Before), digestList(want.After))
+	case !slices.Equal(got.DependsOn, want.DependsOn):
 		return "it depends on other artifacts than the ones it points at"
-	}
-	for _, name := range got.Remove {
-		if !slices.Contains(wantRD.Remove, name) {
-			return fmt.Sprintf("it removes %q, which is not a stale mapping file of %q", name, wantRD.Path)
-		}
-	}
-	return ""
-}
-
-func (v validator) justifyUpdate(c *plan.Change) string {
-	m := v.b.cfg.Mirrors[c.Mirror]
-	upstream, read := map[string]string(nil), false
-	if m != nil && c.Source == m.From && c.Destination == m.To {
-		upstream, read = v.b.inv.SourceTags[m.From][c.Key]
-	}
-	f := v.find(c.Address, plan.Update)
-	wantPD := &plan.PackageDetail{}
-	switch {
-	case f != nil && f.Destination == c.Destination:
-		wantPD = f.Package
-	case !read || len(c.Package.RemoveTags) == 0:
-		// Only a removal can be planned for a package the refresh-off
-		// plan (no destination tags to compare) leaves alone.
-		return fmt.Sprintf("package %q is not one of mirror %q's packages with dist-tags or deprecations to set", c.Key, c.Mirror)
-	}
-	got := c.Package
-	// A tag is removed only where the upstream now points it at a version
-	// this mirror does not tag (the planner's rule; which version the
-	// destination had is refresh-only knowledge the plan records).
-	for _, tag := range sortedKeys(got.RemoveTags) {
-		if _, set := wantPD.SetTags[tag]; set || tag == "latest" || !read || upstream[tag] == "" || upstream[tag] != got.RemoveTags[tag] {
-			return fmt.Sprintf("it removes dist-tag %q, which the upstream's tags do not justify", tag)
-		}
-	}
-	for _, tag := range sortedKeys(got.SetTags) {
-		if wantPD.SetTags[tag] != got.SetTags[tag] {
-			return fmt.Sprintf("it points dist-tag %q at %q, which the upstream's tags and the mirrored versions do not justify", tag, got.SetTags[tag])
-		}
-		if key := wantPD.TagKeys[tag]; key != "" && (got.TagKeys[tag] != key || !slices.Contains(got.DependsOn, key)) {
-			return fmt.Sprintf("dist-tag %q must wait for %q to land", tag, key)
-		}
-	}
-	for _, ver := range sortedKeys(got.Deprecate) {
-		if msg, ok := wantPD.Deprecate[ver]; !ok || msg != got.Deprecate[ver] {
-			return fmt.Sprintf("it deprecates version %q, which the configuration does not justify", ver)
-		}
+	case !bytes.Equal(got.Detail, want.Detail):
+		return "its changes differ from what the configuration, the state and the output as it is now make"
+	case got.Output.Diff != want.Output.Diff || got.Verb != want.Verb || got.Reason != want.Reason ||
+		got.Count != want.Count || got.Unit != want.Unit || got.Done != want.Done:
+		return "its description differs from what the configuration, the state and the output as it is now make"
 	}
 	return ""
 }

@@ -1,6 +1,7 @@
 package planner_test
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -215,62 +216,90 @@ func TestValidateRefusesEditedPlans(t *testing.T) {
 			name: "rewrite output moved to another directory", golden: "rewrite_buildpack",
 			edit: func(t *testing.T, p *plan.Plan) {
 				c := change(t, p, rewrite)
-				c.Key, c.Rewrite.Path = "../../elsewhere/buildpack.toml", "../../elsewhere/buildpack.toml"
-				c.Address = plan.RewriteAddress(c.Mirror, c.Rewrite.Kind, c.Key)
+				c.Key, c.Output.Path = "../../elsewhere/buildpack.toml", "../../elsewhere/buildpack.toml"
+				editDetail(t, c, func(d map[string]any) { d["path"] = c.Key })
+				c.Address = plan.OutputAddress(c.Mirror, c.Output.Block, c.Key)
 			},
-			want: `mirror.tools.rewrite["../../elsewhere/buildpack.toml"] (rewrite): mirror "tools" rewrites "out/buildpack.toml" only`,
+			want: `mirror.tools.rewrite["../../elsewhere/buildpack.toml"] (rewrite): mirror "tools" has no such consumer output`,
 		},
 		{
 			name: "rewrite path differs from its address", golden: "rewrite_buildpack",
-			edit: func(t *testing.T, p *plan.Plan) { change(t, p, rewrite).Rewrite.Path = "/etc/buildpack.toml" },
-			want: `it writes buildpack_toml "/etc/buildpack.toml", but the configuration says "out/buildpack.toml"`,
+			edit: func(t *testing.T, p *plan.Plan) {
+				editDetail(t, change(t, p, rewrite), func(d map[string]any) { d["path"] = "/etc/buildpack.toml" })
+			},
+			want: rewrite + " (rewrite): its changes differ",
 		},
 		{
 			name: "rewrite reads another input", golden: "rewrite_buildpack",
-			edit: func(t *testing.T, p *plan.Plan) { change(t, p, rewrite).Rewrite.Input = "../secret.toml" },
-			want: `it edits "../secret.toml"`,
+			edit: func(t *testing.T, p *plan.Plan) {
+				editDetail(t, change(t, p, rewrite), func(d map[string]any) { d["input"] = "../secret.toml" })
+			},
+			want: "its changes differ",
 		},
 		{
 			name: "rewrite points a uri elsewhere", golden: "rewrite_buildpack",
 			edit: func(t *testing.T, p *plan.Plan) {
-				c := change(t, p, rewrite)
-				c.Rewrite.Edits[0].New = "https://attacker.example/tool.tgz"
+				editDetail(t, change(t, p, rewrite), func(d map[string]any) {
+					d["edits"].([]any)[0].(map[string]any)["new"] = "https://attacker.example/tool.tgz"
+				})
 			},
-			want: "its edits differ",
+			want: "its changes differ",
+		},
+		{
+			name: "rewrite promises another result", golden: "rewrite_buildpack",
+			edit: func(t *testing.T, p *plan.Plan) { change(t, p, rewrite).Output.After = otherDigest('c') },
+			want: "it changes the output from none to sha256:cccc",
+		},
+		{
+			name: "rewrite published by the destination", golden: "rewrite_buildpack",
+			edit: func(t *testing.T, p *plan.Plan) { change(t, p, rewrite).Output.Side = providers.SideDestination },
+			want: "it is published by the destination",
+		},
+		{
+			name: "rewrite diff shows something else", golden: "rewrite_buildpack",
+			edit: func(t *testing.T, p *plan.Plan) { change(t, p, rewrite).Output.Diff = "(nothing to see)\n" },
+			want: "its description differs",
 		},
 		{
 			name: "rewrite turned into bindings", golden: "rewrite_buildpack",
 			edit: func(t *testing.T, p *plan.Plan) {
 				c := change(t, p, rewrite)
-				c.Rewrite.Kind = plan.KindBindings
-				c.Address = plan.RewriteAddress(c.Mirror, c.Rewrite.Kind, c.Key)
-				c.Rewrite.Remove = []string{"id_rsa"}
+				c.Output.Block = "bindings"
+				c.Address = plan.OutputAddress(c.Mirror, c.Output.Block, c.Key)
+				editDetail(t, c, func(d map[string]any) { d["kind"], d["remove"] = "bindings", []string{"id_rsa"} })
 			},
 			want: `mirror "tools" has no such consumer output`,
 		},
 		{
 			name: "rewrite no longer waits for what it points at", golden: "rewrite_buildpack",
-			edit: func(t *testing.T, p *plan.Plan) { change(t, p, rewrite).Rewrite.DependsOn = nil },
+			edit: func(t *testing.T, p *plan.Plan) { change(t, p, rewrite).Output.DependsOn = nil },
 			want: "it depends on other artifacts",
 		},
 		{
 			name: "dist-tag pointed elsewhere", golden: "npm_tags_and_removals",
 			edit: func(t *testing.T, p *plan.Plan) {
-				change(t, p, `mirror.npm["pkg"]`).Package.SetTags["latest"] = "1.0.0"
+				editDetail(t, change(t, p, `mirror.npm["pkg"]`), func(d map[string]any) { d["set_tags"].(map[string]any)["latest"] = "1.0.0" })
 			},
-			want: `it points dist-tag "latest" at "1.0.0"`,
+			want: `mirror.npm["pkg"] (update): its changes differ`,
 		},
 		{
 			name: "dist-tag no longer waits for its version", golden: "npm_tags_and_removals",
-			edit: func(t *testing.T, p *plan.Plan) { change(t, p, `mirror.npm["pkg"]`).Package.DependsOn = nil },
-			want: `dist-tag "latest" must wait for "pkg/-/pkg-2.1.0.tgz" to land`,
+			edit: func(t *testing.T, p *plan.Plan) { change(t, p, `mirror.npm["pkg"]`).Output.DependsOn = nil },
+			want: "it depends on other artifacts",
+		},
+		{
+			name: "dist-tag no longer tied to its version", golden: "npm_tags_and_removals",
+			edit: func(t *testing.T, p *plan.Plan) {
+				editDetail(t, change(t, p, `mirror.npm["pkg"]`), func(d map[string]any) { delete(d, "tag_keys") })
+			},
+			want: "its changes differ",
 		},
 		{
 			name: "deprecation of a version still upstream", golden: "npm_tags_and_removals",
 			edit: func(t *testing.T, p *plan.Plan) {
-				change(t, p, `mirror.npm["pkg"]`).Package.Deprecate["2.1.0"] = "gone"
+				editDetail(t, change(t, p, `mirror.npm["pkg"]`), func(d map[string]any) { d["deprecate"].(map[string]any)["2.1.0"] = "gone" })
 			},
-			want: `it deprecates version "2.1.0"`,
+			want: "its changes differ",
 		},
 		{
 			name: "unedited dist-tag removal", golden: "npm_tag_moved", edit: func(*testing.T, *plan.Plan) {},
@@ -278,49 +307,73 @@ func TestValidateRefusesEditedPlans(t *testing.T) {
 		{
 			name: "removal of a tag the mirror sets", golden: "npm_tag_moved",
 			edit: func(t *testing.T, p *plan.Plan) {
-				change(t, p, `mirror.npm["pkg"]`).Package.RemoveTags["beta"] = "2.0.0"
+				editDetail(t, change(t, p, `mirror.npm["pkg"]`), func(d map[string]any) { d["remove_tags"].(map[string]any)["beta"] = "2.0.0" })
 			},
-			want: `it removes dist-tag "beta"`,
+			want: "its changes differ",
 		},
 		{
 			name: "removal of latest", golden: "npm_tag_moved",
 			edit: func(t *testing.T, p *plan.Plan) {
-				change(t, p, `mirror.npm["pkg"]`).Package.RemoveTags["latest"] = "2.0.0"
+				editDetail(t, change(t, p, `mirror.npm["pkg"]`), func(d map[string]any) { d["remove_tags"].(map[string]any)["latest"] = "2.0.0" })
 			},
-			want: `it removes dist-tag "latest"`,
+			want: "its changes differ",
 		},
 		{
 			name: "removal of a tag the upstream does not have", golden: "npm_tag_moved",
 			edit: func(t *testing.T, p *plan.Plan) {
-				change(t, p, `mirror.npm["pkg"]`).Package.RemoveTags["stable"] = "1.0.0"
+				editDetail(t, change(t, p, `mirror.npm["pkg"]`), func(d map[string]any) { d["remove_tags"].(map[string]any)["stable"] = "1.0.0" })
 			},
-			want: `it removes dist-tag "stable"`,
+			want: "its changes differ",
 		},
 		{
-			name: "removal-only update", golden: "npm_tag_moved",
-			edit: func(t *testing.T, p *plan.Plan) {
-				pd := change(t, p, `mirror.npm["pkg"]`).Package
-				pd.SetTags, pd.DependsOn, pd.TagKeys = nil, nil, nil
+			// A removal-only update ferry planned (the destination has every
+			// tag the plan would set) passes; dropping the tags of a
+			// planned update does not.
+			name: "unedited removal-only update", golden: "npm_tag_moved",
+			inv: func(inv *planner.Inventory) {
+				editState(t, inv, "npm", func(st map[string]any) {
+					tags := st["packages"].(map[string]any)["pkg"].(map[string]any)["tags"].(map[string]any)
+					tags["beta"] = "2.0.0"
+				})
 			},
+			edit: func(t *testing.T, p *plan.Plan) {
+				if c := change(t, p, `mirror.npm["pkg"]`); strings.Contains(string(c.Output.Detail), "set_tags") {
+					t.Fatalf("the plan still sets tags: %s", c.Output.Detail)
+				}
+			},
+		},
+		{
+			name: "removal-only update made of a planned update", golden: "npm_tag_moved",
+			edit: func(t *testing.T, p *plan.Plan) {
+				c := change(t, p, `mirror.npm["pkg"]`)
+				editDetail(t, c, func(d map[string]any) { delete(d, "set_tags"); delete(d, "tag_keys") })
+				c.Output.DependsOn = nil
+			},
+			want: "it depends on other artifacts",
 		},
 		{
 			name: "removal-only update of a package outside the mirror", golden: "npm_tag_moved",
 			edit: func(t *testing.T, p *plan.Plan) {
 				c := *change(t, p, `mirror.npm["pkg"]`)
-				c.Key, c.Name, c.Address = "left-pad", "left-pad", plan.Address("npm", "left-pad")
-				c.Package = &plan.PackageDetail{RemoveTags: map[string]string{"next": "3.0.0-rc.1"}}
+				out := *c.Output
+				c.Output = &out
+				c.Key, c.Name, c.Address, c.Output.Path = "left-pad", "left-pad", plan.Address("npm", "left-pad"), "left-pad"
+				c.Output.DependsOn = nil
+				c.Output.Detail = []byte(`{"remove_tags":{"next":"3.0.0-rc.1"}}`)
 				p.Changes = append(p.Changes, c)
 			},
-			want: `package "left-pad" is not one of mirror "npm"'s packages`,
+			want: `mirror.npm["left-pad"] (update): mirror "npm" has no such consumer output`,
 		},
 		{
 			name: "update of a package outside the mirror", golden: "npm_tags_and_removals",
 			edit: func(t *testing.T, p *plan.Plan) {
 				c := *change(t, p, `mirror.npm["pkg"]`)
-				c.Key, c.Name, c.Address = "left-pad", "left-pad", plan.Address("npm", "left-pad")
+				out := *c.Output
+				c.Output = &out
+				c.Key, c.Name, c.Address, c.Output.Path = "left-pad", "left-pad", plan.Address("npm", "left-pad"), "left-pad"
 				p.Changes = append(p.Changes, c)
 			},
-			want: `package "left-pad" is not one of mirror "npm"'s packages`,
+			want: `mirror "npm" has no such consumer output`,
 		},
 		{
 			name: "forget of an object no other mirror writes", golden: "removed_from_source",
@@ -394,4 +447,36 @@ func TestValidateUsesTheRealClock(t *testing.T) {
 	if !strings.Contains(got, "(delete): the configuration still mirrors it") {
 		t.Fatalf("Validate says:\n%s", got)
 	}
+}
+
+// editDetail edits a publish change's opaque detail as JSON.
+func editDetail(t *testing.T, c *plan.Change, edit func(d map[string]any)) {
+	t.Helper()
+	var d map[string]any
+	if err := json.Unmarshal(c.Output.Detail, &d); err != nil {
+		t.Fatal(err)
+	}
+	edit(d)
+	b, err := json.Marshal(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Output.Detail = b
+}
+
+// editState edits the inventoried output state of a mirror as JSON.
+func editState(t *testing.T, inv *planner.Inventory, mirror string, edit func(st map[string]any)) {
+	t.Helper()
+	o := inv.Outputs[mirror]
+	var st map[string]any
+	if err := json.Unmarshal(o.State, &st); err != nil {
+		t.Fatal(err)
+	}
+	edit(st)
+	b, err := json.Marshal(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.State = b
+	inv.Outputs[mirror] = o
 }

@@ -298,36 +298,10 @@ type ManifestPutter interface {
 	PutWithManifest(ctx context.Context, a Artifact, manifest []byte, r io.Reader, opts PutOptions) error
 }
 
-// PackageMeta is registry metadata of one package beyond its files.
-type PackageMeta struct {
-	// Tags maps dist-tags to versions.
-	Tags map[string]string `json:"tags,omitempty"`
-	// Deprecated maps the deprecated versions to their messages.
-	Deprecated map[string]string `json:"deprecated,omitempty"`
-}
-
 // TagLister is an optional Source capability: the dist-tags of a package
 // whose versions List reported (by Artifact.Name).
 type TagLister interface {
 	DistTags(ctx context.Context, name string) (map[string]string, error)
-}
-
-// PackageUpdate changes a package's metadata at a destination.
-type PackageUpdate struct {
-	// SetTags points dist-tags at versions.
-	SetTags map[string]string `json:"set_tags,omitempty"`
-	// RemoveTags removes dist-tags (one already gone is not an error).
-	RemoveTags []string `json:"remove_tags,omitempty"`
-	// Deprecate marks versions deprecated with a message.
-	Deprecate map[string]string `json:"deprecate,omitempty"`
-}
-
-// PackageUpdater is an optional Destination capability for registries
-// with package metadata (npm): StatPackage reports it (an error wrapping
-// ErrNotFound when the package does not exist), UpdatePackage changes it.
-type PackageUpdater interface {
-	StatPackage(ctx context.Context, name string) (PackageMeta, error)
-	UpdatePackage(ctx context.Context, name string, u PackageUpdate) error
 }
 
 // UpstreamReporter is an optional Source capability for sources that

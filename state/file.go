@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ferry-mirror/ferry/internal/safefile"
 	"github.com/ferry-mirror/ferry/providers"
 )
 
@@ -426,7 +427,7 @@ func (m *Manager) Persist(s *State) (changed bool, err error) {
 	if err != nil {
 		return false, fmt.Errorf("state %s: %w", m.path, err)
 	}
-	renamed, err := writeAtomic(m.path, data, 0o600, m.backup)
+	renamed, err := safefile.WriteAtomic(m.path, data, 0o600, m.backup)
 	if renamed {
 		// The new file is in place even if syncing its directory failed:
 		// never hand out its serial twice.
@@ -463,63 +464,13 @@ func (m *Manager) backup() error {
 	if err != nil {
 		return fmt.Errorf("reading previous state for backup: %w", err)
 	}
-	_, err = writeAtomic(m.path+".backup", prev, 0o600, nil)
+	_, err = safefile.WriteAtomic(m.path+".backup", prev, 0o600, nil)
 	return err
 }
 
 // WriteFileAtomic replaces the file at path with data so that readers (and
-// a crash at any moment) see either the old content or the new, never a mix:
-// it writes a temp file in the same directory, syncs and closes it, renames
-// it over path and syncs the directory. On error the temp file is removed
-// and path is untouched.
+// a crash at any moment) see either the old content or the new, never a mix
+// (see safefile.WriteFileAtomic).
 func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
-	_, err := writeAtomic(path, data, perm, nil)
-	return err
-}
-
-// writeAtomic is WriteFileAtomic with a hook that runs once the new content
-// is durable and just before the rename. renamed reports whether path now
-// holds data (the directory sync may still have failed).
-func writeAtomic(path string, data []byte, perm os.FileMode, beforeRename func() error) (renamed bool, err error) {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
-	if err != nil {
-		return false, err
-	}
-	tmp := f.Name()
-	defer func() {
-		if !renamed {
-			_ = f.Close() // harmless if already closed
-			_ = os.Remove(tmp)
-		}
-	}()
-
-	if err := f.Chmod(perm); err != nil {
-		return false, err
-	}
-	if _, err := f.Write(data); err != nil {
-		return false, err
-	}
-	if err := f.Sync(); err != nil && !syncUnsupported(err) {
-		return false, err
-	}
-	// Close before rename: Windows cannot rename an open file.
-	if err := f.Close(); err != nil {
-		return false, err
-	}
-	if beforeRename != nil {
-		if err := beforeRename(); err != nil {
-			return false, err
-		}
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return false, err
-	}
-	if err := syncDir(filepath.Clean(dir)); err != nil {
-		return true, fmt.Errorf("syncing directory %s: %w", dir, err)
-	}
-	return true, nil
+	return safefile.WriteFileAtomic(path, data, perm)
 }

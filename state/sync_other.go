@@ -6,9 +6,5 @@ package state
 // does not support it.
 func syncUnsupported(error) bool { return false }
 
-// syncDir is a no-op where directories cannot be synced (Windows: a rename
-// is made durable by the file system itself).
-func syncDir(string) error { return nil }
-
 // processGone cannot tell on this platform, so it never calls a lock stale.
 func processGone(int) bool { return false }

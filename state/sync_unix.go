@@ -4,7 +4,6 @@ package state
 
 import (
 	"errors"
-	"os"
 	"syscall"
 )
 
@@ -12,22 +11,6 @@ import (
 // system does not support it (some network and FUSE file systems).
 func syncUnsupported(err error) bool {
 	return errors.Is(err, syscall.ENOTSUP) || errors.Is(err, syscall.EINVAL)
-}
-
-// syncDir makes a rename in dir durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil && syncUnsupported(err) {
-		return nil
-	}
-	return err
 }
 
 // processGone reports whether no process with this PID exists on this host.

@@ -570,7 +570,7 @@ func TestJSONOutputStaysCleanWithTraceLogs(t *testing.T) {
 		FormatVersion string `json:"format_version"`
 		Summary       struct{ Add int }
 	}
-	if err := json.Unmarshal([]byte(r.stdout), &p); err != nil || p.FormatVersion != "1" || p.Summary.Add != 3 {
+	if err := json.Unmarshal([]byte(r.stdout), &p); err != nil || p.FormatVersion != "2" || p.Summary.Add != 3 {
 		t.Fatalf("plan -json stdout is not the plan (%v):\n%s", err, r.stdout)
 	}
 	if !strings.Contains(r.stderr, "[DEBUG]") && !strings.Contains(r.stderr, "[TRACE]") {

@@ -13,7 +13,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/ferry-mirror/ferry/providers"
 	"github.com/ferry-mirror/ferry/providers/httpx"
 	"github.com/ferry-mirror/ferry/providers/npm"
 	"github.com/ferry-mirror/ferry/providers/providertest/testenv"
@@ -28,7 +27,7 @@ func setUpstreamTag(t *testing.T, v *testenv.Verdaccio, name, tag, version strin
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.UpdatePackage(t.Context(), name, providers.PackageUpdate{SetTags: map[string]string{tag: version}}); err != nil {
+	if err := s.UpdatePackage(t.Context(), name, npm.PackageUpdate{SetTags: map[string]string{tag: version}}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -127,4 +126,28 @@ mirror "npm" {
 		t.Errorf("mirrored tarball: %q, %v", b, err)
 	}
 	ferry(t, dir, nil, "plan", "-detailed-exitcode").must(t, 0, "No changes.")
+}
+
+// A saved plan's dist-tag updates apply as planned; once the destination's
+// tags moved after the plan was made, the plan is refused (its update was
+// planned against tags the destination no longer has) and nothing is set.
+func TestNPMSavedPlanDistTags(t *testing.T) {
+	dir, up, down, env := npmExample(t)
+	ferry(t, dir, env, "plan", "-out", "first.json").must(t, 0, "to update")
+	ferry(t, dir, env, "apply", "first.json").must(t, 0, "Apply complete")
+	before, _ := packument(t, down, "greet")
+	if before["next"] != "2.0.0-beta.1" {
+		t.Fatalf("greet dist-tags after applying the saved plan = %v; want next at 2.0.0-beta.1", before)
+	}
+
+	setUpstreamTag(t, up, "greet", "stable", "1.0.0")
+	ferry(t, dir, env, "plan", "-out", "tags.json").must(t, 0, "Plan: 0 to add, 0 to replace, 0 to delete, 1 to update.", "dist-tag stable: (none) -> 1.0.0")
+	setUpstreamTag(t, down, "greet", "stable", "1.1.0") // someone moves it at the mirror
+	ferry(t, dir, env, "apply", "tags.json").must(t, 1, `mirror.npm["greet"] (update): its changes differ`, "Saved plan tags.json refused")
+	if tags, _ := packument(t, down, "greet"); tags["stable"] != "1.1.0" {
+		t.Errorf("greet dist-tags after a refused plan = %v; want stable left at 1.1.0", tags)
+	}
+	ferry(t, dir, env, "plan", "-out", "again.json").must(t, 0, "dist-tag stable: 1.1.0 -> 1.0.0")
+	ferry(t, dir, env, "apply", "again.json").must(t, 0, `mirror.npm["greet"]: updated`)
+	ferry(t, dir, env, "plan", "-detailed-exitcode").must(t, 0, "No changes.")
 }

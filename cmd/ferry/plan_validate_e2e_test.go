@@ -84,12 +84,13 @@ func TestEditedPlanIsRefused(t *testing.T) {
 		c := planChange(t, p, nodeRewrite)
 		c["key"] = "elsewhere/buildpack.toml"
 		c["address"] = `mirror.node.rewrite["elsewhere/buildpack.toml"]`
-		c["rewrite"].(map[string]any)["path"] = "elsewhere/buildpack.toml"
+		c["output"].(map[string]any)["path"] = "elsewhere/buildpack.toml"
+		c["output"].(map[string]any)["detail"].(map[string]any)["path"] = "elsewhere/buildpack.toml"
 	}
 	const (
 		wantDelete = victimAddr + ` (delete): the state records no object "victim.txt" of mirror "node" at dir.local, and ferry deletes only what it owns`
 		wantDigest = " (add): it expects digests sha256:0000000000000000000000000000000000000000000000000000000000000000, but source"
-		wantOutput = `mirror.node.rewrite["elsewhere/buildpack.toml"] (rewrite): mirror "node" rewrites "out/node-engine/buildpack.toml" only`
+		wantOutput = `mirror.node.rewrite["elsewhere/buildpack.toml"] (rewrite): mirror "node" has no such consumer output`
 	)
 	for _, tc := range []struct {
 		name  string

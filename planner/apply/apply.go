@@ -9,9 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
-	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -27,19 +24,6 @@ import (
 // ErrNotOwned reports an object in the way at the destination that ferry does
 // not own and will not overwrite.
 var ErrNotOwned = errors.New("object exists at the destination and is not owned by ferry")
-
-// ErrRewriteSkipped is reported for a rewrite not attempted because an
-// artifact it points at did not land.
-var ErrRewriteSkipped = errors.New("not rewritten: a dependency it points at did not land")
-
-// ErrUpdateSkipped is reported for dist-tags not set because the version
-// they point at did not land.
-var ErrUpdateSkipped = errors.New("the versions they point at did not land")
-
-// Rewriter edits consumer files (buildpack.toml) as a rewrite change says.
-type Rewriter interface {
-	Rewrite(ctx context.Context, c plan.Change) error
-}
 
 // ErrDeletesSkipped is reported for each delete not attempted because an
 // earlier change failed.
@@ -69,9 +53,6 @@ type Options struct {
 	// Parallelism bounds concurrent changes; <= 0 means 8.
 	Parallelism int
 	Logger      hclog.Logger
-	// Rewriter executes rewrite changes; a plan with rewrites fails them
-	// when it is nil.
-	Rewriter Rewriter
 	// Progress, if set, receives byte and item counts.
 	Progress Progress
 	// OnDone, if set, is called once per executed change as it completes (err
@@ -194,17 +175,15 @@ func Apply(ctx context.Context, p *plan.Plan, st *state.State, cp Checkpointer, 
 	}
 	e.log = e.log.Named("apply")
 
-	var transfers, updates, rewrites, deletes []plan.Change
+	var transfers, outputs, deletes []plan.Change
 	var bytes int64
 	for _, c := range p.Changes {
 		switch {
 		case !c.Executes():
 		case c.Action == plan.Delete, c.Action == plan.Forget:
 			deletes = append(deletes, c)
-		case c.Action == plan.Rewrite:
-			rewrites = append(rewrites, c)
-		case c.Action == plan.Update:
-			updates = append(updates, c)
+		case c.Action == plan.Publish:
+			outputs = append(outputs, c)
 		default:
 			transfers = append(transfers, c)
 			if c.Transfers() && c.After.Size > 0 {
@@ -213,7 +192,7 @@ func Apply(ctx context.Context, p *plan.Plan, st *state.State, cp Checkpointer, 
 		}
 	}
 	if opts.Progress != nil {
-		opts.Progress.Start(len(transfers)+len(updates)+len(rewrites)+len(deletes), bytes)
+		opts.Progress.Start(len(transfers)+len(outputs)+len(deletes), bytes)
 		defer opts.Progress.Finish()
 	}
 
@@ -244,13 +223,11 @@ func Apply(ctx context.Context, p *plan.Plan, st *state.State, cp Checkpointer, 
 	}
 
 	e.run(ctx, transfers, e.transfer)
-	// Package metadata and consumer files change only once what they point
-	// at has landed.
+	// Consumer outputs change only once what they point at has landed,
+	// and before deletes: an index must stop naming an artifact before the
+	// artifact is deleted.
 	if ctx.Err() == nil {
-		e.run(ctx, updates, e.update)
-	}
-	if ctx.Err() == nil {
-		e.run(ctx, rewrites, e.rewrite)
+		e.run(ctx, outputs, e.publish)
 	}
 	if len(e.result.Failed) > 0 || ctx.Err() != nil {
 		e.result.SkippedDeletes = deletes
@@ -428,23 +405,39 @@ func (e *engine) record(c plan.Change, size int64, digests providers.Digests) {
 	e.dirty = true
 }
 
-func (e *engine) rewrite(ctx context.Context, c plan.Change) error {
-	if e.opts.Rewriter == nil {
-		return fmt.Errorf("no rewriter configured for %s", c.Address)
+// publish hands an output change to the provider that planned it, with
+// the keys it depends on that did not land.
+func (e *engine) publish(ctx context.Context, c plan.Change) error {
+	if c.Output == nil {
+		return fmt.Errorf("%s: not a publish change", c.Address)
+	}
+	var side any
+	var err error
+	switch c.Output.Side {
+	case providers.SideSource:
+		side, err = e.provs.Source(c.Source)
+	case providers.SideDestination:
+		side, err = e.provs.Destination(c.Destination)
+	default:
+		err = fmt.Errorf("%s: unknown side %q", c.Address, c.Output.Side)
+	}
+	if err != nil {
+		return err
+	}
+	pub, ok := side.(providers.Publisher)
+	if !ok {
+		return fmt.Errorf("the %s of mirror %s publishes no consumer outputs: %w", c.Output.Side, c.Mirror, providers.ErrUnsupported)
 	}
 	failed := e.failedKeys(c.Mirror)
 	e.mu.Lock()
 	var missing []string
-	for _, key := range c.Rewrite.DependsOn {
+	for _, key := range c.Output.DependsOn {
 		if failed[key] || e.st.Artifact(c.Mirror, key) == nil {
 			missing = append(missing, key)
 		}
 	}
 	e.mu.Unlock()
-	if len(missing) > 0 {
-		return fmt.Errorf("%w: %s", ErrRewriteSkipped, strings.Join(missing, ", "))
-	}
-	return e.opts.Rewriter.Rewrite(ctx, c)
+	return pub.Publish(ctx, c.Output.Output, missing)
 }
 
 // failedKeys are the keys of mirror's changes that failed so far.
@@ -458,46 +451,6 @@ func (e *engine) failedKeys(mirror string) map[string]bool {
 		}
 	}
 	return failed
-}
-
-// update changes a package's metadata. Tags pointing at versions that did
-// not land are left out (and reported); deprecations always apply.
-func (e *engine) update(ctx context.Context, c plan.Change) error {
-	dst, err := e.provs.Destination(c.Destination)
-	if err != nil {
-		return err
-	}
-	pu, ok := dst.(providers.PackageUpdater)
-	if !ok {
-		return fmt.Errorf("destination %s has no package metadata to update: %w", c.Destination, providers.ErrUnsupported)
-	}
-	failed := e.failedKeys(c.Mirror)
-	missing := map[string]bool{}
-	for _, key := range c.Package.DependsOn {
-		if failed[key] {
-			missing[key] = true
-		}
-	}
-	u := providers.PackageUpdate{Deprecate: c.Package.Deprecate, SetTags: map[string]string{}}
-	u.RemoveTags = slices.Sorted(maps.Keys(c.Package.RemoveTags))
-	var skipped []string
-	for tag, v := range c.Package.SetTags {
-		if key := c.Package.TagKeys[tag]; missing[key] {
-			skipped = append(skipped, tag+" -> "+v)
-			continue
-		}
-		u.SetTags[tag] = v
-	}
-	if len(u.SetTags)+len(u.RemoveTags)+len(u.Deprecate) > 0 {
-		if err := pu.UpdatePackage(ctx, c.Key, u); err != nil {
-			return err
-		}
-	}
-	if len(skipped) > 0 {
-		slices.Sort(skipped)
-		return fmt.Errorf("dist-tags not set (%s): %w", strings.Join(skipped, ", "), ErrUpdateSkipped)
-	}
-	return nil
 }
 
 func (e *engine) delete(ctx context.Context, c plan.Change) error {

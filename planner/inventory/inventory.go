@@ -7,14 +7,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"maps"
-	neturl "net/url"
-	"os"
-	"path/filepath"
 	"slices"
 	"sort"
-	"strings"
 	"sync"
 
 	"github.com/hashicorp/go-hclog"
@@ -23,7 +18,6 @@ import (
 	"github.com/ferry-mirror/ferry/planner"
 	"github.com/ferry-mirror/ferry/planner/config"
 	"github.com/ferry-mirror/ferry/providers"
-	"github.com/ferry-mirror/ferry/providers/buildpack"
 	"github.com/ferry-mirror/ferry/state"
 )
 
@@ -36,140 +30,68 @@ type Providers interface {
 // noter is a source that explains what it cannot mirror.
 type noter interface{ Notes() []string }
 
-// documenter is a source whose document a rewrite block edits.
-type documenter interface {
-	Document() (*buildpack.Document, error)
-}
-
-// gatherRewrites reads, for every mirror with a rewrite block, the source
-// document, the current output and the consumer URL of every key. It reads
-// local files only; it runs with and without refresh because the consumer
-// file is part of what the plan must tell the truth about.
-func gatherRewrites(cfg *config.Config, provs Providers, inv *planner.Inventory) error {
+// gatherOutputs reads, for every mirror whose source or destination is a
+// Publisher, its current consumer outputs. It runs with and without
+// refresh: a consumer file is part of what the plan must tell the truth
+// about; refresh only decides whether outputs kept at the destination are
+// read.
+func gatherOutputs(ctx context.Context, cfg *config.Config, prior *state.State, provs Providers, inv *planner.Inventory, refresh bool) error {
 	for _, name := range sortedMirrors(cfg) {
 		m := cfg.Mirrors[name]
 		src, err := provs.Source(m.From)
 		if err != nil {
 			return err
 		}
-		d, ok := src.(documenter)
-		if !ok {
+		dst, err := provs.Destination(m.To)
+		if err != nil {
+			return err
+		}
+		var pub providers.Publisher
+		side := providers.SideSource
+		if p, ok := src.(providers.Publisher); ok {
+			pub = p
+		} else if p, ok := dst.(providers.Publisher); ok {
+			pub, side = p, providers.SideDestination
+		}
+		if pub == nil {
 			if m.Rewrite != nil || m.Bindings != nil {
 				return fmt.Errorf("mirror %s: source %s has no document to rewrite", name, m.From)
 			}
 			continue
 		}
-		doc, err := d.Document()
-		if err != nil {
-			return err
-		}
-		if m.Rewrite == nil && m.Bindings == nil && doc.Layout != buildpack.LayoutDependencyMirror {
-			continue
-		}
-		in := planner.RewriteInput{
-			Input:     relPath(cfg.Dir, doc.Path),
-			InputData: string(doc.Data),
-			Keys:      map[int]planner.DepKeys{},
-			URLs:      map[string]string{},
-			Layout:    doc.Layout,
-		}
-		for i, k := range doc.Keys {
-			in.Keys[i] = planner.DepKeys{URI: k.URI, Source: k.Source}
+		req := providers.OutputRequest{
+			Mirror:      name,
+			Dir:         cfg.Dir,
+			Listed:      inv.Sources[m.From],
+			Source:      src,
+			Destination: dst,
+			Refresh:     refresh,
 		}
 		if m.Rewrite != nil {
-			in.Output = relPath(cfg.Dir, m.Rewrite.Output)
-			// Never through a symbolic link: the plan would show the
-			// content of whatever it points at (a private key, say).
-			out, _, err := state.ReadRegularFile(m.Rewrite.Output)
-			switch {
-			case err == nil:
-				in.OutputExists, in.OutputData = true, string(out)
-			case !errors.Is(err, fs.ErrNotExist):
-				return fmt.Errorf("mirror %s: reading rewrite output: %w", name, err)
-			}
+			req.Rewrite, req.RewriteSources = m.Rewrite.Output, m.Rewrite.Sources
 		}
 		if m.Bindings != nil {
-			in.Bindings = relPath(cfg.Dir, m.Bindings.Path)
-			files, err := readBindingDir(m.Bindings.Path)
-			if err != nil {
-				return fmt.Errorf("mirror %s: reading bindings: %w", name, err)
-			}
-			in.BindingFiles = files
+			req.Bindings = m.Bindings.Path
 		}
-		dst, err := provs.Destination(m.To)
+		if sm := prior.Mirror(name); sm != nil && sm.Destination == m.To {
+			for _, key := range sortedKeys(sm.Artifacts) {
+				o := sm.Artifacts[key]
+				req.Owned = append(req.Owned, providers.Artifact{Key: o.Key, Name: o.Name, Version: o.Version, Size: o.Size, Digests: o.Digests, Created: o.Created, Origin: o.Origin})
+			}
+		}
+		read, err := pub.ReadOutputs(ctx, req)
 		if err != nil {
-			return err
+			return fmt.Errorf("mirror %s: reading consumer outputs: %w", name, err)
 		}
-		if u, ok := dst.(providers.URLer); !ok {
-			in.URLError = fmt.Sprintf("destination %s cannot give consumers URLs", m.To)
-		} else {
-			for _, a := range inv.Sources[m.From] {
-				url, err := u.URL(a)
-				if err != nil {
-					in.URLError = err.Error()
-					break
-				}
-				in.URLs[a.Key] = url
-				if in.MirrorBase == "" {
-					in.MirrorBase = mirrorBase(url, a.Key)
-				}
-			}
+		if read.State == nil {
+			continue
 		}
-		if inv.Rewrites == nil {
-			inv.Rewrites = map[string]planner.RewriteInput{}
+		if inv.Outputs == nil {
+			inv.Outputs = map[string]planner.OutputInventory{}
 		}
-		inv.Rewrites[name] = in
+		inv.Outputs[name] = planner.OutputInventory{Side: side, OutputRead: read}
 	}
 	return nil
-}
-
-// readBindingDir returns the regular files of a binding directory by name;
-// a missing directory is empty. The directory, or a file in it, that is a
-// symbolic link is an error: the plan would show what it points at, and
-// apply would write there.
-func readBindingDir(dir string) (map[string]string, error) {
-	if err := state.CheckRealDir(dir); err != nil {
-		return nil, err
-	}
-	entries, err := os.ReadDir(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	files := map[string]string{}
-	for _, e := range entries {
-		if e.IsDir() {
-			continue // not a binding file, and never written
-		}
-		b, _, err := state.ReadRegularFile(filepath.Join(dir, e.Name()))
-		if err != nil {
-			return nil, err
-		}
-		files[e.Name()] = string(b)
-	}
-	return files, nil
-}
-
-// mirrorBase is url without the trailing key path, when it ends with it.
-func mirrorBase(url, key string) string {
-	segs := strings.Split(key, "/")
-	for i, s := range segs {
-		segs[i] = neturl.PathEscape(s)
-	}
-	if base, ok := strings.CutSuffix(url, "/"+strings.Join(segs, "/")); ok {
-		return base
-	}
-	return ""
-}
-
-// relPath is p relative to dir when p lies below it, else p.
-func relPath(dir, p string) string {
-	if rel, err := filepath.Rel(dir, p); err == nil && !strings.HasPrefix(rel, "..") {
-		return filepath.ToSlash(rel)
-	}
-	return p
 }
 
 // Options control Gather.
@@ -177,8 +99,9 @@ type Options struct {
 	// Refresh stats destination objects and asks sources for sizes; without
 	// it only the source listings are read and the state is trusted.
 	Refresh bool
-	// SourcesOnly lists the sources and reads the consumer files, and
-	// touches no destination at all: what apply needs to check a saved plan.
+	// SourcesOnly lists the sources and reads the consumer outputs (those
+	// kept at a destination only with Refresh), and stats no destination
+	// object: what apply needs to check a saved plan.
 	SourcesOnly bool
 	// Parallelism bounds concurrent stats; <= 0 means config.DefaultParallelism.
 	Parallelism int
@@ -251,7 +174,7 @@ func Gather(ctx context.Context, cfg *config.Config, prior *state.State, provs P
 	if err := gatherUpstream(ctx, cfg, prior, provs, inv); err != nil {
 		return nil, err
 	}
-	if err := gatherRewrites(cfg, provs, inv); err != nil {
+	if err := gatherOutputs(ctx, cfg, prior, provs, inv, opts.Refresh); err != nil {
 		return nil, err
 	}
 	if opts.SourcesOnly {
@@ -268,9 +191,8 @@ func Gather(ctx context.Context, cfg *config.Config, prior *state.State, provs P
 		if err != nil {
 			return nil, err
 		}
-		// Consumers are buildpacks (rewrite, bindings) or package managers
-		// reading a registry ferry publishes to.
-		if _, registry := dst.(providers.PackageUpdater); m.Rewrite == nil && m.Bindings == nil && !registry {
+		// Consumers download what ferry's outputs point them at.
+		if !inv.Outputs[name].CheckAccess {
 			continue
 		}
 		checked[m.To] = true
@@ -293,11 +215,6 @@ func Gather(ctx context.Context, cfg *config.Config, prior *state.State, provs P
 		// delete of replaced content can be flagged).
 		lenient bool
 	}
-	type packageJob struct {
-		dest, name string
-		pu         providers.PackageUpdater
-	}
-	var packageJobs []packageJob
 	type sizeJob struct {
 		source string
 		a      providers.Artifact
@@ -341,27 +258,6 @@ func Gather(ctx context.Context, cfg *config.Config, prior *state.State, provs P
 		src, err := provs.Source(m.From)
 		if err != nil {
 			return nil, err
-		}
-		if pu, ok := dst.(providers.PackageUpdater); ok {
-			names := map[string]bool{}
-			for _, a := range inv.Sources[m.From] {
-				names[a.Name] = true
-			}
-			for _, o := range owned {
-				names[o.Name] = true
-			}
-			if inv.Packages == nil {
-				inv.Packages = map[string]map[string]providers.PackageMeta{}
-			}
-			if inv.Packages[m.To] == nil {
-				inv.Packages[m.To] = map[string]providers.PackageMeta{}
-			}
-			for _, n := range slices.Sorted(maps.Keys(names)) {
-				if id := m.To + "\x00pkg\x00" + n; n != "" && !queued[id] {
-					queued[id] = true
-					packageJobs = append(packageJobs, packageJob{dest: m.To, name: n, pu: pu})
-				}
-			}
 		}
 		sizer, _ := src.(providers.Sizer)
 		for _, a := range inv.Sources[m.From] {
@@ -434,18 +330,6 @@ func Gather(ctx context.Context, cfg *config.Config, prior *state.State, provs P
 			return nil
 		})
 	}
-	for _, j := range packageJobs {
-		g.Go(func() error {
-			meta, err := j.pu.StatPackage(gctx, j.name)
-			if err != nil && !errors.Is(err, providers.ErrNotFound) {
-				return fmt.Errorf("refreshing %s: %w", j.dest, err)
-			}
-			mu.Lock()
-			inv.Packages[j.dest][j.name] = meta
-			mu.Unlock()
-			return nil
-		})
-	}
 	for _, j := range sizeJobs {
 		g.Go(func() error {
 			n, err := j.sizer.Size(gctx, j.a)
@@ -488,7 +372,7 @@ func Gather(ctx context.Context, cfg *config.Config, prior *state.State, provs P
 }
 
 // gatherUpstream asks selective sources (npm) about the owned keys they did
-// not list, and takes their dist-tags.
+// not list.
 func gatherUpstream(ctx context.Context, cfg *config.Config, prior *state.State, provs Providers, inv *planner.Inventory) error {
 	for _, name := range sortedMirrors(cfg) {
 		m := cfg.Mirrors[name]
@@ -497,10 +381,8 @@ func gatherUpstream(ctx context.Context, cfg *config.Config, prior *state.State,
 			return err
 		}
 		listed := map[string]bool{}
-		names := map[string]bool{}
 		for _, a := range inv.Sources[m.From] {
 			listed[a.Key] = true
-			names[a.Name] = true
 		}
 		if ur, ok := src.(providers.UpstreamReporter); ok {
 			if inv.Upstream == nil {
@@ -518,22 +400,6 @@ func gatherUpstream(ctx context.Context, cfg *config.Config, prior *state.State,
 						inv.Upstream[m.From][key] = has
 					}
 				}
-			}
-		}
-		if tl, ok := src.(providers.TagLister); ok {
-			if inv.SourceTags == nil {
-				inv.SourceTags = map[string]map[string]map[string]string{}
-			}
-			if inv.SourceTags[m.From] != nil {
-				continue
-			}
-			inv.SourceTags[m.From] = map[string]map[string]string{}
-			for _, n := range slices.Sorted(maps.Keys(names)) {
-				tags, err := tl.DistTags(ctx, n)
-				if err != nil {
-					return fmt.Errorf("listing source %s: %w", m.From, err)
-				}
-				inv.SourceTags[m.From][n] = tags
 			}
 		}
 	}

@@ -31,8 +31,9 @@ func FuzzUnmarshal(f *testing.F) {
 		}
 		f.Add(b)
 	}
-	f.Add([]byte(`{"format_version":"1","changes":null}`))
-	f.Add([]byte(`{"format_version":"2","tool_version":"9.9.9"}`))
+	f.Add([]byte(`{"format_version":"2","changes":null}`))
+	f.Add([]byte(`{"format_version":"2","changes":[{"address":"mirror.m.rewrite[\"f\"]","mirror":"m","key":"f","action":"publish","reason":"output_out_of_date","destination":"d.d","output":{"side":"source","block":"rewrite","path":"f","verb":"rewrite","detail":{"a": [1, 2]}}}]}`))
+	f.Add([]byte(`{"format_version":"3","tool_version":"9.9.9"}`))
 
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p, err := Unmarshal(data)

@@ -17,7 +17,7 @@ import (
 
 // FormatVersion is the plan file format. Bump it whenever a consumer's parser
 // would have to change; Read refuses other versions.
-const FormatVersion = "1"
+const FormatVersion = "2"
 
 // Action is what apply does to one artifact.
 type Action uint8
@@ -30,14 +30,13 @@ const (
 	// Forget drops the artifact from this mirror's state and leaves the object
 	// alone, because another mirror now owns it (a renamed mirror).
 	Forget
-	// Rewrite edits a consumer file (a buildpack.toml) to point at the mirror.
-	Rewrite
-	// Update changes a package's metadata at the destination (npm
-	// dist-tags, deprecations); Key is the package name.
-	Update
+	// Publish writes a consumer output (a rewritten buildpack.toml, a
+	// binding directory, a package's dist-tags): what the provider that owns
+	// it planned, described by Change.Output; Key is the output's path.
+	Publish
 )
 
-var actionNames = [...]string{NoOp: "no-op", Add: "add", Replace: "replace", Delete: "delete", Forget: "forget", Rewrite: "rewrite", Update: "update"}
+var actionNames = [...]string{NoOp: "no-op", Add: "add", Replace: "replace", Delete: "delete", Forget: "forget", Publish: "publish"}
 
 func (a Action) String() string {
 	if int(a) < len(actionNames) {
@@ -57,7 +56,7 @@ func (a Action) Symbol() string {
 		return "-"
 	case Forget:
 		return "="
-	case Rewrite, Update:
+	case Publish:
 		return "~"
 	}
 	return " "
@@ -112,18 +111,13 @@ const (
 	// MovedToMirror: another mirror of the config now writes the same object
 	// (e.g. the mirror was renamed), so the old owner forgets it.
 	MovedToMirror
-	// URIPointsUpstream: a consumer file still names upstream locations for
-	// dependencies that are (or will be) at the mirror.
-	URIPointsUpstream
-	// OutputMissing: the rewritten consumer file does not exist yet.
-	OutputMissing
+	// OutputOutOfDate: a consumer output does not say what the mirror
+	// holds; the output's own reason says how (Output.Reason).
+	OutputOutOfDate
 	// NoLongerSelected: the upstream still has the artifact, but the
 	// source's selection (a version range, latest = N, the package list)
 	// no longer covers it.
 	NoLongerSelected
-	// DistTagsBehind: the destination's dist-tags differ from the
-	// upstream's for versions the mirror holds.
-	DistTagsBehind
 	// KeptRemovedFromSource: the upstream removed it and the mirror keeps
 	// it (on_upstream_removed = "keep"); shown, not acted on.
 	KeptRemovedFromSource
@@ -142,10 +136,8 @@ var reasonNames = [...]string{
 	RemovedFromSource:       "removed_from_source",
 	MirrorRemovedFromConfig: "mirror_removed_from_config",
 	MovedToMirror:           "moved_to_mirror",
-	URIPointsUpstream:       "uri_points_upstream",
-	OutputMissing:           "output_missing",
+	OutputOutOfDate:         "output_out_of_date",
 	NoLongerSelected:        "no_longer_selected",
-	DistTagsBehind:          "dist_tags_behind",
 	KeptRemovedFromSource:   "kept_removed_from_source",
 }
 
@@ -220,121 +212,31 @@ type Change struct {
 	// Before is what ferry recorded or found at the destination; nil when
 	// nothing was there. For a rewrite: the output file as it is now.
 	Before *Object `json:"before,omitempty"`
-	// Rewrite details a rewrite change; nil for every other action.
-	Rewrite *RewriteDetail `json:"rewrite,omitempty"`
-	// Package details an update change; nil for every other action.
-	Package *PackageDetail `json:"package,omitempty"`
+	// Output details a publish change; nil for every other action.
+	Output *OutputDetail `json:"output,omitempty"`
 }
 
-// PackageDetail is what an update change does to a package's metadata.
-type PackageDetail struct {
-	// TagsBefore are the dist-tags the destination had when planned.
-	TagsBefore map[string]string `json:"tags_before,omitempty"`
-	// SetTags point dist-tags at versions.
-	SetTags map[string]string `json:"set_tags,omitempty"`
-	// Deprecate marks versions deprecated, with the message.
-	Deprecate map[string]string `json:"deprecate,omitempty"`
-	// RemoveTags are dist-tags to remove, each with the version the
-	// upstream moved it to, which the mirror does not have: kept, the
-	// destination's tag would point at a version the upstream no longer
-	// tags.
-	RemoveTags map[string]string `json:"remove_tags,omitempty"`
-	// DependsOn are the artifact keys this plan adds that SetTags point
-	// at; TagKeys maps each such tag to its key. Apply leaves out the tags
-	// of versions that failed to land.
-	DependsOn []string          `json:"depends_on,omitempty"`
-	TagKeys   map[string]string `json:"tag_keys,omitempty"`
+// OutputDetail is a publish change: the output change its provider
+// planned, and which side of the mirror publishes it. The core renders and
+// checks the generic fields; Detail travels to the provider unread.
+type OutputDetail struct {
+	// Side is the mirror's side whose provider publishes the output.
+	Side providers.Side `json:"side"`
+	providers.Output
 }
 
-// RewriteDetail is what a rewrite change does to a consumer file. Paths are
-// relative to the configuration directory unless the config wrote them
-// absolute.
-type RewriteDetail struct {
-	// Kind is KindBuildpackTOML (a rewritten buildpack.toml) or KindBindings
-	// (a dependency-mapping binding directory).
-	Kind string `json:"kind"`
-	// Path is the file written (the rewrite output), or the binding directory.
-	Path string `json:"path"`
-	// Input is the buildpack.toml the edits apply to, and InputDigest its
-	// sha256 when planned: apply refuses to rewrite a file that moved since.
-	Input       string           `json:"input"`
-	InputDigest providers.Digest `json:"input_digest"`
-	// Edits are the value changes, relative to Input.
-	Edits []RewriteEdit `json:"edits"`
-	// DependsOn are the artifact keys that must be at the destination first;
-	// apply skips the rewrite if any of them failed.
-	DependsOn []string `json:"depends_on"`
-	// Changed is the number of uri/source values the output changes (the
-	// edits relative to the input may be more, when the output already has
-	// some of them).
-	Changed int `json:"changed"`
-	// Files are the binding files to write (KindBindings), Remove the stale
-	// mapping files to remove.
-	Files  []OutputFile `json:"files,omitempty"`
-	Remove []string     `json:"remove,omitempty"`
-	// Diff is a unified diff of the changed lines, from the output as it is
-	// (or the input, when the output does not exist yet) to the result.
-	Diff string `json:"diff"`
-}
-
-// Consumer output kinds.
-const (
-	KindBuildpackTOML = "buildpack_toml"
-	KindBindings      = "bindings"
-)
-
-// OutputFile is one file of a binding directory.
-type OutputFile struct {
-	Name    string `json:"name"`
-	Content string `json:"content"`
-	// Key is the artifact the file points at; empty for the type file.
-	Key string `json:"key,omitempty"`
-}
-
-// Coverage reports, for a mirror laid out for BP_DEPENDENCY_MIRROR, the
-// setting consumers use and every dependency of the buildpack.toml that is
-// not at the mirror (a build that needs one fails to download it).
-type Coverage struct {
+// Report is a provider's report on a mirror's consumer outputs (what a
+// BP_DEPENDENCY_MIRROR setting covers), shown after the changes.
+type Report struct {
 	Mirror string `json:"mirror"`
-	// Setting is "BP_DEPENDENCY_MIRROR=<base>/{originalHost}"; empty when the
-	// destination has no base URL.
-	Setting string `json:"setting,omitempty"`
-	// Note warns about the setting (buildpacks refuse http:// mirrors).
-	Note string        `json:"note,omitempty"`
-	Gaps []CoverageGap `json:"gaps"`
-	// Covered counts the dependencies that are (or will be) at the mirror.
-	Covered int `json:"covered"`
+	providers.OutputReport
 }
 
-// CoverageGap is one dependency the mirror layout does not serve.
-type CoverageGap struct {
-	ID      string `json:"id"`
-	Version string `json:"version"`
-	Arch    string `json:"arch,omitempty"`
-	Line    int    `json:"line"`
-	URI     string `json:"uri"`
-	Reason  string `json:"reason"`
-}
-
-// RewriteEdit changes one dependency field.
-type RewriteEdit struct {
-	Index   int    `json:"index"` // dependency index in the file
-	Line    int    `json:"line"`  // line of its [[metadata.dependencies]] header
-	ID      string `json:"id"`
-	Version string `json:"version"`
-	Arch    string `json:"arch,omitempty"`
-	Field   string `json:"field"` // "uri" or "source"
-	Key     string `json:"key"`   // the artifact now serving it
-	Old     string `json:"old"`
-	New     string `json:"new"`
-}
-
-// RewriteAddress renders mirror.NAME.rewrite["PATH"] for a rewritten file,
-// mirror.NAME.bindings["PATH"] for a binding directory.
-func RewriteAddress(mirror, kind, path string) string {
-	block := "rewrite"
-	if kind == KindBindings {
-		block = "bindings"
+// OutputAddress renders mirror.NAME.BLOCK["PATH"] for a consumer output, or
+// mirror.NAME["PATH"] when block is empty.
+func OutputAddress(mirror, block, path string) string {
+	if block == "" {
+		return Address(mirror, path)
 	}
 	return "mirror." + mirror + "." + block + "[" + hclQuote(path) + "]"
 }
@@ -356,14 +258,15 @@ type StateRef struct {
 
 // Summary counts a plan's changes.
 type Summary struct {
-	Add          int `json:"add"`
-	Replace      int `json:"replace"`
-	Delete       int `json:"delete"`
-	Forget       int `json:"forget"`
-	Rewrite      int `json:"rewrite"`
-	Update       int `json:"update,omitempty"`
-	DryRunDelete int `json:"dry_run_delete"`
-	NoOp         int `json:"no_op"`
+	Add     int `json:"add"`
+	Replace int `json:"replace"`
+	Delete  int `json:"delete"`
+	Forget  int `json:"forget"`
+	// Publish counts consumer output changes by their verb ("rewrite",
+	// "update").
+	Publish      map[string]int `json:"publish,omitempty"`
+	DryRunDelete int            `json:"dry_run_delete"`
+	NoOp         int            `json:"no_op"`
 	// TransferBytes is the sum of known sizes of changes that move bytes.
 	TransferBytes int64 `json:"transfer_bytes"`
 	// UnknownSizes counts transfers whose size is not known before fetching.
@@ -371,7 +274,13 @@ type Summary struct {
 }
 
 // Changed reports whether applying would change anything.
-func (s Summary) Changed() bool { return s.Add+s.Replace+s.Delete+s.Forget+s.Rewrite+s.Update > 0 }
+func (s Summary) Changed() bool {
+	n := s.Add + s.Replace + s.Delete + s.Forget
+	for _, k := range s.Publish {
+		n += k
+	}
+	return n > 0
+}
 
 // Plan is the versioned plan document.
 type Plan struct {
@@ -394,8 +303,8 @@ type Plan struct {
 	// description (e.g. "dir /srv/mirror"); apply refuses the plan if one moved.
 	Destinations map[string]string `json:"destinations,omitempty"`
 	Changes      []Change          `json:"changes"`
-	// Coverage is reported for mirrors laid out for BP_DEPENDENCY_MIRROR.
-	Coverage []Coverage `json:"coverage,omitempty"`
+	// Reports are the providers' reports on consumer outputs, by mirror.
+	Reports []Report `json:"reports,omitempty"`
 	// Feeds are, by source address and changes feed URL, the positions
 	// apply records in the state: where the next plan starts reading.
 	// They are not changes (a plan with only feeds has nothing to apply).
@@ -403,21 +312,16 @@ type Plan struct {
 	Summary Summary                      `json:"summary"`
 }
 
-// phase orders a mirror's changes as apply runs them: artifacts, package
-// updates, consumer rewrites.
+// phase orders a mirror's changes: artifacts, then consumer outputs.
 func phase(c Change) int {
-	switch c.Action {
-	case Update:
+	if c.Action == Publish {
 		return 1
-	case Rewrite:
-		return 2
 	}
 	return 0
 }
 
 // Sort puts changes in canonical order: by mirror, then key, with a
-// mirror's package updates and rewrites after its artifacts (the order
-// apply runs them in).
+// mirror's consumer outputs after its artifacts.
 func (p *Plan) Sort() {
 	slices.SortFunc(p.Changes, func(a, b Change) int {
 		return cmp.Or(cmp.Compare(a.Mirror, b.Mirror), cmp.Compare(phase(a), phase(b)), cmp.Compare(a.Key, b.Key))
@@ -441,10 +345,11 @@ func (p *Plan) Summarize(noOps int) {
 			s.Delete++
 		case c.Action == Forget:
 			s.Forget++
-		case c.Action == Rewrite:
-			s.Rewrite++
-		case c.Action == Update:
-			s.Update++
+		case c.Action == Publish && c.Output != nil:
+			if s.Publish == nil {
+				s.Publish = map[string]int{}
+			}
+			s.Publish[c.Output.Verb]++
 		}
 		if c.Transfers() {
 			if c.After != nil && c.After.Size >= 0 {
@@ -492,18 +397,37 @@ func Unmarshal(b []byte) (*Plan, error) {
 	if err := json.Unmarshal(b, &p); err != nil {
 		return nil, fmt.Errorf("invalid plan file: %w", err)
 	}
+	for i := range p.Reports {
+		if d := p.Reports[i].Detail; len(d) > 0 {
+			var buf bytes.Buffer
+			if err := json.Compact(&buf, d); err != nil {
+				return nil, fmt.Errorf("invalid plan file: report %d: %w", i, err)
+			}
+			p.Reports[i].Detail = buf.Bytes()
+		}
+	}
 	for i, c := range p.Changes {
 		if c.Mirror == "" || c.Key == "" || c.Destination == "" {
 			return nil, fmt.Errorf("invalid plan file: change %d lacks mirror, key or destination", i)
 		}
-		if c.Action == Rewrite {
-			if c.Rewrite == nil || c.After == nil || c.Address != RewriteAddress(c.Mirror, c.Rewrite.Kind, c.Key) || c.Rewrite.Path == "" || c.Rewrite.Input == "" {
-				return nil, fmt.Errorf("invalid plan file: rewrite change %d is incomplete", i)
+		if c.Action == Publish {
+			o := c.Output
+			if o == nil || o.Path != c.Key || o.Verb == "" || c.Address != OutputAddress(c.Mirror, o.Block, c.Key) ||
+				(o.Side != providers.SideSource && o.Side != providers.SideDestination) {
+				return nil, fmt.Errorf("invalid plan file: publish change %d is incomplete", i)
+			}
+			// Canonical bytes: the file's indentation is not the detail's.
+			if len(o.Detail) > 0 {
+				var buf bytes.Buffer
+				if err := json.Compact(&buf, o.Detail); err != nil {
+					return nil, fmt.Errorf("invalid plan file: publish change %d: %w", i, err)
+				}
+				p.Changes[i].Output.Detail = buf.Bytes()
 			}
 			continue
 		}
-		if c.Action == Update && (c.Package == nil || c.Package.fields() == 0) {
-			return nil, fmt.Errorf("invalid plan file: update change %d is incomplete", i)
+		if c.Output != nil {
+			return nil, fmt.Errorf("invalid plan file: %s change %s has an output", c.Action, c.Address)
 		}
 		if c.Address != Address(c.Mirror, c.Key) {
 			return nil, fmt.Errorf("invalid plan file: change %d address %q does not match mirror %q and key %q", i, c.Address, c.Mirror, c.Key)

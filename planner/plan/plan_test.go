@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/ferry-mirror/ferry/providers"
 )
 
 func TestParseTarget(t *testing.T) {
@@ -44,7 +46,7 @@ func TestParseTarget(t *testing.T) {
 }
 
 func TestUnmarshalRefuses(t *testing.T) {
-	good := `{"format_version":"1","tool_version":"0.1.0","changes":[{"address":"mirror.m[\"k\"]","mirror":"m","key":"k","action":"add","reason":"new_in_source","source":"http.s","destination":"dir.d","after":{"size":-1,"digests":["sha256:` + strings.Repeat("a", 64) + `"]}}]}`
+	good := `{"format_version":"2","tool_version":"0.1.0","changes":[{"address":"mirror.m[\"k\"]","mirror":"m","key":"k","action":"add","reason":"new_in_source","source":"http.s","destination":"dir.d","after":{"size":-1,"digests":["sha256:` + strings.Repeat("a", 64) + `"]}}]}`
 	if _, err := Unmarshal([]byte(good)); err != nil {
 		t.Fatalf("good plan refused: %v", err)
 	}
@@ -53,7 +55,13 @@ func TestUnmarshalRefuses(t *testing.T) {
 	}{
 		{name: "not json", in: "hello", wantErr: "not a ferry plan file"},
 		{name: "no version", in: `{"changes":[]}`, wantErr: "no format_version"},
-		{name: "other version", in: `{"format_version":"2","tool_version":"9.0.0"}`, wantErr: `format version "2" (written by ferry 9.0.0) is not supported`},
+		{name: "other version", in: `{"format_version":"3","tool_version":"9.0.0"}`, wantErr: `format version "3" (written by ferry 9.0.0) is not supported`},
+		// Version 1 had rewrite and update changes; publish replaced them.
+		{name: "version 1", in: `{"format_version":"1","tool_version":"0.9.0","changes":[{"action":"rewrite"}]}`, wantErr: `format version "1" (written by ferry 0.9.0) is not supported; this ferry reads version "2"`},
+		{name: "publish without output", in: `{"format_version":"2","changes":[{"address":"mirror.m.rewrite[\"f\"]","mirror":"m","key":"f","action":"publish","reason":"output_out_of_date","destination":"dir.d"}]}`, wantErr: "publish change 0 is incomplete"},
+		{name: "publish at another address", in: `{"format_version":"2","changes":[{"address":"mirror.m[\"f\"]","mirror":"m","key":"f","action":"publish","reason":"output_out_of_date","destination":"dir.d","output":{"side":"source","block":"rewrite","path":"f","verb":"rewrite"}}]}`, wantErr: "publish change 0 is incomplete"},
+		{name: "publish by no side", in: `{"format_version":"2","changes":[{"address":"mirror.m[\"f\"]","mirror":"m","key":"f","action":"publish","reason":"output_out_of_date","destination":"dir.d","output":{"side":"elsewhere","path":"f","verb":"update"}}]}`, wantErr: "publish change 0 is incomplete"},
+		{name: "output on a transfer", in: strings.Replace(good, `"destination":"dir.d",`, `"destination":"dir.d","output":{"side":"source","path":"k","verb":"rewrite"},`, 1), wantErr: "has an output"},
 		{name: "unknown action", in: strings.Replace(good, `"add"`, `"teleport"`, 1), wantErr: `unknown action "teleport"`},
 		{name: "unknown reason", in: strings.Replace(good, `"new_in_source"`, `"whim"`, 1), wantErr: `unknown reason "whim"`},
 		{name: "address mismatch", in: strings.Replace(good, `mirror.m[\"k\"]`, `mirror.m[\"other\"]`, 1), wantErr: "does not match"},
@@ -85,13 +93,16 @@ func TestFormatBytesAndSummary(t *testing.T) {
 		{Action: Add, Reason: AlreadyAtDestination, After: &Object{Size: 5000}},
 		{Action: Delete, DryRun: true},
 		{Action: Delete},
+		{Action: Publish, Output: &OutputDetail{Output: providers.Output{Verb: "update"}}},
+		{Action: Publish, Output: &OutputDetail{Output: providers.Output{Verb: "rewrite"}}},
+		{Action: Publish, Output: &OutputDetail{Output: providers.Output{Verb: "update"}}},
 	}}
 	p.Summarize(7)
-	want := Summary{Add: 3, Delete: 1, DryRunDelete: 1, NoOp: 7, TransferBytes: 100, UnknownSizes: 1}
+	want := Summary{Add: 3, Delete: 1, Publish: map[string]int{"rewrite": 1, "update": 2}, DryRunDelete: 1, NoOp: 7, TransferBytes: 100, UnknownSizes: 1}
 	if diff := cmp.Diff(want, p.Summary); diff != "" {
 		t.Errorf("Summary (-want +got):\n%s", diff)
 	}
-	if got, want := p.SummaryLine(), "Plan: 3 to add, 0 to replace, 1 to delete (+1 dry run, not executed). 100 B to transfer (+1 of unknown size)."; got != want {
+	if got, want := p.SummaryLine(), "Plan: 3 to add, 0 to replace, 1 to delete (+1 dry run, not executed), 1 to rewrite, 2 to update. 100 B to transfer (+1 of unknown size)."; got != want {
 		t.Errorf("SummaryLine() = %q; want %q", got, want)
 	}
 }

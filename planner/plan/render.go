@@ -32,14 +32,13 @@ func (c *Change) ReasonText() string {
 		s = "mirror removed from config"
 	case MovedToMirror:
 		s = "moved to another mirror; state only, the object stays"
-	case URIPointsUpstream:
-		s = "uri points upstream"
-	case OutputMissing:
-		s = "output missing"
+	case OutputOutOfDate:
+		s = "consumer output out of date"
+		if c.Output != nil && c.Output.Reason != "" {
+			s = c.Output.Reason
+		}
 	case NoLongerSelected:
 		s = "no longer selected; the upstream still has it"
-	case DistTagsBehind:
-		s = "dist-tags differ from the upstream"
 	case KeptRemovedFromSource:
 		s = "removed upstream; kept by on_upstream_removed"
 	default:
@@ -95,11 +94,8 @@ func (p *Plan) SummaryLine() string {
 	if s.Forget > 0 {
 		line += fmt.Sprintf(", %d to forget", s.Forget)
 	}
-	if s.Rewrite > 0 {
-		line += fmt.Sprintf(", %d to rewrite", s.Rewrite)
-	}
-	if s.Update > 0 {
-		line += fmt.Sprintf(", %d to update", s.Update)
+	for _, verb := range slices.Sorted(maps.Keys(s.Publish)) {
+		line += fmt.Sprintf(", %d to %s", s.Publish[verb], verb)
 	}
 	line += ". " + FormatBytes(s.TransferBytes) + " to transfer"
 	if s.UnknownSizes > 0 {
@@ -133,39 +129,17 @@ func (p *Plan) WriteText(w io.Writer) error {
 				b.WriteString(" [dry run: not executed]")
 			}
 			b.WriteString("\n")
-			if c.Package != nil {
-				for _, line := range c.Package.lines() {
-					b.WriteString("        " + line + "\n")
-				}
-			}
-			if c.Rewrite != nil && c.Rewrite.Diff != "" {
-				for _, line := range strings.Split(strings.TrimSuffix(c.Rewrite.Diff, "\n"), "\n") {
+			if c.Output != nil && c.Output.Diff != "" {
+				for _, line := range strings.Split(strings.TrimSuffix(c.Output.Diff, "\n"), "\n") {
 					b.WriteString("        " + line + "\n")
 				}
 			}
 		}
 		b.WriteString("\n")
 	}
-	for _, cov := range p.Coverage {
-		fmt.Fprintf(&b, "Dependency mirror layout of mirror.%s: %d covered", cov.Mirror, cov.Covered)
-		if cov.Setting != "" {
-			fmt.Fprintf(&b, "; consumers set %s", cov.Setting)
-		}
-		b.WriteString("\n")
-		if cov.Note != "" {
-			fmt.Fprintf(&b, "  Note: %s.\n", cov.Note)
-		}
-		if len(cov.Gaps) > 0 {
-			fmt.Fprintf(&b, "  Not covered (a build that needs one fails to download it): %d\n", len(cov.Gaps))
-			for _, g := range cov.Gaps {
-				arch := ""
-				if g.Arch != "" {
-					arch = " (" + g.Arch + ")"
-				}
-				fmt.Fprintf(&b, "    %s %s%s, line %d: %s\n", g.ID, g.Version, arch, g.Line, g.Reason)
-			}
-		}
-		b.WriteString("\n")
+	for _, r := range p.Reports {
+		b.WriteString(strings.TrimSuffix(r.Text, "\n"))
+		b.WriteString("\n\n")
 	}
 	b.WriteString(p.SummaryLine())
 	b.WriteString("\n")
@@ -173,40 +147,9 @@ func (p *Plan) WriteText(w io.Writer) error {
 	return err
 }
 
-// fields is how many tags and deprecations the update changes.
-func (d *PackageDetail) fields() int {
-	return len(d.SetTags) + len(d.RemoveTags) + len(d.Deprecate)
-}
-
-// lines describe an update: one per tag and deprecation, sorted.
-func (d *PackageDetail) lines() []string {
-	var out []string
-	for _, tag := range slices.Sorted(maps.Keys(d.SetTags)) {
-		before := d.TagsBefore[tag]
-		if before == "" {
-			before = "(none)"
-		}
-		out = append(out, fmt.Sprintf("dist-tag %s: %s -> %s", tag, before, d.SetTags[tag]))
-	}
-	for _, tag := range slices.Sorted(maps.Keys(d.RemoveTags)) {
-		out = append(out, fmt.Sprintf("dist-tag %s: %s -> (removed: the upstream moved it to %s, which this mirror does not have)",
-			tag, d.TagsBefore[tag], d.RemoveTags[tag]))
-	}
-	for _, v := range slices.Sorted(maps.Keys(d.Deprecate)) {
-		out = append(out, fmt.Sprintf("deprecate %s: %q", v, d.Deprecate[v]))
-	}
-	return out
-}
-
 func sizeColumn(c *Change) string {
-	if c.Action == Update && c.Package != nil {
-		return Plural(c.Package.fields(), "field")
-	}
-	if c.Action == Rewrite && c.Rewrite != nil && c.Rewrite.Kind == KindBindings {
-		return Plural(c.Rewrite.Changed, "file")
-	}
-	if c.Action == Rewrite && c.Rewrite != nil {
-		return Plural(c.Rewrite.Changed, "uri")
+	if c.Action == Publish && c.Output != nil {
+		return Plural(c.Output.Count, c.Output.Unit)
 	}
 	if !c.Transfers() {
 		return ""
@@ -215,4 +158,13 @@ func sizeColumn(c *Change) string {
 		return "size unknown"
 	}
 	return FormatBytes(c.After.Size)
+}
+
+// Verb is what the change does, in a word: the output's verb for a publish
+// change ("rewrite"), the action's name otherwise.
+func (c *Change) Verb() string {
+	if c.Action == Publish && c.Output != nil && c.Output.Verb != "" {
+		return c.Output.Verb
+	}
+	return c.Action.String()
 }

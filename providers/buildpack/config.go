@@ -14,6 +14,9 @@ import (
 
 // SourceConfig is the decoded source "buildpack" block.
 type SourceConfig struct {
+	// Dir is the configuration directory: paths of consumer outputs in a
+	// plan are relative to it.
+	Dir string
 	// File is the absolute path of the buildpack.toml.
 	File string
 	// Include keeps only matching dependencies; nil keeps all.

@@ -54,7 +54,7 @@ func filterSchema() *hcl.BodySchema {
 }
 
 func decodeSource(body hcl.Body, ectx *hcl.EvalContext, env schema.DecodeEnv) (*SourceConfig, hcl.Diagnostics) {
-	cfg := &SourceConfig{}
+	cfg := &SourceConfig{Dir: env.Dir}
 	content, diags := body.Content(sourceSchema())
 	if attr := content.Attributes["file"]; attr != nil {
 		p, moreDiags := schema.DecodePlainString(attr, ectx)

@@ -168,6 +168,7 @@ func TestDecode(t *testing.T) {
 			if !filepath.IsAbs(want.File) {
 				want.File = filepath.Join(d, filepath.FromSlash(want.File))
 			}
+			want.Dir = d
 			if diff := cmp.Diff(&want, got, cmpopts.IgnoreFields(buildpack.Filter{}, "Versions")); diff != "" {
 				t.Errorf("decoded config (-want +got):\n%s", diff)
 			}

@@ -5,36 +5,41 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
-	"github.com/ferry-mirror/ferry/planner/plan"
+	"github.com/ferry-mirror/ferry/internal/safefile"
 	"github.com/ferry-mirror/ferry/providers"
 	"github.com/ferry-mirror/ferry/providers/buildpack/bptoml"
-	"github.com/ferry-mirror/ferry/state"
 )
 
 // ErrChangedSincePlan reports a consumer file that moved between plan and
 // apply; ferry never writes over edits it has not shown.
-var ErrChangedSincePlan = errors.New("changed since the plan was made")
+var ErrChangedSincePlan = providers.ErrChangedSincePlan
 
-// Rewriter executes rewrite changes for the files of one configuration
-// directory (the plan's paths are relative to it).
+// Rewriter publishes rewrite and bindings changes for the files of one
+// configuration directory (the plan's paths are relative to it).
 type Rewriter struct {
 	Dir string
 }
 
-// Rewrite applies c's edits to its input and writes the output atomically,
+// Publish applies o's edits to its input and writes the output atomically,
 // as a compare-and-swap: the input must still have the digest the plan saw,
 // the output must still be what the plan saw (or still be absent), and the
-// result must have the digest the plan promised.
-func (r Rewriter) Rewrite(ctx context.Context, c plan.Change) error {
-	rd := c.Rewrite
-	if rd == nil || c.After == nil {
-		return fmt.Errorf("%s: not a rewrite change", c.Address)
+// result must have the digest the plan promised. Nothing is written when a
+// dependency it points at did not land (missing).
+func (r Rewriter) Publish(ctx context.Context, o providers.Output, missing []string) error {
+	var rd RewriteDetail
+	if err := json.Unmarshal(o.Detail, &rd); err != nil || rd.Path != o.Path || rd.Path == "" || rd.Input == "" {
+		return fmt.Errorf("%s: not a rewrite or bindings change", o.Path)
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("not rewritten: %w: %s", providers.ErrNotLanded, strings.Join(missing, ", "))
 	}
 	in, out := r.abs(rd.Input), r.abs(rd.Path)
 	data, err := os.ReadFile(in)
@@ -44,8 +49,11 @@ func (r Rewriter) Rewrite(ctx context.Context, c plan.Change) error {
 	if got := digestOf(data); got != rd.InputDigest {
 		return fmt.Errorf("rewrite %s: %s %w (now %s, planned %s): plan again", rd.Path, rd.Input, ErrChangedSincePlan, got, rd.InputDigest)
 	}
-	if rd.Kind == plan.KindBindings {
-		return writeBindings(ctx, out, rd)
+	if rd.Kind == KindBindings {
+		return writeBindings(ctx, out, &rd, o.Before)
+	}
+	if rd.Kind != KindBuildpackTOML {
+		return fmt.Errorf("rewrite %s: unknown kind %q", rd.Path, rd.Kind)
 	}
 	f, err := bptoml.Parse(data)
 	if err != nil {
@@ -61,27 +69,27 @@ func (r Rewriter) Rewrite(ctx context.Context, c plan.Change) error {
 			return fmt.Errorf("rewrite %s: %w", rd.Path, err)
 		}
 	}
-	want, _ := c.After.Digests.Get(providers.SHA256)
+	want, _ := o.After.Get(providers.SHA256)
 	if got := digestOf(result); got != want {
 		return fmt.Errorf("rewrite %s: the result has digest %s, the plan promised %s: not written", rd.Path, got, want)
 	}
 
 	mode := os.FileMode(0o644)
 	// Never through a symbolic link: it could point at a file someone else
-	// owns (state.ReadRegularFile refuses anything but a regular file).
-	current, perm, err := state.ReadRegularFile(out)
+	// owns (safefile.ReadRegularFile refuses anything but a regular file).
+	current, perm, err := safefile.ReadRegularFile(out)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		if c.Before != nil {
+		if len(o.Before) > 0 {
 			return fmt.Errorf("rewrite %s: the file was removed, %w: plan again", rd.Path, ErrChangedSincePlan)
 		}
 	case err != nil:
 		return fmt.Errorf("rewrite %s: %w", rd.Path, err)
 	default:
-		if c.Before == nil {
+		if len(o.Before) == 0 {
 			return fmt.Errorf("rewrite %s: the file appeared since the plan (%w): plan again", rd.Path, ErrChangedSincePlan)
 		}
-		if before, _ := c.Before.Digests.Get(providers.SHA256); digestOf(current) != before {
+		if before, _ := o.Before.Get(providers.SHA256); digestOf(current) != before {
 			return fmt.Errorf("rewrite %s: %w: plan again", rd.Path, ErrChangedSincePlan)
 		}
 		mode = perm
@@ -95,7 +103,7 @@ func (r Rewriter) Rewrite(ctx context.Context, c plan.Change) error {
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 		return fmt.Errorf("rewrite %s: %w", rd.Path, err)
 	}
-	if err := state.WriteRegularFileAtomic(out, result, mode); err != nil {
+	if err := safefile.WriteRegularFileAtomic(out, result, mode); err != nil {
 		return fmt.Errorf("rewrite %s: %w", rd.Path, err)
 	}
 	return nil
@@ -114,8 +122,9 @@ func digestOf(b []byte) providers.Digest {
 }
 
 // writeBindings writes the planned binding files (each atomically) and
-// removes the stale mapping files the plan names.
-func writeBindings(ctx context.Context, dir string, rd *plan.RewriteDetail) error {
+// removes the stale mapping files the plan names. When the plan saw the
+// directory (before is set), it must still hold what the plan saw.
+func writeBindings(ctx context.Context, dir string, rd *RewriteDetail, before providers.Digests) error {
 	// Check every name before touching anything: a plan file is input too.
 	valid := func(name string) bool {
 		return name != "" && name != "." && name != ".." && name == filepath.Base(name)
@@ -133,31 +142,40 @@ func writeBindings(ctx context.Context, dir string, rd *plan.RewriteDetail) erro
 	// The directory and every file in it are written and removed only as
 	// themselves, never through a symbolic link; everything is checked
 	// before anything is touched.
-	if err := state.CheckRealDir(dir); err != nil {
+	if err := safefile.CheckRealDir(dir); err != nil {
 		return fmt.Errorf("bindings %s: %w", rd.Path, err)
 	}
 	for _, name := range append(fileNames(rd.Files), rd.Remove...) {
-		if err := state.CheckRegularFile(filepath.Join(dir, name)); err != nil {
+		if err := safefile.CheckRegularFile(filepath.Join(dir, name)); err != nil {
 			return fmt.Errorf("bindings %s: %w", rd.Path, err)
+		}
+	}
+	if want, ok := before.Get(providers.SHA256); ok {
+		current, err := readBindingDir(dir)
+		if err != nil {
+			return fmt.Errorf("bindings %s: %w", rd.Path, err)
+		}
+		if current == nil || dirDigest(current) != want {
+			return fmt.Errorf("bindings %s: %w: plan again", rd.Path, ErrChangedSincePlan)
 		}
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("bindings %s: %w", rd.Path, err)
 	}
-	if err := state.CheckRealDir(dir); err != nil {
+	if err := safefile.CheckRealDir(dir); err != nil {
 		return fmt.Errorf("bindings %s: %w", rd.Path, err)
 	}
 	for _, f := range rd.Files {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := state.WriteRegularFileAtomic(filepath.Join(dir, f.Name), []byte(f.Content), 0o644); err != nil {
+		if err := safefile.WriteRegularFileAtomic(filepath.Join(dir, f.Name), []byte(f.Content), 0o644); err != nil {
 			return fmt.Errorf("bindings %s: %w", rd.Path, err)
 		}
 	}
 	for _, name := range rd.Remove {
 		p := filepath.Join(dir, name)
-		if err := state.CheckRegularFile(p); err != nil {
+		if err := safefile.CheckRegularFile(p); err != nil {
 			return fmt.Errorf("bindings %s: %w", rd.Path, err)
 		}
 		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -167,7 +185,7 @@ func writeBindings(ctx context.Context, dir string, rd *plan.RewriteDetail) erro
 	return nil
 }
 
-func fileNames(files []plan.OutputFile) []string {
+func fileNames(files []OutputFile) []string {
 	names := make([]string, len(files))
 	for i, f := range files {
 		names[i] = f.Name

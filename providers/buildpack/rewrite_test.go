@@ -2,6 +2,7 @@ package buildpack_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io/fs"
 	"os"
@@ -12,11 +13,10 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/ferry-mirror/ferry/planner/plan"
+	"github.com/ferry-mirror/ferry/internal/safefile"
 	"github.com/ferry-mirror/ferry/providers"
 	"github.com/ferry-mirror/ferry/providers/buildpack"
 	"github.com/ferry-mirror/ferry/providers/buildpack/bptoml"
-	"github.com/ferry-mirror/ferry/state"
 )
 
 const (
@@ -28,7 +28,7 @@ const (
 	newURI1 = "https://mirror.example/deps/tool/1.1.0/3333/tool-1.1.0-linux-arm64.tar.gz"
 )
 
-var rewriteEdits = []plan.RewriteEdit{
+var rewriteEdits = []buildpack.RewriteEdit{
 	{Index: 0, Field: "uri", Old: oldURI0, New: newURI0},
 	{Index: 0, Field: "source", Old: oldSrc0, New: newSrc0},
 	{Index: 1, Field: "uri", Old: oldURI1, New: newURI1},
@@ -45,7 +45,7 @@ func readTestdata(t *testing.T, name string) []byte {
 
 // expectedRewrite is what bptoml makes of the edits, checked against a plain
 // text replacement: only the uri and source values change.
-func expectedRewrite(t *testing.T, input []byte, edits []plan.RewriteEdit) []byte {
+func expectedRewrite(t *testing.T, input []byte, edits []buildpack.RewriteEdit) []byte {
 	t.Helper()
 	f, err := bptoml.Parse(input)
 	if err != nil {
@@ -75,8 +75,8 @@ func expectedRewrite(t *testing.T, input []byte, edits []plan.RewriteEdit) []byt
 	return out
 }
 
-func objectOf(b []byte) *plan.Object {
-	return &plan.Object{Size: int64(len(b)), Digests: providers.NewDigests(sha256Of(b))}
+func objectOf(b []byte) *object {
+	return &object{Size: int64(len(b)), Digests: providers.NewDigests(sha256Of(b))}
 }
 
 // dirEntries lists every file under dir (relative, slash-separated) with its
@@ -118,7 +118,7 @@ func TestRewrite(t *testing.T) {
 		// modes sets file modes before Rewrite runs.
 		modes  map[string]fs.FileMode
 		path   string // the output; the input is always buildpack.toml
-		edits  []plan.RewriteEdit
+		edits  []buildpack.RewriteEdit
 		before []byte // the output as planned; nil when absent
 		after  []byte // the planned result (its digest is promised)
 		ctx    context.Context
@@ -175,7 +175,7 @@ func TestRewrite(t *testing.T) {
 			name:      "no edits copies the input",
 			files:     map[string][]byte{"buildpack.toml": input},
 			path:      "copy.toml",
-			edits:     []plan.RewriteEdit{},
+			edits:     []buildpack.RewriteEdit{},
 			after:     input,
 			wantFiles: map[string][]byte{"buildpack.toml": input, "copy.toml": input},
 		},
@@ -254,7 +254,7 @@ func TestRewrite(t *testing.T) {
 			name:     "edit of a field the dependency lacks",
 			files:    map[string][]byte{"buildpack.toml": input},
 			path:     "out.toml",
-			edits:    []plan.RewriteEdit{{Index: 1, Field: "source", New: "https://mirror.example/x"}},
+			edits:    []buildpack.RewriteEdit{{Index: 1, Field: "source", New: "https://mirror.example/x"}},
 			after:    result,
 			wantFail: true,
 		},
@@ -262,7 +262,7 @@ func TestRewrite(t *testing.T) {
 			name:     "edit of a dependency that does not exist",
 			files:    map[string][]byte{"buildpack.toml": input},
 			path:     "out.toml",
-			edits:    []plan.RewriteEdit{{Index: 7, Field: "uri", New: "https://mirror.example/x"}},
+			edits:    []buildpack.RewriteEdit{{Index: 7, Field: "uri", New: "https://mirror.example/x"}},
 			after:    result,
 			wantFail: true,
 		},
@@ -296,14 +296,14 @@ func TestRewrite(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			c := plan.Change{
+			c := change{
 				Address: `mirror.m.rewrite["` + tt.path + `"]`,
 				Mirror:  "m",
 				Key:     tt.path,
-				Action:  plan.Rewrite,
+				Action:  actionRewrite,
 				After:   objectOf(tt.after),
-				Rewrite: &plan.RewriteDetail{
-					Kind:        plan.KindBuildpackTOML,
+				Rewrite: &buildpack.RewriteDetail{
+					Kind:        buildpack.KindBuildpackTOML,
 					Path:        tt.path,
 					Input:       "buildpack.toml",
 					InputDigest: sha256Of(input),
@@ -319,7 +319,7 @@ func TestRewrite(t *testing.T) {
 			}
 			beforeFiles := dirEntries(t, d)
 
-			err := buildpack.Rewriter{Dir: d}.Rewrite(ctx, c)
+			err := rewriter{Dir: d}.Rewrite(ctx, c)
 			switch {
 			case tt.wantErr != nil:
 				if !errors.Is(err, tt.wantErr) {
@@ -363,15 +363,15 @@ func TestRewriteAbsolutePaths(t *testing.T) {
 	d := t.TempDir()
 	in, out := filepath.Join(d, "in", "buildpack.toml"), filepath.Join(d, "out", "buildpack.toml")
 	writeFile(t, in, input)
-	c := plan.Change{
+	c := change{
 		Address: `mirror.m.rewrite["` + out + `"]`,
 		Mirror:  "m",
 		Key:     out,
-		Action:  plan.Rewrite,
+		Action:  actionRewrite,
 		After:   objectOf(result),
-		Rewrite: &plan.RewriteDetail{Kind: plan.KindBuildpackTOML, Path: out, Input: in, InputDigest: sha256Of(input), Edits: rewriteEdits[:1]},
+		Rewrite: &buildpack.RewriteDetail{Kind: buildpack.KindBuildpackTOML, Path: out, Input: in, InputDigest: sha256Of(input), Edits: rewriteEdits[:1]},
 	}
-	if err := (buildpack.Rewriter{Dir: filepath.Join(d, "elsewhere")}).Rewrite(context.Background(), c); err != nil {
+	if err := (rewriter{Dir: filepath.Join(d, "elsewhere")}).Rewrite(context.Background(), c); err != nil {
 		t.Fatalf("Rewrite: %v", err)
 	}
 	want := map[string]string{"in/buildpack.toml": string(input), "out/buildpack.toml": string(result)}
@@ -391,12 +391,12 @@ func TestRewriteRealFileKeepsMetadata(t *testing.T) {
 	before := newSource(&buildpack.SourceConfig{File: filepath.Join(d, "buildpack.toml"), Sources: true})
 	arts := listAll(t, before)
 	doc := document(t, before)
-	var edits []plan.RewriteEdit
+	var edits []buildpack.RewriteEdit
 	for i := 0; i < len(doc.Keys); i++ {
 		k := doc.Keys[i]
-		edits = append(edits, plan.RewriteEdit{Index: i, Field: "uri", New: "https://mirror.example/" + k.URI})
+		edits = append(edits, buildpack.RewriteEdit{Index: i, Field: "uri", New: "https://mirror.example/" + k.URI})
 		if k.Source != "" {
-			edits = append(edits, plan.RewriteEdit{Index: i, Field: "source", New: "https://mirror.example/" + k.Source})
+			edits = append(edits, buildpack.RewriteEdit{Index: i, Field: "source", New: "https://mirror.example/" + k.Source})
 		}
 	}
 	f, err := bptoml.Parse(input)
@@ -411,16 +411,16 @@ func TestRewriteRealFileKeepsMetadata(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := plan.Change{
+	c := change{
 		Address: `mirror.m.rewrite["buildpack.toml"]`,
 		Mirror:  "m",
 		Key:     "buildpack.toml",
-		Action:  plan.Rewrite,
+		Action:  actionRewrite,
 		After:   objectOf(result),
 		Before:  objectOf(input),
-		Rewrite: &plan.RewriteDetail{Kind: plan.KindBuildpackTOML, Path: "buildpack.toml", Input: "buildpack.toml", InputDigest: sha256Of(input), Edits: edits},
+		Rewrite: &buildpack.RewriteDetail{Kind: buildpack.KindBuildpackTOML, Path: "buildpack.toml", Input: "buildpack.toml", InputDigest: sha256Of(input), Edits: edits},
 	}
-	if err := (buildpack.Rewriter{Dir: d}).Rewrite(context.Background(), c); err != nil {
+	if err := (rewriter{Dir: d}).Rewrite(context.Background(), c); err != nil {
 		t.Fatalf("Rewrite: %v", err)
 	}
 	after := newSource(&buildpack.SourceConfig{File: filepath.Join(d, "buildpack.toml"), Sources: true})
@@ -444,15 +444,15 @@ func TestRewriteRealFileKeepsMetadata(t *testing.T) {
 func TestRewriteNotARewrite(t *testing.T) {
 	tests := []struct {
 		name string
-		c    plan.Change
+		c    change
 	}{
-		{name: "no rewrite detail", c: plan.Change{Address: "mirror.m[\"k\"]", Action: plan.Add, After: &plan.Object{}}},
-		{name: "no after", c: plan.Change{Address: "mirror.m.rewrite[\"x\"]", Action: plan.Rewrite, Rewrite: &plan.RewriteDetail{Path: "x", Input: "x"}}},
+		{name: "no rewrite detail", c: change{Address: "mirror.m[\"k\"]", Action: actionAdd, After: &object{}}},
+		{name: "no after", c: change{Address: "mirror.m.rewrite[\"x\"]", Action: actionRewrite, Rewrite: &buildpack.RewriteDetail{Path: "x", Input: "x"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			d := t.TempDir()
-			if err := (buildpack.Rewriter{Dir: d}).Rewrite(context.Background(), tt.c); err == nil {
+			if err := (rewriter{Dir: d}).Rewrite(context.Background(), tt.c); err == nil {
 				t.Error("Rewrite succeeded")
 			}
 			if got := dirEntries(t, d); len(got) != 0 {
@@ -465,17 +465,17 @@ func TestRewriteNotARewrite(t *testing.T) {
 // A bindings change writes a dependency-mapping binding directory.
 func TestRewriteBindings(t *testing.T) {
 	input := readTestdata(t, "rewrite/buildpack.toml")
-	mapping := func(hex, url string) plan.OutputFile {
-		return plan.OutputFile{Name: "sha256_" + hex, Content: url, Key: "k/" + hex}
+	mapping := func(hex, url string) buildpack.OutputFile {
+		return buildpack.OutputFile{Name: "sha256_" + hex, Content: url, Key: "k/" + hex}
 	}
-	typeFile := plan.OutputFile{Name: "type", Content: "dependency-mapping"}
+	typeFile := buildpack.OutputFile{Name: "type", Content: "dependency-mapping"}
 	hex1 := strings.Repeat("1", 64)
 	hex3 := strings.Repeat("3", 64)
 	tests := []struct {
 		name        string
 		input       []byte // the input at apply time; the plan saw input
 		existing    map[string]string
-		files       []plan.OutputFile
+		files       []buildpack.OutputFile
 		remove      []string
 		wantErr     error
 		wantFail    bool
@@ -483,14 +483,14 @@ func TestRewriteBindings(t *testing.T) {
 	}{
 		{
 			name:  "new binding",
-			files: []plan.OutputFile{typeFile, mapping(hex1, newURI0), mapping(hex3, newURI1)},
+			files: []buildpack.OutputFile{typeFile, mapping(hex1, newURI0), mapping(hex3, newURI1)},
 			wantBinding: map[string]string{"type": "dependency-mapping",
 				"sha256_" + hex1: newURI0, "sha256_" + hex3: newURI1},
 		},
 		{
 			name:     "update and remove stale mappings",
 			existing: map[string]string{"type": "dependency-mapping", "sha256_" + hex1: oldURI0, "sha256_" + sumA: "https://old.example/a", "README": "kept"},
-			files:    []plan.OutputFile{mapping(hex1, newURI0)},
+			files:    []buildpack.OutputFile{mapping(hex1, newURI0)},
 			remove:   []string{"sha256_" + sumA, "sha256_" + sumB},
 			wantBinding: map[string]string{"type": "dependency-mapping",
 				"sha256_" + hex1: newURI0, "README": "kept"},
@@ -499,13 +499,13 @@ func TestRewriteBindings(t *testing.T) {
 			name:     "input changed since the plan",
 			input:    append(slices.Clone(input), '\n'),
 			existing: map[string]string{"type": "dependency-mapping"},
-			files:    []plan.OutputFile{mapping(hex1, newURI0)},
+			files:    []buildpack.OutputFile{mapping(hex1, newURI0)},
 			wantErr:  buildpack.ErrChangedSincePlan,
 		},
 		{
 			name:     "file name climbing out: refused before anything is written",
 			existing: map[string]string{"type": "dependency-mapping"},
-			files:    []plan.OutputFile{mapping(hex1, newURI0), {Name: "../evil", Content: "x"}},
+			files:    []buildpack.OutputFile{mapping(hex1, newURI0), {Name: "../evil", Content: "x"}},
 			wantFail: true,
 		},
 		{
@@ -538,23 +538,23 @@ func TestRewriteBindings(t *testing.T) {
 				writeFile(t, filepath.Join(d, "binding", name), []byte(content))
 			}
 			beforeFiles := dirEntries(t, d)
-			c := plan.Change{
+			c := change{
 				Address: `mirror.m.bindings["binding"]`,
 				Mirror:  "m",
 				Key:     "binding",
-				Action:  plan.Rewrite,
-				After:   &plan.Object{Size: int64(len(tt.files))},
-				Rewrite: &plan.RewriteDetail{
-					Kind:        plan.KindBindings,
+				Action:  actionRewrite,
+				After:   &object{Size: int64(len(tt.files))},
+				Rewrite: &buildpack.RewriteDetail{
+					Kind:        buildpack.KindBindings,
 					Path:        "binding",
 					Input:       "buildpack.toml",
 					InputDigest: sha256Of(input),
-					Edits:       []plan.RewriteEdit{},
+					Edits:       []buildpack.RewriteEdit{},
 					Files:       tt.files,
 					Remove:      tt.remove,
 				},
 			}
-			err := buildpack.Rewriter{Dir: d}.Rewrite(context.Background(), c)
+			err := rewriter{Dir: d}.Rewrite(context.Background(), c)
 			switch {
 			case tt.wantErr != nil:
 				if !errors.Is(err, tt.wantErr) {
@@ -599,7 +599,7 @@ func TestRewriteRefusesSymlinks(t *testing.T) {
 		// setup makes the links in d (the config directory); outside is a
 		// directory elsewhere holding "key" = secret.
 		setup  func(t *testing.T, d, outside string)
-		change func(d string) plan.Change
+		change func(d string) change
 		path   string // named in the error
 	}{
 		{
@@ -607,7 +607,7 @@ func TestRewriteRefusesSymlinks(t *testing.T) {
 			setup: func(t *testing.T, d, outside string) {
 				mustSymlink(t, filepath.Join(outside, "key"), filepath.Join(d, "out.toml"))
 			},
-			change: func(string) plan.Change { return tomlChange(input, "out.toml", objectOf(secret), result) },
+			change: func(string) change { return tomlChange(input, "out.toml", objectOf(secret), result) },
 			path:   "out.toml",
 		},
 		{
@@ -615,7 +615,7 @@ func TestRewriteRefusesSymlinks(t *testing.T) {
 			setup: func(t *testing.T, d, outside string) {
 				mustSymlink(t, filepath.Join(outside, "key"), filepath.Join(d, "out.toml"))
 			},
-			change: func(string) plan.Change { return tomlChange(input, "out.toml", nil, result) },
+			change: func(string) change { return tomlChange(input, "out.toml", nil, result) },
 			path:   "out.toml",
 		},
 		{
@@ -623,7 +623,7 @@ func TestRewriteRefusesSymlinks(t *testing.T) {
 			setup: func(t *testing.T, d, outside string) {
 				mustSymlink(t, filepath.Join(outside, "new"), filepath.Join(d, "out.toml"))
 			},
-			change: func(string) plan.Change { return tomlChange(input, "out.toml", nil, result) },
+			change: func(string) change { return tomlChange(input, "out.toml", nil, result) },
 			path:   "out.toml",
 		},
 		{
@@ -631,8 +631,8 @@ func TestRewriteRefusesSymlinks(t *testing.T) {
 			setup: func(t *testing.T, d, outside string) {
 				mustSymlink(t, outside, filepath.Join(d, "binding"))
 			},
-			change: func(string) plan.Change {
-				return bindingsChange(input, []plan.OutputFile{{Name: "sha256_" + hex1, Content: newURI0}}, []string{"key"})
+			change: func(string) change {
+				return bindingsChange(input, []buildpack.OutputFile{{Name: "sha256_" + hex1, Content: newURI0}}, []string{"key"})
 			},
 			path: "binding",
 		},
@@ -644,8 +644,8 @@ func TestRewriteRefusesSymlinks(t *testing.T) {
 				}
 				mustSymlink(t, filepath.Join(outside, "key"), filepath.Join(d, "binding", "sha256_"+hex1))
 			},
-			change: func(string) plan.Change {
-				return bindingsChange(input, []plan.OutputFile{{Name: "sha256_" + hex1, Content: newURI0}}, nil)
+			change: func(string) change {
+				return bindingsChange(input, []buildpack.OutputFile{{Name: "sha256_" + hex1, Content: newURI0}}, nil)
 			},
 			path: "sha256_" + hex1,
 		},
@@ -658,8 +658,8 @@ func TestRewriteRefusesSymlinks(t *testing.T) {
 			tt.setup(t, d, outside)
 			links := symlinksIn(t, d)
 
-			err := buildpack.Rewriter{Dir: d}.Rewrite(context.Background(), tt.change(d))
-			if !errors.Is(err, state.ErrNotRegular) || !strings.Contains(err.Error(), tt.path) {
+			err := rewriter{Dir: d}.Rewrite(context.Background(), tt.change(d))
+			if !errors.Is(err, safefile.ErrNotRegular) || !strings.Contains(err.Error(), tt.path) {
 				t.Errorf("Rewrite error = %v; want one wrapping ErrNotRegular naming %s", err, tt.path)
 			}
 			if err != nil && strings.Contains(err.Error(), "hunter2") {
@@ -701,33 +701,73 @@ func symlinksIn(t *testing.T, dir string) map[string]string {
 	return out
 }
 
-func tomlChange(input []byte, out string, before *plan.Object, result []byte) plan.Change {
-	return plan.Change{
+func tomlChange(input []byte, out string, before *object, result []byte) change {
+	return change{
 		Address: `mirror.m.rewrite["` + out + `"]`,
 		Mirror:  "m",
 		Key:     out,
-		Action:  plan.Rewrite,
+		Action:  actionRewrite,
 		Before:  before,
 		After:   objectOf(result),
-		Rewrite: &plan.RewriteDetail{Kind: plan.KindBuildpackTOML, Path: out, Input: "buildpack.toml", InputDigest: sha256Of(input), Edits: rewriteEdits},
+		Rewrite: &buildpack.RewriteDetail{Kind: buildpack.KindBuildpackTOML, Path: out, Input: "buildpack.toml", InputDigest: sha256Of(input), Edits: rewriteEdits},
 	}
 }
 
-func bindingsChange(input []byte, files []plan.OutputFile, remove []string) plan.Change {
-	return plan.Change{
+func bindingsChange(input []byte, files []buildpack.OutputFile, remove []string) change {
+	return change{
 		Address: `mirror.m.bindings["binding"]`,
 		Mirror:  "m",
 		Key:     "binding",
-		Action:  plan.Rewrite,
-		After:   &plan.Object{Size: int64(len(files))},
-		Rewrite: &plan.RewriteDetail{
-			Kind:        plan.KindBindings,
+		Action:  actionRewrite,
+		After:   &object{Size: int64(len(files))},
+		Rewrite: &buildpack.RewriteDetail{
+			Kind:        buildpack.KindBindings,
 			Path:        "binding",
 			Input:       "buildpack.toml",
 			InputDigest: sha256Of(input),
-			Edits:       []plan.RewriteEdit{},
+			Edits:       []buildpack.RewriteEdit{},
 			Files:       files,
 			Remove:      remove,
 		},
 	}
+}
+
+// change is the part of a plan change these tests describe a rewrite by.
+type change struct {
+	Address, Mirror, Key string
+	Action               int
+	Before, After        *object
+	Rewrite              *buildpack.RewriteDetail
+}
+
+const (
+	actionAdd = iota + 1
+	actionRewrite
+)
+
+type object struct {
+	Size    int64
+	Digests providers.Digests
+}
+
+// rewriter publishes a change as the apply engine hands it over: the
+// provider's output with its detail.
+type rewriter struct{ Dir string }
+
+func (r rewriter) Rewrite(ctx context.Context, c change) error {
+	o := providers.Output{Path: c.Key}
+	if c.Before != nil {
+		o.Before = c.Before.Digests
+	}
+	if c.After != nil {
+		o.After = c.After.Digests
+	}
+	if c.Rewrite != nil {
+		b, err := json.Marshal(c.Rewrite)
+		if err != nil {
+			return err
+		}
+		o.Detail = b
+	}
+	return buildpack.Rewriter{Dir: r.Dir}.Publish(ctx, o, nil)
 }

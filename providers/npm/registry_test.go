@@ -116,7 +116,7 @@ func TestSourceAndStoreAgainstVerdaccio(t *testing.T) {
 		}
 	}
 	// Publishing does not set dist-tags; UpdatePackage does.
-	if err := dst.UpdatePackage(t.Context(), "left-pad", providers.PackageUpdate{SetTags: map[string]string{"latest": "1.1.0", "next": "2.0.0-rc.1"}}); err != nil {
+	if err := dst.UpdatePackage(t.Context(), "left-pad", npm.PackageUpdate{SetTags: map[string]string{"latest": "1.1.0", "next": "2.0.0-rc.1"}}); err != nil {
 		t.Fatal(err)
 	}
 	meta, err := dst.StatPackage(t.Context(), "left-pad")
@@ -133,7 +133,7 @@ func TestSourceAndStoreAgainstVerdaccio(t *testing.T) {
 	}
 
 	// Deprecate, then unpublish one version and then the last one.
-	if err := dst.UpdatePackage(t.Context(), "left-pad", providers.PackageUpdate{Deprecate: map[string]string{"2.0.0-rc.1": "gone upstream"}}); err != nil {
+	if err := dst.UpdatePackage(t.Context(), "left-pad", npm.PackageUpdate{Deprecate: map[string]string{"2.0.0-rc.1": "gone upstream"}}); err != nil {
 		t.Fatal(err)
 	}
 	meta, _ = dst.StatPackage(t.Context(), "left-pad")

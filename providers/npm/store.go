@@ -43,7 +43,6 @@ type Store struct {
 var (
 	_ providers.Destination     = (*Store)(nil)
 	_ providers.ManifestPutter  = (*Store)(nil)
-	_ providers.PackageUpdater  = (*Store)(nil)
 	_ providers.URLer           = (*Store)(nil)
 	_ providers.Describer       = (*Store)(nil)
 	_ providers.ConsumerChecker = (*Store)(nil)
@@ -311,12 +310,12 @@ func (r *registry) scrub(msg string) string {
 }
 
 // StatPackage reports the package's dist-tags and deprecated versions.
-func (s *Store) StatPackage(ctx context.Context, name string) (providers.PackageMeta, error) {
+func (s *Store) StatPackage(ctx context.Context, name string) (PackageMeta, error) {
 	p, err := s.packument(ctx, name)
 	if err != nil {
-		return providers.PackageMeta{}, s.opErr("stat", name, err)
+		return PackageMeta{}, s.opErr("stat", name, err)
 	}
-	meta := providers.PackageMeta{Tags: p.DistTags}
+	meta := PackageMeta{Tags: p.DistTags}
 	for v := range p.Versions {
 		doc, err := p.version(v)
 		if err != nil {
@@ -335,7 +334,7 @@ func (s *Store) StatPackage(ctx context.Context, name string) (providers.Package
 // UpdatePackage points dist-tags at versions and removes dist-tags (one
 // request per tag, as npm dist-tag add/rm) and deprecates versions (one
 // document update).
-func (s *Store) UpdatePackage(ctx context.Context, name string, u providers.PackageUpdate) error {
+func (s *Store) UpdatePackage(ctx context.Context, name string, u PackageUpdate) error {
 	unlock, err := s.pkgs.Lock(ctx, name)
 	if err != nil {
 		return s.opErr("update", name, err)

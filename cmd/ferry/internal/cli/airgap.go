@@ -21,7 +21,6 @@ import (
 	"github.com/ferry-mirror/ferry/planner/inventory"
 	"github.com/ferry-mirror/ferry/planner/plan"
 	"github.com/ferry-mirror/ferry/providers"
-	"github.com/ferry-mirror/ferry/providers/buildpack"
 	"github.com/ferry-mirror/ferry/providers/dir"
 	"github.com/ferry-mirror/ferry/providers/registry"
 	"github.com/ferry-mirror/ferry/state"
@@ -62,7 +61,7 @@ func (a *app) downloadOnly(f *planFlags, cacheDir string) error {
 		return &exitError{code: ExitError, err: err}
 	}
 	// Consumer outputs need destination URLs, which do not matter here.
-	inv.Rewrites = nil
+	inv.Outputs = nil
 	for _, m := range cfg.Mirrors {
 		m := *m
 		m.Rewrite, m.Bindings = nil, nil
@@ -216,18 +215,17 @@ func (s *cachedSource) Notes() []string {
 	return nil
 }
 
-// cachedDocSource is a cachedSource whose source has a document (a
-// buildpack.toml) that rewrites and bindings edit; it passes through. Only
-// such sources may offer Document: the inventory takes any source that does
-// for one with a document.
-type cachedDocSource struct{ *cachedSource }
+// cachedPubSource is a cachedSource whose source owns consumer outputs (a
+// buildpack.toml that rewrites and bindings edit); they pass through. Only
+// such sources may be Publishers: the inventory asks any source that is.
+type cachedPubSource struct{ *cachedSource }
 
-func (s cachedDocSource) Document() (*buildpack.Document, error) {
-	return s.inner.(documenter).Document()
+func (s cachedPubSource) ReadOutputs(ctx context.Context, req providers.OutputRequest) (providers.OutputRead, error) {
+	return s.inner.(providers.Publisher).ReadOutputs(ctx, req)
 }
 
-type documenter interface {
-	Document() (*buildpack.Document, error)
+func (s cachedPubSource) Publish(ctx context.Context, o providers.Output, missing []string) error {
+	return s.inner.(providers.Publisher).Publish(ctx, o, missing)
 }
 
 // checkOffline reports every mirror whose source cannot work through an
@@ -261,8 +259,8 @@ func (ps *providerSet) useCache(cfg *config.Config, cacheDir string, cache *dir.
 	}
 	for addr, s := range ps.sources {
 		c := &cachedSource{inner: s, cache: cache, dir: cacheDir}
-		if _, ok := s.(documenter); ok {
-			ps.sources[addr] = cachedDocSource{c}
+		if _, ok := s.(providers.Publisher); ok {
+			ps.sources[addr] = cachedPubSource{c}
 		} else {
 			ps.sources[addr] = c
 		}

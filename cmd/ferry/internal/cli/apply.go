@@ -17,7 +17,6 @@ import (
 	"github.com/ferry-mirror/ferry/planner/config"
 	"github.com/ferry-mirror/ferry/planner/inventory"
 	"github.com/ferry-mirror/ferry/planner/plan"
-	"github.com/ferry-mirror/ferry/providers/buildpack"
 	"github.com/ferry-mirror/ferry/providers/dir"
 	"github.com/ferry-mirror/ferry/providers/registry"
 )
@@ -138,10 +137,15 @@ func (a *app) applySaved(path string, f *planFlags) error {
 
 // validateSaved refuses a saved plan holding any change the configuration
 // and the state do not justify (an edited plan file): it lists the sources
-// again, contacting no destination, and runs planner.Validate.
+// and reads the consumer outputs again, stating no destination object, and
+// runs planner.Validate.
 func (a *app) validateSaved(path string, cfg *config.Config, sess *stateSession, ps *providerSet, p *plan.Plan, f *planFlags) error {
 	inv, err := inventory.Gather(a.ctx, cfg, sess.state, ps, inventory.Options{
 		SourcesOnly: true,
+		// Outputs kept at the destination (dist-tags) are read again when
+		// the plan read them: its output changes must be what ferry would
+		// plan from them now.
+		Refresh:     p.Refreshed,
 		Parallelism: f.parallelismFor(cfg),
 		Logger:      a.logger.Named("inventory"),
 	})
@@ -204,7 +208,6 @@ func (a *app) execute(cfg *config.Config, sess *stateSession, ps *providerSet, p
 		Parallelism:     f.parallelismFor(cfg),
 		MaxArtifactSize: cfg.Settings.MaxArtifactSize,
 		Logger:          a.logger,
-		Rewriter:        buildpack.Rewriter{Dir: cfg.Dir},
 		Progress:        prog,
 		OnDone: func(c plan.Change, err error) {
 			mu.Lock()
@@ -213,7 +216,7 @@ func (a *app) execute(cfg *config.Config, sess *stateSession, ps *providerSet, p
 				_ = bar.Clear()
 			}
 			if err != nil {
-				fmt.Fprintf(a.streams.Out, "%s: %s failed\n", c.Address, c.Action)
+				fmt.Fprintf(a.streams.Out, "%s: %s failed\n", c.Address, c.Verb())
 				return
 			}
 			fmt.Fprintf(a.streams.Out, "%s: %s\n", c.Address, doneText(c))
@@ -272,10 +275,8 @@ func doneText(c plan.Change) string {
 		return "replaced"
 	case c.Action == plan.Delete:
 		return "deleted"
-	case c.Action == plan.Rewrite && c.Rewrite.Kind == plan.KindBindings:
-		return fmt.Sprintf("bindings written (%s)", plan.Plural(c.Rewrite.Changed, "file"))
-	case c.Action == plan.Rewrite:
-		return fmt.Sprintf("rewritten (%s)", plan.Plural(c.Rewrite.Changed, "uri"))
+	case c.Action == plan.Publish && c.Output != nil && c.Output.Done != "":
+		return c.Output.Done
 	case c.Action == plan.Forget:
 		return "forgotten (the object stays; another mirror owns it)"
 	}
@@ -291,7 +292,7 @@ func (a *app) reportApply(p *plan.Plan, res *apply.Result) {
 	e := a.streams.Err
 	fmt.Fprintf(e, "\nApply failed: %d applied, %d failed, %d deletes skipped (%s transferred).\n", res.Applied, len(res.Failed), len(res.SkippedDeletes), plan.FormatBytes(res.TransferredBytes))
 	for _, fl := range res.Failed {
-		fmt.Fprintf(e, "\nError: %s: %s failed\n  %s\n", fl.Change.Address, fl.Change.Action, fl.Err)
+		fmt.Fprintf(e, "\nError: %s: %s failed\n  %s\n", fl.Change.Address, fl.Change.Verb(), fl.Err)
 	}
 	if len(res.SkippedDeletes) > 0 {
 		fmt.Fprintf(e, "\nNot deleted because an earlier change failed:\n")

@@ -1,4 +1,8 @@
-package state
+// Package safefile reads and writes files atomically, and consumer files
+// (rewrite outputs, binding files) only as themselves: never through a
+// symbolic link. It is a leaf: the state package and the providers that
+// write consumer files both use it.
+package safefile
 
 import (
 	"errors"
