@@ -11,8 +11,10 @@ GOBIN_DIR := $(or $(shell $(GO) env GOBIN),$(shell $(GO) env GOPATH)/bin)
 STATICCHECK ?= $(GOBIN_DIR)/staticcheck
 
 # The race detector is on for `make test`; `make test RACE=` turns it off.
-# FERRY_RACE=1 also builds the end-to-end tests' binary with it (slower).
+# FERRY_RACE=1 (the default with RACE) builds the binary the end-to-end
+# tests run with it too, since the engine's concurrency runs there.
 RACE ?= -race
+FERRY_RACE ?= $(if $(RACE),1)
 
 .PHONY: setup tools build test unit e2e lint fmt quickstart example-buildpack example-oci example-npm golden fuzz faults bench bench-small clean
 
@@ -37,7 +39,7 @@ tools:
 # The whole suite: lint, unit, provider and end-to-end tests, with the
 # race detector.
 test: lint
-	$(GO) test $(RACE) -count=1 -timeout 30m ./...
+	FERRY_RACE=$(FERRY_RACE) $(GO) test $(RACE) -count=1 -timeout 30m ./...
 
 unit:
 	$(GO) test ./planner/... ./providers/... ./state/...
