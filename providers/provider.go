@@ -120,15 +120,38 @@ type Sizer interface {
 	Size(ctx context.Context, a Artifact) (int64, error)
 }
 
-// Offliner is an optional Source capability for the inner side of an air
-// gap (plan and apply -from-cache), where no upstream is reachable and every
-// Fetch reads the content-addressed cache apply -download-only filled.
-// CheckOffline returns nil when the source works so: List reads only the
-// configuration and local files, and each artifact is one stream of bytes
-// verified by its digests. Otherwise it returns an error saying why not. A
-// source without it cannot work from a cache.
+// Blobs is a content-addressed store of verified bytes: the air-gap cache.
+type Blobs interface {
+	// Open reads the content whose digest is d, or returns an error
+	// wrapping ErrNotFound.
+	Open(ctx context.Context, d Digest) (io.ReadCloser, error)
+	// Put stores what r yields as the content of digest d, verifying it
+	// against d and against size when size >= 0; content already there is
+	// kept. Nothing partial is left behind on any error.
+	Put(ctx context.Context, d Digest, size int64, r io.Reader) error
+}
+
+// Offliner is an optional Source capability: the source crosses an air gap
+// (apply -download-only on the connected side, plan and apply -from-cache
+// on the inner one, where no upstream is reachable). A source without it
+// cannot be mirrored through a cache.
+//
+// The cache holds each transferred artifact's own bytes by digest (the
+// cache wrapper's Fetch reads them); Snapshot and Offline carry the rest.
 type Offliner interface {
-	CheckOffline() error
+	// Snapshot runs on the connected side after List. It stores in blobs
+	// whatever the source needs, beyond the bytes of the artifacts it
+	// streams, to list and serve offline (npm: the package documents
+	// List read; oci: every manifest and blob of the images in transfers,
+	// which are not streamed but copied), and returns its listing in its
+	// own format (nil when it needs none). listed is what List reported,
+	// transfers what the plan transfers.
+	Snapshot(ctx context.Context, listed, transfers []Artifact, blobs Blobs) ([]byte, error)
+	// Offline returns the source as it lists and serves from listing
+	// (Snapshot's result; nil when the cache has none) and blobs, without
+	// contacting any upstream. It fails when listing cannot be used (none
+	// where one is needed, or unreadable).
+	Offline(listing []byte, blobs Blobs) (Source, error)
 }
 
 // URLer is an optional Destination capability: the URL consumers (a

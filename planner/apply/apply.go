@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/ferry-mirror/ferry/planner/internal/limit"
 	"github.com/ferry-mirror/ferry/planner/plan"
 	"github.com/ferry-mirror/ferry/providers"
 	"github.com/ferry-mirror/ferry/providers/verify"
@@ -66,6 +67,11 @@ type Options struct {
 	// MaxArtifactSize bounds an artifact whose source declares no size
 	// (see NewVerifyingReader); <= 0 means DefaultMaxArtifactSize.
 	MaxArtifactSize int64
+	// Connections caps the changes in flight that use one provider, by
+	// its configuration address ("source.npm.public",
+	// "destination.dir.local"): the Connections its type declares. Absent
+	// or <= 0: only Parallelism bounds them.
+	Connections map[string]int
 }
 
 // DefaultMaxArtifactSize bounds an artifact whose size no source declares:
@@ -146,9 +152,10 @@ func (r *Result) Err() error {
 }
 
 type engine struct {
-	provs Providers
-	opts  Options
-	log   hclog.Logger
+	provs  Providers
+	opts   Options
+	log    hclog.Logger
+	limits *limit.Set
 
 	mu     sync.Mutex // guards st, dirty, result, OnDone calls
 	st     *state.State
@@ -169,7 +176,7 @@ func Apply(ctx context.Context, p *plan.Plan, st *state.State, cp Checkpointer, 
 	if opts.CheckpointInterval <= 0 {
 		opts.CheckpointInterval = 250 * time.Millisecond
 	}
-	e := &engine{provs: provs, opts: opts, st: st, log: opts.Logger}
+	e := &engine{provs: provs, opts: opts, st: st, log: opts.Logger, limits: limit.New(opts.Connections)}
 	if e.log == nil {
 		e.log = hclog.NewNullLogger()
 	}
@@ -250,7 +257,7 @@ func (e *engine) run(ctx context.Context, changes []plan.Change, do func(context
 			break
 		}
 		g.Go(func() error {
-			err := do(ctx, c)
+			err := e.limited(ctx, c, do)
 			e.mu.Lock()
 			defer e.mu.Unlock()
 			if err != nil {
@@ -272,6 +279,20 @@ func (e *engine) run(ctx context.Context, changes []plan.Change, do func(context
 	_ = g.Wait()
 }
 
+// limited runs do holding a connection slot of each provider c uses.
+func (e *engine) limited(ctx context.Context, c plan.Change, do func(context.Context, plan.Change) error) error {
+	names := []string{limit.Destination(c.Destination)}
+	if c.Source != "" {
+		names = append(names, limit.Source(c.Source))
+	}
+	release, err := e.limits.Acquire(ctx, names...)
+	if err != nil {
+		return err
+	}
+	defer release()
+	return do(ctx, c)
+}
+
 func (e *engine) transfer(ctx context.Context, c plan.Change) error {
 	dst, err := e.provs.Destination(c.Destination)
 	if err != nil {
@@ -282,16 +303,10 @@ func (e *engine) transfer(ctx context.Context, c plan.Change) error {
 		want.Size = c.After.Size
 	}
 
-	stat := dst.Stat
-	if src, err := e.provs.Source(c.Source); err == nil {
-		if _, copies := src.(providers.Copier); copies {
-			if gs, ok := dst.(providers.GraphStater); ok {
-				stat = gs.StatGraph
-			}
-		}
-	}
+	src, srcErr := e.provs.Source(c.Source)
+	pair, pairErr := providers.NewPair(src, dst)
 	if c.Reason == plan.AlreadyAtDestination {
-		obj, err := stat(ctx, c.Key)
+		obj, err := pair.Stat(ctx, c.Key)
 		if err != nil {
 			return fmt.Errorf("recording an object found at the destination: %w (plan again)", err)
 		}
@@ -302,14 +317,13 @@ func (e *engine) transfer(ctx context.Context, c plan.Change) error {
 		return nil
 	}
 
-	src, err := e.provs.Source(c.Source)
-	if err != nil {
-		return err
+	if srcErr != nil {
+		return srcErr
 	}
-	if cp, ok := src.(providers.Copier); ok {
+	if pair.Transfer == providers.GraphCopy {
 		// A graph (an OCI image) is copied by the source, descriptor by
 		// descriptor, each verified against its digest.
-		got, err := cp.CopyTo(ctx, want, dst)
+		got, err := pair.Copier.CopyTo(ctx, want, dst)
 		if err != nil {
 			return err
 		}
@@ -325,18 +339,17 @@ func (e *engine) transfer(ctx context.Context, c plan.Change) error {
 		return nil
 	}
 	put := dst.Put
-	if mp, ok := dst.(providers.ManifestPutter); ok {
+	if pair.Transfer == providers.ManifestPut {
 		// A package registry publishes the bytes with their document.
-		ms, ok := src.(providers.Manifester)
-		if !ok {
+		if pairErr != nil {
 			return fmt.Errorf("destination %s publishes packages with their metadata, which source %s does not provide: %w", c.Destination, c.Source, providers.ErrUnsupported)
 		}
-		manifest, err := ms.Manifest(ctx, want)
+		manifest, err := pair.Manifester.Manifest(ctx, want)
 		if err != nil {
 			return err
 		}
 		put = func(ctx context.Context, a providers.Artifact, r io.Reader, opts providers.PutOptions) error {
-			return mp.PutWithManifest(ctx, a, manifest, r, opts)
+			return pair.ManifestPutter.PutWithManifest(ctx, a, manifest, r, opts)
 		}
 	}
 	rc, err := src.Fetch(ctx, want)
@@ -411,20 +424,24 @@ func (e *engine) publish(ctx context.Context, c plan.Change) error {
 	if c.Output == nil {
 		return fmt.Errorf("%s: not a publish change", c.Address)
 	}
-	var side any
-	var err error
+	var pub providers.Publisher
+	var ok bool
 	switch c.Output.Side {
 	case providers.SideSource:
-		side, err = e.provs.Source(c.Source)
+		src, err := e.provs.Source(c.Source)
+		if err != nil {
+			return err
+		}
+		pub, ok = providers.As[providers.Publisher](src)
 	case providers.SideDestination:
-		side, err = e.provs.Destination(c.Destination)
+		dst, err := e.provs.Destination(c.Destination)
+		if err != nil {
+			return err
+		}
+		pub, ok = dst.(providers.Publisher)
 	default:
-		err = fmt.Errorf("%s: unknown side %q", c.Address, c.Output.Side)
+		return fmt.Errorf("%s: unknown side %q", c.Address, c.Output.Side)
 	}
-	if err != nil {
-		return err
-	}
-	pub, ok := side.(providers.Publisher)
 	if !ok {
 		return fmt.Errorf("the %s of mirror %s publishes no consumer outputs: %w", c.Output.Side, c.Mirror, providers.ErrUnsupported)
 	}

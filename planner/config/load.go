@@ -182,7 +182,7 @@ func Load(opts LoadOptions) (*Config, hcl.Diagnostics) {
 	}
 
 	for _, b := range blocks("mirror") {
-		m, moreDiags := decodeMirror(b, ectx, declared, cfg.Dir)
+		m, moreDiags := decodeMirror(b, ectx, declared, opts.Types, cfg.Dir)
 		diags = append(diags, moreDiags...)
 		if prev, ok := cfg.Mirrors[m.Name]; ok {
 			diags = append(diags, duplicate("mirror", fmt.Sprintf("A mirror named %q", m.Name), prev.DeclRange, b, uniqueNames))

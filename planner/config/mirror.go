@@ -44,12 +44,14 @@ func retentionSchema() *hcl.BodySchema {
 }
 
 // decodeMirror decodes a mirror block. declared holds the addresses
-// ("TYPE.NAME") of every source and destination block, valid or not.
+// ("TYPE.NAME") of every source and destination block, valid or not;
+// types are the accepted types, whose declared capabilities judge the
+// pairing of the mirror's source and destination.
 //
 // The *Range fields of Retention cover the whole argument (name = value),
 // since later diagnostics about them (a plan exceeding max_deletes) concern
 // the rule rather than a bad value; From and To ranges cover the reference.
-func decodeMirror(b *hcl.Block, ectx *hcl.EvalContext, declared map[schema.Kind]map[string]hcl.Range, dir string) (*Mirror, hcl.Diagnostics) {
+func decodeMirror(b *hcl.Block, ectx *hcl.EvalContext, declared map[schema.Kind]map[string]hcl.Range, types []schema.Type, dir string) (*Mirror, hcl.Diagnostics) {
 	m := &Mirror{Name: b.Labels[0], DeclRange: b.DefRange}
 	var diags hcl.Diagnostics
 	if !hclsyntax.ValidIdentifier(m.Name) {
@@ -77,15 +79,8 @@ func decodeMirror(b *hcl.Block, ectx *hcl.EvalContext, declared map[schema.Kind]
 		m.To = addr
 	}
 
-	if m.To != "" && m.From != "" && strings.HasPrefix(m.To, "npm.") && !strings.HasPrefix(m.From, "npm.") {
-		diags = append(diags, &hcl.Diagnostic{
-			Severity: hcl.DiagError,
-			Summary:  "An npm destination needs an npm source",
-			Detail: fmt.Sprintf("An npm registry publishes a version only with its package metadata, which only a source \"npm\" provides; "+
-				"mirror %q reads from %s.", m.Name, m.From),
-			Subject: m.ToRange.Ptr(),
-		})
-	}
+	srcType, dstType := typeOf(types, schema.KindSource, m.From), typeOf(types, schema.KindDestination, m.To)
+	diags = append(diags, checkPairing(m, srcType, dstType, types)...)
 	if attr := content.Attributes["on_upstream_removed"]; attr != nil {
 		v, moreDiags := schema.DecodePlainString(attr, ectx)
 		diags = append(diags, moreDiags...)
@@ -93,8 +88,9 @@ func decodeMirror(b *hcl.Block, ectx *hcl.EvalContext, declared map[schema.Kind]
 		case moreDiags.HasErrors():
 		case p != RemovedDelete && p != RemovedKeep && p != RemovedDeprecate:
 			diags = append(diags, schema.AttrError(attr, "Invalid on_upstream_removed", fmt.Sprintf("on_upstream_removed is \"delete\" (the default), \"keep\" or \"deprecate\", not %q.", v)))
-		case p == RemovedDeprecate && m.To != "" && !strings.HasPrefix(m.To, "npm."):
-			diags = append(diags, schema.AttrError(attr, "deprecate needs an npm destination", fmt.Sprintf("Only a registry with package metadata (destination \"npm\") can mark a version deprecated; mirror %q writes to %s.", m.Name, m.To)))
+		case p == RemovedDeprecate && dstType != nil && !dstType.Provides.Has(schema.PackageMetadata):
+			diags = append(diags, schema.AttrError(attr, "deprecate needs a destination with package metadata", fmt.Sprintf("Only a registry with package metadata can mark a version deprecated; mirror %q writes to %s, and a destination %q has none.%s",
+				m.Name, m.To, dstType.Name, providedBy(types, schema.KindDestination, schema.PackageMetadata))))
 		default:
 			m.OnUpstreamRemoved = p
 		}
@@ -110,8 +106,9 @@ func decodeMirror(b *hcl.Block, ectx *hcl.EvalContext, declared map[schema.Kind]
 		seen = rb.DefRange.Ptr()
 		diags = append(diags, decodeRetention(rb, ectx, &m.Retention)...)
 	}
-	// rewrite and bindings are consumer outputs of a buildpack source: at
-	// most one of each, and only when the mirror reads a buildpack.
+	// rewrite and bindings point a source's consumer outputs (a
+	// buildpack.toml) at the mirror: at most one of each, and only when the
+	// mirror's source type provides consumer outputs.
 	outputBlock := func(kind, summary, what string) *hcl.Block {
 		blocks := content.Blocks.OfType(kind)
 		for _, b := range blocks[min(1, len(blocks)):] {
@@ -121,29 +118,90 @@ func decodeMirror(b *hcl.Block, ectx *hcl.EvalContext, declared map[schema.Kind]
 		if len(blocks) == 0 {
 			return nil
 		}
-		if m.From != "" && !strings.HasPrefix(m.From, "buildpack.") {
+		if srcType != nil && !srcType.Provides.Has(schema.ConsumerOutputs) {
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
 				Summary:  summary,
-				Detail: fmt.Sprintf("A %s block %s, so the mirror's source must be a source \"buildpack\" block; mirror %q reads from %s.",
-					kind, what, m.Name, m.From),
+				Detail: fmt.Sprintf("A %s block %s, so the mirror's source must provide consumer outputs; mirror %q reads from %s, and a source %q provides none.%s",
+					kind, what, m.Name, m.From, srcType.Name, providedBy(types, schema.KindSource, schema.ConsumerOutputs)),
 				Subject: blocks[0].DefRange.Ptr(),
 			})
 			return nil
 		}
 		return blocks[0]
 	}
-	if b := outputBlock("rewrite", "Rewrite needs a buildpack source", "points a buildpack.toml's dependency uris at the mirror"); b != nil {
+	if b := outputBlock("rewrite", "Rewrite needs a source with consumer outputs", "points a buildpack.toml's dependency uris at the mirror"); b != nil {
 		rw, moreDiags := decodeRewrite(b, ectx, dir)
 		diags = append(diags, moreDiags...)
 		m.Rewrite = rw
 	}
-	if b := outputBlock("bindings", "Bindings need a buildpack source", "maps buildpack dependency checksums to the mirror"); b != nil {
+	if b := outputBlock("bindings", "Bindings need a source with consumer outputs", "maps buildpack dependency checksums to the mirror"); b != nil {
 		bd, moreDiags := decodeBindings(b, ectx, dir)
 		diags = append(diags, moreDiags...)
 		m.Bindings = bd
 	}
 	return m, diags
+}
+
+// typeOf is the accepted type of the provider at addr ("TYPE.NAME"), or nil
+// when addr is empty or its type is not accepted (Load reports both).
+func typeOf(types []schema.Type, kind schema.Kind, addr string) *schema.Type {
+	name, _, ok := strings.Cut(addr, ".")
+	if !ok {
+		return nil
+	}
+	for i := range types {
+		if types[i].Kind == kind && types[i].Name == name && types[i].Decode != nil {
+			return &types[i]
+		}
+	}
+	return nil
+}
+
+// checkPairing reports, at the mirror's to, what either side needs that
+// its partner does not provide (an npm destination fed by an http source;
+// an oci source, whose images are graphs, writing to a dir). Nothing is
+// reported while either side's type is unknown.
+func checkPairing(m *Mirror, src, dst *schema.Type, types []schema.Type) hcl.Diagnostics {
+	if src == nil || dst == nil {
+		return nil
+	}
+	var diags hcl.Diagnostics
+	if missing := dst.Needs &^ src.Provides; missing != 0 {
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Incompatible source and destination",
+			Detail: fmt.Sprintf("A destination %q needs a source that provides %s; mirror %q reads from %s, and a source %q does not provide them.%s",
+				dst.Name, missing, m.Name, m.From, src.Name, providedBy(types, schema.KindSource, missing)),
+			Subject: m.ToRange.Ptr(),
+		})
+	}
+	if missing := src.Needs &^ dst.Provides; missing != 0 {
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Incompatible source and destination",
+			Detail: fmt.Sprintf("A source %q needs a destination that takes %s; mirror %q writes to %s, and a destination %q does not.%s",
+				src.Name, missing, m.Name, m.To, dst.Name, providedBy(types, schema.KindDestination, missing)),
+			Subject: m.ToRange.Ptr(),
+		})
+	}
+	return diags
+}
+
+// providedBy is a sentence naming the types of kind that provide every
+// capability in c, or "" when none does.
+func providedBy(types []schema.Type, kind schema.Kind, c schema.Capabilities) string {
+	var names []string
+	for _, t := range types {
+		if t.Kind == kind && t.Provides.Has(c) && !slices.Contains(names, t.Name) {
+			names = append(names, t.Name)
+		}
+	}
+	if len(names) == 0 {
+		return ""
+	}
+	slices.Sort(names)
+	return fmt.Sprintf(" %s types that provide %s: %s.", strings.ToUpper(string(kind[:1]))+string(kind[1:]), c, quotedList(names))
 }
 
 func decodeBindings(b *hcl.Block, ectx *hcl.EvalContext, dir string) (*Bindings, hcl.Diagnostics) {

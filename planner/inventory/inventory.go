@@ -17,6 +17,7 @@ import (
 
 	"github.com/ferry-mirror/ferry/planner"
 	"github.com/ferry-mirror/ferry/planner/config"
+	"github.com/ferry-mirror/ferry/planner/internal/limit"
 	"github.com/ferry-mirror/ferry/providers"
 	"github.com/ferry-mirror/ferry/state"
 )
@@ -48,7 +49,7 @@ func gatherOutputs(ctx context.Context, cfg *config.Config, prior *state.State, 
 		}
 		var pub providers.Publisher
 		side := providers.SideSource
-		if p, ok := src.(providers.Publisher); ok {
+		if p, ok := providers.As[providers.Publisher](src); ok {
 			pub = p
 		} else if p, ok := dst.(providers.Publisher); ok {
 			pub, side = p, providers.SideDestination
@@ -105,6 +106,11 @@ type Options struct {
 	SourcesOnly bool
 	// Parallelism bounds concurrent stats; <= 0 means config.DefaultParallelism.
 	Parallelism int
+	// Connections caps the stats in flight at one destination and the
+	// size lookups at one source, by configuration address
+	// ("destination.dir.local", "source.http.tools"): the Connections its
+	// type declares. Absent or <= 0: only Parallelism bounds them.
+	Connections map[string]int
 	Logger      hclog.Logger
 }
 
@@ -143,7 +149,7 @@ func Gather(ctx context.Context, cfg *config.Config, prior *state.State, provs P
 			arts = append(arts, a)
 			return nil
 		}
-		if ff, ok := src.(providers.FeedFollower); ok {
+		if ff, ok := providers.As[providers.FeedFollower](src); ok {
 			var positions map[string]string
 			if prior != nil {
 				positions = prior.Feeds[addr]
@@ -164,7 +170,7 @@ func Gather(ctx context.Context, cfg *config.Config, prior *state.State, provs P
 		}
 		logger.Debug("listed source", "source", addr, "artifacts", len(arts))
 		inv.Sources[addr] = arts
-		if n, ok := src.(noter); ok && len(n.Notes()) > 0 {
+		if n, ok := providers.As[noter](src); ok && len(n.Notes()) > 0 {
 			if inv.Notes == nil {
 				inv.Notes = map[string][]string{}
 			}
@@ -232,16 +238,15 @@ func Gather(ctx context.Context, cfg *config.Config, prior *state.State, provs P
 		if inv.Destinations[m.To] == nil {
 			inv.Destinations[m.To] = map[string]planner.Object{}
 		}
-		stat := dst.Stat
-		if src, err := provs.Source(m.From); err == nil {
-			if _, copies := src.(providers.Copier); copies {
-				gs, ok := dst.(providers.GraphStater)
-				if !ok {
-					return nil, fmt.Errorf("mirror %s: source %s copies graphs, which destination %s cannot hold", name, m.From, m.To)
-				}
-				stat = gs.StatGraph
-			}
+		src, err := provs.Source(m.From)
+		if err != nil {
+			return nil, err
 		}
+		pair, perr := providers.NewPair(src, dst)
+		if perr != nil && pair.Transfer == providers.GraphCopy {
+			return nil, fmt.Errorf("mirror %s: source %s copies graphs, which destination %s cannot hold", name, m.From, m.To)
+		}
+		stat := pair.Stat
 		add := func(key string) {
 			if id := m.To + "\x00" + key; !queued[id] {
 				queued[id] = true
@@ -255,11 +260,7 @@ func Gather(ctx context.Context, cfg *config.Config, prior *state.State, provs P
 				add(key)
 			}
 		}
-		src, err := provs.Source(m.From)
-		if err != nil {
-			return nil, err
-		}
-		sizer, _ := src.(providers.Sizer)
+		sizer, _ := providers.As[providers.Sizer](src)
 		for _, a := range inv.Sources[m.From] {
 			add(a.Key)
 			o := owned[a.Key]
@@ -287,14 +288,9 @@ func Gather(ctx context.Context, cfg *config.Config, prior *state.State, provs P
 		if err != nil {
 			return nil, err
 		}
-		stat := dst.Stat
-		if src, err := provs.Source(sm.Source); err == nil {
-			if _, copies := src.(providers.Copier); copies {
-				if gs, ok := dst.(providers.GraphStater); ok {
-					stat = gs.StatGraph
-				}
-			}
-		}
+		src, _ := provs.Source(sm.Source)
+		pair, _ := providers.NewPair(src, dst) // a pair that cannot transfer still stats
+		stat := pair.Stat
 		if inv.Destinations[sm.Destination] == nil {
 			inv.Destinations[sm.Destination] = map[string]planner.Object{}
 		}
@@ -308,10 +304,16 @@ func Gather(ctx context.Context, cfg *config.Config, prior *state.State, provs P
 
 	var mu sync.Mutex
 	sizeFailures, firstSizeErr := map[string]int{}, map[string]error{}
+	limits := limit.New(opts.Connections)
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(par)
 	for _, j := range jobs {
 		g.Go(func() error {
+			release, err := limits.Acquire(gctx, limit.Destination(j.dest))
+			if err != nil {
+				return err
+			}
+			defer release()
 			a, err := j.stat(gctx, j.key)
 			obj := planner.Object{}
 			switch {
@@ -332,6 +334,11 @@ func Gather(ctx context.Context, cfg *config.Config, prior *state.State, provs P
 	}
 	for _, j := range sizeJobs {
 		g.Go(func() error {
+			release, err := limits.Acquire(gctx, limit.Source(j.source))
+			if err != nil {
+				return err
+			}
+			defer release()
 			n, err := j.sizer.Size(gctx, j.a)
 			if err != nil {
 				// A size is only a hint for the plan, but an upstream that
@@ -384,7 +391,7 @@ func gatherUpstream(ctx context.Context, cfg *config.Config, prior *state.State,
 		for _, a := range inv.Sources[m.From] {
 			listed[a.Key] = true
 		}
-		if ur, ok := src.(providers.UpstreamReporter); ok {
+		if ur, ok := providers.As[providers.UpstreamReporter](src); ok {
 			if inv.Upstream == nil {
 				inv.Upstream = map[string]map[string]bool{}
 			}

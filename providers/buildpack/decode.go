@@ -29,7 +29,9 @@ import (
 //	  layout  = "dependency_mirror"  # keys HOST/PATH instead of ID/VERSION/SHA256/FILE
 //	}
 func SourceType() registry.Type {
-	return registry.Source("buildpack", decodeSource, NewSource)
+	t := registry.Source("buildpack", decodeSource, NewSource)
+	t.Provides = schema.ConsumerOutputs
+	return t
 }
 
 func sourceSchema() *hcl.BodySchema {

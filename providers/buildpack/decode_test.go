@@ -340,7 +340,7 @@ mirror "m" {
     output = "buildpack.toml"
   }
 }`,
-			want: []diag{{"Rewrite needs a buildpack source", 6}},
+			want: []diag{{"Rewrite needs a source with consumer outputs", 6}},
 		},
 		{
 			name: "rewrite on a buildpack source",

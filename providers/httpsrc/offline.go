@@ -1,9 +1,19 @@
 package httpsrc
 
-import "github.com/ferry-mirror/ferry/providers"
+import (
+	"context"
+
+	"github.com/ferry-mirror/ferry/providers"
+)
 
 var _ providers.Offliner = (*Source)(nil)
 
-// CheckOffline: the artifacts are declared in the configuration, so the
-// source lists without the network and works from an air-gap cache.
-func (s *Source) CheckOffline() error { return nil }
+// Snapshot stores nothing: the artifacts are declared in the configuration,
+// so the source lists without the network.
+func (s *Source) Snapshot(context.Context, []providers.Artifact, []providers.Artifact, providers.Blobs) ([]byte, error) {
+	return nil, nil
+}
+
+// Offline is the source itself: List reads only the configuration, and the
+// cache wrapper serves every Fetch.
+func (s *Source) Offline([]byte, providers.Blobs) (providers.Source, error) { return s, nil }

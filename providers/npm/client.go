@@ -233,6 +233,22 @@ func (c *docCache) get(ctx context.Context, name string, fetch func(context.Cont
 	}
 }
 
+// entries are the documents read so far, with a 404 as ErrNotFound, by
+// name; fetches still running are left out.
+func (c *docCache) entries() map[string]docEntry {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := map[string]docEntry{}
+	for name, e := range c.docs {
+		select {
+		case <-e.done:
+			out[name] = docEntry{doc: e.doc, err: e.err}
+		default:
+		}
+	}
+	return out
+}
+
 // forget drops name, after a write changed it.
 func (c *docCache) forget(name string) {
 	c.mu.Lock()

@@ -102,6 +102,7 @@ type DestinationConfig struct {
 func SourceType() provreg.Type {
 	t := provreg.Source("npm", decodeSource, NewSource)
 	t.VersionOrder = CompareVersions
+	t.Provides = schema.Manifest | schema.DistTags | schema.Feed
 	return t
 }
 
@@ -112,7 +113,11 @@ func SourceType() provreg.Type {
 //	  token    = var.publish_token
 //	}
 func DestinationType() provreg.Type {
-	return provreg.Destination("npm", decodeDestination, NewDestination)
+	t := provreg.Destination("npm", decodeDestination, NewDestination)
+	// A registry publishes a version only with its package document.
+	t.Needs = schema.Manifest
+	t.Provides = schema.PackageMetadata
+	return t
 }
 
 func registryAttributes() []hcl.AttributeSchema {

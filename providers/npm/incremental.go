@@ -72,6 +72,10 @@ func recordName(feedURL string) string {
 // applied, and warnings for feeds it could not follow (their packages were
 // re-validated instead).
 func (s *Source) ListFrom(ctx context.Context, positions map[string]string, fn func(providers.Artifact) error) (providers.FeedResult, error) {
+	if s.offline != nil {
+		// No feed to read behind an air gap: the positions stay as recorded.
+		return providers.FeedResult{Positions: positions}, s.list(ctx, fn)
+	}
 	var res providers.FeedResult
 	views := map[string]*feedView{}
 	if s.cache != nil {

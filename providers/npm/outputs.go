@@ -95,7 +95,7 @@ func (s *Store) ReadOutputs(ctx context.Context, req providers.OutputRequest) (p
 		}
 	}
 	var st outputState
-	if tl, ok := req.Source.(providers.TagLister); ok {
+	if tl, ok := providers.As[providers.TagLister](req.Source); ok {
 		st.Tagged, st.SourceTags = true, map[string]map[string]string{}
 		for _, n := range slices.Sorted(maps.Keys(listed)) {
 			tags, err := tl.DistTags(ctx, n)

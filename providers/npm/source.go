@@ -42,10 +42,14 @@ type Source struct {
 	// feed URL; nil outside ListFrom, so apply always re-validates.
 	views map[string]*feedView
 	stats *docStats
+	// offline is set on the source Offline returns: documents come from
+	// an air-gap cache, and no registry is contacted.
+	offline *offlineDocs
 
-	mu     sync.Mutex
-	listed map[string]*listedPackage // by package name, after List
-	notes  []string
+	mu       sync.Mutex
+	expanded []string                  // the package names the last List expanded to
+	listed   map[string]*listedPackage // by package name, after List
+	notes    []string
 }
 
 // listedPackage is what List learnt of one package.
@@ -160,6 +164,9 @@ func (s *Source) registryFor(name string) *registry {
 // packument is name's document, read once per command.
 func (s *Source) packument(ctx context.Context, name string) (*packument, error) {
 	return s.docs.get(ctx, name, func(ctx context.Context) (*packument, error) {
+		if s.offline != nil {
+			return s.readOffline(ctx, name)
+		}
 		return s.readPackument(ctx, name)
 	})
 }
@@ -261,7 +268,7 @@ func (s *Source) list(ctx context.Context, fn func(providers.Artifact) error) er
 		}
 	}
 	s.mu.Lock()
-	s.listed, s.notes = listed, notes
+	s.listed, s.notes, s.expanded = listed, notes, names
 	s.mu.Unlock()
 	for _, a := range out {
 		if err := fn(a); err != nil {
@@ -274,6 +281,9 @@ func (s *Source) list(ctx context.Context, fn func(providers.Artifact) error) er
 // expand turns the configured names and scope patterns into package
 // names, sorted.
 func (s *Source) expand(ctx context.Context) ([]string, error) {
+	if s.offline != nil {
+		return slices.Clone(s.offline.listing.Names), nil
+	}
 	set := map[string]bool{}
 	for _, p := range s.cfg.Packages {
 		scope, ok := strings.CutSuffix(p, "/*")
@@ -405,6 +415,9 @@ func newestSatisfying(p *packument, rng string) (string, bool) {
 // Fetch streams the tarball of a's version, as the packument names it,
 // after checking the registry still declares the planned digests.
 func (s *Source) Fetch(ctx context.Context, a providers.Artifact) (io.ReadCloser, error) {
+	if s.offline != nil {
+		return nil, s.opErr("fetch", a.Key, errOffline)
+	}
 	doc, _, err := s.versionFor(ctx, a)
 	if err != nil {
 		return nil, s.opErr("fetch", a.Key, err)

@@ -28,7 +28,9 @@ import (
 //	                                             # ~/.docker/config.json and credential helpers
 //	}
 func DestinationType() provreg.Type {
-	return provreg.Destination("oci", decodeDestination, NewDestination)
+	t := provreg.Destination("oci", decodeDestination, NewDestination)
+	t.Provides = schema.Graph
+	return t
 }
 
 // repositoryRE is the OCI distribution-spec <name> grammar.

@@ -43,6 +43,9 @@ type Source struct {
 	log  hclog.Logger
 	c    *Store // the registry client (never used to store anything)
 	sel  tagSelector
+	// offline is set on the source Offline returns: it lists and copies
+	// from an air-gap cache, never from the registry.
+	offline *offlineGraphs
 
 	mu    sync.Mutex
 	notes []string // what the last List left out
@@ -178,6 +181,27 @@ func (s *Source) origin(tag string) string {
 // disappears between listing and resolving is left out. Size is -1: the
 // graph is not walked at plan time.
 func (s *Source) List(ctx context.Context, fn func(providers.Artifact) error) error {
+	if s.offline != nil {
+		// The recorded tags, selected again by this side's configuration
+		// (a narrower selection applies; tags the cache lacks cannot).
+		var tags []string
+		for _, a := range s.offline.listing.Artifacts {
+			tags = append(tags, a.Key)
+		}
+		keep := map[string]bool{}
+		for _, t := range s.sel.selectTags(tags) {
+			keep[t] = true
+		}
+		for _, a := range s.offline.listing.Artifacts {
+			if !keep[a.Key] {
+				continue
+			}
+			if err := fn(a); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	maxTags := s.cfg.MaxTags
 	if maxTags <= 0 {
 		maxTags = DefaultMaxTags
@@ -302,28 +326,25 @@ func (s *Source) CopyTo(ctx context.Context, a providers.Artifact, dst providers
 			"tag %q cannot be mirrored to an oci destination verbatim (it looks like a hashed tag ferry uses for file keys): %w",
 			a.Key, providers.ErrUnsupported))
 	}
-	want, ok := a.Digests.Get(providers.SHA256)
-	if !ok {
-		want, ok = a.Digests.Get(providers.SHA512)
-	}
-	if !ok {
-		return providers.Artifact{}, s.opErr("copy", a.Key, errors.New("no planned manifest digest to copy"))
-	}
-	if err := want.Validate(); err != nil {
+	want, err := plannedDigest(a)
+	if err != nil {
 		return providers.Artifact{}, s.opErr("copy", a.Key, err)
 	}
-	wantDigest := digest.Digest(want.String())
+	wantDigest := digest.Digest(want)
 
 	dr, err := d.repoFor(a.Key)
 	if err != nil {
 		return providers.Artifact{}, d.opErr("copy", a.Key, err)
 	}
 	opts := oras.CopyOptions{}
-	if s.c.host == d.host && s.cfg.PlainHTTP == d.cfg.PlainHTTP && s.cfg.Repository != dr.name {
-		from := s.cfg.Repository
-		opts.MountFrom = func(context.Context, ocispec.Descriptor) ([]string, error) { return []string{from}, nil }
+	var from oras.ReadOnlyTarget = s.c.repo.remote
+	if s.offline != nil {
+		from = offlineTarget{blobStorage{s.offline.blobs}, s.offline.listing.Roots}
+	} else if s.c.host == d.host && s.cfg.PlainHTTP == d.cfg.PlainHTTP && s.cfg.Repository != dr.name {
+		repo := s.cfg.Repository
+		opts.MountFrom = func(context.Context, ocispec.Descriptor) ([]string, error) { return []string{repo}, nil }
 	}
-	root, err := oras.Copy(ctx, s.c.repo.remote, wantDigest.String(), &lockedTarget{d, dr}, a.Key, opts)
+	root, err := oras.Copy(ctx, from, wantDigest.String(), &lockedTarget{d, dr}, a.Key, opts)
 	if err != nil {
 		return providers.Artifact{}, s.copyErr(ctx, a.Key, wantDigest, d, err)
 	}
@@ -353,6 +374,9 @@ func (s *Source) copyErr(ctx context.Context, key string, want digest.Digest, d 
 	var ce *oras.CopyError
 	if errors.As(err, &ce) && ce.Origin == oras.CopyErrorOriginDestination {
 		return d.opErr("copy", key, d.describe(ctx, err))
+	}
+	if errors.Is(err, errdef.ErrNotFound) && s.offline != nil {
+		return s.opErr("copy", key, fmt.Errorf("%w (of manifest %s, planned): %w", err, want, providers.ErrNotFound))
 	}
 	if errors.Is(err, errdef.ErrNotFound) {
 		return s.opErr("copy", key, fmt.Errorf("manifest %s (planned) is no longer in %s/%s: %w",

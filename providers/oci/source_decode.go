@@ -61,7 +61,11 @@ type TagFilter struct {
 //	  }
 //	}
 func SourceType() provreg.Type {
-	return provreg.Source("oci", decodeSource, NewSource)
+	t := provreg.Source("oci", decodeSource, NewSource)
+	// An image is a graph the source copies itself, to a destination
+	// that holds graphs.
+	t.Provides, t.Needs = schema.Graph, schema.Graph
+	return t
 }
 
 func decodeSource(body hcl.Body, ectx *hcl.EvalContext, env schema.DecodeEnv) (*SourceConfig, hcl.Diagnostics) {

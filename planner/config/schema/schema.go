@@ -31,6 +31,15 @@ type Type struct {
 	// by the provider package (its CompareVersions). nil means
 	// retention.CompareVersions (plain). Destination types leave it nil.
 	VersionOrder func(a, b string) int
+	// Provides is what the type offers the other side of a mirror, and
+	// Needs what it requires of it: config.Load refuses a mirror whose
+	// source or destination needs something its partner does not provide,
+	// at the mirror's from or to. The provider implements the optional
+	// interface that goes with each capability it provides.
+	Provides, Needs Capabilities
+	// Limits bounds how hard ferry drives providers of the type; the zero
+	// value is no limit (see docs/providers.md for which are honoured).
+	Limits Limits
 }
 
 // DecodeEnv is what a provider decoder may need from the loader.

@@ -147,6 +147,7 @@ func (a *app) validateSaved(path string, cfg *config.Config, sess *stateSession,
 		// plan from them now.
 		Refresh:     p.Refreshed,
 		Parallelism: f.parallelismFor(cfg),
+		Connections: ps.connections,
 		Logger:      a.logger.Named("inventory"),
 	})
 	if err != nil {
@@ -206,6 +207,7 @@ func (a *app) execute(cfg *config.Config, sess *stateSession, ps *providerSet, p
 	prog := a.progress(&bar, &mu)
 	res, err := apply.Apply(a.ctx, p, sess.state, sess.manager, ps, apply.Options{
 		Parallelism:     f.parallelismFor(cfg),
+		Connections:     ps.connections,
 		MaxArtifactSize: cfg.Settings.MaxArtifactSize,
 		Logger:          a.logger,
 		Progress:        prog,
@@ -258,7 +260,7 @@ func (a *app) providersFor(cfg *config.Config, f *planFlags) (*providerSet, erro
 		if err != nil {
 			return nil, &exitError{code: ExitError, err: err}
 		}
-		if err := ps.useCache(cfg, f.fromCache, cache); err != nil {
+		if err := ps.useCache(a.ctx, cfg, f.fromCache, cache); err != nil {
 			return nil, &exitError{code: ExitError, err: err}
 		}
 	}

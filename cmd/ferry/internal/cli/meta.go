@@ -194,6 +194,10 @@ func (a *app) openState(path, op string, lf lockFlags) (*stateSession, error) {
 type providerSet struct {
 	sources      map[string]providers.Source
 	destinations map[string]providers.Destination
+	// connections are the Connections the types declare, by
+	// limit.Source(addr) and limit.Destination(addr), for apply and
+	// inventory.
+	connections map[string]int
 }
 
 func (a *app) buildProviders(cfg *config.Config) (*providerSet, error) {
@@ -205,7 +209,7 @@ func (a *app) buildProviders(cfg *config.Config) (*providerSet, error) {
 		UserAgent:   "ferry/" + Version,
 		IdleTimeout: cfg.Settings.HTTPIdleTimeout,
 	}
-	ps := &providerSet{sources: map[string]providers.Source{}, destinations: map[string]providers.Destination{}}
+	ps := &providerSet{sources: map[string]providers.Source{}, destinations: map[string]providers.Destination{}, connections: map[string]int{}}
 	for addr, s := range cfg.Sources {
 		t, ok := registry.Find(types, schema.KindSource, s.Type)
 		if !ok {
@@ -217,6 +221,9 @@ func (a *app) buildProviders(cfg *config.Config) (*providerSet, error) {
 			return nil, &exitError{code: ExitError, err: err}
 		}
 		ps.sources[addr] = src
+		if n := t.Limits.Connections; n > 0 {
+			ps.connections["source."+addr] = n
+		}
 	}
 	for addr, d := range cfg.Destinations {
 		t, ok := registry.Find(types, schema.KindDestination, d.Type)
@@ -229,6 +236,9 @@ func (a *app) buildProviders(cfg *config.Config) (*providerSet, error) {
 			return nil, &exitError{code: ExitError, err: err}
 		}
 		ps.destinations[addr] = dst
+		if n := t.Limits.Connections; n > 0 {
+			ps.connections["destination."+addr] = n
+		}
 	}
 	return ps, nil
 }

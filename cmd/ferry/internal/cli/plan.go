@@ -103,6 +103,7 @@ func (a *app) makePlan(cfg *config.Config, sess *stateSession, f *planFlags, ps 
 	inv, err := inventory.Gather(a.ctx, cfg, sess.state, ps, inventory.Options{
 		Refresh:     f.refresh,
 		Parallelism: f.parallelismFor(cfg),
+		Connections: ps.connections,
 		Logger:      a.logger.Named("inventory"),
 	})
 	if err != nil {

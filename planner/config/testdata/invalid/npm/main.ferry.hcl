@@ -67,13 +67,13 @@ destination "dir" "local" {
 
 mirror "files_to_npm" {
   from = source.http.files
-  to   = destination.npm.internal # ERROR: An npm destination needs an npm source
+  to   = destination.npm.internal # ERROR: Incompatible source and destination
 }
 
 mirror "deprecate_to_dir" {
   from                = source.npm.ok
   to                  = destination.dir.local
-  on_upstream_removed = "deprecate" # ERROR: deprecate needs an npm destination
+  on_upstream_removed = "deprecate" # ERROR: deprecate needs a destination with package metadata
 }
 
 mirror "bad_policy" {
