@@ -1,21 +1,45 @@
 # ferry: build, test, lint. `make build` then `make test` from a fresh clone.
 GO ?= go
 
-.PHONY: setup build test unit e2e lint fmt quickstart example-buildpack example-oci example-npm golden fuzz faults bench bench-small clean
+# staticcheck, pinned; `make tools` installs it into $(go env GOBIN), else
+# $(go env GOPATH)/bin, once (the go module cache keeps the download).
+# Release 2026.2.2 is module version v0.8.2: installing by the module
+# version needs no VCS tag lookup, which filtered module proxies refuse.
+STATICCHECK_VERSION = 2026.2.2
+STATICCHECK_MODULE = honnef.co/go/tools/cmd/staticcheck@v0.8.2
+GOBIN_DIR := $(or $(shell $(GO) env GOBIN),$(shell $(GO) env GOPATH)/bin)
+STATICCHECK ?= $(GOBIN_DIR)/staticcheck
+
+# The race detector is on for `make test`; `make test RACE=` turns it off.
+# FERRY_RACE=1 (the default with RACE) builds the binary the end-to-end
+# tests run with it too, since the engine's concurrency runs there.
+RACE ?= -race
+FERRY_RACE ?= $(if $(RACE),1)
+
+.PHONY: setup tools build test unit e2e lint fmt quickstart example-buildpack example-oci example-npm golden fuzz faults bench bench-small clean
 
 build:
 	$(GO) build -o bin/ferry ./cmd/ferry
 
 # Everything the tests need on a fresh machine: the real servers provider
-# tests run against (Debian packages; needs root) and the binary.
+# tests run against (Debian packages; needs root), staticcheck and the
+# binary. Each step is a no-op when its result is already there.
 setup:
 	bash .ci/install-test-servers
 	$(GO) mod download
+	$(MAKE) tools
 	$(MAKE) build
 
-# The whole suite: lint, unit, provider and end-to-end tests.
+# Go tools the lint needs, at pinned versions; a no-op when they are there.
+tools:
+	@if "$(STATICCHECK)" -version 2>/dev/null | grep -q "^staticcheck $(STATICCHECK_VERSION) "; then :; else \
+		echo "installing staticcheck $(STATICCHECK_VERSION) into $(GOBIN_DIR)"; \
+		GOBIN="$(GOBIN_DIR)" $(GO) install $(STATICCHECK_MODULE); fi
+
+# The whole suite: lint, unit, provider and end-to-end tests, with the
+# race detector.
 test: lint
-	$(GO) test -count=1 ./...
+	FERRY_RACE=$(FERRY_RACE) $(GO) test $(RACE) -count=1 -timeout 30m ./...
 
 unit:
 	$(GO) test ./planner/... ./providers/... ./state/...
@@ -23,9 +47,10 @@ unit:
 e2e:
 	$(GO) test -count=1 ./cmd/ferry/
 
-lint:
+lint: tools
 	$(GO) vet ./...
 	@out="$$(gofmt -l .)"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(STATICCHECK) ./...
 
 fmt:
 	gofmt -w .

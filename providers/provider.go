@@ -69,7 +69,9 @@ type Fetcher interface {
 }
 
 // Stater describes the object stored under key, or returns an error wrapping
-// ErrNotFound. Destinations report at least the sha256 digest and the size.
+// ErrNotFound. Destinations report at least the sha256 digest and the size;
+// a ManifestPutter reports the digests its package documents declare (npm:
+// sha512 and sha1) and may report size -1.
 type Stater interface {
 	Stat(ctx context.Context, key string) (Artifact, error)
 }

@@ -78,7 +78,7 @@ func crashTrial(t *testing.T, seed uint64, i int, maxDelay time.Duration, newDes
 	d := newDest(work, i, blobs.names)
 	writeConfig(t, work, blobs, d)
 	up := startUpstream(t, upDir)
-	up.bytesPerSecond = 1 << 20 // per connection: a whole run takes about half a second
+	up.bytesPerSecond.Store(1 << 20) // per connection: a whole run takes about half a second
 	env := []string{"FERRY_VAR_upstream=" + up.URL}
 	statePath := filepath.Join(work, "ferry.state.json")
 
@@ -144,7 +144,7 @@ func crashTrial(t *testing.T, seed uint64, i int, maxDelay time.Duration, newDes
 	}
 
 	// The next apply converges without fetching what had landed.
-	up.bytesPerSecond = 0
+	up.bytesPerSecond.Store(0)
 	before := map[string]int64{}
 	for _, k := range landed {
 		before[k] = up.bytesSent("/" + k)

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -30,7 +31,14 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	ferryBin = filepath.Join(dir, "ferry")
-	build := exec.Command("go", "build", "-o", ferryBin, ".")
+	args := []string{"build", "-o", ferryBin}
+	if os.Getenv("FERRY_RACE") == "1" {
+		// The engine's concurrency runs in the binary, not in this test
+		// process: build it with the race detector too (a race makes it
+		// exit 66, which fails the test that ran it).
+		args = append(args, "-race")
+	}
+	build := exec.Command("go", append(args, ".")...)
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building ferry:", err)
@@ -49,8 +57,9 @@ type upstream struct {
 	srv  *http.Server
 	mu   sync.Mutex
 	sent map[string]int64
-	// bytesPerSecond throttles bodies when > 0.
-	bytesPerSecond int64
+	// bytesPerSecond throttles bodies when > 0; tests change it while
+	// the server runs.
+	bytesPerSecond atomic.Int64
 }
 
 func startUpstream(t *testing.T, dir string) *upstream {
@@ -97,7 +106,7 @@ func (c *countingWriter) Write(b []byte) (int, error) {
 	written := 0
 	for len(b) > 0 {
 		chunk := b
-		bps := c.u.bytesPerSecond
+		bps := c.u.bytesPerSecond.Load()
 		if bps > 0 && int64(len(chunk)) > bps/20 {
 			chunk = b[:bps/20]
 		}
@@ -413,7 +422,7 @@ func TestKill9DuringApplyConverges(t *testing.T) {
 	hcl.WriteString("}\ndestination \"dir\" \"local\" {\n  path = \"mirror\"\n}\nmirror \"big\" {\n  from = source.http.big\n  to = destination.dir.local\n}\n")
 	os.WriteFile(filepath.Join(dir, "main.ferry.hcl"), []byte(hcl.String()), 0o644)
 	srv := startUpstream(t, up)
-	srv.bytesPerSecond = 1 << 20 // 1 MiB/s: 2 s for the whole set
+	srv.bytesPerSecond.Store(1 << 20) // 1 MiB/s: 2 s for the whole set
 	env := []string{"FERRY_VAR_upstream=" + srv.URL}
 
 	cmd := exec.Command(ferryBin, "apply", "-auto-approve", "-parallelism", "2")
@@ -453,7 +462,7 @@ func TestKill9DuringApplyConverges(t *testing.T) {
 	var lock struct{ ID string }
 	json.Unmarshal(lockB, &lock)
 
-	srv.bytesPerSecond = 0
+	srv.bytesPerSecond.Store(0)
 	before := map[string]int64{}
 	for i := range files {
 		before[fmt.Sprintf("/blob-%d.bin", i)] = srv.bytesSent(fmt.Sprintf("/blob-%d.bin", i))

@@ -24,7 +24,7 @@ func TestConcurrentApplies(t *testing.T) {
 	d := dirDest(work)
 	writeConfig(t, work, blobs, d)
 	up := startUpstream(t, upDir)
-	up.bytesPerSecond = 256 << 10 // the first apply holds the lock for about a second
+	up.bytesPerSecond.Store(256 << 10) // the first apply holds the lock for about a second
 	env := []string{"FERRY_VAR_upstream=" + up.URL}
 	statePath := filepath.Join(work, "ferry.state.json")
 
@@ -101,7 +101,7 @@ func TestSimultaneousApplies(t *testing.T) {
 		d := dirDest(work)
 		writeConfig(t, work, blobs, d)
 		up := startUpstream(t, upDir)
-		up.bytesPerSecond = 256 << 10
+		up.bytesPerSecond.Store(256 << 10)
 		env := []string{"FERRY_VAR_upstream=" + up.URL}
 
 		cmds := make([]*exec.Cmd, 2)

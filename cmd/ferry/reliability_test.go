@@ -54,14 +54,6 @@ func makeBlobs(t *testing.T, dir string, rng *rand.Rand, n, minSize, maxSize int
 	return b
 }
 
-func (b blobSet) total() int64 {
-	var n int64
-	for _, d := range b.data {
-		n += int64(len(d))
-	}
-	return n
-}
-
 // sourceHCL declares source "http" "up" with one artifact per blob, its URL
 // under var.upstream.
 func (b blobSet) sourceHCL() string {

@@ -29,11 +29,16 @@ func newStore(t *testing.T) (*dir.Store, string) {
 	return s, root
 }
 
+// The conformance suite, built from an HCL block (a path relative to the
+// config directory) through the registry.
 func TestConformance(t *testing.T) {
 	providertest.Run(t, providertest.Harness{
 		New: func(t *testing.T) providers.Destination {
-			s, root := newStore(t)
-			t.Cleanup(func() { checkNoTemps(t, root) })
+			dir := t.TempDir()
+			s := providertest.NewDestination(t, `destination "dir" "local" {
+  path = "mirror"
+}`, dir, registry.Env{})
+			t.Cleanup(func() { checkNoTemps(t, filepath.Join(dir, "mirror")) })
 			return s
 		},
 	})

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -34,7 +35,7 @@ func newStore(t *testing.T, dav *testenv.WebDAV, cfg httpdst.DestinationConfig) 
 }
 
 // The conformance suite against a real nginx WebDAV server, without and with
-// basic auth.
+// basic auth, built from an HCL block through the registry.
 func TestConformanceWebDAV(t *testing.T) {
 	for _, auth := range []bool{false, true} {
 		name := "anonymous"
@@ -45,7 +46,11 @@ func TestConformanceWebDAV(t *testing.T) {
 			providertest.Run(t, providertest.Harness{
 				New: func(t *testing.T) providers.Destination {
 					dav := testenv.StartWebDAV(t, testenv.WebDAVOptions{Auth: auth})
-					return newStore(t, dav, httpdst.DestinationConfig{Username: dav.Username, Password: dav.Password, ChecksumHeaders: true})
+					src := fmt.Sprintf("destination \"http\" \"test\" {\n  url = %q\n  checksum_headers = true\n", strings.TrimSuffix(dav.URL, "/")+"/repo")
+					if auth {
+						src += fmt.Sprintf("  username = %q\n  password = %q\n", dav.Username, dav.Password)
+					}
+					return providertest.NewDestination(t, src+"}", t.TempDir(), registry.Env{HTTP: httpx.New(httpx.Options{MaxRetries: 1}), Logger: hclog.NewNullLogger()})
 				},
 			})
 		})

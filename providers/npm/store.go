@@ -24,6 +24,7 @@ import (
 	"github.com/ferry-mirror/ferry/providers/httpx"
 	"github.com/ferry-mirror/ferry/providers/internal/keylock"
 	provreg "github.com/ferry-mirror/ferry/providers/registry"
+	"github.com/ferry-mirror/ferry/providers/verify"
 )
 
 // Store is the "npm" destination: it publishes versions to a registry
@@ -163,7 +164,9 @@ func (s *Store) PutWithManifest(ctx context.Context, a providers.Artifact, manif
 	}
 	defer unlock()
 
-	f, got, err := spool(ctx, r)
+	// The bytes must be a's (size and every digest, as for any Put) and the
+	// document's: each check catches what the other cannot see.
+	f, got, err := spool(ctx, verify.NewReader(r, a.Size, a.Digests))
 	if err != nil {
 		return s.opErr("put", a.Key, err)
 	}

@@ -69,8 +69,16 @@ func mustPut(t *testing.T, s *oci.Store, a providers.Artifact, content []byte, o
 }
 
 // The conformance suite against a real registry, anonymous and with htpasswd
-// basic auth. Each subtest gets a repository of its own.
+// basic auth, built from an HCL block through the registry. Each subtest
+// gets a repository of its own.
 func TestConformance(t *testing.T) {
+	block := func(reg *testenv.Registry, repo string) string {
+		src := fmt.Sprintf("destination \"oci\" \"test\" {\n  registry   = %q\n  repository = %q\n  plain_http = true\n", reg.Host, repo)
+		if reg.Username != "" {
+			src += fmt.Sprintf("  username   = %q\n  password   = %q\n", reg.Username, reg.Password)
+		}
+		return src + "}"
+	}
 	for _, auth := range []bool{false, true} {
 		name := "anonymous"
 		if auth {
@@ -79,7 +87,9 @@ func TestConformance(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			reg := testenv.StartRegistry(t, testenv.RegistryOptions{Auth: auth})
 			providertest.Run(t, providertest.Harness{
-				New: func(t *testing.T) providers.Destination { return newStore(t, reg, creds(reg), oci.Options{}) },
+				New: func(t *testing.T) providers.Destination {
+					return providertest.NewDestination(t, block(reg, freshRepo()), t.TempDir(), provreg.Env{})
+				},
 			})
 		})
 	}
@@ -89,7 +99,7 @@ func TestConformance(t *testing.T) {
 		reg := testenv.StartRegistry(t, testenv.RegistryOptions{})
 		providertest.Run(t, providertest.Harness{
 			New: func(t *testing.T) providers.Destination {
-				return newStore(t, reg, oci.DestinationConfig{Repository: freshRepo() + "/{key.1}"}, oci.Options{})
+				return providertest.NewDestination(t, block(reg, freshRepo()+"/{key.1}"), t.TempDir(), provreg.Env{})
 			},
 		})
 	})
@@ -604,12 +614,11 @@ func TestSimilarKeysStayApart(t *testing.T) {
 func TestTLSAndInsecure(t *testing.T) {
 	reg := testenv.StartRegistry(t, testenv.RegistryOptions{})
 	target, _ := url.Parse(reg.URL)
-	proxy := httputil.NewSingleHostReverseProxy(target)
-	director := proxy.Director
-	proxy.Director = func(r *http.Request) {
-		director(r)
-		r.Header.Set("X-Forwarded-Proto", "https") // so upload Locations say https
-	}
+	proxy := &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) {
+		r.SetURL(target)
+		r.Out.Host = r.In.Host
+		r.Out.Header.Set("X-Forwarded-Proto", "https") // so upload Locations say https
+	}}
 	srv := httptest.NewUnstartedServer(proxy)
 	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshake is expected
 	srv.StartTLS()

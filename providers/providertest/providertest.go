@@ -1,8 +1,10 @@
-// Package providertest is the conformance suite every destination runs:
-// Run(t, Harness{New: …}) checks the contracts documented in package
-// providers (verification before visibility, nothing partial, sentinel
-// errors, cancellation, concurrency) against a fresh, empty destination per
-// subtest. Destinations backed by a server run it against a real one.
+// Package providertest holds the conformance suites every provider runs.
+// Run(t, Harness{New: …}) checks a destination against the contracts
+// documented in package providers (verification before visibility, nothing
+// partial, sentinel errors, cancellation, concurrency) on a fresh, empty
+// destination per subtest; RunSource(t, SourceHarness{…}) checks a source
+// (source.go). Providers backed by a server run them against a real one,
+// built from an HCL block through the registry (NewSource, NewDestination).
 package providertest
 
 import (
@@ -29,6 +31,14 @@ type Harness struct {
 	// If nil, keys look like "providertest/pkg-3/1.0.0/object-3.bin" (nested
 	// directories, the common case).
 	Key func(i int) string
+	// Manifest, for a destination that stores an artifact only with its
+	// package document (a providers.ManifestPutter, such as npm), returns
+	// the document a source would give for artifact a holding content; the
+	// suite then stores with PutWithManifest, gives every artifact the
+	// sha256, sha512 and sha1 digests (package documents declare some of
+	// those), and accepts a Stat that reports the document's digests and
+	// size -1. nil: the suite calls Put.
+	Manifest func(a providers.Artifact, content []byte) []byte
 }
 
 func (h Harness) key(i int) string {
@@ -36,6 +46,33 @@ func (h Harness) key(i int) string {
 		return h.Key(i)
 	}
 	return fmt.Sprintf("providertest/pkg-%d/1.0.0/object-%d.bin", i, i)
+}
+
+// artifact describes content stored under key, with its true size and
+// digests.
+func (h Harness) artifact(key string, content []byte) providers.Artifact {
+	a := artifact(key, content)
+	if h.Manifest != nil {
+		for _, alg := range []providers.Algorithm{providers.SHA512, providers.SHA1} {
+			w := alg.New()
+			w.Write(content)
+			a.Digests = a.Digests.With(providers.Digest{Algorithm: alg, Hex: hex.EncodeToString(w.Sum(nil))})
+		}
+	}
+	return a
+}
+
+// put stores what r yields as a, the artifact meant to hold content: with
+// Put, or with PutWithManifest and content's package document.
+func (h Harness) put(ctx context.Context, d providers.Destination, a providers.Artifact, content []byte, r io.Reader, opts providers.PutOptions) error {
+	if h.Manifest == nil {
+		return d.Put(ctx, a, r, opts)
+	}
+	mp, ok := d.(providers.ManifestPutter)
+	if !ok {
+		return fmt.Errorf("providertest: Harness.Manifest is set but %T is not a providers.ManifestPutter", d)
+	}
+	return mp.PutWithManifest(ctx, a, h.Manifest(a, content), r, opts)
 }
 
 // Run runs the conformance suite as subtests of t.
@@ -88,26 +125,34 @@ func artifact(key string, content []byte) providers.Artifact {
 	return providers.Artifact{Key: key, Size: int64(len(content)), Digests: providers.NewDigests(SHA256(content))}
 }
 
-func put(t *testing.T, d providers.Destination, a providers.Artifact, content []byte, opts providers.PutOptions) {
+func (h Harness) mustPut(t *testing.T, d providers.Destination, a providers.Artifact, content []byte, opts providers.PutOptions) {
 	t.Helper()
-	if err := d.Put(t.Context(), a, bytes.NewReader(content), opts); err != nil {
+	if err := h.put(t.Context(), d, a, content, bytes.NewReader(content), opts); err != nil {
 		t.Fatalf("Put(%q): %v", a.Key, err)
 	}
 }
 
-// checkStored fails unless key holds exactly content.
-func checkStored(t *testing.T, d providers.Destination, key string, content []byte) {
+// checkStored fails unless key holds exactly content: Stat reports its
+// size and sha256 (a manifest publisher: the digests its package document
+// declares, size -1 allowed), and no digest of other bytes.
+func (h Harness) checkStored(t *testing.T, d providers.Destination, key string, content []byte) {
 	t.Helper()
 	got, err := d.Stat(t.Context(), key)
 	if err != nil {
 		t.Fatalf("Stat(%q): %v", key, err)
 	}
-	if got.Size != int64(len(content)) {
+	if got.Size != int64(len(content)) && (h.Manifest == nil || got.Size != -1) {
 		t.Errorf("Stat(%q).Size = %d, want %d", key, got.Size, len(content))
 	}
-	want := SHA256(content)
-	if dg, ok := got.Digests.Get(providers.SHA256); !ok || dg != want {
-		t.Errorf("Stat(%q) sha256 = %v, want %v", key, dg, want)
+	want := h.artifact(key, content).Digests
+	if h.Manifest == nil {
+		want = providers.NewDigests(SHA256(content))
+	}
+	if !got.Digests.Matches(want) {
+		t.Errorf("Stat(%q) digests = %v, want %v", key, got.Digests, want)
+	}
+	if _, ok := got.Digests.Get(providers.SHA256); !ok && h.Manifest == nil {
+		t.Errorf("Stat(%q) reports no sha256 (digests %v)", key, got.Digests)
 	}
 }
 
@@ -131,31 +176,34 @@ func testStatNotFound(t *testing.T, h Harness) {
 func testPutThenStat(t *testing.T, h Harness) {
 	d := h.New(t)
 	content := Content(1, 300<<10+17) // several buffers, odd length
-	put(t, d, artifact(h.key(1), content), content, providers.PutOptions{})
-	checkStored(t, d, h.key(1), content)
+	h.mustPut(t, d, h.artifact(h.key(1), content), content, providers.PutOptions{})
+	h.checkStored(t, d, h.key(1), content)
 }
 
 func testPutEmpty(t *testing.T, h Harness) {
+	if h.Manifest != nil {
+		t.Skip("a package tarball is never empty (registries such as Verdaccio refuse zero-length files)")
+	}
 	d := h.New(t)
-	put(t, d, artifact(h.key(1), nil), nil, providers.PutOptions{})
-	checkStored(t, d, h.key(1), nil)
+	h.mustPut(t, d, h.artifact(h.key(1), nil), nil, providers.PutOptions{})
+	h.checkStored(t, d, h.key(1), nil)
 }
 
 func testPutUnknownSize(t *testing.T, h Harness) {
 	d := h.New(t)
 	content := Content(2, 10_000)
-	a := artifact(h.key(1), content)
+	a := h.artifact(h.key(1), content)
 	a.Size = -1
-	put(t, d, a, content, providers.PutOptions{})
-	checkStored(t, d, h.key(1), content)
+	h.mustPut(t, d, a, content, providers.PutOptions{})
+	h.checkStored(t, d, h.key(1), content)
 }
 
 func testPutWrongDigest(t *testing.T, h Harness) {
 	d := h.New(t)
 	content := Content(3, 50_000)
-	a := artifact(h.key(1), content)
-	a.Digests = providers.NewDigests(SHA256([]byte("other content")))
-	err := d.Put(t.Context(), a, bytes.NewReader(content), providers.PutOptions{})
+	a := h.artifact(h.key(1), content)
+	a.Digests = h.artifact(h.key(1), []byte("other content")).Digests
+	err := h.put(t.Context(), d, a, content, bytes.NewReader(content), providers.PutOptions{})
 	if !errors.Is(err, providers.ErrDigestMismatch) {
 		t.Fatalf("Put with a wrong sha256: error = %v, want one wrapping ErrDigestMismatch", err)
 	}
@@ -173,9 +221,9 @@ func testPutWrongSize(t *testing.T, h Harness) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			d := h.New(t)
-			a := artifact(h.key(1), content)
+			a := h.artifact(h.key(1), content)
 			a.Digests = nil // only the size can catch it
-			err := d.Put(t.Context(), a, bytes.NewReader(tc.body), providers.PutOptions{})
+			err := h.put(t.Context(), d, a, content, bytes.NewReader(tc.body), providers.PutOptions{})
 			if !errors.Is(err, providers.ErrSizeMismatch) {
 				t.Fatalf("Put of a %s: error = %v, want one wrapping ErrSizeMismatch", tc.name, err)
 			}
@@ -187,43 +235,51 @@ func testPutWrongSize(t *testing.T, h Harness) {
 func testPutExisting(t *testing.T, h Harness) {
 	d := h.New(t)
 	old, next := Content(5, 1000), Content(6, 2000)
-	put(t, d, artifact(h.key(1), old), old, providers.PutOptions{})
-	err := d.Put(t.Context(), artifact(h.key(1), next), bytes.NewReader(next), providers.PutOptions{})
+	h.mustPut(t, d, h.artifact(h.key(1), old), old, providers.PutOptions{})
+	err := h.put(t.Context(), d, h.artifact(h.key(1), next), next, bytes.NewReader(next), providers.PutOptions{})
 	if !errors.Is(err, providers.ErrAlreadyExists) {
 		t.Fatalf("Put over an existing key: error = %v, want one wrapping ErrAlreadyExists", err)
 	}
-	checkStored(t, d, h.key(1), old)
+	h.checkStored(t, d, h.key(1), old)
 }
 
 func testPutOverwrite(t *testing.T, h Harness) {
 	d := h.New(t)
 	old, next := Content(7, 1000), Content(8, 2000)
-	put(t, d, artifact(h.key(1), old), old, providers.PutOptions{})
-	put(t, d, artifact(h.key(1), next), next, providers.PutOptions{Overwrite: true})
-	checkStored(t, d, h.key(1), next)
+	h.mustPut(t, d, h.artifact(h.key(1), old), old, providers.PutOptions{})
+	err := h.put(t.Context(), d, h.artifact(h.key(1), next), next, bytes.NewReader(next), providers.PutOptions{Overwrite: true})
+	if errors.Is(err, providers.ErrUnsupported) && h.Manifest != nil {
+		// Package registries do not replace a published version.
+		h.checkStored(t, d, h.key(1), old)
+		t.Skipf("the destination does not overwrite: %v", err)
+	}
+	if err != nil {
+		t.Fatalf("Put(%q) with Overwrite: %v", h.key(1), err)
+	}
+	h.checkStored(t, d, h.key(1), next)
 
 	// A failed overwrite leaves the previous object intact.
-	bad := artifact(h.key(1), old)
-	bad.Digests = providers.NewDigests(SHA256([]byte("nope")))
-	if err := d.Put(t.Context(), bad, bytes.NewReader(old), providers.PutOptions{Overwrite: true}); !errors.Is(err, providers.ErrDigestMismatch) {
+	bad := h.artifact(h.key(1), old)
+	bad.Digests = h.artifact(h.key(1), []byte("nope")).Digests
+	if err := h.put(t.Context(), d, bad, old, bytes.NewReader(old), providers.PutOptions{Overwrite: true}); !errors.Is(err, providers.ErrDigestMismatch) {
 		t.Fatalf("failed overwrite: error = %v, want ErrDigestMismatch", err)
 	}
-	checkStored(t, d, h.key(1), next)
+	h.checkStored(t, d, h.key(1), next)
 }
 
 func testDelete(t *testing.T, h Harness) {
 	d := h.New(t)
 	a, b := Content(9, 100), Content(10, 100)
-	put(t, d, artifact(h.key(1), a), a, providers.PutOptions{})
-	put(t, d, artifact(h.key(2), b), b, providers.PutOptions{})
+	h.mustPut(t, d, h.artifact(h.key(1), a), a, providers.PutOptions{})
+	h.mustPut(t, d, h.artifact(h.key(2), b), b, providers.PutOptions{})
 	if err := d.Delete(t.Context(), h.key(1)); err != nil {
 		t.Fatalf("Delete: %v", err)
 	}
 	checkAbsent(t, d, h.key(1))
-	checkStored(t, d, h.key(2), b)
+	h.checkStored(t, d, h.key(2), b)
 	// The key can be used again.
-	put(t, d, artifact(h.key(1), b), b, providers.PutOptions{})
-	checkStored(t, d, h.key(1), b)
+	h.mustPut(t, d, h.artifact(h.key(1), b), b, providers.PutOptions{})
+	h.checkStored(t, d, h.key(1), b)
 }
 
 func testDeleteMissing(t *testing.T, h Harness) {
@@ -232,7 +288,7 @@ func testDeleteMissing(t *testing.T, h Harness) {
 		t.Fatalf("Delete of a missing key: error = %v, want one wrapping ErrNotFound", err)
 	}
 	c := Content(11, 10)
-	put(t, d, artifact(h.key(1), c), c, providers.PutOptions{})
+	h.mustPut(t, d, h.artifact(h.key(1), c), c, providers.PutOptions{})
 	if err := d.Delete(t.Context(), h.key(1)); err != nil {
 		t.Fatal(err)
 	}
@@ -279,7 +335,7 @@ func testCancelMidStream(t *testing.T, h Harness) {
 			ctx, cancel := context.WithCancel(t.Context())
 			defer cancel()
 			r := &cancellingReader{r: bytes.NewReader(content), after: 64 << 10, cancel: cancel, ctx: ctx, block: block}
-			err := d.Put(ctx, artifact(h.key(1), content), r, providers.PutOptions{})
+			err := h.put(ctx, d, h.artifact(h.key(1), content), content, r, providers.PutOptions{})
 			if err == nil {
 				t.Fatal("Put succeeded although its context was cancelled mid-stream")
 			}
@@ -300,7 +356,7 @@ func testList(t *testing.T, h Harness) {
 	want := map[string]int64{}
 	for i := 1; i <= 3; i++ {
 		c := Content(uint64(20+i), 100*i)
-		put(t, d, artifact(h.key(i), c), c, providers.PutOptions{})
+		h.mustPut(t, d, h.artifact(h.key(i), c), c, providers.PutOptions{})
 		want[h.key(i)] = int64(len(c))
 	}
 	got := map[string]int64{}
@@ -339,13 +395,13 @@ func testConcurrentPuts(t *testing.T, h Harness) {
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			if err := d.Put(t.Context(), artifact(h.key(100+i), contents[i]), bytes.NewReader(contents[i]), providers.PutOptions{}); err != nil {
+			if err := h.put(t.Context(), d, h.artifact(h.key(100+i), contents[i]), contents[i], bytes.NewReader(contents[i]), providers.PutOptions{}); err != nil {
 				t.Errorf("concurrent Put(%q): %v", h.key(100+i), err)
 			}
 		})
 	}
 	wg.Wait()
 	for i := range n {
-		checkStored(t, d, h.key(100+i), contents[i])
+		h.checkStored(t, d, h.key(100+i), contents[i])
 	}
 }

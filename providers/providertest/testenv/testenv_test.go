@@ -265,11 +265,6 @@ func runFake(t *testing.T, fn func(testing.TB)) *fakeTB {
 	return f
 }
 
-func startBoth(tb testing.TB) {
-	StartRegistry(tb, RegistryOptions{})
-	StartWebDAV(tb, WebDAVOptions{})
-}
-
 func TestSkipReason(t *testing.T) {
 	for v, skip := range map[string]bool{"": false, "0": false, "false": false, "1": true, "true": true, "yes": true} {
 		if got := skipReason(v); (got != "") != skip {

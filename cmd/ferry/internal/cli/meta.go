@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -295,7 +294,5 @@ func sortedStrings(m map[string]string) []string {
 	sort.Strings(keys)
 	return keys
 }
-
-func quote(s string) string { return strconv.Quote(s) }
 
 var errNoTerminal = errors.New("apply needs confirmation, but no terminal is attached: pass -auto-approve, or apply a saved plan file")
