@@ -16,6 +16,7 @@ package providers
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -152,6 +153,18 @@ type Offliner interface {
 	// contacting any upstream. It fails when listing cannot be used (none
 	// where one is needed, or unreadable).
 	Offline(listing []byte, blobs Blobs) (Source, error)
+}
+
+// ReadListing decodes into v the listing a source's Snapshot wrote (JSON),
+// for its Offline; the errors tell how to make one.
+func ReadListing(source string, listing []byte, v any) error {
+	if listing == nil {
+		return fmt.Errorf("source %s: the cache holds no listing of it: run ferry apply -download-only with this configuration on the connected side", source)
+	}
+	if err := json.Unmarshal(listing, v); err != nil {
+		return fmt.Errorf("source %s: unreadable listing in the cache: %w", source, err)
+	}
+	return nil
 }
 
 // URLer is an optional Destination capability: the URL consumers (a

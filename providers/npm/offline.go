@@ -77,12 +77,9 @@ func (s *Source) Snapshot(ctx context.Context, _, _ []providers.Artifact, blobs 
 // from blobs, as listing names them, and contacts no registry: List,
 // Manifest, DistTags and UpstreamHas work as online; Fetch is the cache's.
 func (s *Source) Offline(listing []byte, blobs providers.Blobs) (providers.Source, error) {
-	if listing == nil {
-		return nil, fmt.Errorf("source %s: the cache holds no listing of it: run ferry apply -download-only with this configuration on the connected side", s.name)
-	}
 	var l offlineListing
-	if err := json.Unmarshal(listing, &l); err != nil {
-		return nil, fmt.Errorf("source %s: unreadable listing in the cache: %w", s.name, err)
+	if err := providers.ReadListing(s.name, listing, &l); err != nil {
+		return nil, err
 	}
 	if !slices.Equal(l.Packages, s.cfg.Packages) {
 		return nil, fmt.Errorf("source %s: the cache was filled for packages %q, the configuration selects %q: run ferry apply -download-only with this configuration on the connected side",

@@ -62,12 +62,9 @@ func (s *Source) Snapshot(ctx context.Context, listed, transfers []providers.Art
 // recorded and copies images from blobs; it contacts no registry (the
 // destination is still the registry CopyTo is given).
 func (s *Source) Offline(listing []byte, blobs providers.Blobs) (providers.Source, error) {
-	if listing == nil {
-		return nil, fmt.Errorf("source %s: the cache holds no listing of it: run ferry apply -download-only with this configuration on the connected side", s.name)
-	}
 	var l offlineListing
-	if err := json.Unmarshal(listing, &l); err != nil {
-		return nil, fmt.Errorf("source %s: unreadable listing in the cache: %w", s.name, err)
+	if err := providers.ReadListing(s.name, listing, &l); err != nil {
+		return nil, err
 	}
 	return &Source{name: s.name, cfg: s.cfg, log: s.log, c: s.c, sel: s.sel, notes: l.Notes,
 		offline: &offlineGraphs{listing: l, blobs: blobs}}, nil
