@@ -32,13 +32,18 @@ func candidates(idx map[string]*repodata.Repodata) ([]*candidate, []string) {
 	var notes []string
 	for _, sd := range slices.Sorted(maps.Keys(idx)) {
 		rd := idx[sd]
-		for _, m := range []struct {
-			recs  map[string]*repodata.Record
-			conda bool
-		}{{rd.Packages, false}, {rd.PackagesConda, true}} {
-			for _, fn := range slices.Sorted(maps.Keys(m.recs)) {
-				r := m.recs[fn]
-				if err := r.Check(fn, m.conda); err != nil {
+		seen := map[string]bool{}
+		// packages.conda first: Fetch looks there first too, so a file
+		// named in both maps is the .conda map's record.
+		for _, recs := range []map[string]*repodata.Record{rd.PackagesConda, rd.Packages} {
+			for _, fn := range slices.Sorted(maps.Keys(recs)) {
+				r := recs[fn]
+				if seen[fn] {
+					notes = append(notes, fmt.Sprintf("%s/%s is named in both packages and packages.conda; the packages.conda record is used.", sd, fn))
+					continue
+				}
+				seen[fn] = true
+				if err := r.Check(fn); err != nil {
 					notes = append(notes, fmt.Sprintf("%s/%s is not mirrored: %v.", sd, fn, err))
 					continue
 				}

@@ -288,14 +288,14 @@ func (s *Source) Fetch(ctx context.Context, a providers.Artifact) (io.ReadCloser
 	if err != nil {
 		return nil, s.opErr("fetch", a.Key, err)
 	}
-	r, conda := rd.PackagesConda[file], true
+	r := rd.PackagesConda[file]
 	if r == nil {
-		r, conda = rd.Packages[file], false
+		r = rd.Packages[file]
 	}
 	if r == nil {
 		return nil, s.opErr("fetch", a.Key, fmt.Errorf("the channel's %s index does not list %s: %w", subdir, file, providers.ErrNotFound))
 	}
-	if err := r.Check(file, conda); err != nil {
+	if err := r.Check(file); err != nil {
 		return nil, s.opErr("fetch", a.Key, err)
 	}
 	want := s.artifact(&candidate{subdir: subdir, file: file, rec: r})

@@ -184,7 +184,7 @@ func Parse(text string) (*Spec, error) {
 		}
 	}
 	if bv, ok := brackets["version"]; ok {
-		version = bv
+		version = strings.TrimSpace(opSpaces.ReplaceAllString(bv, "$1"))
 	}
 	if bb, ok := brackets["build"]; ok {
 		build = bb

@@ -163,20 +163,17 @@ func Parse(data []byte) (*Repodata, error) {
 
 func isNull(raw json.RawMessage) bool { return string(bytes.TrimSpace(raw)) == "null" }
 
-// Check reports why the record stored under fileName (in the map for
-// ".tar.bz2" or ".conda" files) cannot be mirrored, or nil: a file name
-// that is not a plain file name of that map's format, a missing name or
+// Check reports why the record stored under fileName cannot be mirrored,
+// or nil: a file name that is not a plain .tar.bz2 or .conda file name
+// (either may sit in either map: real channels hold .conda records under
+// "packages"; the record stays in the map it came from), a missing name or
 // version, a negative size, a sha256 or md5 that is not lowercase hex of
 // its length. A record without sha256 is refused: ferry keys content by
 // sha256 and md5 alone is too weak to be the only check.
-func (r *Record) Check(fileName string, conda bool) error {
-	ext := ".tar.bz2"
-	if conda {
-		ext = ".conda"
-	}
+func (r *Record) Check(fileName string) error {
 	switch {
-	case !ValidFileName(fileName) || !strings.HasSuffix(fileName, ext):
-		return fmt.Errorf("file name %q is not a plain %s file name", fileName, ext)
+	case !ValidFileName(fileName) || !(strings.HasSuffix(fileName, ".tar.bz2") || strings.HasSuffix(fileName, ".conda")):
+		return fmt.Errorf("file name %q is not a plain .tar.bz2 or .conda file name", fileName)
 	case r.Name == "" || r.Version == "":
 		return errors.New("the record has no name or version")
 	case r.Size < 0:
