@@ -37,8 +37,9 @@ type Source struct {
 
 // subdirIndex is one subdir's repodata, read once.
 type subdirIndex struct {
-	once sync.Once
-	rd   *repodata.Repodata
+	once  sync.Once
+	ready chan struct{} // closed once the read is done
+	rd    *repodata.Repodata
 	from string // the file it came from, for messages
 	err  error
 }
@@ -93,11 +94,14 @@ func (s *Source) index(ctx context.Context, subdir string) (*repodata.Repodata, 
 	s.mu.Lock()
 	ix := s.subdirs[subdir]
 	if ix == nil {
-		ix = &subdirIndex{}
+		ix = &subdirIndex{ready: make(chan struct{})}
 		s.subdirs[subdir] = ix
 	}
 	s.mu.Unlock()
-	ix.once.Do(func() { ix.rd, ix.from, ix.err = s.readIndex(ctx, subdir) })
+	ix.once.Do(func() {
+		ix.rd, ix.from, ix.err = s.readIndex(ctx, subdir)
+		close(ix.ready)
+	})
 	if ix.err != nil && ctx.Err() == nil && errors.Is(ix.err, context.Canceled) {
 		// A read cancelled by another caller's context: try again.
 		s.mu.Lock()
@@ -323,7 +327,11 @@ func (s *Source) UpstreamHas(key string) (has, known bool) {
 	if ix == nil || !slices.Contains(s.cfg.Subdirs, subdir) {
 		return false, false
 	}
-	ix.once.Do(func() {}) // wait for a read in flight
+	select {
+	case <-ix.ready:
+	default:
+		return false, false // still being read: List has not finished
+	}
 	if ix.err != nil || ix.rd == nil {
 		return false, false
 	}

@@ -326,3 +326,43 @@ func TestIndexEncodings(t *testing.T) {
 		t.Errorf("missing subdir: %v", err)
 	}
 }
+
+// The real channel in testdata/conda/channel, as a local directory: its
+// noarch index exists only as .json and .json.bz2 (the .bz2 is read), and
+// its package fetches and verifies; after List, UpstreamHas tells a listed
+// or merely unselected file from one the channel does not have.
+func TestRealChannelDir(t *testing.T) {
+	dir, err := filepath.Abs("../../testdata/conda/channel")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewSource("conda.test", &SourceConfig{Dir: dir, Subdirs: []string{"noarch"}, Exclude: []string{"test-package <0.1"}}, registry.Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var arts []providers.Artifact
+	if err := s.List(context.Background(), func(a providers.Artifact) error { arts = append(arts, a); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(arts) != 1 || arts[0].Key != "noarch/test-package-0.1-0.tar.bz2" || arts[0].Size != 5719 {
+		t.Fatalf("listed %+v", arts)
+	}
+	if want := "sha256:b908ffce2d26d94c58c968abf286568d4bcf87d1cfe6c994958351724a6f6988"; arts[0].Digests.Primary().String() != want {
+		t.Errorf("primary digest %s", arts[0].Digests.Primary())
+	}
+	if s.subdirs["noarch"].from != "noarch/repodata.json.bz2" {
+		t.Errorf("read %q, want the .bz2", s.subdirs["noarch"].from)
+	}
+	if b, err := fetchAll(t, s, arts[0]); err != nil || len(b) != 5719 {
+		t.Errorf("fetch: %d bytes, %v", len(b), err)
+	}
+	for key, want := range map[string][2]bool{
+		"noarch/test-package-0.1-0.tar.bz2":   {true, true},
+		"noarch/gone-1.0-0.tar.bz2":           {false, true},
+		"linux-64/test-package-0.1-0.tar.bz2": {false, false},
+	} {
+		if has, known := s.UpstreamHas(key); has != want[0] || known != want[1] {
+			t.Errorf("UpstreamHas(%s) = %v, %v; want %v", key, has, known, want)
+		}
+	}
+}
