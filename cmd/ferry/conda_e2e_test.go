@@ -148,3 +148,41 @@ func TestCondaChannelToDir(t *testing.T) {
 	// The same channel as a local directory.
 	ferry(t, dir, []string{"FERRY_VAR_channel=" + chdir}, "plan", "-detailed-exitcode").must(t, 0, "No changes. 3 artifacts up to date.")
 }
+
+// A package whose bytes no longer match its record is refused: apply
+// fails, nothing lands for it, the others do; a new upstream version
+// then replaces nothing silently: the plan shows it.
+func TestCondaCorruptPackageNeverLands(t *testing.T) {
+	chdir := condaChannel(t)
+	up := startUpstream(t, chdir)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "main.ferry.hcl"), []byte(condaConfig), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"FERRY_VAR_channel=" + up.URL}
+	bad := "linux-64/clobber-1-0.2.0-h4616a5c_0.tar.bz2"
+	p := filepath.Join(chdir, bad)
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/2] ^= 0xff // same size, other bytes
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := ferry(t, dir, env, "apply", "-auto-approve")
+	if r.code == 0 {
+		t.Fatalf("apply of a corrupt package succeeded:\n%s%s", r.stdout, r.stderr)
+	}
+	if !strings.Contains(r.stdout+r.stderr, "sha256") && !strings.Contains(r.stdout+r.stderr, "md5") {
+		t.Errorf("apply error does not name the digest:\n%s%s", r.stdout, r.stderr)
+	}
+	got := filesUnder(t, filepath.Join(dir, "channel"))
+	if slices.Contains(got, bad) {
+		t.Fatalf("the corrupt package landed: %q", got)
+	}
+	if len(got) != 2 {
+		t.Errorf("the two good packages did not land: %q", got)
+	}
+	ferry(t, dir, env, "plan", "-detailed-exitcode").must(t, 2, bad)
+}
