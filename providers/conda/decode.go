@@ -120,10 +120,11 @@ func decodeSource(body hcl.Body, ectx *hcl.EvalContext, env schema.DecodeEnv) (*
 			cfg.Latest = int(n)
 		}
 	}
+	depsBad := false
 	if attr := content.Attributes["dependencies"]; attr != nil {
 		v, moreDiags := schema.DecodeBool(attr, ectx)
 		diags = append(diags, moreDiags...)
-		cfg.Dependencies = v
+		cfg.Dependencies, depsBad = v, moreDiags.HasErrors()
 	}
 	if attr := content.Attributes["max_packages"]; attr != nil {
 		n, ok, moreDiags := schema.DecodeCount(attr, ectx, 1, 1<<20, "max_packages is how many packages the dependency closure may add")
@@ -131,7 +132,7 @@ func decodeSource(body hcl.Body, ectx *hcl.EvalContext, env schema.DecodeEnv) (*
 		if ok {
 			cfg.MaxPackages = int(n)
 		}
-		if !cfg.Dependencies && !diags.HasErrors() {
+		if !cfg.Dependencies && !depsBad {
 			diags = append(diags, schema.AttrError(attr, "max_packages without dependencies", "max_packages bounds the dependency closure; set dependencies = true, or remove max_packages."))
 		}
 	}
