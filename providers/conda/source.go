@@ -40,8 +40,8 @@ type subdirIndex struct {
 	once  sync.Once
 	ready chan struct{} // closed once the read is done
 	rd    *repodata.Repodata
-	from string // the file it came from, for messages
-	err  error
+	from  string // the file it came from, for messages
+	err   error
 }
 
 var (
