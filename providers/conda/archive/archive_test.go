@@ -472,3 +472,44 @@ func TestTruncated(t *testing.T) {
 		}
 	}
 }
+
+// TestParseIndexLegacyFields: old packages wrote noarch as a boolean and
+// timestamps as fractional seconds; both are read, not refused.
+func TestParseIndexLegacyFields(t *testing.T) {
+	tests := []struct {
+		name, index string
+		want        fields
+		wantErr     error
+	}{
+		{name: "noarch true", index: `{"name":"foo","version":"1.0","build":"h0_0","noarch":true}`, want: fields{Name: "foo", Version: "1.0", Build: "h0_0", Noarch: "generic"}},
+		{name: "noarch false", index: `{"name":"foo","version":"1.0","build":"h0_0","noarch":false}`, want: fields{Name: "foo", Version: "1.0", Build: "h0_0"}},
+		{name: "float timestamp", index: `{"name":"foo","version":"1.0","build":"h0_0","timestamp":1500000000.25,"build_number":3}`, want: fields{Name: "foo", Version: "1.0", Build: "h0_0", BuildNumber: 3, Timestamp: 1500000000}},
+		{name: "constrains and license", index: `{"name":"foo","version":"1.0","build":"h0_0","depends":["python >=3.8"],"constrains":["bar <2"],"license":"MIT","subdir":"linux-64"}`, want: fields{Name: "foo", Version: "1.0", Build: "h0_0", Depends: []string{"python >=3.8"}, Subdir: "linux-64"}},
+		{name: "noarch number", index: `{"name":"foo","version":"1.0","build":"h0_0","noarch":1}`, wantErr: ErrNoMetadata},
+		{name: "two objects", index: `{"name":"foo","version":"1.0","build":"h0_0"}{}`, wantErr: ErrNoMetadata},
+		{name: "not an object", index: `["foo"]`, wantErr: ErrNoMetadata},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := parseIndex([]byte(tt.index))
+			if tt.wantErr != nil {
+				if !errors.Is(err, tt.wantErr) {
+					t.Fatalf("err %v, want %v", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, fieldsOf(got)); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+			if string(got.IndexJSON) != tt.index {
+				t.Errorf("IndexJSON %q", got.IndexJSON)
+			}
+			if tt.name == "constrains and license" && (got.License != "MIT" || !cmp.Equal(got.Constrains, []string{"bar <2"})) {
+				t.Errorf("license %q constrains %q", got.License, got.Constrains)
+			}
+		})
+	}
+}
