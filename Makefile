@@ -99,6 +99,7 @@ FUZZ_TARGETS = \
 	./providers/conda:FuzzCompareVersions \
 	./providers/conda/repodata:FuzzParse \
 	./providers/conda/matchspec:FuzzParse \
+	./providers/conda/archive:FuzzReadMetadata \
 	./providers/nuget:FuzzCompareVersions \
 	./planner/retention:FuzzCompareVersions \
 	./providers/oci:FuzzRepoTemplate \
