@@ -1,11 +1,16 @@
 package main_test
 
 import (
+	"bytes"
+	"compress/bzip2"
 	"crypto/md5"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
+	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -129,6 +134,7 @@ func TestCondaChannelToDir(t *testing.T) {
 	}
 	plan := ferry(t, dir, env, "plan", "-detailed-exitcode")
 	plan.must(t, 2, want...)
+	want = withIndexes(want, "linux-64", "noarch")
 	for _, no := range []string{"clobber-2-", "clobber-1-0.1.0", "empty-0.1.0", "win-64"} {
 		if strings.Contains(plan.stdout, no) {
 			t.Errorf("plan names %s:\n%s", no, plan.stdout)
@@ -140,6 +146,9 @@ func TestCondaChannelToDir(t *testing.T) {
 		t.Fatalf("channel files (-want +got):\n%s", diff)
 	}
 	for _, k := range want {
+		if strings.Contains(k, "repodata.json") {
+			continue
+		}
 		if sha256File(t, filepath.Join(dir, "channel", k)) != sha256File(t, filepath.Join(chdir, k)) {
 			t.Errorf("%s differs from upstream", k)
 		}
@@ -177,12 +186,199 @@ func TestCondaCorruptPackageNeverLands(t *testing.T) {
 	if !strings.Contains(r.stdout+r.stderr, "sha256") && !strings.Contains(r.stdout+r.stderr, "md5") {
 		t.Errorf("apply error does not name the digest:\n%s%s", r.stdout, r.stderr)
 	}
-	got := filesUnder(t, filepath.Join(dir, "channel"))
+	got := packagesUnder(t, filepath.Join(dir, "channel"))
 	if slices.Contains(got, bad) {
 		t.Fatalf("the corrupt package landed: %q", got)
 	}
 	if len(got) != 2 {
 		t.Errorf("the two good packages did not land: %q", got)
 	}
+	// The index names what landed, never the refused package.
+	if names := indexNames(t, filepath.Join(dir, "channel"), "linux-64"); slices.Contains(names, path.Base(bad)) || len(names) != 1 {
+		t.Errorf("linux-64 index names %q after the corrupt package was refused", names)
+	}
 	ferry(t, dir, env, "plan", "-detailed-exitcode").must(t, 2, bad)
+}
+
+// withIndexes adds the index files of subdirs to files, sorted.
+func withIndexes(files []string, subdirs ...string) []string {
+	out := slices.Clone(files)
+	for _, sd := range subdirs {
+		out = append(out, sd+"/repodata.json", sd+"/repodata.json.bz2", sd+"/repodata.json.zst")
+	}
+	slices.Sort(out)
+	return out
+}
+
+// packagesUnder is filesUnder without the index files.
+func packagesUnder(t *testing.T, root string) []string {
+	t.Helper()
+	var out []string
+	for _, f := range filesUnder(t, root) {
+		if !strings.HasPrefix(path.Base(f), "repodata.json") {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// readIndex reads subdir's repodata.json, .json.zst and .json.bz2 under
+// root, fails unless all three hold the same JSON, and returns it.
+func readIndex(t *testing.T, root, subdir string) []byte {
+	t.Helper()
+	js, err := os.ReadFile(filepath.Join(root, subdir, "repodata.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	zb, err := os.ReadFile(filepath.Join(root, subdir, "repodata.json.zst"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec, _ := zstd.NewReader(nil)
+	defer dec.Close()
+	fromZst, err := dec.DecodeAll(zb, nil)
+	if err != nil {
+		t.Fatalf("%s/repodata.json.zst: %v", subdir, err)
+	}
+	bf, err := os.Open(filepath.Join(root, subdir, "repodata.json.bz2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bf.Close()
+	fromBz2, err := io.ReadAll(bzip2.NewReader(bf))
+	if err != nil {
+		t.Fatalf("%s/repodata.json.bz2: %v", subdir, err)
+	}
+	if !bytes.Equal(js, fromZst) || !bytes.Equal(js, fromBz2) {
+		t.Fatalf("%s: repodata.json, .zst and .bz2 differ", subdir)
+	}
+	return js
+}
+
+// indexNames are the file names subdir's index lists (both maps).
+func indexNames(t *testing.T, root, subdir string) []string {
+	t.Helper()
+	var doc struct {
+		Packages      map[string]json.RawMessage `json:"packages"`
+		PackagesConda map[string]json.RawMessage `json:"packages.conda"`
+		Info          struct {
+			Subdir string `json:"subdir"`
+		} `json:"info"`
+		Version int `json:"repodata_version"`
+	}
+	if err := json.Unmarshal(readIndex(t, root, subdir), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc.Info.Subdir != subdir || doc.Version != 1 {
+		t.Errorf("%s index: info.subdir %q, repodata_version %d", subdir, doc.Info.Subdir, doc.Version)
+	}
+	var names []string
+	for fn := range doc.Packages {
+		if !strings.HasSuffix(fn, ".tar.bz2") {
+			t.Errorf("%s index: %s under packages", subdir, fn)
+		}
+		names = append(names, fn)
+	}
+	for fn := range doc.PackagesConda {
+		if !strings.HasSuffix(fn, ".conda") {
+			t.Errorf("%s index: %s under packages.conda", subdir, fn)
+		}
+		names = append(names, fn)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// The channel index: each subdir's repodata.json (.zst, .bz2: the same
+// JSON) names exactly the mirrored packages, an upstream record (hotfixed
+// depends, a key ferry does not know, indented as served) is copied byte
+// for byte; a re-plan has no changes; an index edited or removed at the
+// destination is drift, repaired by apply; a package removed upstream
+// leaves the index (published) before its file is deleted.
+func TestCondaChannelIndex(t *testing.T) {
+	chdir := condaChannel(t)
+	// noarch as served: indented, a hotfixed record with an unknown key.
+	pkg := "clobber-pynoarch-1-0.1.0-pyh4616a5c_0.tar.bz2"
+	b, err := os.ReadFile(filepath.Join(chdir, "noarch", pkg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, m := sha256.Sum256(b), md5.Sum(b)
+	record := fmt.Sprintf(`{
+        "build": "pyh4616a5c_0",
+        "build_number": 0,
+        "depends": ["python >=3.8,<3.13", "zlib"],
+        "license": "BSD-3-Clause",
+        "md5": %q,
+        "name": "clobber-pynoarch-1",
+        "noarch": "python",
+        "sha256": %q,
+        "size": %d,
+        "subdir": "noarch",
+        "timestamp": 1700000000000,
+        "version": "0.1.0",
+        "x_hotfix": {"reason": "python upper bound", "v3": true}
+      }`, hex.EncodeToString(m[:]), hex.EncodeToString(s[:]), len(b))
+	noarch := "{\n  \"info\": {\"subdir\": \"noarch\"},\n  \"packages\": {\n    \"" + pkg + "\": " + record + "\n  },\n  \"packages.conda\": {},\n  \"removed\": [\"gone-1.0-0.tar.bz2\"],\n  \"repodata_version\": 1\n}\n"
+	if err := os.WriteFile(filepath.Join(chdir, "noarch", "repodata.json"), []byte(noarch), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	up := startUpstream(t, chdir)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "main.ferry.hcl"), []byte(condaConfig), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"FERRY_VAR_channel=" + up.URL}
+	ch := filepath.Join(dir, "channel")
+
+	ferry(t, dir, env, "plan", "-detailed-exitcode").must(t, 2, `["linux-64/repodata.json"]`, `["noarch/repodata.json"]`, "index missing")
+	ferry(t, dir, env, "apply", "-auto-approve").must(t, 0)
+	if diff := cmp.Diff([]string{"clobber-1-0.2.0-h4616a5c_0.tar.bz2", "clobber-directory-upgrade-0.2.0-h4616a5c_0.conda"}, indexNames(t, ch, "linux-64")); diff != "" {
+		t.Errorf("linux-64 index (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{pkg}, indexNames(t, ch, "noarch")); diff != "" {
+		t.Errorf("noarch index (-want +got):\n%s", diff)
+	}
+	if js := readIndex(t, ch, "noarch"); !bytes.Contains(js, []byte(record)) {
+		t.Errorf("the hotfixed record is not copied byte for byte:\n%s", js)
+	}
+	ferry(t, dir, env, "plan", "-detailed-exitcode").must(t, 0, "No changes.")
+	good := sha256File(t, filepath.Join(ch, "linux-64", "repodata.json"))
+
+	// Drift: an index edited, another's .zst removed.
+	if err := os.WriteFile(filepath.Join(ch, "linux-64", "repodata.json"), []byte(`{"packages": {}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(ch, "noarch", "repodata.json.zst")); err != nil {
+		t.Fatal(err)
+	}
+	ferry(t, dir, env, "plan", "-detailed-exitcode").must(t, 2, `["linux-64/repodata.json"]`, `["noarch/repodata.json"]`, "drift")
+	ferry(t, dir, env, "apply", "-auto-approve").must(t, 0)
+	if got := sha256File(t, filepath.Join(ch, "linux-64", "repodata.json")); got != good {
+		t.Errorf("drift not repaired: linux-64/repodata.json is %s, was %s", got, good)
+	}
+	readIndex(t, ch, "noarch")
+	ferry(t, dir, env, "plan", "-detailed-exitcode").must(t, 0, "No changes.")
+
+	// Removed upstream: the noarch package leaves the index, then its file.
+	empty := "{\"info\": {\"subdir\": \"noarch\"}, \"packages\": {}, \"packages.conda\": {}, \"repodata_version\": 1}"
+	if err := os.WriteFile(filepath.Join(chdir, "noarch", "repodata.json"), []byte(empty), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	plan := ferry(t, dir, env, "plan", "-detailed-exitcode")
+	plan.must(t, 2, "noarch/"+pkg, `["noarch/repodata.json"]`, "-"+pkg)
+	r := ferry(t, dir, env, "apply", "-auto-approve")
+	r.must(t, 0)
+	pub := strings.Index(r.stdout, `["noarch/repodata.json"]: published`)
+	del := strings.Index(r.stdout, `["noarch/`+pkg+`"]: deleted`)
+	if pub < 0 || del < 0 || pub > del {
+		t.Errorf("the index was not published before the package was deleted:\n%s", r.stdout)
+	}
+	if names := indexNames(t, ch, "noarch"); len(names) != 0 {
+		t.Errorf("noarch index still names %q", names)
+	}
+	if _, err := os.Stat(filepath.Join(ch, "noarch", pkg)); !os.IsNotExist(err) {
+		t.Errorf("%s not deleted: %v", pkg, err)
+	}
+	ferry(t, dir, env, "plan", "-detailed-exitcode").must(t, 0, "No changes.")
 }

@@ -31,7 +31,8 @@ type Source struct {
 	sel  *selector
 
 	mu      sync.Mutex
-	subdirs map[string]*subdirIndex // read once per command
+	subdirs map[string]*subdirIndex          // read once per command
+	dsts    map[string]providers.Destination // by mirror, for Publish (index.go)
 	notes   []string
 }
 
