@@ -41,6 +41,9 @@ type indexState struct {
 	Removed map[string][]string `json:"removed,omitempty"`
 	// Current are the indexes at the destination, by subdir.
 	Current map[string]*currentIndex `json:"current"`
+	// Owned are the keys the state records the mirror owns: a record the
+	// index gains or loses for another key is drift, not a package change.
+	Owned []string `json:"owned,omitempty"`
 	// NoRead says why the destination cannot be read back, if it cannot.
 	NoRead string `json:"no_read,omitempty"`
 }
@@ -117,6 +120,7 @@ func (s *Source) ReadOutputs(ctx context.Context, req providers.OutputRequest) (
 	}
 	owned := map[string]map[string]bool{}
 	for _, a := range req.Owned {
+		st.Owned = append(st.Owned, a.Key)
 		subdir, file, err := ParseKey(a.Key)
 		if err != nil || listed[a.Key] {
 			continue
@@ -237,6 +241,10 @@ func (c *SourceConfig) PlanOutputs(in providers.OutputInput) (providers.OutputPl
 	if st.NoRead != "" {
 		return providers.OutputPlan{}, &providers.OutputError{Summary: "Destination cannot hold a conda channel index", Detail: st.NoRead + "."}
 	}
+	ownedSet := map[string]bool{}
+	for _, k := range st.Owned {
+		ownedSet[k] = true
+	}
 	present := map[string][]string{}
 	subdirs := slices.Clone(st.Subdirs)
 	subdirs = appendNew(subdirs, "noarch")
@@ -332,7 +340,7 @@ func (c *SourceConfig) PlanOutputs(in providers.OutputInput) (providers.OutputPl
 		switch {
 		case len(cur.Files) == 0:
 			o.Reason = "index missing"
-		case len(added)+len(removed) > 0:
+		case packagesChanged(sd, added, removed, ownedSet):
 			o.Reason = "packages changed"
 		case cur.Invalid != "":
 			o.Reason = "index at the destination does not parse (drift)"
@@ -368,6 +376,23 @@ func (c *SourceConfig) PlanOutputs(in providers.OutputInput) (providers.OutputPl
 			in.Mirror, len(unindexed), strings.Join(unindexed, ", "))})
 	}
 	return res, nil
+}
+
+// packagesChanged tells whether an index change adds a package the mirror
+// did not own yet or drops one it owned; otherwise the index at the
+// destination was edited (drift).
+func packagesChanged(subdir string, added, removed []string, owned map[string]bool) bool {
+	for _, fn := range added {
+		if !owned[Key(subdir, fn)] {
+			return true
+		}
+	}
+	for _, fn := range removed {
+		if owned[Key(subdir, fn)] {
+			return true
+		}
+	}
+	return false
 }
 
 // render is the index files of d: repodata.json, .json.zst, .json.bz2 by
