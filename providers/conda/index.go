@@ -95,23 +95,13 @@ func (s *Source) ReadOutputs(ctx context.Context, req providers.OutputRequest) (
 	listed := map[string]bool{}
 	for _, a := range req.Listed {
 		listed[a.Key] = true
-		subdir, file, err := ParseKey(a.Key)
-		if err != nil {
-			continue
-		}
-		rd, err := s.index(ctx, subdir)
-		if err != nil {
-			return providers.OutputRead{}, s.opErr("read index", a.Key, err)
-		}
-		if r := rd.PackagesConda[file]; r != nil {
-			st.Upstream[a.Key] = indexRecord{Conda: true, Record: string(r.Raw)}
-		} else if r := rd.Packages[file]; r != nil {
-			st.Upstream[a.Key] = indexRecord{Record: string(r.Raw)}
+		if rec, ok := s.upstreamRecord(a.Key); ok {
+			st.Upstream[a.Key] = rec
 		}
 	}
 	subdirs := slices.Clone(s.cfg.Subdirs)
 	for _, sd := range s.cfg.Subdirs {
-		if rd, err := s.index(ctx, sd); err == nil && len(rd.Removed) > 0 {
+		if rd := s.readIndexOf(sd); rd != nil && len(rd.Removed) > 0 {
 			if st.Removed == nil {
 				st.Removed = map[string][]string{}
 			}
@@ -149,6 +139,50 @@ func (s *Source) ReadOutputs(ctx context.Context, req providers.OutputRequest) (
 		return providers.OutputRead{}, err
 	}
 	return providers.OutputRead{State: state}, nil
+}
+
+// upstreamRecord is the record the last List chose for key, and whether
+// upstream keeps it under "packages.conda": the map the channel's index
+// holds it in, else (a record not from the channel's index) by extension.
+func (s *Source) upstreamRecord(key string) (indexRecord, bool) {
+	s.mu.Lock()
+	r := s.listed[key]
+	s.mu.Unlock()
+	if r == nil {
+		return indexRecord{}, false
+	}
+	subdir, file, err := ParseKey(key)
+	if err != nil {
+		return indexRecord{}, false
+	}
+	if rd := s.readIndexOf(subdir); rd != nil {
+		if rd.PackagesConda[file] == r {
+			return indexRecord{Conda: true, Record: string(r.Raw)}, true
+		}
+		if rd.Packages[file] == r {
+			return indexRecord{Record: string(r.Raw)}, true
+		}
+	}
+	return indexRecord{Conda: strings.HasSuffix(file, ".conda"), Record: string(r.Raw)}, true
+}
+
+// readIndexOf is subdir's channel index when List has read it, else nil;
+// it never reads.
+func (s *Source) readIndexOf(subdir string) *repodata.Repodata {
+	s.mu.Lock()
+	ix := s.subdirs[subdir]
+	s.mu.Unlock()
+	if ix == nil {
+		return nil
+	}
+	select {
+	case <-ix.ready:
+		if ix.err == nil {
+			return ix.rd
+		}
+	default:
+	}
+	return nil
 }
 
 // rememberDestination keeps the mirror's destination for Publish, which is
