@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -19,10 +21,12 @@ import (
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/google/go-cmp/cmp"
+	"github.com/hashicorp/go-hclog"
 
 	"github.com/ferry-mirror/ferry/providers"
 	"github.com/ferry-mirror/ferry/providers/providertest"
 	"github.com/ferry-mirror/ferry/providers/providertest/testenv"
+	"github.com/ferry-mirror/ferry/providers/registry"
 )
 
 func art(key string, content []byte) providers.Artifact {
@@ -316,4 +320,61 @@ func composite(b []byte, size int) string {
 	}
 	s := sha256.Sum256(sums)
 	return base64Std(s[:]) + "-" + fmt.Sprint(n)
+}
+
+// Credentials come from the standard AWS chain when the block gives none:
+// the environment, or a profile of the shared credentials file.
+func TestCredentialsChain(t *testing.T) {
+	srv := testenv.StartS3(t, testenv.S3Options{})
+	hcl := func(extra string) string {
+		return fmt.Sprintf("destination \"s3\" \"test\" {\n  bucket = %q\n  endpoint = %q\n  force_path_style = true\n%s}", srv.Bucket, srv.Endpoint, extra)
+	}
+	creds := filepath.Join(t.TempDir(), "credentials")
+	if err := os.WriteFile(creds, []byte(fmt.Sprintf("[mirror]\naws_access_key_id = %s\naws_secret_access_key = %s\n", srv.AccessKey, srv.SecretKey)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name  string
+		env   map[string]string
+		extra string
+	}{
+		{name: "environment", env: map[string]string{"AWS_ACCESS_KEY_ID": srv.AccessKey, "AWS_SECRET_ACCESS_KEY": srv.SecretKey}},
+		{name: "profile attribute", env: map[string]string{"AWS_SHARED_CREDENTIALS_FILE": creds}, extra: "  profile = \"mirror\"\n"},
+		{name: "AWS_PROFILE", env: map[string]string{"AWS_SHARED_CREDENTIALS_FILE": creds, "AWS_PROFILE": "mirror"}},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_SHARED_CREDENTIALS_FILE"} {
+				t.Setenv(k, tt.env[k])
+			}
+			t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
+			t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+			d := providertest.NewDestination(t, hcl(tt.extra), t.TempDir(), registry.Env{Logger: hclog.NewNullLogger()})
+			content := []byte(tt.name)
+			a := art(fmt.Sprintf("k/%d", i), content)
+			if err := d.Put(t.Context(), a, bytes.NewReader(content), providers.PutOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// Wrong credentials fail clearly, store nothing, and the error shows no
+// secret.
+func TestWrongSecretIsClearAndSecretFree(t *testing.T) {
+	srv := testenv.StartS3(t, testenv.S3Options{})
+	wrong := *srv
+	wrong.SecretKey = "n0t-the-s3cr3t"
+	d := newDest(t, &wrong, "")
+	content := []byte("x")
+	err := d.Put(t.Context(), art("a/b", content), bytes.NewReader(content), providers.PutOptions{})
+	if err == nil || !strings.Contains(err.Error(), "authentication or authorization failed") {
+		t.Fatalf("Put with a wrong secret: %v", err)
+	}
+	if strings.Contains(err.Error(), wrong.SecretKey) || strings.Contains(err.Error(), srv.SecretKey) {
+		t.Errorf("error shows a secret: %v", err)
+	}
+	if got := objects(t, srv); len(got) != 0 {
+		t.Errorf("objects: %q", got)
+	}
 }
