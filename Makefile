@@ -97,6 +97,7 @@ FUZZ_TARGETS = \
 	./providers/npm:FuzzParseKey \
 	./providers/npm:FuzzCompareVersions \
 	./providers/conda:FuzzCompareVersions \
+	./providers/conda/archive:FuzzReadMetadata \
 	./providers/nuget:FuzzCompareVersions \
 	./planner/retention:FuzzCompareVersions \
 	./providers/oci:FuzzRepoTemplate \
