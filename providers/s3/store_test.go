@@ -13,9 +13,12 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
@@ -376,5 +379,71 @@ func TestWrongSecretIsClearAndSecretFree(t *testing.T) {
 	}
 	if got := objects(t, srv); len(got) != 0 {
 		t.Errorf("objects: %q", got)
+	}
+}
+
+// genReader yields n deterministic bytes without holding them.
+type genReader struct {
+	block []byte
+	n, off int64
+}
+
+func (g *genReader) Read(p []byte) (int, error) {
+	if g.off >= g.n {
+		return 0, io.EOF
+	}
+	k := copy(p[:min(int64(len(p)), g.n-g.off)], g.block[g.off%int64(len(g.block)):])
+	g.off += int64(k)
+	return k, nil
+}
+
+// A large upload streams in bounded memory: a 96 MiB object in 5 MiB parts
+// never has more than a few parts on the heap.
+func TestLargeUploadBoundedMemory(t *testing.T) {
+	srv := testenv.StartS3(t, testenv.S3Options{})
+	d := newDest(t, srv, "  part_size_mib = 5\n")
+	const size = 96 << 20
+	block := providertest.Content(9, 1<<20+7)
+	h := sha256.New()
+	if _, err := io.Copy(h, &genReader{block: block, n: size}); err != nil {
+		t.Fatal(err)
+	}
+	a := providers.Artifact{Key: "big/file.bin", Size: size, Digests: providers.NewDigests(providers.Digest{Algorithm: providers.SHA256, Hex: hex.EncodeToString(h.Sum(nil))})}
+
+	runtime.GC()
+	var base runtime.MemStats
+	runtime.ReadMemStats(&base)
+	var peak atomic.Uint64
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var ms runtime.MemStats
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+			runtime.ReadMemStats(&ms)
+			if ms.HeapInuse > peak.Load() {
+				peak.Store(ms.HeapInuse)
+			}
+		}
+	}()
+	err := d.Put(t.Context(), a, &genReader{block: block, n: size}, providers.PutOptions{})
+	close(stop)
+	<-done
+	if err != nil {
+		t.Fatal(err)
+	}
+	grew := int64(peak.Load()) - int64(base.HeapInuse)
+	t.Logf("heap in use grew by at most %.1f MiB for a %d MiB upload", float64(grew)/(1<<20), size>>20)
+	if grew > 48<<20 {
+		t.Errorf("heap in use grew by %.1f MiB uploading %d MiB in 5 MiB parts: not streamed", float64(grew)/(1<<20), size>>20)
+	}
+	got, err := d.Stat(t.Context(), a.Key)
+	if err != nil || got.Size != size || !got.Digests.Matches(a.Digests) {
+		t.Fatalf("Stat = %+v, %v", got, err)
 	}
 }
