@@ -384,7 +384,7 @@ func TestWrongSecretIsClearAndSecretFree(t *testing.T) {
 
 // genReader yields n deterministic bytes without holding them.
 type genReader struct {
-	block []byte
+	block  []byte
 	n, off int64
 }
 
