@@ -279,10 +279,16 @@ func (s *Store) Put(ctx context.Context, a providers.Artifact, r io.Reader, opts
 		}
 		if ctx.Err() != nil && vr.Verified() && !opts.Overwrite {
 			// Cancelled after the whole body went out: the last request
-			// may have been carried out. The key was free, so remove what
-			// may have been created rather than leave an object ferry
-			// never recorded.
-			_ = s.remove(context.WithoutCancel(ctx), k)
+			// may have been carried out. Remove what it may have created
+			// rather than leave an object ferry never recorded, but only
+			// if the key holds exactly these bytes: an object that was
+			// there before (the create-only write would have been refused)
+			// holds other bytes and stays.
+			sum, _ := vr.Digests().Get(providers.SHA256)
+			bg := context.WithoutCancel(ctx)
+			if s.verifyStored(bg, k, sum.Hex, vr.N(), parts.composite()) == nil {
+				_ = s.remove(bg, k)
+			}
 		}
 		if ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
 			err = fmt.Errorf("%w: %w", ctx.Err(), err)

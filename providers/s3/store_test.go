@@ -11,6 +11,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -445,5 +448,78 @@ func TestLargeUploadBoundedMemory(t *testing.T) {
 	got, err := d.Stat(t.Context(), a.Key)
 	if err != nil || got.Size != size || !got.Digests.Matches(a.Digests) {
 		t.Fatalf("Stat = %+v, %v", got, err)
+	}
+}
+
+// A Put cancelled after the server carried out the write (the response is
+// held back until the context is done): an object it created is removed,
+// and an object that was there before (the create-only write got 412)
+// stays untouched.
+func TestCancelAfterTheServerWrote(t *testing.T) {
+	srv := testenv.StartS3(t, testenv.S3Options{})
+	target, err := url.Parse(srv.Endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var cancel context.CancelFunc
+	rp := httputil.NewSingleHostReverseProxy(target) // keeps the Host header the request was signed with
+	rp.ModifyResponse = func(resp *http.Response) error {
+		if resp.Request.Method == http.MethodPut {
+			mu.Lock()
+			c := cancel
+			mu.Unlock()
+			if c != nil {
+				c()
+				time.Sleep(300 * time.Millisecond) // the client gives up first
+			}
+		}
+		return nil
+	}
+	proxy := httptest.NewServer(rp)
+	t.Cleanup(proxy.Close)
+	viaProxy := *srv
+	viaProxy.Endpoint = proxy.URL
+	d := newDest(t, &viaProxy, "")
+	theirs := []byte("someone else's bytes")
+	if _, err := srv.Client().PutObject(t.Context(), &awss3.PutObjectInput{Bucket: &srv.Bucket, Key: aws.String("taken"), Body: bytes.NewReader(theirs)}); err != nil {
+		t.Fatal(err)
+	}
+	ours := []byte("ferry's bytes")
+	for _, tt := range []struct {
+		key  string
+		want []byte // nil: absent
+	}{
+		{key: "free", want: nil},
+		{key: "taken", want: theirs},
+	} {
+		t.Run(tt.key, func(t *testing.T) {
+			ctx, c := context.WithCancel(t.Context())
+			defer c()
+			mu.Lock()
+			cancel = c
+			mu.Unlock()
+			defer func() { mu.Lock(); cancel = nil; mu.Unlock() }()
+			err := d.Put(ctx, art(tt.key, ours), bytes.NewReader(ours), providers.PutOptions{})
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("Put = %v, want context.Canceled", err)
+			}
+			out, err := srv.Client().GetObject(t.Context(), &awss3.GetObjectInput{Bucket: &srv.Bucket, Key: aws.String(tt.key)})
+			if tt.want == nil {
+				if err == nil {
+					out.Body.Close()
+					t.Fatal("the object a cancelled Put created is still there")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("the object that was there before is gone: %v", err)
+			}
+			got, _ := io.ReadAll(out.Body)
+			out.Body.Close()
+			if !bytes.Equal(got, tt.want) {
+				t.Fatalf("object = %q, want %q", got, tt.want)
+			}
+		})
 	}
 }
