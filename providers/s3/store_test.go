@@ -523,3 +523,34 @@ func TestCancelAfterTheServerWrote(t *testing.T) {
 		})
 	}
 }
+
+// The checksum the server reports it stored is compared with the bytes ferry
+// sent: a server claiming other content (here a proxy rewriting the HEAD's
+// x-amz-checksum-sha256) gets the upload deleted and the Put fails.
+func TestStoredChecksumMismatchRemovesTheObject(t *testing.T) {
+	srv := testenv.StartS3(t, testenv.S3Options{})
+	target, err := url.Parse(srv.Endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp := httputil.NewSingleHostReverseProxy(target)
+	rp.ModifyResponse = func(resp *http.Response) error {
+		if resp.Request.Method == http.MethodHead && resp.Header.Get("X-Amz-Checksum-Sha256") != "" {
+			resp.Header.Set("X-Amz-Checksum-Sha256", base64Std(make([]byte, 32)))
+		}
+		return nil
+	}
+	proxy := httptest.NewServer(rp)
+	t.Cleanup(proxy.Close)
+	viaProxy := *srv
+	viaProxy.Endpoint = proxy.URL
+	d := newDest(t, &viaProxy, "")
+	content := []byte("the bytes ferry sent")
+	err = d.Put(t.Context(), art("a/b", content), bytes.NewReader(content), providers.PutOptions{})
+	if !errors.Is(err, providers.ErrDigestMismatch) || !strings.Contains(err.Error(), "the object was removed") {
+		t.Fatalf("Put = %v, want a digest mismatch and the object removed", err)
+	}
+	if got := objects(t, srv); len(got) != 0 {
+		t.Errorf("objects: %q", got)
+	}
+}
