@@ -54,6 +54,8 @@ func TestQuickstartToS3(t *testing.T) {
 		t.Fatal("the secret key appears in the output")
 	}
 	ferry(t, dir, env, "plan", "-detailed-exitcode").must(t, 0, "No changes. 3 artifacts up to date.")
+	// The refresh listed the prefix once (ListObjectsV2) instead of a HEAD per absent key.
+	ferry(t, dir, append(env, "FERRY_LOG=debug"), "plan").must(t, 0, "listed destination", "destination=s3.local", "objects=3")
 
 	// Consumers: an anonymous GET through public_url.
 	want, err := os.ReadFile(filepath.Join(dir, "upstream", "greeting-1.2.0.txt"))
