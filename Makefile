@@ -97,6 +97,8 @@ FUZZ_TARGETS = \
 	./providers/npm:FuzzParseKey \
 	./providers/npm:FuzzCompareVersions \
 	./providers/conda:FuzzCompareVersions \
+	./providers/conda/repodata:FuzzParse \
+	./providers/conda/matchspec:FuzzParse \
 	./providers/conda/archive:FuzzReadMetadata \
 	./providers/nuget:FuzzCompareVersions \
 	./planner/retention:FuzzCompareVersions \

@@ -1,6 +1,7 @@
 package providers
 
 import (
+	"crypto/md5"
 	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/sha512"
@@ -21,6 +22,10 @@ const (
 	// version's shasum when it has no integrity); it is never the only
 	// digest ferry computes.
 	SHA1 Algorithm = "sha1"
+	// MD5 is only for verifying what an upstream declares next to a
+	// stronger digest (a conda record's md5 beside its sha256); it is never
+	// the primary digest while any other is present.
+	MD5 Algorithm = "md5"
 )
 
 // New returns a fresh hasher, or nil for an unsupported algorithm.
@@ -32,6 +37,8 @@ func (a Algorithm) New() hash.Hash {
 		return sha512.New()
 	case SHA1:
 		return sha1.New()
+	case MD5:
+		return md5.New()
 	}
 	return nil
 }
@@ -45,6 +52,8 @@ func (a Algorithm) HexLen() int {
 		return 128
 	case SHA1:
 		return 40
+	case MD5:
+		return 32
 	}
 	return 0
 }
@@ -69,7 +78,7 @@ func ParseDigest(s string) (Digest, error) {
 func (d Digest) Validate() error {
 	n := d.Algorithm.HexLen()
 	if n == 0 {
-		return fmt.Errorf("digest algorithm %q is not supported (use sha256, sha512 or sha1)", d.Algorithm)
+		return fmt.Errorf("digest algorithm %q is not supported (use sha256, sha512, sha1 or md5)", d.Algorithm)
 	}
 	if len(d.Hex) != n {
 		return fmt.Errorf("%s digest must be %d hex characters, got %d", d.Algorithm, n, len(d.Hex))
@@ -147,9 +156,9 @@ func (s Digests) Get(alg Algorithm) (Digest, bool) {
 }
 
 // Primary is the digest that identifies content: sha256 when present, else
-// sha512, else sha1. Zero when the set is empty.
+// sha512, else sha1, else md5. Zero when the set is empty.
 func (s Digests) Primary() Digest {
-	for _, alg := range []Algorithm{SHA256, SHA512, SHA1} {
+	for _, alg := range []Algorithm{SHA256, SHA512, SHA1, MD5} {
 		if d, ok := s.Get(alg); ok {
 			return d
 		}

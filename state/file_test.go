@@ -206,9 +206,9 @@ func TestMarshalRefusesInvalid(t *testing.T) {
 		{
 			name: "invalid digest",
 			mutate: func(s *State) {
-				s.Mirror("tools").Artifacts["jq"].SourceDigests = providers.Digests{{Algorithm: "md5", Hex: "00"}}
+				s.Mirror("tools").Artifacts["jq"].SourceDigests = providers.Digests{{Algorithm: "md4", Hex: "00"}}
 			},
-			wantMsg: `source_digests: digest algorithm "md5" is not supported`,
+			wantMsg: `source_digests: digest algorithm "md4" is not supported`,
 		},
 	}
 	for _, tc := range tests {

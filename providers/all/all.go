@@ -6,6 +6,7 @@ package all
 
 import (
 	"github.com/ferry-mirror/ferry/providers/buildpack"
+	"github.com/ferry-mirror/ferry/providers/conda"
 	"github.com/ferry-mirror/ferry/providers/dir"
 	"github.com/ferry-mirror/ferry/providers/httpdst"
 	"github.com/ferry-mirror/ferry/providers/httpsrc"
@@ -23,6 +24,7 @@ func Types() []registry.Type {
 		buildpack.SourceType(),
 		oci.SourceType(),
 		npm.SourceType(),
+		conda.SourceType(),
 		dir.DestinationType(),
 		httpdst.DestinationType(),
 		oci.DestinationType(),

@@ -473,8 +473,8 @@ func parseChecksum(s string) (providers.Digest, error) {
 		alg, hx = string(providers.SHA256), s
 	}
 	d := providers.Digest{Algorithm: providers.Algorithm(alg), Hex: strings.ToLower(hx)}
-	if d.Algorithm == providers.SHA1 {
-		return d, fmt.Errorf("checksum algorithm sha1 is not supported (buildpacks declare sha256 or sha512)")
+	if d.Algorithm == providers.SHA1 || d.Algorithm == providers.MD5 {
+		return d, fmt.Errorf("checksum algorithm %s is not supported (buildpacks declare sha256 or sha512)", d.Algorithm)
 	}
 	return d, d.Validate()
 }

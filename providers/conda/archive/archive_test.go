@@ -17,6 +17,7 @@ import (
 	"strings"
 	"testing"
 
+	dsbzip2 "github.com/dsnet/compress/bzip2"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/klauspost/compress/zstd"
@@ -400,20 +401,21 @@ func TestHostileConda(t *testing.T) {
 	}
 }
 
-// bzip2Of compresses with the bzip2 tool (Go's compress/bzip2 only reads).
+// bzip2Of compresses with dsnet/compress (Go's compress/bzip2 only reads).
 func bzip2Of(t testing.TB, b []byte) []byte {
 	t.Helper()
-	bz, err := exec.LookPath("bzip2")
-	if err != nil {
-		t.Skip("bzip2 not installed: cannot build .tar.bz2 test archives")
-	}
-	cmd := exec.Command(bz, "-c")
-	cmd.Stdin = bytes.NewReader(b)
-	out, err := cmd.Output()
+	var out bytes.Buffer
+	w, err := dsbzip2.NewWriter(&out, &dsbzip2.WriterConfig{Level: dsbzip2.BestCompression})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return out
+	if _, err := w.Write(b); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return out.Bytes()
 }
 
 func TestHostileTarBz2(t *testing.T) {
