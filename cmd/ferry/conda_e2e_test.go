@@ -18,6 +18,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/ferry-mirror/ferry/providers/providertest/testenv"
 )
 
 // condaChannel builds, in a temp dir, a channel of the real packages in
@@ -384,5 +386,35 @@ func TestCondaChannelIndex(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(ch, "noarch", pkg)); !os.IsNotExist(err) {
 		t.Errorf("%s not deleted: %v", pkg, err)
 	}
+	ferry(t, dir, env, "plan", "-detailed-exitcode").must(t, 0, "No changes.")
+}
+
+// The channel index through the http destination (a real nginx WebDAV
+// server with basic auth): published, read back for the plan (re-plan has
+// no changes), its .zst removed at the server is drift, repaired.
+func TestCondaChannelIndexHTTP(t *testing.T) {
+	chdir := condaChannel(t)
+	up := startUpstream(t, chdir)
+	dav := testenv.StartWebDAV(t, testenv.WebDAVOptions{Auth: true})
+	dir := t.TempDir()
+	cfg := strings.Replace(condaConfig, "destination \"dir\" \"channel\" {\n  path = \"channel\"\n}",
+		"variable \"dav_password\" {\n  type = string\n  sensitive = true\n}\n\ndestination \"http\" \"channel\" {\n  url      = \""+strings.TrimSuffix(dav.URL, "/")+"/channel\"\n  username = \""+dav.Username+"\"\n  password = var.dav_password\n}", 1)
+	cfg = strings.Replace(cfg, "destination.dir.channel", "destination.http.channel", 1)
+	if err := os.WriteFile(filepath.Join(dir, "main.ferry.hcl"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"FERRY_VAR_channel=" + up.URL, "FERRY_VAR_dav_password=" + dav.Password}
+	ferry(t, dir, env, "apply", "-auto-approve").must(t, 0, `["linux-64/repodata.json"]: published`, `["noarch/repodata.json"]: published`)
+	ch := filepath.Join(dav.Root, "channel")
+	if diff := cmp.Diff([]string{"clobber-1-0.2.0-h4616a5c_0.tar.bz2", "clobber-directory-upgrade-0.2.0-h4616a5c_0.conda"}, indexNames(t, ch, "linux-64")); diff != "" {
+		t.Errorf("linux-64 index (-want +got):\n%s", diff)
+	}
+	ferry(t, dir, env, "plan", "-detailed-exitcode").must(t, 0, "No changes.")
+	if err := os.Remove(filepath.Join(ch, "linux-64", "repodata.json.zst")); err != nil {
+		t.Fatal(err)
+	}
+	ferry(t, dir, env, "plan", "-detailed-exitcode").must(t, 2, `["linux-64/repodata.json"]`, "drift")
+	ferry(t, dir, env, "apply", "-auto-approve").must(t, 0)
+	readIndex(t, ch, "linux-64")
 	ferry(t, dir, env, "plan", "-detailed-exitcode").must(t, 0, "No changes.")
 }
