@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path"
 	"path/filepath"
 	"slices"
@@ -417,4 +418,70 @@ func TestCondaChannelIndexHTTP(t *testing.T) {
 	ferry(t, dir, env, "apply", "-auto-approve").must(t, 0)
 	readIndex(t, ch, "linux-64")
 	ferry(t, dir, env, "plan", "-detailed-exitcode").must(t, 0, "No changes.")
+}
+
+// rattlerModules is the node_modules holding @conda-org/rattler, as
+// .ci/install-test-servers installs it.
+func rattlerModules(t *testing.T) string {
+	t.Helper()
+	root := os.Getenv("FERRY_TESTENV_ROOT")
+	if root == "" {
+		home, _ := os.UserHomeDir()
+		root = filepath.Join(home, ".cache", "ferry-testenv")
+	}
+	mods := filepath.Join(root, "rattler", "node_modules")
+	if _, err := os.Stat(filepath.Join(mods, "@conda-org", "rattler", "package.json")); err != nil {
+		t.Skipf("rattler is not installed (run .ci/install-test-servers): %v", err)
+	}
+	if _, err := exec.LookPath("node"); err != nil {
+		t.Skip("node is not installed (run .ci/install-test-servers)")
+	}
+	return mods
+}
+
+// An independent client, rattler (conda's Rust solver, its WASM build),
+// solves an environment from the mirrored channel served over HTTP: it
+// reads the published repodata.json (.zst first) and picks the mirrored
+// packages at the mirror's URLs.
+func TestCondaRattlerSolves(t *testing.T) {
+	mods := rattlerModules(t)
+	chdir := condaChannel(t)
+	up := startUpstream(t, chdir)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "main.ferry.hcl"), []byte(condaConfig), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"FERRY_VAR_channel=" + up.URL}
+	ferry(t, dir, env, "apply", "-auto-approve").must(t, 0)
+	mirror := startUpstream(t, filepath.Join(dir, "channel"))
+	// node -e: the arguments start at process.argv[1].
+	script := `const r = require('@conda-org/rattler');
+(async () => {
+  try {
+    const sol = await r.simpleSolve(process.argv.slice(1), [process.env.CHANNEL], ['linux-64', 'noarch'], undefined);
+    for (const p of sol) console.log(p.packageName, p.version, p.build, p.url);
+  } catch (e) { console.error('ERR', e); process.exit(1); }
+})();`
+	cmd := exec.Command("node", "-e", script, "clobber-1", "clobber-directory-upgrade >=0.2", "clobber-pynoarch-1")
+	cmd.Env = append(os.Environ(), "NODE_PATH="+mods, "CHANNEL="+mirror.URL)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("rattler: %v\n%s", err, out)
+	}
+	want := []string{
+		"clobber-1 0.2.0 h4616a5c_0 " + mirror.URL + "/linux-64/clobber-1-0.2.0-h4616a5c_0.tar.bz2",
+		"clobber-directory-upgrade 0.2.0 h4616a5c_0 " + mirror.URL + "/linux-64/clobber-directory-upgrade-0.2.0-h4616a5c_0.conda",
+		"clobber-pynoarch-1 0.1.0 pyh4616a5c_0 " + mirror.URL + "/noarch/clobber-pynoarch-1-0.1.0-pyh4616a5c_0.tar.bz2",
+	}
+	got := strings.Split(strings.TrimSpace(string(out)), "\n")
+	slices.Sort(got)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("rattler's solution (-want +got):\n%s", diff)
+	}
+	// Not mirrored (excluded upstream): rattler cannot solve for it.
+	cmd = exec.Command("node", "-e", script, "clobber-2")
+	cmd.Env = append(os.Environ(), "NODE_PATH="+mods, "CHANNEL="+mirror.URL)
+	if out, err := cmd.CombinedOutput(); err == nil {
+		t.Errorf("rattler solved for a package the mirror does not hold:\n%s", out)
+	}
 }
