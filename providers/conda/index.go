@@ -464,8 +464,16 @@ func (s *Source) Publish(ctx context.Context, o providers.Output, missing []stri
 	if err := json.Unmarshal(o.Detail, &d); err != nil {
 		return fmt.Errorf("channel index %s: reading the planned change: %w", o.Path, err)
 	}
-	if !repodata.ValidSubdir(d.Subdir) {
-		return fmt.Errorf("channel index %s: subdir %q is not valid", o.Path, d.Subdir)
+	// A plan file is input too: check the change before touching anything.
+	if !repodata.ValidSubdir(d.Subdir) || o.Path != repodata.FileName(d.Subdir, repodata.Plain) {
+		return fmt.Errorf("channel index %s: the planned change is for subdir %q", o.Path, d.Subdir)
+	}
+	for _, m := range []map[string]string{d.Packages, d.PackagesConda} {
+		for fn := range m {
+			if !repodata.ValidFileName(fn) {
+				return fmt.Errorf("channel index %s: %q is not a package file name", o.Path, fn)
+			}
+		}
 	}
 	s.mu.Lock()
 	dst := s.dsts[d.Mirror]

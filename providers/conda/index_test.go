@@ -290,3 +290,33 @@ func TestIndexPublishCASAndMissing(t *testing.T) {
 		t.Errorf("the index names %s, which did not land", miss)
 	}
 }
+
+// A planned change edited in the plan file (another subdir's path, a file
+// name with a path, a record that is not a JSON object) is refused before
+// anything is read or written.
+func TestIndexPublishRefusesEditedDetail(t *testing.T) {
+	ch := pytorchChannel(t)
+	cfg := &SourceConfig{Dir: ch, Subdirs: []string{"linux-64", "noarch"}}
+	dst := &memDest{}
+	s, _, p := planIndex(t, cfg, dst)
+	for name, edit := range map[string]func(d *IndexDetail, o *providers.Output){
+		"path":     func(d *IndexDetail, o *providers.Output) { o.Path = "noarch/repodata.json" },
+		"subdir":   func(d *IndexDetail, o *providers.Output) { d.Subdir = "../x" },
+		"filename": func(d *IndexDetail, o *providers.Output) { d.Packages["../../evil.tar.bz2"] = "{}" },
+		"record":   func(d *IndexDetail, o *providers.Output) { d.Packages["x-1-0.tar.bz2"] = `"not an object"` },
+	} {
+		o := p.Outputs[0]
+		var d IndexDetail
+		if err := json.Unmarshal(o.Detail, &d); err != nil {
+			t.Fatal(err)
+		}
+		edit(&d, &o)
+		o.Detail, _ = json.Marshal(d)
+		if err := s.Publish(context.Background(), o, nil); err == nil {
+			t.Errorf("%s: an edited change was published", name)
+		}
+		if len(dst.puts) != 0 {
+			t.Fatalf("%s: wrote %q", name, dst.puts)
+		}
+	}
+}
