@@ -259,6 +259,21 @@ func (a *app) cacheDir(kind string) string {
 	return filepath.Join(root, kind)
 }
 
+// close releases what providers keep for the command (a source's private
+// downloads): every source and destination that is an io.Closer is closed.
+func (ps *providerSet) close() {
+	for _, s := range ps.sources {
+		if c, ok := s.(io.Closer); ok {
+			c.Close()
+		}
+	}
+	for _, d := range ps.destinations {
+		if c, ok := d.(io.Closer); ok {
+			c.Close()
+		}
+	}
+}
+
 func (ps *providerSet) Source(addr string) (providers.Source, error) {
 	if s, ok := ps.sources[addr]; ok {
 		return s, nil
