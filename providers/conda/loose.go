@@ -21,12 +21,21 @@ import (
 	"github.com/ferry-mirror/ferry/providers/conda/archive"
 	"github.com/ferry-mirror/ferry/providers/conda/repodata"
 	"github.com/ferry-mirror/ferry/providers/httpx"
+	"github.com/ferry-mirror/ferry/providers/registry"
 )
 
 // MaxLooseDownload bounds one downloaded loose input (a package or an
-// archive of packages): the same bound archive.Expand puts on one spooled
-// package.
+// archive of packages) when max_artifact_size is not set: the same bound
+// archive.Expand puts on one spooled package.
 const MaxLooseDownload = archive.MaxMember
+
+// maxLoose is the ferry block's max_artifact_size, else MaxLooseDownload.
+func maxLoose(env registry.Env) int64 {
+	if env.MaxArtifactSize > 0 {
+		return env.MaxArtifactSize
+	}
+	return MaxLooseDownload
+}
 
 // LooseInput is one configured loose package or archive of packages: an
 // http(s) URL or an absolute local path.
@@ -223,8 +232,8 @@ func (s *Source) readLoose(ctx context.Context, ls *looseSet) error {
 }
 
 // download copies in.URL into a new file under dir named like the URL's
-// last path segment (archive.Expand reads the name), at most
-// MaxLooseDownload bytes.
+// last path segment (archive.Expand reads the name), at most s.maxLoose
+// bytes.
 func (s *Source) download(ctx context.Context, in LooseInput, dir string) (string, error) {
 	u, err := url.Parse(in.URL)
 	if err != nil {
@@ -244,12 +253,12 @@ func (s *Source) download(ctx context.Context, in LooseInput, dir string) (strin
 	if err != nil {
 		return "", err
 	}
-	n, err := io.Copy(f, io.LimitReader(rc, MaxLooseDownload+1))
+	n, err := io.Copy(f, io.LimitReader(rc, s.maxLoose+1))
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
-	if err == nil && n > MaxLooseDownload {
-		err = fmt.Errorf("larger than %d bytes", int64(MaxLooseDownload))
+	if err == nil && n > s.maxLoose {
+		err = fmt.Errorf("larger than %d bytes (max_artifact_size)", s.maxLoose)
 	}
 	if err != nil {
 		os.Remove(p)

@@ -402,3 +402,38 @@ func TestLooseRemoteChanged(t *testing.T) {
 		t.Errorf("download directory left: %v", err)
 	}
 }
+
+// A remote input larger than max_artifact_size is refused, and its partial
+// download removed.
+func TestLooseDownloadBound(t *testing.T) {
+	body := readPkg(t, "empty-0.1.0-h4616a5c_0.conda")
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(body) }))
+	defer srv.Close()
+	cfg := &SourceConfig{Subdirs: []string{"noarch"}, MaxPackages: DefaultMaxPackages, Packages: []LooseInput{{URL: srv.URL + "/empty-0.1.0-h4616a5c_0.conda"}}}
+	s, err := NewSource("conda.loose", cfg, registry.Env{MaxArtifactSize: int64(len(body)) - 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.List(context.Background(), func(providers.Artifact) error { return nil })
+	if err == nil || !strings.Contains(err.Error(), "max_artifact_size") || !strings.Contains(err.Error(), srv.URL) {
+		t.Errorf("err = %v, want the input refused for its size", err)
+	}
+	ls, _ := s.loose(context.Background())
+	if ls == nil || ls.dir == "" {
+		t.Fatal("no download directory")
+	}
+	left := 0
+	filepath.WalkDir(ls.dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			left++
+		}
+		return nil
+	})
+	if left != 0 {
+		t.Errorf("%d partial download(s) left", left)
+	}
+	s.Close()
+	if _, err := os.Stat(ls.dir); !os.IsNotExist(err) {
+		t.Errorf("download directory left: %v", err)
+	}
+}

@@ -33,6 +33,7 @@ type Source struct {
 	mu       sync.Mutex
 	subdirs  map[string]*subdirIndex // read once per command
 	looseSet *looseSet               // loose inputs, read once per command
+	maxLoose int64                   // bound on one downloaded loose input
 	notes    []string
 }
 
@@ -57,7 +58,7 @@ func NewSource(name string, cfg *SourceConfig, env provreg.Env) (*Source, error)
 	if err != nil {
 		return nil, fmt.Errorf("source %s: %w", name, err)
 	}
-	s := &Source{name: name, cfg: cfg, log: env.Log(), http: env.Client(), sel: sel, subdirs: map[string]*subdirIndex{}}
+	s := &Source{name: name, cfg: cfg, log: env.Log(), http: env.Client(), sel: sel, subdirs: map[string]*subdirIndex{}, maxLoose: maxLoose(env)}
 	if cfg.URL != "" {
 		if s.base, err = url.Parse(cfg.URL + "/"); err != nil {
 			return nil, fmt.Errorf("source %s: channel URL does not parse", name)

@@ -208,6 +208,8 @@ func (a *app) buildProviders(cfg *config.Config) (*providerSet, error) {
 		CacheDir:    a.cacheDir,
 		UserAgent:   "ferry/" + Version,
 		IdleTimeout: cfg.Settings.HTTPIdleTimeout,
+
+		MaxArtifactSize: cfg.Settings.MaxArtifactSize,
 	}
 	ps := &providerSet{sources: map[string]providers.Source{}, destinations: map[string]providers.Destination{}, connections: map[string]int{}}
 	for addr, s := range cfg.Sources {
