@@ -54,9 +54,12 @@ func (in LooseInput) display() string {
 // looseAttrs are the attributes decodeLoose reads.
 var looseAttrs = []hcl.AttributeSchema{{Name: "packages"}, {Name: "archives"}}
 
+// looseBlocks are the blocks decodeGitHub reads.
+var looseBlocks = []hcl.BlockHeaderSchema{githubBlock}
+
 // decodeLoose decodes packages and archives into cfg.
 func decodeLoose(content *hcl.BodyContent, ectx *hcl.EvalContext, env schema.DecodeEnv, cfg *SourceConfig) hcl.Diagnostics {
-	var diags hcl.Diagnostics
+	diags := decodeGitHub(content, ectx, cfg)
 	for _, l := range []struct {
 		name    string
 		dst     *[]LooseInput
@@ -134,6 +137,11 @@ func parseLooseInput(s, dir string, isArchive bool) (LooseInput, error) {
 	return in, nil
 }
 
+// hasLoose reports whether cfg has loose inputs.
+func (cfg *SourceConfig) hasLoose() bool {
+	return len(cfg.Packages)+len(cfg.Archives)+len(cfg.GitHub) > 0
+}
+
 // hasChannel reports whether the source reads a channel's indexes.
 func (s *Source) hasChannel() bool { return s.cfg.URL != "" || s.cfg.Dir != "" }
 
@@ -190,22 +198,44 @@ func (s *Source) loose(ctx context.Context) (*looseSet, error) {
 
 func (s *Source) readLoose(ctx context.Context, ls *looseSet) error {
 	ls.pkgs = map[string]*loosePkg{}
-	inputs := append(append([]LooseInput(nil), s.cfg.Packages...), s.cfg.Archives...)
-	for _, in := range inputs {
-		local := in.Path
-		if in.URL != "" {
-			if ls.dir == "" {
-				d, err := os.MkdirTemp("", "ferry-conda-loose-")
-				if err != nil {
-					return err
-				}
-				ls.dir = d
+	tmp := func() (string, error) {
+		if ls.dir == "" {
+			d, err := os.MkdirTemp("", "ferry-conda-loose-")
+			if err != nil {
+				return "", err
 			}
-			var err error
-			if local, err = s.download(ctx, in, ls.dir); err != nil {
-				return fmt.Errorf("loose input %s: %w", in.display(), err)
-			}
+			ls.dir = d
 		}
+		return ls.dir, nil
+	}
+	inputs := append(append([]LooseInput(nil), s.cfg.Packages...), s.cfg.Archives...)
+	locals := make([]string, len(inputs))
+	for i, in := range inputs {
+		locals[i] = in.Path
+		if in.URL == "" {
+			continue
+		}
+		d, err := tmp()
+		if err != nil {
+			return err
+		}
+		if locals[i], err = s.download(ctx, in, d); err != nil {
+			return fmt.Errorf("loose input %s: %w", in.display(), err)
+		}
+	}
+	for _, g := range s.cfg.GitHub {
+		d, err := tmp()
+		if err != nil {
+			return err
+		}
+		ins, ps, err := s.githubInputs(ctx, g, d)
+		if err != nil {
+			return fmt.Errorf("github_artifacts of %s: %w", g.Repository, err)
+		}
+		inputs, locals = append(inputs, ins...), append(locals, ps...)
+	}
+	for i, in := range inputs {
+		local := locals[i]
 		pkgs, err := archive.Expand(ctx, local, "")
 		if err != nil {
 			return fmt.Errorf("loose input %s: %w", in.display(), err)
@@ -239,32 +269,12 @@ func (s *Source) download(ctx context.Context, in LooseInput, dir string) (strin
 	if err != nil {
 		return "", err
 	}
-	sub, err := os.MkdirTemp(dir, "dl-")
-	if err != nil {
-		return "", err
-	}
-	p := filepath.Join(sub, path.Base(u.Path))
 	rc, _, err := s.http.GetStream(httpx.WithCredentialScope(ctx, u), in.URL, nil)
 	if err != nil {
 		return "", err
 	}
 	defer rc.Close()
-	f, err := os.OpenFile(p, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
-	if err != nil {
-		return "", err
-	}
-	n, err := io.Copy(f, io.LimitReader(rc, s.maxLoose+1))
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil && n > s.maxLoose {
-		err = fmt.Errorf("larger than %d bytes (max_artifact_size)", s.maxLoose)
-	}
-	if err != nil {
-		os.Remove(p)
-		return "", err
-	}
-	return p, nil
+	return s.spool(rc, dir, path.Base(u.Path))
 }
 
 // looseCandidate turns an archive's metadata into a channel record: the
@@ -318,7 +328,7 @@ func looseCandidate(rec archive.Record) (*candidate, error) {
 // loose package the channel lists with the same sha256 is listed once; with
 // another sha256 the listing fails (one key, two contents).
 func (s *Source) addLoose(ctx context.Context, cands []*candidate) ([]*candidate, error) {
-	if len(s.cfg.Packages)+len(s.cfg.Archives) == 0 {
+	if !s.cfg.hasLoose() {
 		return cands, nil
 	}
 	ls, err := s.loose(ctx)
@@ -345,7 +355,7 @@ func (s *Source) addLoose(ctx context.Context, cands []*candidate) ([]*candidate
 // fetchLoose serves a loose package: ok is false when key is not one (and
 // the source has a channel to ask).
 func (s *Source) fetchLoose(ctx context.Context, a providers.Artifact) (io.ReadCloser, bool, error) {
-	if len(s.cfg.Packages)+len(s.cfg.Archives) == 0 {
+	if !s.cfg.hasLoose() {
 		return nil, false, nil
 	}
 	ls, err := s.loose(ctx)
@@ -374,7 +384,7 @@ func (s *Source) fetchLoose(ctx context.Context, a providers.Artifact) (io.ReadC
 // looseHas answers UpstreamHas for loose packages: ok is false when the
 // channel should answer.
 func (s *Source) looseHas(key string) (has, known, ok bool) {
-	if len(s.cfg.Packages)+len(s.cfg.Archives) == 0 {
+	if !s.cfg.hasLoose() {
 		return false, false, false
 	}
 	s.mu.Lock()

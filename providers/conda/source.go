@@ -34,6 +34,7 @@ type Source struct {
 	subdirs  map[string]*subdirIndex // read once per command
 	looseSet *looseSet               // loose inputs, read once per command
 	maxLoose int64                   // bound on one downloaded loose input
+	getenv   func(string) string
 	notes    []string
 }
 
@@ -58,12 +59,15 @@ func NewSource(name string, cfg *SourceConfig, env provreg.Env) (*Source, error)
 	if err != nil {
 		return nil, fmt.Errorf("source %s: %w", name, err)
 	}
-	s := &Source{name: name, cfg: cfg, log: env.Log(), http: env.Client(), sel: sel, subdirs: map[string]*subdirIndex{}, maxLoose: maxLoose(env)}
+	s := &Source{name: name, cfg: cfg, log: env.Log(), http: env.Client(), sel: sel, subdirs: map[string]*subdirIndex{}, maxLoose: maxLoose(env), getenv: env.Getenv}
+	if s.getenv == nil {
+		s.getenv = os.Getenv
+	}
 	if cfg.URL != "" {
 		if s.base, err = url.Parse(cfg.URL + "/"); err != nil {
 			return nil, fmt.Errorf("source %s: channel URL does not parse", name)
 		}
-	} else if cfg.Dir == "" && len(cfg.Packages)+len(cfg.Archives) == 0 {
+	} else if cfg.Dir == "" && !cfg.hasLoose() {
 		return nil, fmt.Errorf("source %s: no channel and no loose packages", name)
 	}
 	return s, nil
