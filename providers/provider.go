@@ -203,6 +203,17 @@ type ConsumerChecker interface {
 	CheckConsumerAccess(ctx context.Context) []string
 }
 
+// ListStater is an optional Destination capability: a store that tells in
+// one listing which objects it holds (S3's ListObjectsV2, 1,000 keys a
+// request), cheaper than a Stat per key. ListStat calls fn for every object
+// the destination holds, with its key and size and the digests the listing
+// knows (often none). The inventory lists once per destination: a key the
+// listing does not report is absent (no Stat), one reported with a sha256
+// is taken as listed, and only one reported without a sha256 is Stat'ed.
+type ListStater interface {
+	ListStat(ctx context.Context, fn func(Artifact) error) error
+}
+
 // Describer is an optional capability: a short, secret-free description of
 // where a provider points (a directory, a registry host), recorded in plans so
 // apply can refuse a plan whose destination moved.

@@ -55,6 +55,10 @@ func TestOverlappingDestinations(t *testing.T) {
 		{name: "oci: nested repository is another one", a: `"oci" "a" { registry = "r.example" repository = "deps" }`, b: `"oci" "b" { registry = "r.example" repository = "deps/node" }`},
 		{name: "oci: template can produce the repository", a: `"oci" "a" { registry = "r.example" repository = "deps/node" }`, b: `"oci" "b" { registry = "r.example" repository = "deps/{key.0}" }`, want: "which contains"},
 		{name: "oci: template elsewhere", a: `"oci" "a" { registry = "r.example" repository = "tools/node" }`, b: `"oci" "b" { registry = "r.example" repository = "deps/{key.0}" }`},
+		{name: "s3: nested prefix", a: `"s3" "a" { bucket = "mir" prefix = "conda" }`, b: `"s3" "b" { bucket = "mir" prefix = "conda/main" }`, want: "inside"},
+		{name: "s3: bucket root contains every prefix", a: `"s3" "a" { bucket = "mir" prefix = "conda" }`, b: `"s3" "b" { bucket = "mir" }`, want: "which contains"},
+		{name: "s3: sibling prefixes", a: `"s3" "a" { bucket = "mir" prefix = "conda" }`, b: `"s3" "b" { bucket = "mir" prefix = "conda2" }`},
+		{name: "s3: same bucket on another server", a: `"s3" "a" { bucket = "mir" endpoint = "http://127.0.0.1:9400" }`, b: `"s3" "b" { bucket = "mir" endpoint = "http://127.0.0.1:9500" }`},
 		{name: "oci: other registry", a: `"oci" "a" { registry = "r.example" repository = "deps" }`, b: `"oci" "b" { registry = "r2.example" repository = "deps" }`},
 	}
 	for _, tt := range tests {
@@ -65,7 +69,7 @@ func TestOverlappingDestinations(t *testing.T) {
 			}
 			a, b := strings.ReplaceAll(tt.a, "%s", tmp), strings.ReplaceAll(tt.b, "%s", tmp)
 			// Block a in one file, b in another: the diagnostic names both files.
-			block := strings.NewReplacer("{ ", "{\n  ", " }", "\n}\n", `" repository`, "\"\n  repository")
+			block := strings.NewReplacer("{ ", "{\n  ", " }", "\n}\n", `" repository`, "\"\n  repository", `" prefix`, "\"\n  prefix", `" endpoint`, "\"\n  endpoint")
 			d := writeConfig(t, "destination "+block.Replace(a), "z.ferry.hcl", "\n\ndestination "+block.Replace(b))
 			_, diags := config.Load(config.LoadOptions{Dir: d, Types: registry.Schemas(all.Types())})
 			var got []string

@@ -230,6 +230,9 @@ func Gather(ctx context.Context, cfg *config.Config, prior *state.State, provs P
 		// failing the plan (keys of removed mirrors, checked only so a
 		// delete of replaced content can be flagged).
 		lenient bool
+		// listed: the destination is a ListStater compared object by
+		// object, so its listing answers first (see listStats).
+		listed bool
 	}
 	type sizeJob struct {
 		source string
@@ -256,11 +259,11 @@ func Gather(ctx context.Context, cfg *config.Config, prior *state.State, provs P
 		if perr != nil && pair.Transfer == providers.GraphCopy {
 			return nil, fmt.Errorf("mirror %s: source %s copies graphs, which destination %s cannot hold", name, m.From, m.To)
 		}
-		stat := pair.Stat
+		stat, listed := pair.Stat, listable(pair)
 		add := func(key string) {
 			if id := m.To + "\x00" + key; !queued[id] {
 				queued[id] = true
-				jobs = append(jobs, job{dest: m.To, key: key, stat: stat})
+				jobs = append(jobs, job{dest: m.To, key: key, stat: stat, listed: listed})
 			}
 		}
 		var owned map[string]*state.Artifact
@@ -300,14 +303,14 @@ func Gather(ctx context.Context, cfg *config.Config, prior *state.State, provs P
 		}
 		src, _ := provs.Source(sm.Source)
 		pair, _ := providers.NewPair(src, dst) // a pair that cannot transfer still stats
-		stat := pair.Stat
+		stat, listed := pair.Stat, listable(pair)
 		if inv.Destinations[sm.Destination] == nil {
 			inv.Destinations[sm.Destination] = map[string]planner.Object{}
 		}
 		for _, key := range sortedKeys(sm.Artifacts) {
 			if id := sm.Destination + "\x00" + key; !queued[id] {
 				queued[id] = true
-				jobs = append(jobs, job{dest: sm.Destination, key: key, stat: stat, lenient: true})
+				jobs = append(jobs, job{dest: sm.Destination, key: key, stat: stat, lenient: true, listed: listed})
 			}
 		}
 	}
@@ -315,10 +318,40 @@ func Gather(ctx context.Context, cfg *config.Config, prior *state.State, provs P
 	var mu sync.Mutex
 	sizeFailures, firstSizeErr := map[string]int{}, map[string]error{}
 	limits := limit.New(opts.Connections)
+	var listDests []string
+	for _, j := range jobs {
+		if j.listed && !slices.Contains(listDests, j.dest) {
+			listDests = append(listDests, j.dest)
+		}
+	}
+	listings, listErrs := listStats(ctx, provs, listDests, limits, logger)
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(par)
 	for _, j := range jobs {
 		g.Go(func() error {
+			if j.listed {
+				if err := listErrs[j.dest]; err != nil {
+					if j.lenient {
+						return nil
+					}
+					return fmt.Errorf("refreshing %s: %w", j.dest, err)
+				}
+				a, ok := listings[j.dest][j.key]
+				if !ok {
+					// Absent from the listing: not there, no request.
+					mu.Lock()
+					inv.Destinations[j.dest][j.key] = planner.Object{}
+					mu.Unlock()
+					return nil
+				}
+				if _, ok := a.Digests.Get(providers.SHA256); ok {
+					mu.Lock()
+					inv.Destinations[j.dest][j.key] = planner.Object{Exists: true, Size: a.Size, Digests: a.Digests}
+					mu.Unlock()
+					return nil
+				}
+				// Listed without a sha256: Stat tells it (below).
+			}
 			release, err := limits.Acquire(gctx, limit.Destination(j.dest))
 			if err != nil {
 				return err
@@ -386,6 +419,46 @@ func Gather(ctx context.Context, cfg *config.Config, prior *state.State, provs P
 	sort.Strings(inv.Warnings)
 	logger.Debug("refreshed destinations", "objects", len(jobs), "size_lookups", len(sizeJobs))
 	return inv, nil
+}
+
+// listable reports whether the pair's destination answers a refresh from
+// one listing: it is a ListStater and compares objects (not graphs, which
+// StatGraph describes).
+func listable(p providers.Pair) bool {
+	_, ok := p.Destination.(providers.ListStater)
+	return ok && p.Transfer != providers.GraphCopy
+}
+
+// listStats lists each ListStater destination once: what it holds, by key.
+// A destination whose listing failed has its error instead.
+func listStats(ctx context.Context, provs Providers, dests []string, limits *limit.Set, logger hclog.Logger) (map[string]map[string]providers.Artifact, map[string]error) {
+	listings, errs := map[string]map[string]providers.Artifact{}, map[string]error{}
+	for _, dest := range dests {
+		dst, err := provs.Destination(dest)
+		if err != nil {
+			errs[dest] = err
+			continue
+		}
+		ls := dst.(providers.ListStater) // listable checked it
+		release, err := limits.Acquire(ctx, limit.Destination(dest))
+		if err != nil {
+			errs[dest] = err
+			continue
+		}
+		held := map[string]providers.Artifact{}
+		err = ls.ListStat(ctx, func(a providers.Artifact) error {
+			held[a.Key] = a
+			return nil
+		})
+		release()
+		if err != nil {
+			errs[dest] = fmt.Errorf("listing: %w", err)
+			continue
+		}
+		logger.Debug("listed destination", "destination", dest, "objects", len(held))
+		listings[dest] = held
+	}
+	return listings, errs
 }
 
 // gatherUpstream asks selective sources (npm) about the owned keys they did

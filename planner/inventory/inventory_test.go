@@ -195,3 +195,87 @@ func must[T any](v T, err error) T {
 	}
 	return v
 }
+
+// listingDest is a destination whose ListStat reports list (or fails with
+// err) and which counts its Stat calls.
+type listingDest struct {
+	providers.Destination
+	list  []providers.Artifact
+	err   error
+	stats atomic.Int64
+}
+
+func (l *listingDest) Stat(ctx context.Context, key string) (providers.Artifact, error) {
+	l.stats.Add(1)
+	return l.Destination.Stat(ctx, key)
+}
+
+func (l *listingDest) ListStat(_ context.Context, fn func(providers.Artifact) error) error {
+	if l.err != nil {
+		return l.err
+	}
+	for _, a := range l.list {
+		if err := fn(a); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// A ListStater destination is refreshed from one listing: a key it does not
+// list is absent without a Stat, one listed with a sha256 is taken as
+// listed, and only one listed without a sha256 is Stat'ed. A failed listing
+// fails the plan, except for removed mirrors' keys (left unchecked).
+func TestGatherFromListing(t *testing.T) {
+	root := t.TempDir()
+	files := map[string][]byte{"a.bin": []byte("aaaa"), "b.bin": []byte("bbbbbbbb"), "c.bin": []byte("cc")}
+	os.WriteFile(filepath.Join(root, "b.bin"), files["b.bin"], 0o644)
+	var arts []httpsrc.ArtifactConfig
+	for _, n := range []string{"a.bin", "b.bin", "c.bin"} {
+		arts = append(arts, httpsrc.ArtifactConfig{Name: n, URL: "http://127.0.0.1:1/" + n, DisplayURL: "http://127.0.0.1:1/" + n, Key: n, Size: 1, Digests: providers.NewDigests(digest(files[n]))})
+	}
+	dst := &listingDest{
+		Destination: must(dir.NewDestination("dir.local", &dir.DestinationConfig{Path: root}, registry.Env{})),
+		list: []providers.Artifact{
+			{Key: "a.bin", Size: 4, Digests: providers.NewDigests(digest(files["a.bin"]))},
+			{Key: "b.bin", Size: 8},
+			{Key: "unrelated.bin", Size: 1},
+		},
+	}
+	p := provs{src: must(httpsrc.NewSource("http.up", &httpsrc.SourceConfig{Artifacts: arts}, registry.Env{HTTP: httpx.New(httpx.Options{})})), dst: dst}
+	cfg := &config.Config{
+		Mirrors:      map[string]*config.Mirror{"m": {Name: "m", From: "http.up", To: "dir.local"}},
+		Destinations: map[string]*config.Destination{"dir.local": {}},
+	}
+	inv, err := inventory.Gather(t.Context(), cfg, state.New("test"), p, inventory.Options{Refresh: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]map[string]planner.Object{"dir.local": {
+		"a.bin": {Exists: true, Size: 4, Digests: providers.NewDigests(digest(files["a.bin"]))},
+		"b.bin": {Exists: true, Size: 8, Digests: both(files["b.bin"])},
+		"c.bin": {},
+	}}
+	if diff := cmp.Diff(want, inv.Destinations); diff != "" {
+		t.Errorf("Destinations (-want +got):\n%s", diff)
+	}
+	if n := dst.stats.Load(); n != 1 {
+		t.Errorf("%d Stat calls, want 1 (b.bin, listed without a sha256)", n)
+	}
+
+	dst.err = errBroken
+	if _, err := inventory.Gather(t.Context(), cfg, state.New("test"), p, inventory.Options{Refresh: true}); !errors.Is(err, errBroken) {
+		t.Errorf("Gather with a failing listing: %v, want the listing's error", err)
+	}
+	prior := state.New("test")
+	prior.EnsureMirror("gone", "http.up", "dir.local")
+	prior.SetArtifact("gone", &state.Artifact{Key: "old.bin", Size: 1, Digests: providers.NewDigests(digest([]byte("x")))})
+	delete(cfg.Mirrors, "m")
+	inv, err = inventory.Gather(t.Context(), cfg, prior, p, inventory.Options{Refresh: true})
+	if err != nil {
+		t.Fatalf("a failing listing for a removed mirror's keys failed the plan: %v", err)
+	}
+	if _, checked := inv.Lookup("dir.local", "old.bin"); checked {
+		t.Error("a key of a failed listing counts as checked")
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"github.com/ferry-mirror/ferry/providers/npm"
 	"github.com/ferry-mirror/ferry/providers/oci"
 	"github.com/ferry-mirror/ferry/providers/registry"
+	"github.com/ferry-mirror/ferry/providers/s3"
 )
 
 // Types returns every registered type, sources and destinations. It builds
@@ -28,5 +29,6 @@ func Types() []registry.Type {
 		httpdst.DestinationType(),
 		oci.DestinationType(),
 		npm.DestinationType(),
+		s3.DestinationType(),
 	}
 }

@@ -277,7 +277,9 @@ func TestSkipIntegration(t *testing.T) {
 	t.Setenv(EnvSkip, "1")
 	t.Setenv(EnvRegistryBin, "/nonexistent/docker-registry") // skipping wins over a missing binary
 	t.Setenv(EnvVerdaccioBin, "/nonexistent/verdaccio")
+	t.Setenv(EnvVersityGWBin, "/nonexistent/versitygw")
 	for name, start := range map[string]func(testing.TB){
+		"s3":        func(tb testing.TB) { StartS3(tb, S3Options{}) },
 		"registry":  func(tb testing.TB) { StartRegistry(tb, RegistryOptions{}) },
 		"webdav":    func(tb testing.TB) { StartWebDAV(tb, WebDAVOptions{Auth: true}) },
 		"verdaccio": func(tb testing.TB) { StartVerdaccio(tb, VerdaccioOptions{}) },
@@ -295,7 +297,9 @@ func TestMissingBinaryFails(t *testing.T) {
 	t.Setenv(EnvRegistryBin, "/nonexistent/docker-registry")
 	t.Setenv(EnvNginxBin, "/nonexistent/nginx")
 	t.Setenv(EnvVerdaccioBin, "/nonexistent/verdaccio")
+	t.Setenv(EnvVersityGWBin, "/nonexistent/versitygw")
 	for name, start := range map[string]func(testing.TB){
+		"s3":        func(tb testing.TB) { StartS3(tb, S3Options{}) },
 		"registry":  func(tb testing.TB) { StartRegistry(tb, RegistryOptions{}) },
 		"webdav":    func(tb testing.TB) { StartWebDAV(tb, WebDAVOptions{}) },
 		"verdaccio": func(tb testing.TB) { StartVerdaccio(tb, VerdaccioOptions{}) },
@@ -348,6 +352,54 @@ func TestFindBinary(t *testing.T) {
 	}
 	if _, err := registryBinary().find(env, only("docker-registry")); err == nil || !strings.Contains(err.Error(), EnvRegistryBin) {
 		t.Errorf("missing override: error %v, want one naming %s", err, EnvRegistryBin)
+	}
+}
+
+func TestFindVersityGW(t *testing.T) {
+	home := func() (string, error) { return "/home/u", nil }
+	only := func(paths ...string) func(string) (string, error) {
+		return func(p string) (string, error) {
+			for _, ok := range paths {
+				if p == ok {
+					return p, nil
+				}
+			}
+			return "", errors.New("not found")
+		}
+	}
+	env := func(kv ...string) func(string) string {
+		return func(k string) string {
+			for i := 0; i+1 < len(kv); i += 2 {
+				if kv[i] == k {
+					return kv[i+1]
+				}
+			}
+			return ""
+		}
+	}
+	tests := []struct {
+		name   string
+		getenv func(string) string
+		have   []string
+		want   string // "" : an error naming the install script
+	}{
+		{name: "cache under home", getenv: env(), have: []string{"/home/u/.cache/ferry-testenv/bin/versitygw"}, want: "/home/u/.cache/ferry-testenv/bin/versitygw"},
+		{name: "cache root from env", getenv: env(EnvTestenvRoot, "/ci"), have: []string{"/ci/bin/versitygw"}, want: "/ci/bin/versitygw"},
+		{name: "PATH first", getenv: env(), have: []string{"versitygw", "/home/u/.cache/ferry-testenv/bin/versitygw"}, want: "versitygw"},
+		{name: "override", getenv: env(EnvVersityGWBin, "/opt/vgw"), have: []string{"/opt/vgw", "versitygw"}, want: "/opt/vgw"},
+		{name: "missing override", getenv: env(EnvVersityGWBin, "/opt/vgw"), have: []string{"versitygw"}},
+		{name: "nothing installed", getenv: env()},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := findVersityGW(tt.getenv, home, only(tt.have...))
+			switch {
+			case tt.want != "" && (err != nil || got != tt.want):
+				t.Errorf("got %q, %v; want %q", got, err, tt.want)
+			case tt.want == "" && (err == nil || !strings.Contains(err.Error(), "bash .ci/install-test-servers")):
+				t.Errorf("got %q, %v; want an error naming the install script", got, err)
+			}
+		})
 	}
 }
 

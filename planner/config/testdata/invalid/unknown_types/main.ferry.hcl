@@ -2,7 +2,7 @@ source "htp" "tools" { # ERROR: Unsupported source type
   artifact "jq" {}
 }
 
-destination "s3" "bucket" { # ERROR: Unsupported destination type
+destination "gcs" "bucket" { # ERROR: Unsupported destination type
   bucket = "x"
 }
 
@@ -12,5 +12,5 @@ destination "buildpack" "wrong_kind" { # ERROR: Unsupported destination type
 # References to blocks with an unsupported type are not reported again.
 mirror "m" {
   from = source.htp.tools
-  to   = destination.s3.bucket
+  to   = destination.gcs.bucket
 }

@@ -1,0 +1,86 @@
+package main_test
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/ferry-mirror/ferry/providers/providertest/testenv"
+)
+
+// TestQuickstartToS3 runs the quickstart into an s3 destination on a real
+// versitygw, credentials from the environment (the AWS chain): apply,
+// repeat plan = no changes, an object deleted or edited in the bucket is
+// drift that apply repairs, and consumers read the objects anonymously
+// through public_url.
+func TestQuickstartToS3(t *testing.T) {
+	srv := testenv.StartS3(t, testenv.S3Options{PublicRead: true})
+	dir := copyDir(t, "../../examples/quickstart")
+	up := startUpstream(t, filepath.Join(dir, "upstream"))
+	cfgPath := filepath.Join(dir, "main.ferry.hcl")
+	cfg, err := os.ReadFile(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s3Block := fmt.Sprintf(`destination "s3" "local" {
+  bucket           = %q
+  prefix           = "quickstart"
+  endpoint         = %q
+  force_path_style = true
+  public_url       = %q
+}`, srv.Bucket, srv.Endpoint, srv.PublicURL())
+	src := strings.Replace(string(cfg), "destination \"dir\" \"local\" {\n  path = \"mirror\"\n}", s3Block, 1)
+	src = strings.Replace(src, "destination.dir.local", "destination.s3.local", 1)
+	if src == string(cfg) {
+		t.Fatal("the quickstart's destination block changed; update this test")
+	}
+	if err := os.WriteFile(cfgPath, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"FERRY_VAR_upstream=" + up.URL, "AWS_ACCESS_KEY_ID=" + srv.AccessKey, "AWS_SECRET_ACCESS_KEY=" + srv.SecretKey, "AWS_EC2_METADATA_DISABLED=true"}
+
+	ferry(t, dir, env, "plan", "-detailed-exitcode").must(t, 2, "Plan: 3 to add, 0 to replace, 0 to delete.")
+	r := ferry(t, dir, env, "apply", "-auto-approve")
+	r.must(t, 0, "Apply complete: 3 changes applied")
+	if strings.Contains(r.stdout+r.stderr, srv.SecretKey) {
+		t.Fatal("the secret key appears in the output")
+	}
+	ferry(t, dir, env, "plan", "-detailed-exitcode").must(t, 0, "No changes. 3 artifacts up to date.")
+	// The refresh listed the prefix once (ListObjectsV2) instead of a HEAD per absent key.
+	ferry(t, dir, append(env, "FERRY_LOG=debug"), "plan").must(t, 0, "listed destination", "destination=s3.local", "objects=3")
+
+	// Consumers: an anonymous GET through public_url.
+	want, err := os.ReadFile(filepath.Join(dir, "upstream", "greeting-1.2.0.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Get(srv.PublicURL() + "/quickstart/greeting/1.2.0/greeting-1.2.0.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !bytes.Equal(got, want) {
+		t.Fatalf("anonymous GET: %s %q, want 200 %q", resp.Status, got, want)
+	}
+
+	// Drift: an object deleted, another edited behind ferry's back.
+	cl := srv.Client()
+	if _, err := cl.DeleteObject(t.Context(), &s3.DeleteObjectInput{Bucket: &srv.Bucket, Key: aws.String("quickstart/greeting/1.2.0/greeting-1.2.0.txt")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cl.PutObject(t.Context(), &s3.PutObjectInput{Bucket: &srv.Bucket, Key: aws.String("quickstart/greeting/1.1.0/greeting-1.1.0.txt"), Body: strings.NewReader("tampered\n")}); err != nil {
+		t.Fatal(err)
+	}
+	ferry(t, dir, env, "plan", "-detailed-exitcode").must(t, 2, "(missing at destination)", "(changed at destination", "Plan: 1 to add, 1 to replace")
+	ferry(t, dir, env, "apply", "-auto-approve").must(t, 0, "Apply complete: 2 changes applied")
+	ferry(t, dir, env, "plan", "-detailed-exitcode").must(t, 0, "No changes")
+}
