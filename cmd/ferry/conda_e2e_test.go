@@ -1,6 +1,7 @@
 package main_test
 
 import (
+	"archive/zip"
 	"bytes"
 	"compress/bzip2"
 	"crypto/md5"
@@ -483,5 +484,124 @@ func TestCondaRattlerSolves(t *testing.T) {
 	cmd.Env = append(os.Environ(), "NODE_PATH="+mods, "CHANNEL="+mirror.URL)
 	if out, err := cmd.CombinedOutput(); err == nil {
 		t.Errorf("rattler solved for a package the mirror does not hold:\n%s", out)
+	}
+}
+
+const condaLooseConfig = `
+ferry {
+  state = "ferry.state.json"
+}
+
+variable "url" {
+  type = string
+}
+
+source "conda" "ci" {
+  packages = [
+    "dist/clobber-directory-upgrade-0.2.0-h4616a5c_0.conda",
+    "dist/clobber-pynoarch-1-0.1.0-pyh4616a5c_0.tar.bz2",
+    "${var.url}/empty-0.1.0-h4616a5c_0.conda",
+  ]
+  archives = ["ci/artifacts.zip"]
+  exclude  = ["clobber-2"]
+}
+
+destination "dir" "channel" {
+  path = "channel"
+}
+
+mirror "conda" {
+  from = source.conda.ci
+  to   = destination.dir.channel
+}
+`
+
+// Loose packages built in CI: local .conda and .tar.bz2 files, a package
+// served over HTTP and every package of a zip land in one channel under
+// noarch/<filename> (the subdir their own index.json names), byte for
+// byte; exclude applies to them; a re-plan has no changes.
+func TestCondaLoosePackagesToDir(t *testing.T) {
+	dir := t.TempDir()
+	pkg := func(name string) []byte {
+		b, err := os.ReadFile(filepath.Join("../../testdata/conda/packages", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	for _, f := range []string{"clobber-directory-upgrade-0.2.0-h4616a5c_0.conda", "clobber-pynoarch-1-0.1.0-pyh4616a5c_0.tar.bz2"} {
+		if err := os.MkdirAll(filepath.Join(dir, "dist"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "dist", f), pkg(f), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var zbuf bytes.Buffer
+	zw := zip.NewWriter(&zbuf)
+	for _, f := range []string{"clobber-1-0.1.0-h4616a5c_0.tar.bz2", "clobber-2-0.1.0-h4616a5c_0.tar.bz2", "clobber-python-0.1.0-cpython.conda"} {
+		w, err := zw.Create("build/" + f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write(pkg(f))
+	}
+	w, _ := zw.Create("build/log.txt")
+	w.Write([]byte("ok"))
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "ci"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "ci", "artifacts.zip"), zbuf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	served := t.TempDir()
+	if err := os.WriteFile(filepath.Join(served, "empty-0.1.0-h4616a5c_0.conda"), pkg("empty-0.1.0-h4616a5c_0.conda"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	up := startUpstream(t, served)
+	if err := os.WriteFile(filepath.Join(dir, "main.ferry.hcl"), []byte(condaLooseConfig), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tmp := t.TempDir()
+	env := []string{"FERRY_VAR_url=" + up.URL, "TMPDIR=" + tmp}
+	want := []string{
+		"noarch/clobber-1-0.1.0-h4616a5c_0.tar.bz2",
+		"noarch/clobber-directory-upgrade-0.2.0-h4616a5c_0.conda",
+		"noarch/clobber-pynoarch-1-0.1.0-pyh4616a5c_0.tar.bz2",
+		"noarch/clobber-python-0.1.0-cpython.conda",
+		"noarch/empty-0.1.0-h4616a5c_0.conda",
+	}
+	plan := ferry(t, dir, env, "plan", "-detailed-exitcode")
+	plan.must(t, 2, want...)
+	if strings.Contains(plan.stdout, "clobber-2-") {
+		t.Errorf("plan names the excluded clobber-2:\n%s", plan.stdout)
+	}
+	ferry(t, dir, env, "apply", "-auto-approve").must(t, 0)
+	got := packagesUnder(t, filepath.Join(dir, "channel"))
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Fatalf("channel files (-want +got):\n%s", diff)
+	}
+	// The channel index names them, from their own metadata.
+	var names []string
+	for _, k := range want {
+		names = append(names, strings.TrimPrefix(k, "noarch/"))
+	}
+	if diff := cmp.Diff(names, indexNames(t, filepath.Join(dir, "channel"), "noarch")); diff != "" {
+		t.Errorf("noarch index (-want +got):\n%s", diff)
+	}
+	for _, k := range want {
+		b, err := os.ReadFile(filepath.Join(dir, "channel", k))
+		if err != nil || !bytes.Equal(b, pkg(strings.TrimPrefix(k, "noarch/"))) {
+			t.Errorf("%s differs from the package built: %v", k, err)
+		}
+	}
+	ferry(t, dir, env, "plan", "-detailed-exitcode").must(t, 0, "No changes. 5 artifacts up to date.")
+	// The download of the remote package is private to each command and
+	// removed when it ends.
+	if left, _ := os.ReadDir(tmp); len(left) != 0 {
+		t.Errorf("temporary files left: %v", left)
 	}
 }

@@ -46,6 +46,11 @@ type SourceConfig struct {
 	Dependencies bool
 	// MaxPackages bounds how many package names the closure may add.
 	MaxPackages int
+	// Packages and Archives are loose inputs (loose.go): package files,
+	// and archives of packages, by URL or local path; GitHub, GitHub
+	// Actions artifacts (github.go).
+	Packages, Archives []LooseInput
+	GitHub             []GitHubArtifacts
 }
 
 // SourceType is the "conda" source type for config.Load:
@@ -71,10 +76,15 @@ func SourceType() provreg.Type {
 
 func decodeSource(body hcl.Body, ectx *hcl.EvalContext, env schema.DecodeEnv) (*SourceConfig, hcl.Diagnostics) {
 	cfg := &SourceConfig{MaxPackages: DefaultMaxPackages}
-	content, diags := body.Content(&hcl.BodySchema{Attributes: []hcl.AttributeSchema{
-		{Name: "channel", Required: true}, {Name: "subdirs"}, {Name: "include"}, {Name: "exclude"},
+	content, diags := body.Content(&hcl.BodySchema{Attributes: append([]hcl.AttributeSchema{
+		{Name: "channel"}, {Name: "subdirs"}, {Name: "include"}, {Name: "exclude"},
 		{Name: "pins"}, {Name: "latest"}, {Name: "dependencies"}, {Name: "max_packages"},
-	}})
+	}, looseAttrs...), Blocks: looseBlocks})
+	diags = append(diags, decodeLoose(content, ectx, env, cfg)...)
+	if content.Attributes["channel"] == nil && content.Attributes["packages"] == nil && content.Attributes["archives"] == nil && len(content.Blocks) == 0 {
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "No channel and no packages",
+			Detail: "source \"conda\" mirrors a channel (channel = URL or directory), loose packages (packages = [...], archives = [...], github_artifacts { ... }), or both.", Subject: env.DeclRange.Ptr()})
+	}
 	if attr := content.Attributes["channel"]; attr != nil {
 		s, moreDiags := schema.DecodePlainString(attr, ectx)
 		diags = append(diags, moreDiags...)

@@ -17,7 +17,7 @@ func decodeHCL(t *testing.T, src string) (*SourceConfig, hcl.Diagnostics) {
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
-	return decodeSource(f.Body, nil, schema.DecodeEnv{Dir: "/cfg"})
+	return decodeSource(f.Body, nil, schema.DecodeEnv{Dir: "/cfg", DeclRange: hcl.Range{Start: hcl.Pos{Line: 1, Column: 1}}})
 }
 
 func TestDecodeSource(t *testing.T) {
@@ -62,7 +62,7 @@ func TestDecodeSourceDiagnostics(t *testing.T) {
 		line    int
 		col     int
 	}{
-		{name: "missing channel", src: `subdirs = ["linux-64"]`, summary: "Missing required argument", line: 1, col: 1},
+		{name: "missing channel", src: `subdirs = ["linux-64"]`, summary: "No channel and no packages", line: 1, col: 1},
 		{name: "ftp channel", src: `channel = "ftp://x/y"`, summary: "Invalid channel", line: 1, col: 11},
 		{name: "empty channel", src: `channel = ""`, summary: "Invalid channel", line: 1, col: 11},
 		{name: "channel with query", src: "channel = \"https://x/c?token=1\"", summary: "Invalid channel", line: 1, col: 11},

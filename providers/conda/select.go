@@ -15,6 +15,7 @@ import (
 type candidate struct {
 	subdir, file string
 	rec          *repodata.Record
+	origin       string // a loose package's input, "" for a channel record
 }
 
 func (c *candidate) pkg() matchspec.Package {

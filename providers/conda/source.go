@@ -30,11 +30,14 @@ type Source struct {
 	base *url.URL // nil for a local channel
 	sel  *selector
 
-	mu      sync.Mutex
-	subdirs map[string]*subdirIndex          // read once per command
-	dsts    map[string]providers.Destination // by mirror, for Publish (index.go)
-	listed  map[string]*repodata.Record      // by key: the records the last List chose (index.go)
-	notes   []string
+	mu       sync.Mutex
+	subdirs  map[string]*subdirIndex          // read once per command
+	dsts     map[string]providers.Destination // by mirror, for Publish (index.go)
+	listed   map[string]*repodata.Record      // by key: the records the last List chose (index.go)
+	looseSet *looseSet                        // loose inputs, read once per command
+	maxLoose int64                            // bound on one downloaded loose input
+	getenv   func(string) string
+	notes    []string
 }
 
 // subdirIndex is one subdir's repodata, read once.
@@ -58,13 +61,16 @@ func NewSource(name string, cfg *SourceConfig, env provreg.Env) (*Source, error)
 	if err != nil {
 		return nil, fmt.Errorf("source %s: %w", name, err)
 	}
-	s := &Source{name: name, cfg: cfg, log: env.Log(), http: env.Client(), sel: sel, subdirs: map[string]*subdirIndex{}}
+	s := &Source{name: name, cfg: cfg, log: env.Log(), http: env.Client(), sel: sel, subdirs: map[string]*subdirIndex{}, maxLoose: maxLoose(env), getenv: env.Getenv}
+	if s.getenv == nil {
+		s.getenv = os.Getenv
+	}
 	if cfg.URL != "" {
 		if s.base, err = url.Parse(cfg.URL + "/"); err != nil {
 			return nil, fmt.Errorf("source %s: channel URL does not parse", name)
 		}
-	} else if cfg.Dir == "" {
-		return nil, fmt.Errorf("source %s: no channel", name)
+	} else if cfg.Dir == "" && !cfg.hasLoose() {
+		return nil, fmt.Errorf("source %s: no channel and no loose packages", name)
 	}
 	return s, nil
 }
@@ -75,6 +81,9 @@ func (s *Source) Describe() string { return "conda source " + s.channelDisplay()
 func (s *Source) channelDisplay() string {
 	if s.base != nil {
 		return httpx.RedactString(s.cfg.URL)
+	}
+	if s.cfg.Dir == "" {
+		return "(loose packages)"
 	}
 	return s.cfg.Dir
 }
@@ -228,6 +237,9 @@ func ParseKey(key string) (subdir, fileName string, err error) {
 func (s *Source) List(ctx context.Context, fn func(providers.Artifact) error) error {
 	idx := map[string]*repodata.Repodata{}
 	for _, sd := range s.cfg.Subdirs {
+		if !s.hasChannel() {
+			break
+		}
 		rd, err := s.index(ctx, sd)
 		if err != nil {
 			return s.opErr("list", "", err)
@@ -235,6 +247,10 @@ func (s *Source) List(ctx context.Context, fn func(providers.Artifact) error) er
 		idx[sd] = rd
 	}
 	cands, notes := candidates(idx)
+	cands, err := s.addLoose(ctx, cands)
+	if err != nil {
+		return s.opErr("list", "", err)
+	}
 	chosen, more, err := s.sel.choose(cands)
 	if err != nil {
 		return s.opErr("list", "", err)
@@ -268,6 +284,9 @@ func (s *Source) artifact(c *candidate) providers.Artifact {
 		Key: Key(c.subdir, c.file), Name: r.Name, Version: r.Version, Size: r.Size, Digests: ds,
 		Origin: s.origin(c.subdir, c.file),
 	}
+	if c.origin != "" {
+		a.Origin = c.origin
+	}
 	if r.Timestamp > 0 {
 		// conda writes milliseconds; very old records wrote seconds.
 		ts := r.Timestamp
@@ -292,6 +311,9 @@ func (s *Source) Fetch(ctx context.Context, a providers.Artifact) (io.ReadCloser
 	subdir, file, err := ParseKey(a.Key)
 	if err != nil {
 		return nil, s.opErr("fetch", a.Key, fmt.Errorf("%w: %w", err, providers.ErrNotFound))
+	}
+	if rc, ok, err := s.fetchLoose(ctx, a); ok {
+		return rc, err
 	}
 	rd, err := s.index(ctx, subdir)
 	if err != nil {
@@ -322,6 +344,9 @@ func (s *Source) Fetch(ctx context.Context, a providers.Artifact) (io.ReadCloser
 // UpstreamHas tells, after List, whether the channel still lists key
 // (merely not selected) or no longer does (removed upstream).
 func (s *Source) UpstreamHas(key string) (has, known bool) {
+	if has, known, ok := s.looseHas(key); ok {
+		return has, known
+	}
 	subdir, file, err := ParseKey(key)
 	if err != nil {
 		return false, false

@@ -38,6 +38,9 @@ type Env struct {
 	// IdleTimeout bounds how long an HTTP response body may deliver no
 	// byte; 0: the HTTP client's default.
 	IdleTimeout time.Duration
+	// MaxArtifactSize is the ferry block's max_artifact_size: the bound on
+	// what a provider downloads without a declared size; 0: its default.
+	MaxArtifactSize int64
 }
 
 // Type is one source or destination type: the schema.Type the config

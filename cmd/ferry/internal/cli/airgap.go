@@ -59,6 +59,7 @@ func (a *app) downloadOnly(f *planFlags, cacheDir string) error {
 	if err != nil {
 		return err
 	}
+	defer ps.close()
 	cache, err := dir.NewDestination("cache", &dir.DestinationConfig{Path: cacheDir}, registry.Env{Logger: a.logger.Named("cache")})
 	if err != nil {
 		return err

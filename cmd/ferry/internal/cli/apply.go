@@ -110,6 +110,7 @@ func (a *app) applySaved(path string, f *planFlags) error {
 	if err != nil {
 		return err
 	}
+	defer ps.close()
 	now := ps.describeDestinations()
 	touched := maps.Clone(p.Destinations)
 	if touched == nil {
@@ -176,6 +177,7 @@ func (a *app) applyFresh(f *planFlags, autoApprove bool) error {
 	if err != nil {
 		return err
 	}
+	defer ps.close()
 	p, err := a.makePlan(cfg, sess, f, ps)
 	if err != nil {
 		return err

@@ -208,6 +208,8 @@ func (a *app) buildProviders(cfg *config.Config) (*providerSet, error) {
 		CacheDir:    a.cacheDir,
 		UserAgent:   "ferry/" + Version,
 		IdleTimeout: cfg.Settings.HTTPIdleTimeout,
+
+		MaxArtifactSize: cfg.Settings.MaxArtifactSize,
 	}
 	ps := &providerSet{sources: map[string]providers.Source{}, destinations: map[string]providers.Destination{}, connections: map[string]int{}}
 	for addr, s := range cfg.Sources {
@@ -257,6 +259,21 @@ func (a *app) cacheDir(kind string) string {
 		root = filepath.Join(dir, "ferry")
 	}
 	return filepath.Join(root, kind)
+}
+
+// close releases what providers keep for the command (a source's private
+// downloads): every source and destination that is an io.Closer is closed.
+func (ps *providerSet) close() {
+	for _, s := range ps.sources {
+		if c, ok := s.(io.Closer); ok {
+			c.Close()
+		}
+	}
+	for _, d := range ps.destinations {
+		if c, ok := d.(io.Closer); ok {
+			c.Close()
+		}
+	}
 }
 
 func (ps *providerSet) Source(addr string) (providers.Source, error) {

@@ -166,6 +166,7 @@ Exit codes: 0 success, 1 error; with -detailed-exitcode, 0 no changes, 1 error,
 			if err != nil {
 				return err
 			}
+			defer ps.close()
 			p, err := a.makePlan(cfg, sess, &f, ps)
 			if err != nil {
 				return err
