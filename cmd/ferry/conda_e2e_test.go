@@ -421,10 +421,9 @@ func TestCondaChannelIndexHTTP(t *testing.T) {
 	ferry(t, dir, env, "plan", "-detailed-exitcode").must(t, 0, "No changes.")
 }
 
-// rattlerModules is the node_modules holding @conda-org/rattler, as
-// .ci/install-test-servers installs it.
-func rattlerModules(t *testing.T) string {
-	t.Helper()
+// rattlerInstalled is the node_modules holding @conda-org/rattler, as
+// .ci/install-test-servers installs it, when it and node are there.
+func rattlerInstalled() (string, bool) {
 	root := os.Getenv("FERRY_TESTENV_ROOT")
 	if root == "" {
 		home, _ := os.UserHomeDir()
@@ -432,10 +431,20 @@ func rattlerModules(t *testing.T) string {
 	}
 	mods := filepath.Join(root, "rattler", "node_modules")
 	if _, err := os.Stat(filepath.Join(mods, "@conda-org", "rattler", "package.json")); err != nil {
-		t.Skipf("rattler is not installed (run .ci/install-test-servers): %v", err)
+		return "", false
 	}
 	if _, err := exec.LookPath("node"); err != nil {
-		t.Skip("node is not installed (run .ci/install-test-servers)")
+		return "", false
+	}
+	return mods, true
+}
+
+// rattlerModules is rattlerInstalled, or skips the test saying why.
+func rattlerModules(t *testing.T) string {
+	t.Helper()
+	mods, ok := rattlerInstalled()
+	if !ok {
+		t.Skip("rattler or node is not installed (run .ci/install-test-servers)")
 	}
 	return mods
 }
@@ -455,6 +464,38 @@ func TestCondaRattlerSolves(t *testing.T) {
 	env := []string{"FERRY_VAR_channel=" + up.URL}
 	ferry(t, dir, env, "apply", "-auto-approve").must(t, 0)
 	mirror := startUpstream(t, filepath.Join(dir, "channel"))
+	checkRattler(t, mods, mirror.URL)
+}
+
+// checkRattler has rattler solve, from the channel at url, an environment
+// of the three packages condaConfig mirrors (picked at the mirror's URLs),
+// and fail to solve for one it does not mirror.
+func checkRattler(t *testing.T, mods, url string) {
+	t.Helper()
+	out, err := rattlerSolve(mods, url, "clobber-1", "clobber-directory-upgrade >=0.2", "clobber-pynoarch-1")
+	if err != nil {
+		t.Fatalf("rattler: %v\n%s", err, out)
+	}
+	want := []string{
+		"clobber-1 0.2.0 h4616a5c_0 " + url + "/linux-64/clobber-1-0.2.0-h4616a5c_0.tar.bz2",
+		"clobber-directory-upgrade 0.2.0 h4616a5c_0 " + url + "/linux-64/clobber-directory-upgrade-0.2.0-h4616a5c_0.conda",
+		"clobber-pynoarch-1 0.1.0 pyh4616a5c_0 " + url + "/noarch/clobber-pynoarch-1-0.1.0-pyh4616a5c_0.tar.bz2",
+	}
+	got := strings.Split(strings.TrimSpace(out), "\n")
+	slices.Sort(got)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("rattler's solution (-want +got):\n%s", diff)
+	}
+	// Not mirrored (excluded upstream): rattler cannot solve for it.
+	if out, err := rattlerSolve(mods, url, "clobber-2"); err == nil {
+		t.Errorf("rattler solved for a package the mirror does not hold:\n%s", out)
+	}
+}
+
+// rattlerSolve runs rattler's simpleSolve for specs against the channel
+// at url (linux-64 and noarch) and prints one "name version build url"
+// line per package.
+func rattlerSolve(mods, url string, specs ...string) (string, error) {
 	// node -e: the arguments start at process.argv[1].
 	script := `const r = require('@conda-org/rattler');
 (async () => {
@@ -463,28 +504,10 @@ func TestCondaRattlerSolves(t *testing.T) {
     for (const p of sol) console.log(p.packageName, p.version, p.build, p.url);
   } catch (e) { console.error('ERR', e); process.exit(1); }
 })();`
-	cmd := exec.Command("node", "-e", script, "clobber-1", "clobber-directory-upgrade >=0.2", "clobber-pynoarch-1")
-	cmd.Env = append(os.Environ(), "NODE_PATH="+mods, "CHANNEL="+mirror.URL)
+	cmd := exec.Command("node", append([]string{"-e", script}, specs...)...)
+	cmd.Env = append(os.Environ(), "NODE_PATH="+mods, "CHANNEL="+url)
 	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("rattler: %v\n%s", err, out)
-	}
-	want := []string{
-		"clobber-1 0.2.0 h4616a5c_0 " + mirror.URL + "/linux-64/clobber-1-0.2.0-h4616a5c_0.tar.bz2",
-		"clobber-directory-upgrade 0.2.0 h4616a5c_0 " + mirror.URL + "/linux-64/clobber-directory-upgrade-0.2.0-h4616a5c_0.conda",
-		"clobber-pynoarch-1 0.1.0 pyh4616a5c_0 " + mirror.URL + "/noarch/clobber-pynoarch-1-0.1.0-pyh4616a5c_0.tar.bz2",
-	}
-	got := strings.Split(strings.TrimSpace(string(out)), "\n")
-	slices.Sort(got)
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("rattler's solution (-want +got):\n%s", diff)
-	}
-	// Not mirrored (excluded upstream): rattler cannot solve for it.
-	cmd = exec.Command("node", "-e", script, "clobber-2")
-	cmd.Env = append(os.Environ(), "NODE_PATH="+mods, "CHANNEL="+mirror.URL)
-	if out, err := cmd.CombinedOutput(); err == nil {
-		t.Errorf("rattler solved for a package the mirror does not hold:\n%s", out)
-	}
+	return string(out), err
 }
 
 const condaLooseConfig = `
