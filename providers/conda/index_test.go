@@ -27,6 +27,8 @@ type memDest struct {
 	mu    sync.Mutex
 	files map[string][]byte
 	puts  []string
+	// failPut fails the next Put of this key (an apply killed mid-publish).
+	failPut string
 }
 
 func (d *memDest) Stat(ctx context.Context, key string) (providers.Artifact, error) {
@@ -41,6 +43,10 @@ func (d *memDest) Put(ctx context.Context, a providers.Artifact, r io.Reader, op
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if a.Key == d.failPut {
+		d.failPut = ""
+		return errors.New("killed")
+	}
 	if d.files == nil {
 		d.files = map[string][]byte{}
 	}
@@ -318,5 +324,29 @@ func TestIndexPublishRefusesEditedDetail(t *testing.T) {
 		if len(dst.puts) != 0 {
 			t.Fatalf("%s: wrote %q", name, dst.puts)
 		}
+	}
+}
+
+// A publish interrupted after the .zst and .bz2 landed but before
+// repodata.json did: the next plan sees the index differ (drift) and
+// publishes it whole; then nothing is left to do.
+func TestIndexInterruptedPublishConverges(t *testing.T) {
+	ch := pytorchChannel(t)
+	cfg := &SourceConfig{Dir: ch, Subdirs: []string{"linux-64", "noarch"}}
+	dst := &memDest{failPut: "linux-64/repodata.json"}
+	s, _, p := planIndex(t, cfg, dst)
+	if err := s.Publish(context.Background(), p.Outputs[0], nil); err == nil {
+		t.Fatal("the interrupted publish succeeded")
+	}
+	if _, ok := dst.files["linux-64/repodata.json"]; ok {
+		t.Fatal("repodata.json landed")
+	}
+	s, _, p = planIndex(t, cfg, dst)
+	if len(p.Outputs) != 2 || p.Outputs[0].Path != "linux-64/repodata.json" {
+		t.Fatalf("re-plan after the interruption: %+v", p.Outputs)
+	}
+	publishAll(t, s, p)
+	if _, _, p := planIndex(t, cfg, dst); len(p.Outputs) != 0 {
+		t.Errorf("re-plan after the repair: %+v", p.Outputs)
 	}
 }
