@@ -84,3 +84,59 @@ func TestQuickstartToS3(t *testing.T) {
 	ferry(t, dir, env, "apply", "-auto-approve").must(t, 0, "Apply complete: 2 changes applied")
 	ferry(t, dir, env, "plan", "-detailed-exitcode").must(t, 0, "No changes")
 }
+
+// A conda channel into an s3 destination on a real versitygw: packages and
+// each subdir's index land under the prefix; consumers read the channel
+// anonymously over plain HTTP (rattler solves from it, when installed); a
+// re-plan has no changes; an index file deleted in the bucket is drift
+// that apply repairs.
+func TestCondaChannelToS3(t *testing.T) {
+	srv := testenv.StartS3(t, testenv.S3Options{PublicRead: true})
+	up := startUpstream(t, condaChannel(t))
+	dir := t.TempDir()
+	s3Block := fmt.Sprintf(`destination "s3" "channel" {
+  bucket           = %q
+  prefix           = "conda"
+  endpoint         = %q
+  force_path_style = true
+  public_url       = %q
+}`, srv.Bucket, srv.Endpoint, srv.PublicURL())
+	cfg := strings.Replace(condaConfig, "destination \"dir\" \"channel\" {\n  path = \"channel\"\n}", s3Block, 1)
+	cfg = strings.Replace(cfg, "destination.dir.channel", "destination.s3.channel", 1)
+	if err := os.WriteFile(filepath.Join(dir, "main.ferry.hcl"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"FERRY_VAR_channel=" + up.URL, "AWS_ACCESS_KEY_ID=" + srv.AccessKey, "AWS_SECRET_ACCESS_KEY=" + srv.SecretKey, "AWS_EC2_METADATA_DISABLED=true"}
+	ferry(t, dir, env, "apply", "-auto-approve").must(t, 0, `["linux-64/repodata.json"]: published`, `["noarch/repodata.json"]: published`)
+	ferry(t, dir, env, "plan", "-detailed-exitcode").must(t, 0, "No changes.")
+
+	// Anonymous HTTP, as conda clients read it.
+	channel := srv.PublicURL() + "/conda"
+	for _, f := range []string{"linux-64/repodata.json", "linux-64/repodata.json.zst", "noarch/repodata.json.bz2", "linux-64/clobber-1-0.2.0-h4616a5c_0.tar.bz2"} {
+		resp, err := http.Get(channel + "/" + f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || len(body) == 0 {
+			t.Errorf("anonymous GET %s: %s", f, resp.Status)
+		}
+		if f == "linux-64/repodata.json" && !bytes.Contains(body, []byte("clobber-directory-upgrade-0.2.0-h4616a5c_0.conda")) {
+			t.Errorf("linux-64/repodata.json does not name the .conda package:\n%s", body)
+		}
+	}
+	if mods, ok := rattlerInstalled(); ok {
+		checkRattler(t, mods, channel)
+	} else {
+		t.Log("rattler is not installed: the solve from S3 is skipped (run .ci/install-test-servers)")
+	}
+
+	// Drift: an index file deleted in the bucket.
+	if _, err := srv.Client().DeleteObject(t.Context(), &s3.DeleteObjectInput{Bucket: &srv.Bucket, Key: aws.String("conda/linux-64/repodata.json.zst")}); err != nil {
+		t.Fatal(err)
+	}
+	ferry(t, dir, env, "plan", "-detailed-exitcode").must(t, 2, `["linux-64/repodata.json"]`, "drift")
+	ferry(t, dir, env, "apply", "-auto-approve").must(t, 0)
+	ferry(t, dir, env, "plan", "-detailed-exitcode").must(t, 0, "No changes.")
+}

@@ -68,6 +68,9 @@ type SourceConfig struct {
 func SourceType() provreg.Type {
 	t := provreg.Source("conda", decodeSource, NewSource)
 	t.VersionOrder = CompareVersions
+	// The channel index (index.go): every mirror publishes it, so the type
+	// declares no mirror block.
+	t.Provides = schema.ConsumerOutputs
 	return t
 }
 

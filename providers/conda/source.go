@@ -31,9 +31,11 @@ type Source struct {
 	sel  *selector
 
 	mu       sync.Mutex
-	subdirs  map[string]*subdirIndex // read once per command
-	looseSet *looseSet               // loose inputs, read once per command
-	maxLoose int64                   // bound on one downloaded loose input
+	subdirs  map[string]*subdirIndex          // read once per command
+	dsts     map[string]providers.Destination // by mirror, for Publish (index.go)
+	listed   map[string]*repodata.Record      // by key: the records the last List chose (index.go)
+	looseSet *looseSet                        // loose inputs, read once per command
+	maxLoose int64                            // bound on one downloaded loose input
 	getenv   func(string) string
 	notes    []string
 }
@@ -255,11 +257,14 @@ func (s *Source) List(ctx context.Context, fn func(providers.Artifact) error) er
 	}
 	notes = append(notes, more...)
 	var out []providers.Artifact
+	listed := map[string]*repodata.Record{}
 	for _, c := range chosen {
 		out = append(out, s.artifact(c))
+		listed[Key(c.subdir, c.file)] = c.rec
 	}
 	s.mu.Lock()
 	s.notes = notes
+	s.listed = listed
 	s.mu.Unlock()
 	for _, a := range out {
 		if err := fn(a); err != nil {

@@ -38,6 +38,7 @@ var (
 	_ providers.Destination = (*Store)(nil)
 	_ providers.URLer       = (*Store)(nil)
 	_ providers.Describer   = (*Store)(nil)
+	_ providers.Fetcher     = (*Store)(nil)
 )
 
 // NewDestination returns the destination named name ("http.artifactory").
@@ -296,3 +297,27 @@ func (s *Store) URL(a providers.Artifact) (string, error) {
 
 // Describe names the base URL (no credentials).
 func (s *Store) Describe() string { return "http " + httpx.RedactString(s.cfg.URL) }
+
+// Fetch opens the object at a.Key for reading (GET, no redirects, with the
+// destination's credentials): what a provider that keeps an index at the
+// destination (a conda channel's repodata.json) reads it back with.
+// Missing objects wrap providers.ErrNotFound.
+func (s *Store) Fetch(ctx context.Context, a providers.Artifact) (io.ReadCloser, error) {
+	if err := checkKey(a.Key); err != nil {
+		return nil, s.opErr("fetch", a.Key, err)
+	}
+	req, err := s.newRequest(ctx, http.MethodGet, a.Key, nil)
+	if err != nil {
+		return nil, s.opErr("fetch", a.Key, err)
+	}
+	req.Header.Set("Accept-Encoding", "identity")
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return nil, s.opErr("fetch", a.Key, err)
+	}
+	if err := s.status(resp, "GET"); err != nil {
+		resp.Body.Close()
+		return nil, s.opErr("fetch", a.Key, err)
+	}
+	return resp.Body, nil
+}

@@ -113,3 +113,28 @@ func TestSameSizeWrongBytesNeverLand(t *testing.T) {
 		t.Fatalf("GET %s = %q; want %q", u, got, good)
 	}
 }
+
+// Fetch reads an object back with the destination's credentials (what a
+// conda channel index is read with); a missing one is ErrNotFound.
+func TestFetchReadsBack(t *testing.T) {
+	dav := testenv.StartWebDAV(t, testenv.WebDAVOptions{Auth: true})
+	s := newStore(t, dav, httpdst.DestinationConfig{Username: dav.Username, Password: dav.Password})
+	body := []byte(`{"packages": {}}`)
+	sum := sha256.Sum256(body)
+	a := providers.Artifact{Key: "noarch/repodata.json", Size: int64(len(body)), Digests: providers.NewDigests(providers.Digest{Algorithm: providers.SHA256, Hex: hex.EncodeToString(sum[:])})}
+	if err := s.Put(context.Background(), a, strings.NewReader(string(body)), providers.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	rc, err := s.Fetch(context.Background(), providers.Artifact{Key: a.Key, Size: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(rc)
+	rc.Close()
+	if err != nil || string(got) != string(body) {
+		t.Fatalf("Fetch = %q, %v", got, err)
+	}
+	if _, err := s.Fetch(context.Background(), providers.Artifact{Key: "noarch/absent.json"}); !errors.Is(err, providers.ErrNotFound) {
+		t.Fatalf("Fetch of a missing object: %v", err)
+	}
+}

@@ -66,6 +66,7 @@ var (
 	_ providers.Lister      = (*Store)(nil)
 	_ providers.URLer       = (*Store)(nil)
 	_ providers.Describer   = (*Store)(nil)
+	_ providers.Fetcher     = (*Store)(nil)
 )
 
 // NewDestination returns the destination named name ("s3.channel").
@@ -473,4 +474,19 @@ func (s *Store) Describe() string {
 		d += " at " + httpx.RedactString(s.cfg.Endpoint)
 	}
 	return d
+}
+
+// Fetch opens the object at a.Key for reading (GetObject): what a provider
+// that keeps an index at the destination (a conda channel's repodata.json)
+// reads it back with. A missing object wraps providers.ErrNotFound.
+func (s *Store) Fetch(ctx context.Context, a providers.Artifact) (io.ReadCloser, error) {
+	k, err := s.objectKey(a.Key)
+	if err != nil {
+		return nil, s.opErr("fetch", a.Key, err)
+	}
+	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: &s.cfg.Bucket, Key: &k})
+	if err != nil {
+		return nil, s.opErr("fetch", a.Key, classify(err))
+	}
+	return out.Body, nil
 }

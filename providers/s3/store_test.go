@@ -554,3 +554,31 @@ func TestStoredChecksumMismatchRemovesTheObject(t *testing.T) {
 		t.Errorf("objects: %q", got)
 	}
 }
+
+// Fetch reads an object back (what a conda channel index is read with);
+// a missing one is ErrNotFound.
+func TestFetchReadsBack(t *testing.T) {
+	srv := testenv.StartS3(t, testenv.S3Options{})
+	dst := newDest(t, srv, "  prefix = \"pre\"\n")
+	d, ok := dst.(providers.Fetcher)
+	if !ok {
+		t.Fatal("the s3 destination does not read back")
+	}
+	content := []byte(`{"packages": {}}`)
+	a := art("noarch/repodata.json", content)
+	if err := dst.Put(t.Context(), a, bytes.NewReader(content), providers.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	rc, err := d.Fetch(t.Context(), providers.Artifact{Key: a.Key, Size: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(rc)
+	rc.Close()
+	if err != nil || !bytes.Equal(got, content) {
+		t.Fatalf("Fetch = %q, %v", got, err)
+	}
+	if _, err := d.Fetch(t.Context(), providers.Artifact{Key: "noarch/absent.json"}); !errors.Is(err, providers.ErrNotFound) {
+		t.Fatalf("Fetch of a missing object: %v", err)
+	}
+}
