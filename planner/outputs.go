@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -105,7 +106,7 @@ func (b *builder) planOutputs(m *config.Mirror, p *plan.Plan) hcl.Diagnostics {
 		listed[a.Key] = a
 	}
 	var present []providers.Artifact
-	for _, key := range sortedKeys(b.present[m.Name]) {
+	for _, key := range slices.Sorted(maps.Keys(b.present[m.Name])) {
 		if a, ok := listed[key]; ok {
 			present = append(present, a)
 		} else if o := b.kept[m.Name][key]; o != nil {
@@ -166,7 +167,7 @@ func (b *builder) notes() hcl.Diagnostics {
 	sort.Strings(srcs)
 	for _, src := range srcs {
 		var subject *hcl.Range
-		for _, name := range sortedKeys(b.cfg.Mirrors) {
+		for _, name := range slices.Sorted(maps.Keys(b.cfg.Mirrors)) {
 			if m := b.cfg.Mirrors[name]; m.From == src {
 				subject = m.FromRange.Ptr()
 				break

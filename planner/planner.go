@@ -5,8 +5,8 @@ package planner
 
 import (
 	"fmt"
+	"maps"
 	"slices"
-	"sort"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -125,7 +125,7 @@ func build(cfg *config.Config, prior *state.State, inv *Inventory, opts Options)
 	}
 
 	b := &builder{cfg: cfg, prior: prior, inv: inv, opts: opts, owners: map[string]string{}, present: map[string]map[string]bool{}}
-	for _, name := range sortedKeys(cfg.Mirrors) {
+	for _, name := range slices.Sorted(maps.Keys(cfg.Mirrors)) {
 		diags = append(diags, b.planMirror(cfg.Mirrors[name])...)
 	}
 	diags = append(diags, b.notes()...)
@@ -135,7 +135,7 @@ func build(cfg *config.Config, prior *state.State, inv *Inventory, opts Options)
 	for _, w := range inv.ConsumerWarnings {
 		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagWarning, Summary: "Consumers may not be able to download", Detail: w})
 	}
-	for _, name := range sortedKeys(prior.Mirrors) {
+	for _, name := range slices.Sorted(maps.Keys(prior.Mirrors)) {
 		if _, ok := cfg.Mirrors[name]; !ok {
 			diags = append(diags, b.planRemovedMirror(name, prior.Mirrors[name])...)
 		}
@@ -182,7 +182,7 @@ func build(cfg *config.Config, prior *state.State, inv *Inventory, opts Options)
 		}
 	}
 	b.changes = nil
-	for _, name := range sortedKeys(cfg.Mirrors) {
+	for _, name := range slices.Sorted(maps.Keys(cfg.Mirrors)) {
 		m := cfg.Mirrors[name]
 		if !outputInScope(name, "", opts) {
 			continue
@@ -449,7 +449,7 @@ func (b *builder) planMirror(m *config.Mirror) hcl.Diagnostics {
 	}
 
 	upstream, selective := b.inv.Upstream[m.From]
-	for _, key := range sortedKeys(owned) {
+	for _, key := range slices.Sorted(maps.Keys(owned)) {
 		if seen[key] {
 			continue
 		}
@@ -499,7 +499,7 @@ func (b *builder) planRemovedMirror(name string, sm *state.Mirror) hcl.Diagnosti
 				name, plan.Plural(len(sm.Artifacts), "object"), sm.Destination, name),
 		}}
 	}
-	for _, key := range sortedKeys(sm.Artifacts) {
+	for _, key := range slices.Sorted(maps.Keys(sm.Artifacts)) {
 		c := deleteChange(plan.Change{
 			Address: plan.Address(name, key), Mirror: name, Key: key, Destination: sm.Destination,
 		}, sm.Artifacts[key])
@@ -604,7 +604,7 @@ func (b *builder) checkDeleteGuards(changes []plan.Change) hcl.Diagnostics {
 			counts[c.Mirror]++
 		}
 	}
-	for _, name := range sortedKeys(counts) {
+	for _, name := range slices.Sorted(maps.Keys(counts)) {
 		n := counts[name]
 		limit := b.cfg.Settings.MaxDeletes
 		rng := b.cfg.Settings.MaxDeletesRange
@@ -667,13 +667,4 @@ func (b *builder) defaultGuard(m *config.Mirror, n int) *hcl.Diagnostic {
 			"or in the ferry block, which replaces this default guard.", why, n, m.Name),
 		Subject: m.DeclRange.Ptr(),
 	}
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

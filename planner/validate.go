@@ -3,6 +3,7 @@ package planner
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -121,7 +122,7 @@ func Validate(cfg *config.Config, prior *state.State, inv *Inventory, saved *pla
 	for _, m := range cfg.Mirrors {
 		used[m.From] = true
 	}
-	for _, src := range sortedKeys(saved.Feeds) {
+	for _, src := range slices.Sorted(maps.Keys(saved.Feeds)) {
 		if !used[src] {
 			refuse("feeds of "+src, "no configured mirror reads source "+src)
 		}

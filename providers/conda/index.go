@@ -381,7 +381,7 @@ func (c *SourceConfig) PlanOutputs(in providers.OutputInput) (providers.OutputPl
 		default:
 			o.Reason = "index differs at the destination (drift)"
 		}
-		for _, name := range sortedKeys(after) {
+		for _, name := range slices.Sorted(maps.Keys(after)) {
 			if cur.Files[name] != after[name] {
 				if cur.Files[name] == "" {
 					fmt.Fprintf(&diff, "  %s: absent -> sha256:%s\n", name, after[name])
@@ -390,7 +390,7 @@ func (c *SourceConfig) PlanOutputs(in providers.OutputInput) (providers.OutputPl
 				}
 			}
 		}
-		for _, name := range sortedKeys(cur.Files) {
+		for _, name := range slices.Sorted(maps.Keys(cur.Files)) {
 			if _, ok := after[name]; !ok {
 				fmt.Fprintf(&diff, "  %s: stale, rewritten\n", name)
 			}
@@ -523,13 +523,4 @@ func publishIndex(ctx context.Context, dst providers.Destination, d IndexDetail,
 		}
 	}
 	return nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
