@@ -8,6 +8,6 @@ source "conda" "bad" {
   max_packages = 10                          # ERROR: max_packages without dependencies
 }
 
-source "conda" "no_channel" { # ERROR: Missing required argument
+source "conda" "no_channel" { # ERROR: No channel and no packages
   subdirs = ["noarch"]
 }
