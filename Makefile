@@ -16,7 +16,7 @@ STATICCHECK ?= $(GOBIN_DIR)/staticcheck
 RACE ?= -race
 FERRY_RACE ?= $(if $(RACE),1)
 
-.PHONY: setup tools build test unit e2e lint fmt quickstart example-buildpack example-oci example-npm golden fuzz faults bench bench-small clean
+.PHONY: setup tools build test unit e2e lint fmt quickstart example-buildpack example-oci example-npm example-conda golden fuzz faults bench bench-small clean
 
 build:
 	$(GO) build -o bin/ferry ./cmd/ferry
@@ -66,6 +66,9 @@ example-oci: build
 
 example-npm: build
 	./examples/npm/run.sh
+
+example-conda: build
+	./examples/conda/run.sh
 
 # Performance harness (docs/performance.md): ferry against peer tools and
 # the raw limits. bench: the issue's sizes, 3 runs, median; bench-small:
