@@ -2,6 +2,8 @@ package conda
 
 import (
 	"testing"
+
+	"github.com/ferry-mirror/ferry/planner/retention/ordertest"
 )
 
 // TestCompareVersionsOrder checks every pair of a list in conda's order:
@@ -44,77 +46,37 @@ func TestCompareVersionsOrder(t *testing.T) {
 		{"1!3.1.1.6"},
 		{"2!0.4.1"},
 	}
-	for i, gi := range order {
-		for j, gj := range order {
-			want := 0
-			switch {
-			case i < j:
-				want = -1
-			case i > j:
-				want = 1
-			}
-			for _, a := range gi {
-				for _, b := range gj {
-					if got := sign(CompareVersions(a, b)); got != want {
-						t.Errorf("CompareVersions(%q, %q) = %d; want %d", a, b, got, want)
-					}
-				}
-			}
-		}
-	}
+	ordertest.Ordered(t, CompareVersions, order)
 }
 
 func TestCompareVersions(t *testing.T) {
-	tests := []struct {
-		name string
-		a, b string
-		want int
-	}{
-		{name: "rc before release", a: "2.0.0rc1", b: "2.0.0", want: -1},
-		{name: "alpha before release", a: "1.0a1", b: "1.0", want: -1},
-		{name: "epoch beats everything", a: "1!1.0", b: "2.0", want: 1},
-		{name: "zero epoch is no epoch", a: "0!2.0", b: "2.0", want: 0},
-		{name: "trailing zeros do not count", a: "1.0.0", b: "1.0", want: 0},
-		{name: "case-insensitive", a: "1.0.0RC1", b: "1.0.0rc1", want: 0},
-		{name: "dash is underscore without underscores", a: "1.0-1", b: "1.0_1", want: 0},
-		{name: "dev before underscore before letters", a: "1.0dev", b: "1.0_", want: -1},
-		{name: "underscore before letters", a: "1.0_", b: "1.0a", want: -1},
-		{name: "post after numbers", a: "1.0post", b: "1.0.99", want: 1},
-		{name: "dev after star", a: "1.0*", b: "1.0dev", want: -1},
-		{name: "numbers numerically", a: "1.10", b: "1.9", want: 1},
-		{name: "big numbers", a: "1.99999999999999999999999", b: "1.99999999999999999999998", want: 1},
-		{name: "leading zeros ignored", a: "1.007", b: "1.7", want: 0},
-		{name: "local only when the rest is equal", a: "1.0+9", b: "1.1", want: -1},
-		{name: "local version after none", a: "1.0+1", b: "1.0", want: 1},
-		{name: "tag after release number", a: "1.1.parallel", b: "1.1", want: -1},
-		{name: "invalid before valid", a: "1..0", b: "0.1", want: -1},
-		{name: "two epochs invalid", a: "1!2!3", b: "0.1", want: -1},
-		{name: "two locals invalid", a: "1+2+3", b: "0.1", want: -1},
-		{name: "non-integer epoch invalid", a: "a!1.0", b: "0.1", want: -1},
-		{name: "empty local invalid", a: "1.0+", b: "0.1", want: -1},
-		{name: "only local invalid", a: "+1", b: "0.1", want: -1},
-		{name: "dash and underscore invalid", a: "1-0_1", b: "0.1", want: -1},
-		{name: "invalid among themselves", a: "b b", b: "a a", want: 1},
-		{name: "surrounding space ignored", a: " 1.0 ", b: "1.0", want: 0},
+	tests := []ordertest.Case{
+		{Name: "rc before release", A: "2.0.0rc1", B: "2.0.0", Want: -1},
+		{Name: "alpha before release", A: "1.0a1", B: "1.0", Want: -1},
+		{Name: "epoch beats everything", A: "1!1.0", B: "2.0", Want: 1},
+		{Name: "zero epoch is no epoch", A: "0!2.0", B: "2.0", Want: 0},
+		{Name: "trailing zeros do not count", A: "1.0.0", B: "1.0", Want: 0},
+		{Name: "case-insensitive", A: "1.0.0RC1", B: "1.0.0rc1", Want: 0},
+		{Name: "dash is underscore without underscores", A: "1.0-1", B: "1.0_1", Want: 0},
+		{Name: "dev before underscore before letters", A: "1.0dev", B: "1.0_", Want: -1},
+		{Name: "underscore before letters", A: "1.0_", B: "1.0a", Want: -1},
+		{Name: "post after numbers", A: "1.0post", B: "1.0.99", Want: 1},
+		{Name: "dev after star", A: "1.0*", B: "1.0dev", Want: -1},
+		{Name: "numbers numerically", A: "1.10", B: "1.9", Want: 1},
+		{Name: "big numbers", A: "1.99999999999999999999999", B: "1.99999999999999999999998", Want: 1},
+		{Name: "leading zeros ignored", A: "1.007", B: "1.7", Want: 0},
+		{Name: "local only when the rest is equal", A: "1.0+9", B: "1.1", Want: -1},
+		{Name: "local version after none", A: "1.0+1", B: "1.0", Want: 1},
+		{Name: "tag after release number", A: "1.1.parallel", B: "1.1", Want: -1},
+		{Name: "invalid before valid", A: "1..0", B: "0.1", Want: -1},
+		{Name: "two epochs invalid", A: "1!2!3", B: "0.1", Want: -1},
+		{Name: "two locals invalid", A: "1+2+3", B: "0.1", Want: -1},
+		{Name: "non-integer epoch invalid", A: "a!1.0", B: "0.1", Want: -1},
+		{Name: "empty local invalid", A: "1.0+", B: "0.1", Want: -1},
+		{Name: "only local invalid", A: "+1", B: "0.1", Want: -1},
+		{Name: "dash and underscore invalid", A: "1-0_1", B: "0.1", Want: -1},
+		{Name: "invalid among themselves", A: "b b", B: "a a", Want: 1},
+		{Name: "surrounding space ignored", A: " 1.0 ", B: "1.0", Want: 0},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := sign(CompareVersions(tc.a, tc.b)); got != tc.want {
-				t.Errorf("CompareVersions(%q, %q) = %d; want %d", tc.a, tc.b, got, tc.want)
-			}
-			if got := sign(CompareVersions(tc.b, tc.a)); got != -tc.want {
-				t.Errorf("CompareVersions(%q, %q) = %d; want %d (antisymmetry)", tc.b, tc.a, got, -tc.want)
-			}
-		})
-	}
-}
-
-func sign(c int) int {
-	switch {
-	case c < 0:
-		return -1
-	case c > 0:
-		return 1
-	}
-	return 0
+	ordertest.Cases(t, CompareVersions, tests)
 }

@@ -1,47 +1,25 @@
 package npm
 
 import (
-	"github.com/ferry-mirror/ferry/planner/retention/ordertest"
 	"testing"
+
+	"github.com/ferry-mirror/ferry/planner/retention/ordertest"
 )
 
 func TestCompareVersions(t *testing.T) {
-	tests := []struct {
-		name string
-		a, b string
-		want int
-	}{
-		{name: "patch", a: "1.2.10", b: "1.2.9", want: 1},
-		{name: "prerelease before release", a: "2.0.0-rc.1", b: "2.0.0", want: -1},
-		{name: "numeric prerelease identifiers", a: "1.0.0-alpha.10", b: "1.0.0-alpha.9", want: 1},
-		{name: "numeric before alphanumeric", a: "1.0.0-1", b: "1.0.0-alpha", want: -1},
-		{name: "shorter prerelease first", a: "1.0.0-alpha", b: "1.0.0-alpha.1", want: -1},
-		{name: "prerelease case-sensitive", a: "1.0.0-Beta", b: "1.0.0-alpha", want: -1},
-		{name: "build metadata ignored", a: "1.0.0+build.1", b: "1.0.0+build.2", want: 0},
-		{name: "equal", a: "20.11.1", b: "20.11.1", want: 0},
-		{name: "not semver before semver", a: "2.0", b: "1.0.0", want: -1},
-		{name: "not semver among themselves bytewise", a: "1.10", b: "1.9", want: -1},
+	tests := []ordertest.Case{
+		{Name: "patch", A: "1.2.10", B: "1.2.9", Want: 1},
+		{Name: "prerelease before release", A: "2.0.0-rc.1", B: "2.0.0", Want: -1},
+		{Name: "numeric prerelease identifiers", A: "1.0.0-alpha.10", B: "1.0.0-alpha.9", Want: 1},
+		{Name: "numeric before alphanumeric", A: "1.0.0-1", B: "1.0.0-alpha", Want: -1},
+		{Name: "shorter prerelease first", A: "1.0.0-alpha", B: "1.0.0-alpha.1", Want: -1},
+		{Name: "prerelease case-sensitive", A: "1.0.0-Beta", B: "1.0.0-alpha", Want: -1},
+		{Name: "build metadata ignored", A: "1.0.0+build.1", B: "1.0.0+build.2", Want: 0},
+		{Name: "equal", A: "20.11.1", B: "20.11.1", Want: 0},
+		{Name: "not semver before semver", A: "2.0", B: "1.0.0", Want: -1},
+		{Name: "not semver among themselves bytewise", A: "1.10", B: "1.9", Want: -1},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := sign(CompareVersions(tc.a, tc.b)); got != tc.want {
-				t.Errorf("CompareVersions(%q, %q) = %d; want %d", tc.a, tc.b, got, tc.want)
-			}
-			if got := sign(CompareVersions(tc.b, tc.a)); got != -tc.want {
-				t.Errorf("CompareVersions(%q, %q) = %d; want %d (antisymmetry)", tc.b, tc.a, got, -tc.want)
-			}
-		})
-	}
-}
-
-func sign(c int) int {
-	switch {
-	case c < 0:
-		return -1
-	case c > 0:
-		return 1
-	}
-	return 0
+	ordertest.Cases(t, CompareVersions, tests)
 }
 
 // FuzzCompareVersions checks that npm's order is a total preorder on any

@@ -44,6 +44,48 @@ func Check(t testing.TB, cmp func(a, b string) int, a, b, c string) {
 	}
 }
 
+// Case is one expected comparison: cmp(A, B) has the sign of Want (-1, 0
+// or +1), and cmp(B, A) the opposite.
+type Case struct {
+	Name string
+	A, B string
+	Want int
+}
+
+// Ordered fails t unless cmp orders groups as listed: every version of a
+// group equal to the others of it, and before every version of the groups
+// after it.
+func Ordered(t *testing.T, cmp func(a, b string) int, groups [][]string) {
+	t.Helper()
+	for i, gi := range groups {
+		for j, gj := range groups {
+			want := sign(i - j)
+			for _, a := range gi {
+				for _, b := range gj {
+					if got := sign(cmp(a, b)); got != want {
+						t.Errorf("cmp(%q, %q) = %d; want %d", a, b, got, want)
+					}
+				}
+			}
+		}
+	}
+}
+
+// Cases runs each case as a subtest of t.
+func Cases(t *testing.T, cmp func(a, b string) int, cases []Case) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.Name, func(t *testing.T) {
+			if got := sign(cmp(tc.A, tc.B)); got != tc.Want {
+				t.Errorf("cmp(%q, %q) = %d; want %d", tc.A, tc.B, got, tc.Want)
+			}
+			if got := sign(cmp(tc.B, tc.A)); got != -tc.Want {
+				t.Errorf("cmp(%q, %q) = %d; want %d (antisymmetry)", tc.B, tc.A, got, -tc.Want)
+			}
+		})
+	}
+}
+
 func sign(c int) int {
 	switch {
 	case c < 0:
