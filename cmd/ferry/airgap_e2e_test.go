@@ -14,8 +14,6 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-
-	"github.com/ferry-mirror/ferry/providers/providertest/testenv"
 )
 
 // TestAirGapHTTPSource: an http source crosses the air gap like a
@@ -199,21 +197,7 @@ func TestAirGapNPMSource(t *testing.T) {
 // out of reach, plan and apply -from-cache copy the images into another
 // registry, manifests byte for byte.
 func TestAirGapOCISource(t *testing.T) {
-	regA := testenv.StartRegistry(t, testenv.RegistryOptions{})
-	regB := testenv.StartRegistry(t, testenv.RegistryOptions{})
-	files := t.TempDir()
-	var seed strings.Builder
-	seed.WriteString("variable \"files\" {}\nsource \"http\" \"files\" {\n")
-	for _, v := range []string{"1.0.0", "1.1.0", "2.0.0"} {
-		body := []byte("release " + v + "\n")
-		os.WriteFile(filepath.Join(files, v+".txt"), body, 0o644)
-		seed.WriteString("  artifact \"app\" {\n    url = \"${var.files}/" + v + ".txt\"\n    sha256 = \"" + sha256Hex(body) + "\"\n    version = \"" + v + "\"\n    key = \"" + v + "\"\n  }\n")
-	}
-	seed.WriteString("}\ndestination \"oci\" \"a\" {\n  registry = \"" + regA.Host + "\"\n  repository = \"app\"\n  plain_http = true\n}\nmirror \"seed\" {\n  from = source.http.files\n  to = destination.oci.a\n}\n")
-	seedDir := t.TempDir()
-	os.WriteFile(filepath.Join(seedDir, "main.ferry.hcl"), []byte(seed.String()), 0o644)
-	up := startUpstream(t, files)
-	ferry(t, seedDir, []string{"FERRY_VAR_files=" + up.URL}, "apply", "-auto-approve").must(t, 0, "Apply complete: 3 changes applied")
+	regA, regB := seedTwoRegistries(t)
 
 	g := startGate(t, regA.URL)
 	dir := t.TempDir()

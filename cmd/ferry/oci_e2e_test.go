@@ -95,21 +95,7 @@ func TestOCIAuthWarningsAndSecrets(t *testing.T) {
 // OCI to OCI (regsync's job): ferry seeds registry A, then mirrors the tags a
 // semver range selects from A to B, byte for byte, with retention.
 func TestOCIToOCIMirror(t *testing.T) {
-	regA := testenv.StartRegistry(t, testenv.RegistryOptions{})
-	regB := testenv.StartRegistry(t, testenv.RegistryOptions{})
-	files := t.TempDir()
-	var seed strings.Builder
-	seed.WriteString("variable \"files\" {}\nsource \"http\" \"files\" {\n")
-	for _, v := range []string{"1.0.0", "1.1.0", "2.0.0"} {
-		body := []byte("release " + v + "\n")
-		os.WriteFile(filepath.Join(files, v+".txt"), body, 0o644)
-		seed.WriteString("  artifact \"app\" {\n    url = \"${var.files}/" + v + ".txt\"\n    sha256 = \"" + sha256Hex(body) + "\"\n    version = \"" + v + "\"\n    key = \"" + v + "\"\n  }\n")
-	}
-	seed.WriteString("}\ndestination \"oci\" \"a\" {\n  registry = \"" + regA.Host + "\"\n  repository = \"app\"\n  plain_http = true\n}\nmirror \"seed\" {\n  from = source.http.files\n  to = destination.oci.a\n}\n")
-	seedDir := t.TempDir()
-	os.WriteFile(filepath.Join(seedDir, "main.ferry.hcl"), []byte(seed.String()), 0o644)
-	up := startUpstream(t, files)
-	ferry(t, seedDir, []string{"FERRY_VAR_files=" + up.URL}, "apply", "-auto-approve").must(t, 0, "Apply complete: 3 changes applied")
+	regA, regB := seedTwoRegistries(t)
 
 	syncDir := t.TempDir()
 	sync := `source "oci" "a" {
@@ -173,4 +159,27 @@ func getManifest(t *testing.T, url string) string {
 	}
 	b, _ := io.ReadAll(resp.Body)
 	return string(b)
+}
+
+// seedTwoRegistries starts two registries and, with ferry itself, fills the
+// first with three tags of repository "app" (1.0.0, 1.1.0, 2.0.0, each a
+// small file artifact) for the OCI-to-OCI tests; the second is empty.
+func seedTwoRegistries(t *testing.T) (regA, regB *testenv.Registry) {
+	t.Helper()
+	regA = testenv.StartRegistry(t, testenv.RegistryOptions{})
+	regB = testenv.StartRegistry(t, testenv.RegistryOptions{})
+	files := t.TempDir()
+	var seed strings.Builder
+	seed.WriteString("variable \"files\" {}\nsource \"http\" \"files\" {\n")
+	for _, v := range []string{"1.0.0", "1.1.0", "2.0.0"} {
+		body := []byte("release " + v + "\n")
+		os.WriteFile(filepath.Join(files, v+".txt"), body, 0o644)
+		seed.WriteString("  artifact \"app\" {\n    url = \"${var.files}/" + v + ".txt\"\n    sha256 = \"" + sha256Hex(body) + "\"\n    version = \"" + v + "\"\n    key = \"" + v + "\"\n  }\n")
+	}
+	seed.WriteString("}\ndestination \"oci\" \"a\" {\n  registry = \"" + regA.Host + "\"\n  repository = \"app\"\n  plain_http = true\n}\nmirror \"seed\" {\n  from = source.http.files\n  to = destination.oci.a\n}\n")
+	seedDir := t.TempDir()
+	os.WriteFile(filepath.Join(seedDir, "main.ferry.hcl"), []byte(seed.String()), 0o644)
+	up := startUpstream(t, files)
+	ferry(t, seedDir, []string{"FERRY_VAR_files=" + up.URL}, "apply", "-auto-approve").must(t, 0, "Apply complete: 3 changes applied")
+	return regA, regB
 }
