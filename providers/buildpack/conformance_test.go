@@ -2,8 +2,6 @@ package buildpack_test
 
 import (
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -25,20 +23,7 @@ func TestConformance(t *testing.T) {
 		"/deps/node-20.11.1-src.tgz": providertest.Content(2, 5000),
 		"/deps/jdk-21.tgz":           providertest.Content(3, 7000),
 	}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if u, p, ok := r.BasicAuth(); !ok || u != user || p != password {
-			w.WriteHeader(http.StatusUnauthorized)
-			return
-		}
-		b, ok := files[r.URL.Path]
-		if !ok {
-			http.NotFound(w, r)
-			return
-		}
-		w.Header().Set("Content-Length", fmt.Sprint(len(b)))
-		_, _ = w.Write(b)
-	}))
-	t.Cleanup(srv.Close)
+	srv := providertest.ServeFiles(t, user, password, files)
 	sum := func(p string) string { return providertest.SHA256(files[p]).Hex }
 
 	for _, layout := range []string{"digest", "dependency_mirror"} {

@@ -4,8 +4,6 @@ import (
 	"crypto/sha512"
 	"encoding/hex"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -25,20 +23,7 @@ func TestConformance(t *testing.T) {
 		"/files/yq":       providertest.Content(2, 4096),
 		"/files/empty":    {},
 	}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if u, p, ok := r.BasicAuth(); !ok || u != user || p != password {
-			w.WriteHeader(http.StatusUnauthorized)
-			return
-		}
-		b, ok := files[r.URL.Path]
-		if !ok {
-			http.NotFound(w, r)
-			return
-		}
-		w.Header().Set("Content-Length", fmt.Sprint(len(b)))
-		_, _ = w.Write(b)
-	}))
-	t.Cleanup(srv.Close)
+	srv := providertest.ServeFiles(t, user, password, files)
 	sha512Hex := func(b []byte) string { s := sha512.Sum512(b); return hex.EncodeToString(s[:]) }
 
 	providertest.RunSource(t, providertest.SourceHarness{
