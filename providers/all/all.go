@@ -12,6 +12,7 @@ import (
 	"github.com/ferry-mirror/ferry/providers/httpdst"
 	"github.com/ferry-mirror/ferry/providers/httpsrc"
 	"github.com/ferry-mirror/ferry/providers/npm"
+	"github.com/ferry-mirror/ferry/providers/nuget"
 	"github.com/ferry-mirror/ferry/providers/oci"
 	"github.com/ferry-mirror/ferry/providers/registry"
 	"github.com/ferry-mirror/ferry/providers/s3"
@@ -26,11 +27,13 @@ func Types() []registry.Type {
 		oci.SourceType(),
 		npm.SourceType(),
 		conda.SourceType(),
+		nuget.SourceType(),
 		dir.DestinationType(),
 		httpdst.DestinationType(),
 		oci.DestinationType(),
 		npm.DestinationType(),
 		s3.DestinationType(),
 		gitea.CondaDestinationType(),
+		nuget.DestinationType(),
 	}
 }
