@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/ferry-mirror/ferry/providers/httpx"
+	"github.com/ferry-mirror/ferry/providers/registry"
 )
 
 // maxDocument bounds one JSON document read from a feed (a service
@@ -51,17 +52,24 @@ type feedClient struct {
 	feed   Feed
 	origin *url.URL // the service index's scheme and host: credentials go nowhere else
 	http   *httpx.Client
+	// maxSize bounds a downloaded .nupkg: max_artifact_size, else
+	// DefaultMaxPackage.
+	maxSize int64
 
 	mu  sync.Mutex
 	res *resources // nil until read
 }
 
-func newFeedClient(feed Feed, client *httpx.Client) (*feedClient, error) {
+func newFeedClient(feed Feed, env registry.Env) (*feedClient, error) {
 	u, err := url.Parse(feed.ServiceIndex)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("service index %q is not an http(s) URL", httpx.RedactString(feed.ServiceIndex))
 	}
-	return &feedClient{feed: feed, origin: &url.URL{Scheme: u.Scheme, Host: u.Host, Path: "/"}, http: client}, nil
+	maxSize := env.MaxArtifactSize
+	if maxSize <= 0 {
+		maxSize = DefaultMaxPackage
+	}
+	return &feedClient{feed: feed, origin: &url.URL{Scheme: u.Scheme, Host: u.Host, Path: "/"}, http: env.Client(), maxSize: maxSize}, nil
 }
 
 // sameOrigin reports whether u is on the service index's scheme, host and

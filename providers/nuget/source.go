@@ -43,11 +43,10 @@ const (
 // id and version against the key, and only then hands it out. It is safe
 // for concurrent use.
 type Source struct {
-	name    string
-	cfg     *SourceConfig
-	feed    *feedClient
-	log     hclog.Logger
-	maxSize int64
+	name string
+	cfg  *SourceConfig
+	feed *feedClient
+	log  hclog.Logger
 }
 
 var (
@@ -57,15 +56,11 @@ var (
 
 // NewSource returns the source named name ("source.nuget.public").
 func NewSource(name string, cfg *SourceConfig, env registry.Env) (*Source, error) {
-	fc, err := newFeedClient(cfg.Feed, env.Client())
+	fc, err := newFeedClient(cfg.Feed, env)
 	if err != nil {
 		return nil, err
 	}
-	maxSize := env.MaxArtifactSize
-	if maxSize <= 0 {
-		maxSize = DefaultMaxPackage
-	}
-	return &Source{name: name, cfg: cfg, feed: fc, log: env.Log(), maxSize: maxSize}, nil
+	return &Source{name: name, cfg: cfg, feed: fc, log: env.Log()}, nil
 }
 
 func (s *Source) opErr(op, key string, err error) error {
@@ -365,7 +360,7 @@ func (s *Source) Fetch(ctx context.Context, a providers.Artifact) (io.ReadCloser
 		return nil, s.opErr("fetch", a.Key, err)
 	}
 	defer body.Close()
-	f, err := spool(ctx, body, a, s.maxSize)
+	f, err := spool(ctx, body, a, s.feed.maxSize)
 	if err != nil {
 		return nil, s.opErr("fetch", a.Key, err)
 	}

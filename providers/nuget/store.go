@@ -34,12 +34,10 @@ import (
 // serves the version afterwards, and Delete reports that as an error
 // instead of pretending.
 type Store struct {
-	name    string
-	cfg     *DestinationConfig
-	feed    *feedClient
-	client  *httpx.Client
-	log     hclog.Logger
-	maxSize int64
+	name string
+	cfg  *DestinationConfig
+	feed *feedClient
+	log  hclog.Logger
 }
 
 var (
@@ -49,15 +47,11 @@ var (
 
 // NewDestination returns the destination named name.
 func NewDestination(name string, cfg *DestinationConfig, env registry.Env) (*Store, error) {
-	fc, err := newFeedClient(cfg.Feed, env.Client())
+	fc, err := newFeedClient(cfg.Feed, env)
 	if err != nil {
 		return nil, err
 	}
-	maxSize := env.MaxArtifactSize
-	if maxSize <= 0 {
-		maxSize = DefaultMaxPackage
-	}
-	return &Store{name: name, cfg: cfg, feed: fc, client: env.Client(), log: env.Log(), maxSize: maxSize}, nil
+	return &Store{name: name, cfg: cfg, feed: fc, log: env.Log()}, nil
 }
 
 func (s *Store) opErr(op, key string, err error) error {
@@ -95,11 +89,11 @@ func (s *Store) stat(ctx context.Context, lowerID, lowerVersion string) (provide
 		io.Writer
 		Sum([]byte) []byte
 	}{providers.SHA256: providers.SHA256.New(), providers.SHA512: providers.SHA512.New()}
-	n, err := io.Copy(io.MultiWriter(hashes[providers.SHA256], hashes[providers.SHA512]), io.LimitReader(providers.ContextReader(ctx, body), s.maxSize+1))
+	n, err := io.Copy(io.MultiWriter(hashes[providers.SHA256], hashes[providers.SHA512]), io.LimitReader(providers.ContextReader(ctx, body), s.feed.maxSize+1))
 	if err != nil {
 		return providers.Artifact{}, err
 	}
-	if n > s.maxSize {
+	if n > s.feed.maxSize {
 		return providers.Artifact{}, errTooLarge
 	}
 	var ds []providers.Digest
@@ -142,7 +136,7 @@ func (s *Store) send(ctx context.Context, method, rawURL string, body io.Reader,
 	}
 	req.Header.Set("X-NuGet-ApiKey", s.cfg.APIKey)
 	req.Header.Set("X-NuGet-Protocol-Version", "4.1.0")
-	return s.client.DoOnce(req)
+	return s.feed.http.DoOnce(req)
 }
 
 // status maps a write's answer to the sentinel errors, with the feed's
@@ -182,7 +176,7 @@ func (s *Store) Put(ctx context.Context, a providers.Artifact, r io.Reader, opts
 	if err != nil {
 		return s.opErr("put", a.Key, err)
 	}
-	f, err := spool(ctx, r, a, s.maxSize)
+	f, err := spool(ctx, r, a, s.feed.maxSize)
 	if err != nil {
 		return s.opErr("put", a.Key, err)
 	}
