@@ -7,11 +7,13 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/ferry-mirror/ferry/providers/providertest/testenv"
 )
@@ -109,6 +111,26 @@ func TestCondaChannelToS3(t *testing.T) {
 	env := []string{"FERRY_VAR_channel=" + up.URL, "AWS_ACCESS_KEY_ID=" + srv.AccessKey, "AWS_SECRET_ACCESS_KEY=" + srv.SecretKey, "AWS_EC2_METADATA_DISABLED=true"}
 	ferry(t, dir, env, "apply", "-auto-approve").must(t, 0, `["linux-64/repodata.json"]: published`, `["noarch/repodata.json"]: published`)
 	ferry(t, dir, env, "plan", "-detailed-exitcode").must(t, 0, "No changes.")
+	// The filters hold in the bucket: linux-64 and noarch only (no win-64),
+	// clobber-* but not clobber-2 (MatchSpec include and exclude), the newest
+	// clobber-1 only (latest = 1); every subdir indexed.
+	list, err := srv.Client().ListObjectsV2(t.Context(), &s3.ListObjectsV2Input{Bucket: &srv.Bucket, Prefix: aws.String("conda/")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for _, o := range list.Contents {
+		keys = append(keys, strings.TrimPrefix(*o.Key, "conda/"))
+	}
+	slices.Sort(keys)
+	want := withIndexes([]string{
+		"linux-64/clobber-1-0.2.0-h4616a5c_0.tar.bz2",
+		"linux-64/clobber-directory-upgrade-0.2.0-h4616a5c_0.conda",
+		"noarch/clobber-pynoarch-1-0.1.0-pyh4616a5c_0.tar.bz2",
+	}, "linux-64", "noarch")
+	if diff := cmp.Diff(want, keys); diff != "" {
+		t.Errorf("objects in the bucket (-want +got):\n%s", diff)
+	}
 
 	// Anonymous HTTP, as conda clients read it.
 	channel := srv.PublicURL() + "/conda"
