@@ -118,6 +118,18 @@ func condaWork(t *testing.T, chdir, cfg string) (dir string, up *upstream, env [
 	return dir, up, []string{"FERRY_VAR_channel=" + up.URL}
 }
 
+// condaConfigTo is condaConfig with its dir destination replaced by block,
+// which declares destination KIND "channel".
+func condaConfigTo(t *testing.T, kind, block string) string {
+	t.Helper()
+	cfg := strings.Replace(condaConfig, "destination \"dir\" \"channel\" {\n  path = \"channel\"\n}", block, 1)
+	cfg = strings.Replace(cfg, "destination.dir.channel", "destination."+kind+".channel", 1)
+	if !strings.Contains(cfg, "destination."+kind+".channel") || strings.Contains(cfg, "destination \"dir\"") {
+		t.Fatal("condaConfig's destination changed; update condaConfigTo")
+	}
+	return cfg
+}
+
 func filesUnder(t *testing.T, root string) []string {
 	t.Helper()
 	var out []string
@@ -398,17 +410,10 @@ func TestCondaChannelIndex(t *testing.T) {
 // server with basic auth): published, read back for the plan (re-plan has
 // no changes), its .zst removed at the server is drift, repaired.
 func TestCondaChannelIndexHTTP(t *testing.T) {
-	chdir := condaChannel(t)
-	up := startUpstream(t, chdir)
 	dav := testenv.StartWebDAV(t, testenv.WebDAVOptions{Auth: true})
-	dir := t.TempDir()
-	cfg := strings.Replace(condaConfig, "destination \"dir\" \"channel\" {\n  path = \"channel\"\n}",
-		"variable \"dav_password\" {\n  type = string\n  sensitive = true\n}\n\ndestination \"http\" \"channel\" {\n  url      = \""+strings.TrimSuffix(dav.URL, "/")+"/channel\"\n  username = \""+dav.Username+"\"\n  password = var.dav_password\n}", 1)
-	cfg = strings.Replace(cfg, "destination.dir.channel", "destination.http.channel", 1)
-	if err := os.WriteFile(filepath.Join(dir, "main.ferry.hcl"), []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	env := []string{"FERRY_VAR_channel=" + up.URL, "FERRY_VAR_dav_password=" + dav.Password}
+	dir, _, env := condaWork(t, condaChannel(t), condaConfigTo(t, "http",
+		"variable \"dav_password\" {\n  type = string\n  sensitive = true\n}\n\ndestination \"http\" \"channel\" {\n  url      = \""+strings.TrimSuffix(dav.URL, "/")+"/channel\"\n  username = \""+dav.Username+"\"\n  password = var.dav_password\n}"))
+	env = append(env, "FERRY_VAR_dav_password="+dav.Password)
 	ferry(t, dir, env, "apply", "-auto-approve").must(t, 0, `["linux-64/repodata.json"]: published`, `["noarch/repodata.json"]: published`)
 	ch := filepath.Join(dav.Root, "channel")
 	if diff := cmp.Diff([]string{"clobber-1-0.2.0-h4616a5c_0.tar.bz2", "clobber-directory-upgrade-0.2.0-h4616a5c_0.conda"}, indexNames(t, ch, "linux-64")); diff != "" {

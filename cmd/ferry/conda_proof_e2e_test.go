@@ -24,19 +24,20 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/ferry-mirror/ferry/providers/conda/archive"
 	"github.com/ferry-mirror/ferry/providers/providertest/testenv"
 )
 
-// condaAllConfig is condaConfig without include, exclude and latest: every
-// record of linux-64 and noarch.
-func condaAllConfig(t *testing.T) string {
+// unfiltered is cfg (condaConfig or condaConfigTo's) without include,
+// exclude and latest: every record of linux-64 and noarch.
+func unfiltered(t *testing.T, cfg string) string {
 	t.Helper()
-	cfg := strings.NewReplacer("  include = [\"clobber-*\"]\n", "", "  exclude = [\"clobber-2\"]\n", "", "  latest  = 1\n", "").Replace(condaConfig)
+	cfg = strings.NewReplacer("  include = [\"clobber-*\"]\n", "", "  exclude = [\"clobber-2\"]\n", "", "  latest  = 1\n", "").Replace(cfg)
 	if strings.Contains(cfg, "include") || strings.Contains(cfg, "latest") {
-		t.Fatal("condaConfig's filters changed; update condaAllConfig")
+		t.Fatal("condaConfig's filters changed; update unfiltered")
 	}
 	return cfg
 }
@@ -277,7 +278,7 @@ func readFile(t *testing.T, p string) []byte {
 func TestCondaCphAgreesWithIndex(t *testing.T) {
 	t.Run("channel", func(t *testing.T) {
 		chdir, upstream, hotfixed := hotfixedChannel(t)
-		dir, _, env := condaWork(t, chdir, strings.Replace(condaAllConfig(t), `subdirs = ["linux-64"]`, `subdirs = ["noarch"]`, 1))
+		dir, _, env := condaWork(t, chdir, strings.Replace(unfiltered(t, condaConfig), `subdirs = ["linux-64"]`, `subdirs = ["noarch"]`, 1))
 		ferry(t, dir, env, "apply", "-auto-approve").must(t, 0)
 		ch := filepath.Join(dir, "channel")
 		checkWithCph(t, ch, hotfixed)
@@ -300,21 +301,61 @@ func TestCondaCphAgreesWithIndex(t *testing.T) {
 }
 
 // kill -9 of `ferry apply` of a conda channel while packages are in
-// transfer (the upstream slowed): what is visible is complete, the index
-// published before names only packages present; the next apply converges:
-// every package verified against its record, each index names exactly the
-// packages present, a re-plan has no changes, no temp file is left at the
-// destination, and no package that had landed is fetched again.
+// transfer (the upstream slowed), into dir and into S3 (versitygw): what is
+// visible is complete, the index published before names only packages
+// present; the next apply converges: every package verified against its
+// record, each index names exactly the packages present, a re-plan has no
+// changes, nothing of a transfer is left at the destination, and no
+// package that had landed is fetched again.
 func TestCondaKill9MidApplyConverges(t *testing.T) {
+	t.Run("dir", func(t *testing.T) {
+		condaKill9(t, killDest{
+			cfg:   condaConfig,
+			root:  func(work string) string { return filepath.Join(work, "channel") },
+			temps: tempFiles,
+		})
+	})
+	t.Run("s3", func(t *testing.T) {
+		srv := testenv.StartS3(t, testenv.S3Options{PublicRead: true})
+		condaKill9(t, killDest{
+			cfg: condaConfigTo(t, "s3", s3Block(srv, "channel", "conda")),
+			env: s3Env(srv),
+			// The posix backend keeps each object as a file at its key.
+			root: func(string) string { return filepath.Join(srv.Root, srv.Bucket, "conda") },
+			temps: func(t *testing.T, _ string) []string {
+				ups, err := srv.Client().ListMultipartUploads(t.Context(), &s3.ListMultipartUploadsInput{Bucket: &srv.Bucket})
+				if err != nil {
+					t.Fatal(err)
+				}
+				var out []string
+				for _, u := range ups.Uploads {
+					out = append(out, "multipart upload of "+*u.Key)
+				}
+				return out
+			},
+		})
+	})
+}
+
+// killDest is a destination condaKill9 mirrors into.
+type killDest struct {
+	cfg  string              // condaConfig, its destination replaced
+	env  []string            // added to ferry's environment
+	root func(string) string // the directory the objects appear in, given the work dir
+	// temps is what transfers left at the destination besides objects.
+	temps func(t *testing.T, root string) []string
+}
+
+func condaKill9(t *testing.T, d killDest) {
 	chdir := condaChannel(t)
-	dir, up, env := condaWork(t, chdir, condaConfig)
-	cfgPath := filepath.Join(dir, "main.ferry.hcl")
-	ch := filepath.Join(dir, "channel")
+	dir, up, env := condaWork(t, chdir, d.cfg)
+	env = append(env, d.env...)
+	ch := d.root(dir)
 	// A first apply publishes an index of three packages; then the whole
 	// channel (seven) is wanted.
 	ferry(t, dir, env, "apply", "-auto-approve").must(t, 0)
-	first := len(packagesUnder(t, ch))
-	if err := os.WriteFile(cfgPath, []byte(condaAllConfig(t)), 0o644); err != nil {
+	first := len(landedPackages(t, ch))
+	if err := os.WriteFile(filepath.Join(dir, "main.ferry.hcl"), []byte(unfiltered(t, d.cfg)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	const all = 7
@@ -336,7 +377,7 @@ func TestCondaKill9MidApplyConverges(t *testing.T) {
 	if len(landed) <= first || len(landed) == all {
 		t.Fatalf("killed with %d of %d packages present; the test wants a kill mid-apply\n%s", len(landed), all, out.String())
 	}
-	t.Logf("killed with %d of %d packages present; temp files: %v", len(landed), all, tempFiles(t, ch))
+	t.Logf("killed with %d of %d packages present; left by the transfers in flight: %v", len(landed), all, d.temps(t, ch))
 	for _, k := range landed {
 		if sha256File(t, filepath.Join(ch, k)) != sha256File(t, filepath.Join(chdir, k)) {
 			t.Errorf("partial or corrupt package visible after kill -9: %s", k)
@@ -372,8 +413,8 @@ func TestCondaKill9MidApplyConverges(t *testing.T) {
 		}
 	}
 	ferry(t, dir, env, "plan", "-detailed-exitcode").must(t, 0, "No changes.")
-	if left := tempFiles(t, ch); len(left) != 0 {
-		t.Errorf("temp files left at the destination: %v", left)
+	if left := d.temps(t, ch); len(left) != 0 {
+		t.Errorf("left at the destination: %v", left)
 	}
 }
 
