@@ -97,14 +97,22 @@ func TestQuickstartToS3(t *testing.T) {
 	ferry(t, dir, env, "plan", "-detailed-exitcode").must(t, 0, "No changes")
 }
 
-// A conda channel into an s3 destination on a real versitygw: packages and
-// each subdir's index land under the prefix; consumers read the channel
+// A conda channel into an s3 destination on a real versitygw, selected by
+// subdir, MatchSpecs (version, build and bracket forms) and latest: exactly
+// the selected packages and each subdir's index land under the prefix; consumers read the channel
 // anonymously over plain HTTP (rattler solves from it); a
 // re-plan has no changes; an index file deleted in the bucket is drift
 // that apply repairs.
 func TestCondaChannelToS3(t *testing.T) {
 	srv := testenv.StartS3(t, testenv.S3Options{PublicRead: true})
-	dir, _, env := condaWork(t, condaChannel(t), condaConfigTo(t, "s3", s3Block(srv, "channel", "conda")))
+	// MatchSpecs with version, build and bracket forms, selecting what
+	// condaConfig's name globs do.
+	cfg := strings.NewReplacer(`include = ["clobber-*"]`, `include = ["clobber-* >=0.1,<1", "clobber-pynoarch-1 0.1.* py*"]`,
+		`exclude = ["clobber-2"]`, `exclude = ["clobber-2", "*[license=GPL*]"]`).Replace(condaConfigTo(t, "s3", s3Block(srv, "channel", "conda")))
+	if !strings.Contains(cfg, "[license=GPL*]") || !strings.Contains(cfg, "<1") {
+		t.Fatal("condaConfig's filters changed; update this test")
+	}
+	dir, _, env := condaWork(t, condaChannel(t), cfg)
 	env = append(env, s3Env(srv)...)
 	ferry(t, dir, env, "apply", "-auto-approve").must(t, 0, `["linux-64/repodata.json"]: published`, `["noarch/repodata.json"]: published`)
 	ferry(t, dir, env, "plan", "-detailed-exitcode").must(t, 0, "No changes.")
