@@ -99,10 +99,10 @@ func TestQuickstartToS3(t *testing.T) {
 
 // A conda channel into an s3 destination on a real versitygw, selected by
 // subdir, MatchSpecs (version, build and bracket forms) and latest: exactly
-// the selected packages and each subdir's index land under the prefix; consumers read the channel
-// anonymously over plain HTTP (rattler solves from it); a
-// re-plan has no changes; an index file deleted in the bucket is drift
-// that apply repairs.
+// the selected packages and each subdir's index land under the prefix;
+// consumers read the channel anonymously over plain HTTP (rattler solves
+// from it); a re-plan has no changes; an index file deleted in the bucket
+// is drift that apply repairs.
 func TestCondaChannelToS3(t *testing.T) {
 	srv := testenv.StartS3(t, testenv.S3Options{PublicRead: true})
 	// MatchSpecs with version, build and bracket forms, selecting what
