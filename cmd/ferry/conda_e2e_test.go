@@ -31,14 +31,21 @@ import (
 // real size, sha256 and md5.
 func condaChannel(t *testing.T) string {
 	t.Helper()
-	dir := t.TempDir()
-	layout := map[string][]string{
+	return condaChannelOf(t, map[string][]string{
 		"linux-64": {"clobber-1-0.1.0-h4616a5c_0.tar.bz2", "clobber-1-0.2.0-h4616a5c_0.tar.bz2",
 			"clobber-2-0.1.0-h4616a5c_0.tar.bz2", "clobber-2-0.2.0-h4616a5c_0.tar.bz2",
 			"clobber-directory-upgrade-0.1.0-h4616a5c_0.conda", "clobber-directory-upgrade-0.2.0-h4616a5c_0.conda"},
 		"noarch": {"clobber-pynoarch-1-0.1.0-pyh4616a5c_0.tar.bz2"},
 		"win-64": {"empty-0.1.0-h4616a5c_0.conda"},
-	}
+	})
+}
+
+// condaChannelOf is a channel of the fixture packages filed by layout
+// (subdir: file names), each record made from the file name (whatever
+// subdir the package's own index.json names).
+func condaChannelOf(t *testing.T, layout map[string][]string) string {
+	t.Helper()
+	dir := t.TempDir()
 	for subdir, files := range layout {
 		pkgs, condas := map[string]any{}, map[string]any{}
 		for _, f := range files {
