@@ -5,15 +5,26 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/ferry-mirror/ferry/providers/providertest/testenv"
+	"github.com/google/go-cmp/cmp"
 )
 
-// giteaCondaBlock replaces condaConfig's dir destination with a channel in
-// Gitea's conda registry, the token from a sensitive variable.
-const giteaCondaBlock = `variable "gitea_url" {
+// giteaCondaConfig mirrors a noarch channel into a channel of Gitea's
+// conda registry, the token from a sensitive variable.
+const giteaCondaConfig = `
+ferry {
+  state = "ferry.state.json"
+}
+
+variable "channel" {
+  type = string
+}
+
+variable "gitea_url" {
   type = string
 }
 
@@ -22,30 +33,44 @@ variable "gitea_token" {
   sensitive = true
 }
 
+source "conda" "upstream" {
+  channel = var.channel
+  subdirs = ["noarch"]
+  include = ["clobber-*"]
+  exclude = ["clobber-2"]
+  latest  = 1
+}
+
 destination "gitea_conda" "channel" {
   url     = var.gitea_url
   owner   = "ferry-admin"
   channel = "mirror/tools"
   token   = var.gitea_token
-}`
+}
+
+mirror "conda" {
+  from = source.conda.upstream
+  to   = destination.gitea_conda.channel
+}
+`
 
 // A conda channel into Gitea's conda registry, which writes the channel
 // index itself: the plan says so and plans no index; the packages land
 // under the names Gitea files them by; a re-plan has no changes; rattler
 // solves from Gitea's channel anonymously; a package dropped from the
 // selection is deleted (its version held only it); the token never shows.
+// Gitea files a package by the subdir its own info/index.json names, so the
+// upstream channel here files each fixture where it says it belongs.
 func TestCondaChannelToGitea(t *testing.T) {
 	srv := testenv.StartGitea(t)
 	mods := rattlerModules(t)
-	up := startUpstream(t, condaChannel(t))
-	dir := t.TempDir()
-	cfg := strings.Replace(condaConfig, "destination \"dir\" \"channel\" {\n  path = \"channel\"\n}", giteaCondaBlock, 1)
-	cfg = strings.Replace(cfg, "destination.dir.channel", "destination.gitea_conda.channel", 1)
+	chdir := condaChannelOf(t, map[string][]string{"noarch": {
+		"clobber-1-0.1.0-h4616a5c_0.tar.bz2", "clobber-1-0.2.0-h4616a5c_0.tar.bz2",
+		"clobber-2-0.2.0-h4616a5c_0.tar.bz2", "clobber-pynoarch-1-0.1.0-pyh4616a5c_0.tar.bz2",
+		"clobber-directory-upgrade-0.2.0-h4616a5c_0.conda"}})
+	dir, _, env := condaWork(t, chdir, giteaCondaConfig)
 	cfgPath := filepath.Join(dir, "main.ferry.hcl")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	env := []string{"FERRY_VAR_channel=" + up.URL, "FERRY_VAR_gitea_url=" + srv.URL, "FERRY_VAR_gitea_token=" + srv.Token}
+	env = append(env, "FERRY_VAR_gitea_url="+srv.URL, "FERRY_VAR_gitea_token="+srv.Token)
 	channel := srv.URL + "/api/packages/" + srv.User + "/conda/mirror/tools"
 
 	p := ferry(t, dir, env, "plan", "-detailed-exitcode")
@@ -58,8 +83,8 @@ func TestCondaChannelToGitea(t *testing.T) {
 	ferry(t, dir, env, "plan", "-detailed-exitcode").must(t, 0, "No changes. 3 artifacts up to date.")
 
 	// Gitea's own index names the packages, read anonymously as conda
-	// clients do; rattler solves from it.
-	resp, err := http.Get(channel + "/linux-64/repodata.json")
+	// clients do; rattler solves from it at Gitea's URLs.
+	resp, err := http.Get(channel + "/noarch/repodata.json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,22 +92,42 @@ func TestCondaChannelToGitea(t *testing.T) {
 	resp.Body.Close()
 	for _, f := range []string{"clobber-1-0.2.0-h4616a5c_0.tar.bz2", "clobber-directory-upgrade-0.2.0-h4616a5c_0.conda"} {
 		if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), f) {
-			t.Errorf("Gitea's linux-64/repodata.json (%s) does not name %s:\n%s", resp.Status, f, body)
+			t.Errorf("Gitea's noarch/repodata.json (%s) does not name %s:\n%s", resp.Status, f, body)
 		}
 	}
-	checkRattler(t, mods, channel)
+	out, err := rattlerSolve(mods, channel, "clobber-1", "clobber-directory-upgrade >=0.2", "clobber-pynoarch-1")
+	if err != nil {
+		t.Fatalf("rattler: %v\n%s", err, out)
+	}
+	want := []string{
+		"clobber-1 0.2.0 h4616a5c_0 " + channel + "/noarch/clobber-1-0.2.0-h4616a5c_0.tar.bz2",
+		"clobber-directory-upgrade 0.2.0 h4616a5c_0 " + channel + "/noarch/clobber-directory-upgrade-0.2.0-h4616a5c_0.conda",
+		"clobber-pynoarch-1 0.1.0 pyh4616a5c_0 " + channel + "/noarch/clobber-pynoarch-1-0.1.0-pyh4616a5c_0.tar.bz2",
+	}
+	got := strings.Split(strings.TrimSpace(out), "\n")
+	slices.Sort(got)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("rattler's solution (-want +got):\n%s", diff)
+	}
+	if out, err := rattlerSolve(mods, channel, "clobber-2"); err == nil {
+		t.Errorf("rattler solved for a package the mirror does not hold:\n%s", out)
+	}
 
 	// Dropped from the selection: deleted from Gitea (its version held
 	// only that file).
-	cfg2 := strings.Replace(cfg, `exclude = ["clobber-2"]`, `exclude = ["clobber-2", "clobber-directory-upgrade"]`, 1)
+	cfg, err := os.ReadFile(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg2 := strings.Replace(string(cfg), `exclude = ["clobber-2"]`, `exclude = ["clobber-2", "clobber-directory-upgrade"]`, 1)
 	if err := os.WriteFile(cfgPath, []byte(cfg2), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	ferry(t, dir, env, "plan", "-detailed-exitcode").must(t, 2, "Plan: 0 to add, 0 to replace, 1 to delete.")
 	r2 := ferry(t, dir, env, "apply", "-auto-approve")
-	r2.must(t, 0, "Apply complete: 1 changes applied")
+	r2.must(t, 0, "Apply complete: 1 change applied")
 	ferry(t, dir, env, "plan", "-detailed-exitcode").must(t, 0, "No changes. 2 artifacts up to date.")
-	resp, err = http.Get(channel + "/linux-64/clobber-directory-upgrade-0.2.0-h4616a5c_0.conda")
+	resp, err = http.Get(channel + "/noarch/clobber-directory-upgrade-0.2.0-h4616a5c_0.conda")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -261,7 +261,7 @@ func (s *Conda) artifact(key string, f indexedFile) (providers.Artifact, error) 
 		}
 	}
 	if len(ds) == 0 || ds[0].Algorithm != providers.SHA256 {
-		return providers.Artifact{}, s.opErr("stat", key, fmt.Errorf("Gitea's index gives no valid sha256 for the file"))
+		return providers.Artifact{}, s.opErr("stat", key, errors.New("the index Gitea serves gives no valid sha256 for the file"))
 	}
 	return providers.Artifact{Key: key, Name: f.Name, Version: f.Version, Size: f.Size, Digests: providers.NewDigests(ds...)}, nil
 }
@@ -300,7 +300,7 @@ func (s *Conda) Put(ctx context.Context, a providers.Artifact, r io.Reader, opts
 	s.forget(subdir)
 	if _, err := s.Stat(ctx, a.Key); err == nil {
 		if opts.Overwrite {
-			return s.opErr("put", a.Key, fmt.Errorf("Gitea's conda registry does not replace a package file: %w", providers.ErrUnsupported))
+			return s.opErr("put", a.Key, fmt.Errorf("a package file in Gitea's conda registry is never replaced a package file: %w", providers.ErrUnsupported))
 		}
 		return s.opErr("put", a.Key, providers.ErrAlreadyExists)
 	} else if !errors.Is(err, providers.ErrNotFound) {
@@ -325,7 +325,7 @@ func (s *Conda) Put(ctx context.Context, a providers.Artifact, r io.Reader, opts
 		return s.opErr("put", a.Key, err)
 	}
 	if stored := rec.Name + "-" + rec.Version + "-" + rec.Build + archive.Ext(file); stored != file {
-		return s.opErr("put", a.Key, fmt.Errorf("Gitea would store this package as %s (the name, version and build in its info/index.json), not as %s: %w", stored, file, providers.ErrUnsupported))
+		return s.opErr("put", a.Key, fmt.Errorf("this package would be stored by Gitea as %s (the name, version and build in its info/index.json), not as %s: %w", stored, file, providers.ErrUnsupported))
 	}
 	if rec.Subdir != subdir {
 		return s.opErr("put", a.Key, fmt.Errorf("the package's info/index.json names subdir %q, where Gitea would file it, not %q: %w", rec.Subdir, subdir, providers.ErrUnsupported))
@@ -369,7 +369,7 @@ func (s *Conda) verifyStored(ctx context.Context, a providers.Artifact, rec arch
 		}
 	}
 	s.removeIfOnly(context.WithoutCancel(ctx), a.Key, rec.Name, rec.Version)
-	return s.opErr("put", a.Key, fmt.Errorf("Gitea stored other bytes than were sent (size %d, want %d): %w", got.Size, rec.Size, providers.ErrDigestMismatch))
+	return s.opErr("put", a.Key, fmt.Errorf("the bytes Gitea stored differ from those sent (size %d, want %d): %w", got.Size, rec.Size, providers.ErrDigestMismatch))
 }
 
 // removeIfOnly deletes the version holding key when key is its only file,
@@ -449,7 +449,7 @@ func (s *Conda) deleteVersion(ctx context.Context, key, name, version string) er
 	}
 	if len(others) > 0 {
 		slices.Sort(others)
-		return fmt.Errorf("Gitea deletes a conda package by whole version, and %s %s also holds %s: "+
+		return fmt.Errorf("a conda package is deleted from Gitea by whole version, and %s %s also holds %s: "+
 			"ferry deletes only files it was asked to (delete the version in Gitea when none of them is needed): %w",
 			name, version, strings.Join(others, ", "), providers.ErrUnsupported)
 	}

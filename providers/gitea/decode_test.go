@@ -4,9 +4,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ferry-mirror/ferry/planner/config/schema/schematest"
+
 	"github.com/google/go-cmp/cmp"
 	"github.com/hashicorp/hcl/v2"
-	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/ferry-mirror/ferry/planner/config/schema"
@@ -15,20 +16,10 @@ import (
 
 func decodeConfig(t *testing.T, src string) (*CondaConfig, hcl.Diagnostics) {
 	t.Helper()
-	f, diags := hclsyntax.ParseConfig([]byte(src), "main.ferry.hcl", hcl.InitialPos)
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
-	ectx := &hcl.EvalContext{Variables: map[string]cty.Value{"var": cty.ObjectVal(map[string]cty.Value{
-		"token": cty.StringVal("0123456789abcdef").Mark(schema.SensitiveMark),
-		"owner": cty.StringVal("platform").Mark(schema.SensitiveMark),
-	})}}
-	got, diags := CondaDestinationType().Decode(f.Body, ectx, schema.DecodeEnv{Dir: "/work/cfg", Address: "destination.gitea_conda.internal"})
-	cfg, ok := got.(*CondaConfig)
-	if !ok || cfg == nil {
-		t.Fatalf("Decode returned %T, want *CondaConfig", got)
-	}
-	return cfg, diags
+	return schematest.Decode[CondaConfig](t, CondaDestinationType().Type, src, map[string]cty.Value{
+		"token": schematest.Sensitive("0123456789abcdef"),
+		"owner": schematest.Sensitive("platform"),
+	}, schema.DecodeEnv{Dir: "/work/cfg", Address: "destination.gitea_conda.internal"})
 }
 
 func TestDecodeConda(t *testing.T) {
