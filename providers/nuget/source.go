@@ -70,13 +70,23 @@ func (s *Source) opErr(op, key string, err error) error {
 // Describe names the feed (no credentials).
 func (s *Source) Describe() string { return "nuget " + httpx.RedactString(s.cfg.ServiceIndex) }
 
-// versionMeta is what a registration tells of one version.
+// versionMeta is what a registration tells of one version (kept in the
+// catalog cache as JSON).
 type versionMeta struct {
-	id        string // as the registration spells it
-	listed    bool
-	published time.Time
-	digest    providers.Digest // zero when the registration declares no packageHash
-	hashErr   error            // a packageHash that cannot be read
+	Listed    bool             `json:"listed"`
+	Published time.Time        `json:"published,omitzero"`
+	Digest    providers.Digest `json:"digest,omitzero"`      // zero when the registration declares no packageHash
+	HashError string           `json:"hash_error,omitempty"` // a packageHash that cannot be read
+}
+
+// packageData is what the feed says of one package: every version its
+// flat container lists (normalized, in its order) and the registration's
+// metadata by normalized version. Found is false when the flat container
+// has no such package.
+type packageData struct {
+	Found    bool                   `json:"found"`
+	Versions []string               `json:"versions"`
+	Meta     map[string]versionMeta `json:"meta"`
 }
 
 // List reports the selected versions of every configured package.
@@ -90,7 +100,14 @@ func (s *Source) List(ctx context.Context, fn func(providers.Artifact) error) er
 		return s.opErr("list", "", err)
 	}
 	for _, id := range ids {
-		arts, err := s.listPackage(ctx, res, id)
+		d, err := s.readPackage(ctx, res, id)
+		if err == nil && !d.Found && !s.fromGlob(id) {
+			err = fmt.Errorf("the feed has no such package (its flat container answers 404): %w", providers.ErrNotFound)
+		}
+		if err != nil {
+			return s.opErr("list", "", fmt.Errorf("package %s: %w", id, err))
+		}
+		arts, err := s.selectVersions(res, id, d)
 		if err != nil {
 			return s.opErr("list", "", fmt.Errorf("package %s: %w", id, err))
 		}
@@ -130,6 +147,17 @@ func (s *Source) resolveIDs(ctx context.Context, res resources) ([]string, error
 			}
 		}
 	}), nil
+}
+
+// fromGlob reports whether lowerID is not configured as an exact id
+// (only a glob found it): such a package may vanish from the feed.
+func (s *Source) fromGlob(lowerID string) bool {
+	for _, p := range s.cfg.Packages {
+		if !isGlob(p) && strings.ToLower(p) == lowerID {
+			return false
+		}
+	}
+	return true
 }
 
 // search pages through the feed's search for the ids matching glob,
@@ -176,24 +204,20 @@ func (s *Source) search(ctx context.Context, base, glob string) ([]string, error
 	}
 }
 
-// listPackage selects lowerID's versions.
-func (s *Source) listPackage(ctx context.Context, res resources, lowerID string) ([]providers.Artifact, error) {
+// readPackage reads lowerID's versions and registration.
+func (s *Source) readPackage(ctx context.Context, res resources, lowerID string) (packageData, error) {
 	versions, err := s.feed.versions(ctx, lowerID)
+	if errors.Is(err, providers.ErrNotFound) {
+		return packageData{}, nil
+	}
 	if err != nil {
-		if errors.Is(err, providers.ErrNotFound) {
-			return nil, fmt.Errorf("the feed has no such package (its flat container answers 404): %w", err)
-		}
-		return nil, fmt.Errorf("reading its versions: %w", err)
+		return packageData{}, fmt.Errorf("reading its versions: %w", err)
 	}
 	meta, err := s.registration(ctx, res, lowerID)
 	if err != nil {
-		return nil, fmt.Errorf("reading its registration: %w", err)
+		return packageData{}, fmt.Errorf("reading its registration: %w", err)
 	}
-	type candidate struct {
-		version string
-		meta    versionMeta
-	}
-	var cands []candidate
+	d := packageData{Found: true, Meta: meta}
 	seen := map[string]bool{}
 	for _, raw := range versions {
 		v, ok := NormalizeVersion(raw)
@@ -201,20 +225,32 @@ func (s *Source) listPackage(ctx context.Context, res resources, lowerID string)
 			s.log.Warn("skipping a version that is not a NuGet version", "package", lowerID, "version", raw)
 			continue
 		}
-		if seen[v] {
-			continue
+		if !seen[v] {
+			seen[v] = true
+			d.Versions = append(d.Versions, v)
 		}
-		seen[v] = true
-		m, known := meta[v]
+	}
+	return d, nil
+}
+
+// selectVersions is the artifacts of lowerID's selected versions.
+func (s *Source) selectVersions(res resources, lowerID string, d packageData) ([]providers.Artifact, error) {
+	type candidate struct {
+		version string
+		meta    versionMeta
+	}
+	var cands []candidate
+	for _, v := range d.Versions {
+		m, known := d.Meta[v]
 		if !known {
 			// In the flat container but not in the registration: nothing
 			// says it is unlisted, and nothing declares its hash.
-			m = versionMeta{listed: true}
+			m = versionMeta{Listed: true}
 		}
 		switch {
 		case !s.cfg.IncludePrerelease && IsPrerelease(v):
 			continue
-		case !s.cfg.IncludeUnlisted && !m.listed:
+		case !s.cfg.IncludeUnlisted && !m.Listed:
 			continue
 		case s.cfg.Versions != nil && !s.cfg.Versions.Contains(v):
 			continue
@@ -227,17 +263,16 @@ func (s *Source) listPackage(ctx context.Context, res resources, lowerID string)
 	}
 	arts := make([]providers.Artifact, 0, len(cands))
 	for _, c := range cands {
-		key := Key(lowerID, c.version)
-		if c.meta.hashErr != nil {
-			return nil, fmt.Errorf("version %s: %w", c.version, c.meta.hashErr)
+		if c.meta.HashError != "" {
+			return nil, fmt.Errorf("version %s: %s", c.version, c.meta.HashError)
 		}
 		a := providers.Artifact{
-			Key: key, Name: lowerID, Version: c.version, Size: -1,
-			Created: c.meta.published,
+			Key: Key(lowerID, c.version), Name: lowerID, Version: c.version, Size: -1,
+			Created: c.meta.Published,
 			Origin:  httpx.RedactString(res.nupkgURL(lowerID, c.version)),
 		}
-		if !c.meta.digest.IsZero() {
-			a.Digests = providers.NewDigests(c.meta.digest)
+		if !c.meta.Digest.IsZero() {
+			a.Digests = providers.NewDigests(c.meta.Digest)
 		} else if s.cfg.RequirePackageHash {
 			return nil, fmt.Errorf("version %s: the feed's registration declares no packageHash to verify the .nupkg against "+
 				"(set require_package_hash = false to mirror such a feed with only each package's .nuspec id and version checked)", c.version)
@@ -305,12 +340,16 @@ func (s *Source) registration(ctx context.Context, res resources, lowerID string
 			if !ok {
 				continue
 			}
-			m := versionMeta{id: e.ID, listed: e.Listed == nil || *e.Listed}
+			m := versionMeta{Listed: e.Listed == nil || *e.Listed}
 			if t, err := time.Parse(time.RFC3339Nano, e.Published); err == nil && t.Year() > 1900 {
 				// nuget.org sets year 1900 on unlisted versions.
-				m.published = t.UTC()
+				m.Published = t.UTC()
 			}
-			m.digest, m.hashErr = packageDigest(e.PackageHash, e.PackageHashAlgorithm)
+			d, err := packageDigest(e.PackageHash, e.PackageHashAlgorithm)
+			if err != nil {
+				m.HashError = err.Error()
+			}
+			m.Digest = d
 			out[v] = m
 		}
 	}
