@@ -25,6 +25,7 @@ import (
 func SourceType() registry.Type {
 	t := registry.Source("nuget", decodeSource, NewSource)
 	t.VersionOrder = CompareVersions
+	t.Provides = schema.Feed // the catalog, where the feed has one (ListFrom)
 	return t
 }
 

@@ -25,6 +25,7 @@ var (
 	typesRegistration = []string{"RegistrationsBaseUrl/3.6.0", "RegistrationsBaseUrl/3.4.0", "RegistrationsBaseUrl/3.0.0-rc", "RegistrationsBaseUrl/3.0.0-beta", "RegistrationsBaseUrl"}
 	typesSearch       = []string{"SearchQueryService/3.5.0", "SearchQueryService/3.0.0-rc", "SearchQueryService/3.0.0-beta", "SearchQueryService"}
 	typesPublish      = []string{"PackagePublish/2.0.0"}
+	typesCatalog      = []string{"Catalog/3.0.0"}
 )
 
 // Feed is where a NuGet v3 feed is and how to read it.
@@ -44,6 +45,7 @@ type resources struct {
 	registration string // ends with "/"
 	search       string // "" when the feed has none
 	publish      string // "" when the feed has none
+	catalog      string // the catalog index; "" when the feed has none
 }
 
 // feedClient reads a feed: its service index once, then documents below
@@ -173,6 +175,7 @@ func (f *feedClient) resources(ctx context.Context) (resources, error) {
 		registration: dir(pick(typesRegistration)),
 		search:       pick(typesSearch),
 		publish:      strings.TrimSuffix(pick(typesPublish), "/"),
+		catalog:      pick(typesCatalog),
 	}
 	if res.packageBase == "" {
 		return res, fmt.Errorf("the service index %s declares no PackageBaseAddress/3.0.0 (flat container), which every NuGet v3 feed has", httpx.RedactString(f.feed.ServiceIndex))

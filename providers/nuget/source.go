@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/url"
 	"os"
 	"path"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/ferry-mirror/ferry/providers"
 	"github.com/ferry-mirror/ferry/providers/httpx"
+	"github.com/ferry-mirror/ferry/providers/internal/doccache"
 	"github.com/ferry-mirror/ferry/providers/registry"
 	"github.com/ferry-mirror/ferry/providers/verify"
 )
@@ -47,6 +49,8 @@ type Source struct {
 	cfg  *SourceConfig
 	feed *feedClient
 	log  hclog.Logger
+	// cache keeps what the catalog vouches for between plans; nil: none.
+	cache *doccache.Store
 }
 
 var (
@@ -60,7 +64,16 @@ func NewSource(name string, cfg *SourceConfig, env registry.Env) (*Source, error
 	if err != nil {
 		return nil, err
 	}
-	return &Source{name: name, cfg: cfg, feed: fc, log: env.Log()}, nil
+	s := &Source{name: name, cfg: cfg, feed: fc, log: env.Log()}
+	if env.CacheDir != nil {
+		if dir := env.CacheDir("nuget"); dir != "" {
+			// A cache that cannot be opened costs requests, not correctness.
+			if s.cache, err = doccache.Open(dir); err != nil {
+				s.log.Warn("the catalog cache is off", "error", err)
+			}
+		}
+	}
+	return s, nil
 }
 
 func (s *Source) opErr(op, key string, err error) error {
@@ -89,18 +102,45 @@ type packageData struct {
 	Meta     map[string]versionMeta `json:"meta"`
 }
 
-// List reports the selected versions of every configured package.
+// List reports the selected versions of every configured package,
+// reading each from the feed.
 func (s *Source) List(ctx context.Context, fn func(providers.Artifact) error) error {
 	res, err := s.feed.index(ctx)
 	if err != nil {
 		return s.opErr("list", "", err)
 	}
-	ids, err := s.resolveIDs(ctx, res)
-	if err != nil {
-		return s.opErr("list", "", err)
+	return s.list(ctx, res, fn,
+		func(glob string) ([]string, error) { return s.search(ctx, res.search, glob) },
+		func(id string) (packageData, error) { return s.readPackage(ctx, res, id) })
+}
+
+// list reports the selected versions of every configured package, with
+// globs resolved by globIDs and packages read by read (from the feed, or
+// from the catalog cache).
+func (s *Source) list(ctx context.Context, res resources, fn func(providers.Artifact) error,
+	globIDs func(glob string) ([]string, error), read func(lowerID string) (packageData, error)) error {
+	set := map[string]bool{}
+	for _, p := range s.cfg.Packages {
+		if !isGlob(p) {
+			set[strings.ToLower(p)] = true
+			continue
+		}
+		if res.search == "" {
+			return s.opErr("list", "", fmt.Errorf("the glob %q needs the feed's search (SearchQueryService), which its service index does not declare", p))
+		}
+		found, err := globIDs(p)
+		if err != nil {
+			return s.opErr("list", "", err)
+		}
+		for _, id := range found {
+			set[id] = true
+		}
 	}
-	for _, id := range ids {
-		d, err := s.readPackage(ctx, res, id)
+	for _, id := range slices.Sorted(maps.Keys(set)) {
+		if err := ctx.Err(); err != nil {
+			return s.opErr("list", "", err)
+		}
+		d, err := read(id)
 		if err == nil && !d.Found && !s.fromGlob(id) {
 			err = fmt.Errorf("the feed has no such package (its flat container answers 404): %w", providers.ErrNotFound)
 		}
@@ -120,33 +160,9 @@ func (s *Source) List(ctx context.Context, fn func(providers.Artifact) error) er
 	return nil
 }
 
-// resolveIDs is the lower-cased ids the configured packages name, sorted:
-// exact ids as given, globs matched against the feed's search results.
-func (s *Source) resolveIDs(ctx context.Context, res resources) ([]string, error) {
-	set := map[string]bool{}
-	for _, p := range s.cfg.Packages {
-		if !isGlob(p) {
-			set[strings.ToLower(p)] = true
-			continue
-		}
-		if res.search == "" {
-			return nil, fmt.Errorf("the glob %q needs the feed's search (SearchQueryService), which its service index does not declare", p)
-		}
-		found, err := s.search(ctx, res.search, p)
-		if err != nil {
-			return nil, err
-		}
-		for _, id := range found {
-			set[id] = true
-		}
-	}
-	return slices.Sorted(func(yield func(string) bool) {
-		for id := range set {
-			if !yield(id) {
-				return
-			}
-		}
-	}), nil
+// pathMatch matches a lower-case id against an id glob, case-insensitively.
+func pathMatch(glob, lowerID string) (bool, error) {
+	return path.Match(strings.ToLower(glob), lowerID)
 }
 
 // fromGlob reports whether lowerID is not configured as an exact id
@@ -193,7 +209,7 @@ func (s *Source) search(ctx context.Context, base, glob string) ([]string, error
 		}
 		for _, d := range doc.Data {
 			id := strings.ToLower(d.ID)
-			if ok, _ := path.Match(pattern, id); ok && ValidID(id) && !seen[id] {
+			if ok, _ := pathMatch(glob, id); ok && ValidID(id) && !seen[id] {
 				seen[id] = true
 				ids = append(ids, id)
 			}

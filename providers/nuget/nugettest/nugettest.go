@@ -15,6 +15,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -94,7 +95,21 @@ type Feed struct {
 	mu       sync.Mutex
 	unlisted map[string]bool   // "lowerid/lowerversion"
 	tampered map[string][]byte // "lowerid/lowerversion"
+	catalog  []CatalogEvent    // nil: the feed declares no catalog
+	requests []string          // paths asked for, since ResetRequests
 }
+
+// CatalogEvent is one item of the replayed catalog.
+type CatalogEvent struct {
+	Type    string // "nuget:PackageDetails" or "nuget:PackageDelete"
+	ID      string
+	Version string
+	Time    time.Time // its commitTimeStamp
+}
+
+// catalogPageSize is how many items one replayed catalog page holds
+// (nuget.org's hold up to 550; small pages exercise paging).
+const catalogPageSize = 2
 
 // NewFeed starts a Feed in front of upstream (scheme://host:port) for the
 // test's lifetime.
@@ -122,9 +137,85 @@ func (f *Feed) Tamper(id, version string, b []byte) {
 	f.tampered[strings.ToLower(id+"/"+version)] = b
 }
 
+// AddCatalog appends an event to the catalog the feed replays, with a
+// commitTimeStamp one second (and a fraction, in nuget.org's seven-digit
+// form) after the previous one. The first call makes the service index
+// declare Catalog/3.0.0: a replay of the catalog resource's documented
+// shape (NuGet's catalog-resource.md), which Gitea does not have.
+func (f *Feed) AddCatalog(typ, id, version string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	t := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(len(f.catalog)+1) * 1_000_123_400 * time.Nanosecond)
+	f.catalog = append(f.catalog, CatalogEvent{Type: typ, ID: id, Version: version, Time: t})
+}
+
+// Requests counts the requests since ResetRequests whose path contains s.
+func (f *Feed) Requests(s string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := 0
+	for _, p := range f.requests {
+		if strings.Contains(p, s) {
+			n++
+		}
+	}
+	return n
+}
+
+// ResetRequests forgets the requests counted so far.
+func (f *Feed) ResetRequests() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.requests = nil
+}
+
+// serveCatalog answers /catalog/index.json and /catalog/pageN.json.
+func (f *Feed) serveCatalog(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	events := slices.Clone(f.catalog)
+	f.mu.Unlock()
+	base := "http://" + r.Host + "/catalog/"
+	ts := func(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.0000000Z") }
+	var doc map[string]any
+	if r.URL.Path == "/catalog/index.json" {
+		var pages []any
+		for i := 0; i < len(events); i += catalogPageSize {
+			page := events[i:min(i+catalogPageSize, len(events))]
+			pages = append(pages, map[string]any{"@id": fmt.Sprintf("%spage%d.json", base, i/catalogPageSize), "@type": "CatalogPage",
+				"commitId": fmt.Sprintf("commit-%d", i+len(page)), "commitTimeStamp": ts(page[len(page)-1].Time), "count": len(page)})
+		}
+		doc = map[string]any{"@id": base + "index.json", "@type": []string{"CatalogRoot", "AppendOnlyCatalog", "Permalink"},
+			"commitId": fmt.Sprintf("commit-%d", len(events)), "commitTimeStamp": ts(events[len(events)-1].Time), "count": len(pages), "items": pages}
+	} else {
+		var n int
+		if _, err := fmt.Sscanf(r.URL.Path, "/catalog/page%d.json", &n); err != nil || n < 0 || n*catalogPageSize >= len(events) {
+			http.NotFound(w, r)
+			return
+		}
+		page := events[n*catalogPageSize : min((n+1)*catalogPageSize, len(events))]
+		var items []any
+		for i, e := range page {
+			items = append(items, map[string]any{"@id": fmt.Sprintf("%sdata/%s/%s.%s.json", base, ts(e.Time), strings.ToLower(e.ID), strings.ToLower(e.Version)),
+				"@type": e.Type, "commitId": fmt.Sprintf("commit-%d", n*catalogPageSize+i+1), "commitTimeStamp": ts(e.Time), "nuget:id": e.ID, "nuget:version": e.Version})
+		}
+		doc = map[string]any{"@id": r.URL.String(), "@type": "CatalogPage", "commitId": fmt.Sprintf("commit-%d", n*catalogPageSize+len(page)),
+			"commitTimeStamp": ts(page[len(page)-1].Time), "count": len(page), "parent": base + "index.json", "items": items}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(doc)
+}
+
 func (f *Feed) serve(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		http.Error(w, "nugettest.Feed is read-only", http.StatusMethodNotAllowed)
+		return
+	}
+	f.mu.Lock()
+	f.requests = append(f.requests, r.URL.Path)
+	hasCatalog := len(f.catalog) > 0
+	f.mu.Unlock()
+	if strings.HasPrefix(r.URL.Path, "/catalog/") && hasCatalog {
+		f.serveCatalog(w, r)
 		return
 	}
 	if b, ok := f.tamperedFor(r.URL.Path); ok {
@@ -141,6 +232,12 @@ func (f *Feed) serve(w http.ResponseWriter, r *http.Request) {
 		var doc any
 		if json.Unmarshal(body, &doc) == nil {
 			f.enrich(doc)
+			if m, ok := doc.(map[string]any); ok && hasCatalog {
+				if res, ok := m["resources"].([]any); ok {
+					m["resources"] = append(res, map[string]any{"@id": "http://" + r.Host + "/catalog/index.json", "@type": "Catalog/3.0.0",
+						"comment": "nugettest.Feed: a replay of the catalog resource's documented shape"})
+				}
+			}
 			body, _ = json.Marshal(doc)
 		}
 		body = bytes.ReplaceAll(body, []byte(f.upstream), []byte("http://"+r.Host))
@@ -269,5 +366,24 @@ func CreateOrg(t testing.TB, base, token, name string) {
 	if resp.StatusCode != http.StatusCreated {
 		msg, _ := io.ReadAll(resp.Body)
 		t.Fatalf("creating organization %s: %s: %s", name, resp.Status, msg)
+	}
+}
+
+// Delete deletes id's version from Gitea's NuGet feed whose service index
+// is index, as NuGet clients do (DELETE with X-NuGet-ApiKey).
+func Delete(t testing.TB, index, apiKey, id, version string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodDelete, strings.TrimSuffix(index, "index.json")+id+"/"+version, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("X-NuGet-ApiKey", apiKey)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("deleting %s %s: %s", id, version, resp.Status)
 	}
 }
