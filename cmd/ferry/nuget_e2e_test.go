@@ -97,11 +97,14 @@ func feedHas(t *testing.T, index, id, version string) bool {
 // Gitea to Gitea through the binary (two owners of one Gitea): the
 // upstream feed sits behind nugettest.Feed, a labelled test double that
 // adds the packageHash and listed state nuget.org's registrations carry and
-// Gitea's lack. A range, latest, a pre-release and an unlisted version are
+// Gitea's lack, and replays a catalog (its documented shape; Gitea has
+// none). A range, latest, a pre-release and an unlisted version are
 // selected as configured; a tampered package is refused while the rest
 // lands; once the upstream serves the real bytes it lands too; a re-plan
 // has no changes; including unlisted versions adds one, dropping one from
-// latest deletes it from Gitea (a hard delete); NuGet.exe 5.8 on Mono
+// latest deletes it from Gitea (a hard delete); the state keeps the
+// catalog's position and a new version the catalog names is planned
+// without reading the packages it does not name; NuGet.exe 5.8 on Mono
 // installs a mirrored package from the destination; the API key never
 // shows.
 func TestNuGetGiteaToGitea(t *testing.T) {
@@ -123,6 +126,9 @@ func TestNuGetGiteaToGitea(t *testing.T) {
 		}
 	}
 	feed := nugettest.NewFeed(t, srv.URL)
+	for _, id := range []string{"Ferry.Lib", "Ferry.Tool", "Ferry.Bad", "Other.Pkg"} {
+		feed.AddCatalog("nuget:PackageDetails", id, "1.0.0")
+	}
 	feed.Unlist("Ferry.Lib", "1.9.0")
 	feed.Tamper("Ferry.Bad", "1.0.0", nugettest.Package(t, "Ferry.Bad", "1.0.0", []byte("tampered\n")))
 
@@ -186,6 +192,31 @@ func TestNuGetGiteaToGitea(t *testing.T) {
 	if !feedHas(t, internal, "Ferry.Lib", "1.9.0") || feedHas(t, internal, "Ferry.Tool", "1.2.0") {
 		t.Error("after including unlisted versions and keeping one tool: 1.9.0 missing or 1.2.0 still served")
 	}
+
+	// Catalog-driven: the state holds the catalog's position; a new
+	// version the catalog names is planned, and the packages it does not
+	// name are not read again.
+	catalog := feed.URL + "/catalog/index.json"
+	if feeds, _ := readState(t, filepath.Join(dir, "ferry.state.json"))["feeds"].(map[string]any); feeds == nil {
+		t.Errorf("the state records no catalog position")
+	} else if src, _ := feeds["nuget.libs"].(map[string]any); src == nil || src[catalog] == nil {
+		t.Errorf("the state's feeds %v lack %s for nuget.libs", feeds, catalog)
+	}
+	b := nugettest.Package(t, "Ferry.Lib", "1.6.0", []byte("Ferry.Lib 1.6.0\n"))
+	nugettest.Push(t, upIndex, srv.Token, b)
+	feed.AddCatalog("nuget:PackageDetails", "Ferry.Lib", "1.6.0")
+	feed.ResetRequests()
+	run(2, plan, "Plan: 1 to add, 0 to replace, 0 to delete.", "ferry.lib/1.6.0/")
+	for _, id := range []string{"ferry.tool", "ferry.bad"} {
+		if n := feed.Requests("/registration/"+id+"/") + feed.Requests("/package/"+id+"/index.json"); n != 0 {
+			t.Errorf("a plan after the catalog named only Ferry.Lib read %s %d times", id, n)
+		}
+	}
+	if feed.Requests("/registration/ferry.lib/") == 0 {
+		t.Error("the plan did not read Ferry.Lib, which the catalog named")
+	}
+	run(0, apply, "Apply complete: 1 change applied")
+	run(0, plan, "No changes. 6 artifacts up to date.")
 
 	// NuGet.exe installs a mirrored package from the destination, with no
 	// other source configured and a fresh HOME (its service index cache).
