@@ -221,3 +221,29 @@ func (r resources) nupkgURL(lowerID, lowerVersion string) string {
 	id, v := url.PathEscape(lowerID), url.PathEscape(lowerVersion)
 	return r.packageBase + id + "/" + v + "/" + id + "." + v + ".nupkg"
 }
+
+// head is the Content-Length of rawURL from a HEAD request; -1 when the
+// server does not tell or refuses HEAD. 404 wraps providers.ErrNotFound.
+func (f *feedClient) head(ctx context.Context, rawURL string) (int64, error) {
+	req, err := http.NewRequestWithContext(httpx.WithCredentialScope(ctx, f.origin), http.MethodHead, rawURL, nil)
+	if err != nil {
+		return -1, fmt.Errorf("HEAD %s: invalid URL", httpx.RedactString(rawURL))
+	}
+	for k, v := range f.header(rawURL) {
+		req.Header[k] = v
+	}
+	req.Header.Set("Accept-Encoding", "identity")
+	resp, err := f.http.Do(req)
+	if err != nil {
+		return -1, err
+	}
+	resp.Body.Close()
+	switch {
+	case resp.StatusCode >= 200 && resp.StatusCode <= 299:
+		return resp.ContentLength, nil
+	case resp.StatusCode == http.StatusNotFound, resp.StatusCode == http.StatusGone,
+		resp.StatusCode == http.StatusUnauthorized, resp.StatusCode == http.StatusForbidden:
+		return -1, httpx.CheckResponse(resp)
+	}
+	return -1, nil
+}

@@ -480,3 +480,24 @@ func checkIdentity(f *spooled, lowerID, lowerVersion string) error {
 	}
 	return nil
 }
+
+var _ providers.Sizer = (*Source)(nil)
+
+// Size asks the flat container for the .nupkg's length (HEAD), which the
+// plan shows and apply bounds the download by; -1 when the feed does not
+// tell (a feed that refuses HEAD).
+func (s *Source) Size(ctx context.Context, a providers.Artifact) (int64, error) {
+	lowerID, lowerVersion, err := ParseKey(a.Key)
+	if err != nil {
+		return -1, s.opErr("size", a.Key, err)
+	}
+	res, err := s.feed.index(ctx)
+	if err != nil {
+		return -1, s.opErr("size", a.Key, err)
+	}
+	n, err := s.feed.head(ctx, res.nupkgURL(lowerID, lowerVersion))
+	if err != nil {
+		return -1, s.opErr("size", a.Key, err)
+	}
+	return n, nil
+}

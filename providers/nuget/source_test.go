@@ -101,6 +101,9 @@ versions = "[1.5.0]"`)
 		if a.Name != "ferry.sel" || a.Version != "1.5.0" || a.Created.IsZero() || a.Size != -1 {
 			t.Errorf("artifact = %+v", a)
 		}
+		if n, err := s.(providers.Sizer).Size(t.Context(), a); err != nil || n != int64(len(pkgs["1.5.0"])) {
+			t.Errorf("Size = %d, %v; want %d", n, err, len(pkgs["1.5.0"]))
+		}
 		rc, err := s.Fetch(t.Context(), a)
 		if err != nil {
 			t.Fatal(err)
@@ -138,6 +141,11 @@ require_package_hash = false`)
 		}
 		if diff := cmp.Diff([]string{nuget.Key("ferry.sel", "2.0.0")}, keys); diff != "" || len(arts[0].Digests) != 0 {
 			t.Fatalf("keys (-want +got):\n%s digests %v", diff, arts[0].Digests)
+		}
+		if n, err := s.(providers.Sizer).Size(t.Context(), arts[0]); err != nil || (n != int64(len(pkgs["2.0.0"])) && n != -1) {
+			t.Errorf("Size from Gitea = %d, %v; want %d (or -1)", n, err, len(pkgs["2.0.0"]))
+		} else {
+			t.Logf("Gitea's flat container answers HEAD with size %d", n)
 		}
 		rc, err := s.Fetch(t.Context(), arts[0])
 		if err != nil {
