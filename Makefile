@@ -104,6 +104,7 @@ FUZZ_TARGETS = \
 	./providers/conda/matchspec:FuzzParse \
 	./providers/conda/archive:FuzzReadMetadata \
 	./providers/nuget:FuzzCompareVersions \
+	./providers/nuget:FuzzNormalizeVersion \
 	./planner/retention:FuzzCompareVersions \
 	./providers/oci:FuzzRepoTemplate \
 	./providers/oci:FuzzTag \
