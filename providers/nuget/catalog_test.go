@@ -92,6 +92,9 @@ func TestCatalogIncremental(t *testing.T) {
 	if diff := cmp.Diff([]string{nuget.Key("ferry.a", "2.0.0"), a1, b11}, keys); diff != "" {
 		t.Errorf("listing after a delete (-want +got):\n%s", diff)
 	}
+	if has, known := src.(providers.UpstreamReporter).UpstreamHas(b1); has || !known {
+		t.Errorf("UpstreamHas(%s) after its PackageDelete = %v, %v; want false, true", b1, has, known)
+	}
 	if got := reads(); got["a"] != 0 || got["b"] == 0 || got["search"] != 0 {
 		t.Errorf("requests after B's delete: %v, want B read again and nothing else", got)
 	}

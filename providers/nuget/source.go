@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -51,11 +52,17 @@ type Source struct {
 	log  hclog.Logger
 	// cache keeps what the catalog vouches for between plans; nil: none.
 	cache *doccache.Store
+
+	mu sync.Mutex
+	// upstream is, by lower id, the versions the feed had when the last
+	// listing read the package (UpstreamHas).
+	upstream map[string]map[string]bool
 }
 
 var (
-	_ providers.Source    = (*Source)(nil)
-	_ providers.Describer = (*Source)(nil)
+	_ providers.Source           = (*Source)(nil)
+	_ providers.UpstreamReporter = (*Source)(nil)
+	_ providers.Describer        = (*Source)(nil)
 )
 
 // NewSource returns the source named name ("source.nuget.public").
@@ -136,6 +143,12 @@ func (s *Source) list(ctx context.Context, res resources, fn func(providers.Arti
 			set[id] = true
 		}
 	}
+	upstream := map[string]map[string]bool{}
+	defer func() {
+		s.mu.Lock()
+		s.upstream = upstream
+		s.mu.Unlock()
+	}()
 	for _, id := range slices.Sorted(maps.Keys(set)) {
 		if err := ctx.Err(); err != nil {
 			return s.opErr("list", "", err)
@@ -147,6 +160,11 @@ func (s *Source) list(ctx context.Context, res resources, fn func(providers.Arti
 		if err != nil {
 			return s.opErr("list", "", fmt.Errorf("package %s: %w", id, err))
 		}
+		has := map[string]bool{}
+		for _, v := range d.Versions {
+			has[v] = true
+		}
+		upstream[id] = has
 		arts, err := s.selectVersions(res, id, d)
 		if err != nil {
 			return s.opErr("list", "", fmt.Errorf("package %s: %w", id, err))
@@ -158,6 +176,25 @@ func (s *Source) list(ctx context.Context, res resources, fn func(providers.Arti
 		}
 	}
 	return nil
+}
+
+// UpstreamHas tells, for a key the last listing did not report, whether
+// the feed still has the version (merely not selected: out of range, past
+// latest, unlisted, a pre-release) or no longer does (deleted, as a
+// catalog PackageDelete says); known is false for a package the listing
+// did not read.
+func (s *Source) UpstreamHas(key string) (has, known bool) {
+	lowerID, lowerVersion, err := ParseKey(key)
+	if err != nil {
+		return false, false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	versions, ok := s.upstream[lowerID]
+	if !ok {
+		return false, false
+	}
+	return versions[lowerVersion], true
 }
 
 // pathMatch matches a lower-case id against an id glob, case-insensitively.

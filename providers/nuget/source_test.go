@@ -101,6 +101,19 @@ versions = "[1.5.0]"`)
 		if a.Name != "ferry.sel" || a.Version != "1.5.0" || a.Created.IsZero() || a.Size != -1 {
 			t.Errorf("artifact = %+v", a)
 		}
+		ur := s.(providers.UpstreamReporter)
+		for _, tt := range []struct {
+			key        string
+			has, known bool
+		}{
+			{key: nuget.Key("ferry.sel", "0.9.0"), has: true, known: true},  // merely not selected
+			{key: nuget.Key("ferry.sel", "7.0.0"), has: false, known: true}, // not in the feed
+			{key: nuget.Key("ferry.second", "1.0.0")},                       // a package not read
+		} {
+			if has, known := ur.UpstreamHas(tt.key); has != tt.has || known != tt.known {
+				t.Errorf("UpstreamHas(%s) = %v, %v; want %v, %v", tt.key, has, known, tt.has, tt.known)
+			}
+		}
 		if n, err := s.(providers.Sizer).Size(t.Context(), a); err != nil || n != int64(len(pkgs["1.5.0"])) {
 			t.Errorf("Size = %d, %v; want %d", n, err, len(pkgs["1.5.0"]))
 		}
