@@ -104,7 +104,9 @@ func feedHas(t *testing.T, index, id, version string) bool {
 // has no changes; including unlisted versions adds one, dropping one from
 // latest deletes it from Gitea (a hard delete); the state keeps the
 // catalog's position and a new version the catalog names is planned
-// without reading the packages it does not name; NuGet.exe 5.8 on Mono
+// without reading the packages it does not name; a version deleted
+// upstream is kept under on_upstream_removed = "keep" and deleted without
+// it; NuGet.exe 5.8 on Mono
 // installs a mirrored package from the destination; the API key never
 // shows.
 func TestNuGetGiteaToGitea(t *testing.T) {
@@ -217,6 +219,24 @@ func TestNuGetGiteaToGitea(t *testing.T) {
 	}
 	run(0, apply, "Apply complete: 1 change applied")
 	run(0, plan, "No changes. 6 artifacts up to date.")
+
+	// Deleted at the upstream (the catalog says so): kept while the mirror
+	// says on_upstream_removed = "keep", deleted once it does not.
+	nugettest.Delete(t, upIndex, srv.Token, "Ferry.Lib", "1.0.0")
+	feed.AddCatalog("nuget:PackageDelete", "Ferry.Lib", "1.0.0")
+	keep := strings.Replace(cfg, "mirror \"libs\" {\n", "mirror \"libs\" {\n  on_upstream_removed = \"keep\"\n", 1)
+	if err := os.WriteFile(cfgPath, []byte(keep), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run(0, plan, `mirror.libs["ferry.lib/1.0.0/ferry.lib.1.0.0.nupkg"]    (removed upstream; kept by on_upstream_removed)`, "No changes. 5 artifacts up to date.")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run(2, plan, "Plan: 0 to add, 0 to replace, 1 to delete.", "ferry.lib/1.0.0/")
+	run(0, apply, "Apply complete: 1 change applied")
+	if feedHas(t, internal, "Ferry.Lib", "1.0.0") {
+		t.Error("a version deleted upstream is still served by the destination")
+	}
 
 	// NuGet.exe installs a mirrored package from the destination, with no
 	// other source configured and a fresh HOME (its service index cache).
