@@ -37,6 +37,17 @@ type Publisher interface {
 	Publish(ctx context.Context, o Output, missing []string) error
 }
 
+// SelfIndexer is an optional Destination capability: a package registry
+// that builds the indexes consumers read from the packages uploaded to it
+// (Gitea's conda registry writes each subdir's repodata.json itself). A
+// Publisher whose output is such an index plans none for it and says so in
+// the plan: the index is the registry's, not ferry's to write or repair.
+type SelfIndexer interface {
+	// IndexedBy names what writes the index, for the plan ("Gitea's conda
+	// registry"); no secrets.
+	IndexedBy() string
+}
+
 // OutputPlanner is the pure half of a Publisher, implemented by the
 // provider's decoded settings (what its config type's Decode returns): the
 // planner sees only the configuration, the state and the inventory, never

@@ -46,6 +46,9 @@ type indexState struct {
 	Owned []string `json:"owned,omitempty"`
 	// NoRead says why the destination cannot be read back, if it cannot.
 	NoRead string `json:"no_read,omitempty"`
+	// IndexedBy names the registry that writes the index itself
+	// (providers.SelfIndexer); no index is then planned.
+	IndexedBy string `json:"indexed_by,omitempty"`
 }
 
 // indexRecord is one record: its JSON, and whether it sits under
@@ -88,6 +91,10 @@ type IndexDetail struct {
 // record of every listed package. Without refresh the destination is not
 // read and no index is planned.
 func (s *Source) ReadOutputs(ctx context.Context, req providers.OutputRequest) (providers.OutputRead, error) {
+	if si, ok := req.Destination.(providers.SelfIndexer); ok {
+		state, err := json.Marshal(indexState{IndexedBy: si.IndexedBy()})
+		return providers.OutputRead{State: state}, err
+	}
 	if !req.Refresh {
 		return providers.OutputRead{}, nil
 	}
@@ -271,6 +278,11 @@ func (c *SourceConfig) PlanOutputs(in providers.OutputInput) (providers.OutputPl
 	var st indexState
 	if err := json.Unmarshal(in.State, &st); err != nil {
 		return providers.OutputPlan{}, fmt.Errorf("reading the inventoried channel index: %w", err)
+	}
+	if st.IndexedBy != "" {
+		return providers.OutputPlan{Reports: []providers.OutputReport{{Text: fmt.Sprintf(
+			"%s: the channel index is written by %s from the uploaded packages, not by ferry: "+
+				"upstream repodata patches (hotfixed depends) and constrains are not carried into it", in.Mirror, st.IndexedBy)}}}, nil
 	}
 	if st.NoRead != "" {
 		return providers.OutputPlan{}, &providers.OutputError{Summary: "Destination cannot hold a conda channel index", Detail: st.NoRead + "."}

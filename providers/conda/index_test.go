@@ -350,3 +350,30 @@ func TestIndexInterruptedPublishConverges(t *testing.T) {
 		t.Errorf("re-plan after the repair: %+v", p.Outputs)
 	}
 }
+
+// selfIndexingDest is a registry that writes its own index (Gitea's conda
+// registry): it must never be handed one.
+type selfIndexingDest struct{ memDest }
+
+func (*selfIndexingDest) IndexedBy() string { return "the test registry" }
+
+// A destination that indexes itself gets no index planned, and the plan
+// says who writes it and what that index lacks.
+func TestIndexNotPlannedForSelfIndexingRegistry(t *testing.T) {
+	ch := t.TempDir()
+	sha := strings.Repeat("ab", 32)
+	writeFile(t, filepath.Join(ch, "noarch", "repodata.json"), []byte(`{"packages": {"a-1-0.tar.bz2": {"name": "a", "version": "1", "build": "0", "size": 1, "sha256": "`+sha+`"}}}`))
+	dst := &selfIndexingDest{}
+	_, _, p := planIndex(t, &SourceConfig{Dir: ch, Subdirs: []string{"noarch"}}, dst)
+	if len(p.Outputs) != 0 {
+		t.Errorf("planned %d index changes for a registry that writes its own: %+v", len(p.Outputs), p.Outputs)
+	}
+	want := []providers.OutputReport{{Text: "m: the channel index is written by the test registry from the uploaded packages, not by ferry: " +
+		"upstream repodata patches (hotfixed depends) and constrains are not carried into it"}}
+	if diff := cmp.Diff(want, p.Reports); diff != "" {
+		t.Errorf("reports (-want +got):\n%s", diff)
+	}
+	if len(dst.files) != 0 {
+		t.Errorf("the destination was read or written: %v", dst.files)
+	}
+}
