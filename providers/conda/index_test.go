@@ -423,3 +423,47 @@ func TestIndexWithoutRefresh(t *testing.T) {
 		t.Errorf("a kept package without refresh: %v", err)
 	}
 }
+
+// A subdir the mirror no longer reads (dropped from subdirs) whose
+// packages are deleted: its index stops naming them, with refresh and
+// without.
+func TestIndexSubdirNoLongerRead(t *testing.T) {
+	ch := pytorchChannel(t)
+	cfg := &SourceConfig{Dir: ch, Subdirs: []string{"linux-64", "noarch"}, Include: []string{"magma-cuda92"}}
+	s := newTestSource(t, cfg)
+	var listed []providers.Artifact
+	if err := s.List(context.Background(), func(a providers.Artifact) error {
+		listed = append(listed, a)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	gone := providers.Artifact{Key: "osx-64/magma-cuda92-2.5.2-1.tar.bz2"}
+	old := `{"packages": {"magma-cuda92-2.5.2-1.tar.bz2": {"name": "magma-cuda92"}}, "packages.conda": {}}`
+	for _, refresh := range []bool{true, false} {
+		dst := &memDest{files: map[string][]byte{"osx-64/repodata.json": []byte(old)}}
+		read, err := s.ReadOutputs(context.Background(), providers.OutputRequest{Mirror: "m", Listed: listed, Owned: append(slices.Clone(listed), gone), Destination: dst, Refresh: refresh})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := cfg.PlanOutputs(providers.OutputInput{Mirror: "m", Present: listed, State: read.State})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var o *providers.Output
+		for i := range p.Outputs {
+			if p.Outputs[i].Path == "osx-64/repodata.json" {
+				o = &p.Outputs[i]
+			}
+		}
+		if o == nil || !strings.Contains(o.Diff, "-magma-cuda92-2.5.2-1.tar.bz2") {
+			t.Fatalf("refresh %v: the osx-64 index is not planned to drop the deleted package: %+v", refresh, p.Outputs)
+		}
+		if err := s.Publish(context.Background(), *o, nil); err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(dst.files["osx-64/repodata.json"], []byte("magma")) {
+			t.Errorf("refresh %v: the osx-64 index still names the deleted package", refresh)
+		}
+	}
+}
