@@ -215,3 +215,43 @@ func newTestSource(t *testing.T, cfg *SourceConfig) *Source {
 	t.Cleanup(func() { s.Close() })
 	return s
 }
+
+// The listing and the blobs Snapshot stores hold no credential of the
+// channel URL: the cache is carried across the air gap as plain files.
+func TestOfflineListingHoldsNoSecret(t *testing.T) {
+	const password = "s3cr3t-pa55"
+	fs := http.FileServer(http.Dir("../../testdata/conda/channel"))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u, p, ok := r.BasicAuth(); !ok || u != "ferry" || p != password {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		fs.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	cfg := &SourceConfig{URL: strings.Replace(srv.URL, "http://", "http://ferry:"+password+"@", 1), Subdirs: []string{"noarch"}, MaxPackages: DefaultMaxPackages}
+	s := newTestSource(t, cfg)
+	var listed []providers.Artifact
+	if err := s.List(context.Background(), func(a providers.Artifact) error {
+		listed = append(listed, a)
+		return nil
+	}); err != nil || len(listed) == 0 {
+		t.Fatalf("listed %v: %v", listed, err)
+	}
+	blobs := &memBlobs{}
+	listing, err := s.Snapshot(context.Background(), listed, listed, blobs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(listing, []byte(password)) {
+		t.Errorf("the listing holds the channel's password: %s", listing)
+	}
+	for d, b := range blobs.blobs {
+		if bytes.Contains(b, []byte(password)) {
+			t.Errorf("blob %s holds the channel's password", d)
+		}
+	}
+	if _, err := newTestSource(t, cfg).Offline(listing, blobs); err != nil {
+		t.Errorf("the same configuration, password included, refused: %v", err)
+	}
+}
