@@ -398,7 +398,7 @@ func (c *SourceConfig) PlanOutputs(in providers.OutputInput) (providers.OutputPl
 		}
 		switch {
 		case st.Unread:
-			o.Reason = "packages changed (the index at the destination was not read: -refresh=false)"
+			o.Reason = "packages changed; index not read: -refresh=false"
 		case len(cur.Files) == 0:
 			o.Reason = "index missing"
 		case packagesChanged(sd, added, removed, ownedSet):
