@@ -253,6 +253,7 @@ func (e *env) condaScenario() error {
 			return e.work, nil, []string{"curl", "-sSf", "-o", "/dev/null", "-o", "/dev/null", up + "/linux-64/repodata.json", up + "/noarch/repodata.json"}, []int{0}, nil
 		}},
 	}
+	load0 := loadAvg()
 	results := make([][]measurement, len(cs))
 	for rn := 1; rn <= e.sz.runs; rn++ {
 		for i, c := range cs {
@@ -274,7 +275,7 @@ func (e *env) condaScenario() error {
 			"`include` (name globs, a version spec, bracket keys), `exclude` by license, `latest = 2`; "+
 			"ferry plans %d packages to add into an empty `dir` destination (a stat of each, and the channel index outputs).",
 			ch.names, fmtBytes(ch.indexBytes), selected),
-		columns: []string{"Contender", "Median wall", "Records/s", "Peak RSS", "ferry ÷ contender"},
+		columns: []string{"Contender", "Median wall", "Records/s", "Peak RSS", "CPU (user + sys)", "ferry ÷ contender"},
 	}
 	meds := make([]measurement, len(cs))
 	for i := range cs {
@@ -282,12 +283,13 @@ func (e *env) condaScenario() error {
 	}
 	for i, c := range cs {
 		s.rows = append(s.rows, []string{c.name, secs(meds[i].Wall), fmt.Sprintf("%.0f", float64(ch.records)/meds[i].Wall.Seconds()),
-			fmtBytes(meds[i].MaxRSS), fmt.Sprintf("%.2f×", meds[i].Wall.Seconds()/meds[0].Wall.Seconds())})
+			fmtBytes(meds[i].MaxRSS), secs(meds[i].CPU), fmt.Sprintf("%.2f×", meds[i].Wall.Seconds()/meds[0].Wall.Seconds())})
 	}
 	s.notes = append(s.notes, fmt.Sprintf("Records/s counts every record of the channel (%d), read by each contender. "+
 		"ferry's figure is the whole process: configuration, both indexes downloaded and parsed, selection in conda's version order, "+
 		"the destination refreshed, the plan printed. No peer mirror tool is installable here; the raw lines are the floor. %d run(s), runs interleaved.",
 		ch.records, e.sz.runs))
+	s.notes = append(s.notes, fmt.Sprintf("Load average (1, 5, 15 min) before the runs: %s; after: %s.", load0, loadAvg()))
 	e.rep.add(s)
 	return nil
 }

@@ -278,6 +278,7 @@ func machineInfo(e *env) []string {
 	}
 	ver("jq", "jq", "--version")
 	ver("aws", "aws", "--version")
+	m = append(m, "Load average at start (1, 5, 15 min): "+loadAvg())
 	if b, err := exec.Command("df", "-hT", e.work).Output(); err == nil {
 		ls := strings.Split(strings.TrimSpace(string(b)), "\n")
 		if f := strings.Fields(ls[len(ls)-1]); len(f) >= 2 {
@@ -285,4 +286,14 @@ func machineInfo(e *env) []string {
 		}
 	}
 	return m
+}
+
+// loadAvg is /proc/loadavg's 1, 5 and 15 minute load averages: other
+// processes competing for the cores show up here.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(b)); err == nil && len(f) >= 3 {
+		return strings.Join(f[:3], ", ")
+	}
+	return "unknown"
 }

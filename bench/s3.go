@@ -261,6 +261,7 @@ func (e *env) s3Scenario() error {
 	if err := warm(dataDir, files); err != nil {
 		return err
 	}
+	load0 := loadAvg()
 	results := make([][]measurement, len(cs))
 	for rn := 1; rn <= e.sz.runs; rn++ {
 		for i, c := range cs {
@@ -303,14 +304,15 @@ func (e *env) s3Scenario() error {
 			"ferry: `destination \"s3\"` (8 MiB parts, 2 in flight per file, `x-amz-checksum-sha256` on every part, create-only, " +
 			"stored checksum compared by HEAD), each file streamed from the file server and verified (size, sha256). " +
 			"The SDK peer (`bench/s3put`) is aws-sdk-go-v2's upload manager with its default checksums (CRC32) and the same parts in flight, verifying nothing.",
-		columns: []string{"Contender", "Median wall", "MiB/s", "Peak RSS", "ferry ÷ contender"},
+		columns: []string{"Contender", "Median wall", "MiB/s", "Peak RSS", "CPU (user + sys)", "ferry ÷ contender"},
 	}
 	for i, c := range cs {
 		r := mibps(total, meds[i].Wall)
-		s.rows = append(s.rows, []string{c.name, secs(meds[i].Wall), fmt.Sprintf("%.1f", r), fmtBytes(meds[i].MaxRSS), fmt.Sprintf("%.2f×", ferryRate/r)})
+		s.rows = append(s.rows, []string{c.name, secs(meds[i].Wall), fmt.Sprintf("%.1f", r), fmtBytes(meds[i].MaxRSS), secs(meds[i].CPU), fmt.Sprintf("%.2f×", ferryRate/r)})
 	}
 	s.notes = append(s.notes, fmt.Sprintf("Wall time is the whole process (ferry: plan with refresh + apply). "+
-		"Peak RSS is the largest single process of the run (rusage); versitygw's own memory is not counted. %d run(s), runs interleaved across contenders.", e.sz.runs))
+		"Peak RSS is the largest single process of the run, CPU the user + system time of the whole run (rusage); versitygw's own are not counted. %d run(s), runs interleaved across contenders. "+
+		"Load average (1, 5, 15 min) before the runs: %s; after: %s.", e.sz.runs, load0, loadAvg()))
 	e.rep.add(s)
 	return nil
 }
