@@ -1,8 +1,9 @@
 // Command bench is ferry's performance harness (issue #6): ferry against
 // peer tools and the raw limits, side by side in one run on the same
 // machine, with the same data and the same local servers (a net/http file
-// server for the upstream, Debian's docker-registry for the destination,
-// both on 127.0.0.1). It prints a Markdown table of medians and ratios.
+// server for the upstream; Debian's docker-registry, a directory or
+// versitygw for the destination; all on 127.0.0.1). It prints a Markdown
+// table of medians and ratios.
 //
 //	go run ./bench -size small   # CI: tiny data, one run, < 2 minutes
 //	go run ./bench -size full    # the issue's sizes, 3 runs, median
