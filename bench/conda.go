@@ -221,9 +221,16 @@ func (e *env) condaScenario() error {
 	if err := writeCondaConfig(dir, up); err != nil {
 		return err
 	}
+	reqs0 := fs.reqs.Load()
 	out, err := exec.Command(e.ferry, "-chdir", dir, "plan").CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("ferry plan: %v\n%s", err, out)
+	}
+	// Planning reads the indexes only (for each subdir at most
+	// repodata.json.zst, .bz2 and .json); the package files do not exist.
+	reqs := fs.reqs.Load() - reqs0
+	if reqs > 6 {
+		return fmt.Errorf("ferry plan made %d requests to the channel, want at most 6 (the indexes)", reqs)
 	}
 	m := planSummary.FindSubmatch(out)
 	if m == nil {
@@ -273,8 +280,9 @@ func (e *env) condaScenario() error {
 		title: fmt.Sprintf("Conda: a %d-record channel filtered and planned, 127.0.0.1 HTTP → empty dir", ch.records),
 		what: fmt.Sprintf("A generated channel (%d package names, linux-64 and noarch `repodata.json`, %s in all) served by the file server; "+
 			"`include` (name globs, a version spec, bracket keys), `exclude` by license, `latest = 2`; "+
-			"ferry plans %d packages to add into an empty `dir` destination (a stat of each, and the channel index outputs).",
-			ch.names, fmtBytes(ch.indexBytes), selected),
+			"ferry plans %d packages to add into an empty `dir` destination (a stat of each, and the channel index outputs), "+
+			"with %d requests to the channel (the indexes: `.zst` and `.bz2` are tried first and absent).",
+			ch.names, fmtBytes(ch.indexBytes), selected, reqs),
 		columns: []string{"Contender", "Median wall", "Records/s", "Peak RSS", "CPU (user + sys)", "ferry ÷ contender"},
 	}
 	meds := make([]measurement, len(cs))
