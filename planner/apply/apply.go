@@ -375,7 +375,9 @@ func (e *engine) pace(ctx context.Context, addr string, changes []plan.Change, u
 		}
 		now := e.opts.Now()
 		next := w.Next(now)
-		if next.After(until) {
+		// What the quota allows now always goes, however little time the
+		// bound leaves.
+		if next.After(now) && next.After(until) {
 			e.mu.Lock()
 			e.result.Deferred = append(e.result.Deferred, Deferral{Destination: addr, PerHour: perHour, Next: next, Changes: changes[i:]})
 			e.mu.Unlock()

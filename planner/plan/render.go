@@ -167,7 +167,7 @@ func (q DeleteQuota) Text() string {
 // FormatWait renders a wait for people, rounded up to the minute: "2h",
 // "1h5m", "40m", "1m".
 func FormatWait(d time.Duration) string {
-	m := int64((d + time.Minute - 1) / time.Minute)
+	m := int64((max(d, 0) + time.Minute - 1) / time.Minute)
 	switch {
 	case m < 60:
 		return fmt.Sprintf("%dm", m)
