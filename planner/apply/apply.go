@@ -29,7 +29,8 @@ import (
 var ErrNotOwned = errors.New("object exists at the destination and is not owned by ferry")
 
 // ErrDeletesSkipped is reported for each delete not attempted because an
-// earlier change failed.
+// earlier change of its mirror (or at its object) failed, or the apply was
+// interrupted.
 var ErrDeletesSkipped = errors.New("not deleting: an earlier change failed")
 
 // Providers resolves configured provider addresses.
@@ -282,15 +283,36 @@ func Apply(ctx context.Context, p *plan.Plan, st *state.State, cp Checkpointer, 
 	if ctx.Err() == nil {
 		e.run(ctx, outputs, e.publish)
 	}
-	if len(e.result.Failed) > 0 || ctx.Err() != nil {
-		e.result.SkippedDeletes = deletes
-		for _, c := range deletes {
+	var proceed []plan.Change
+	for _, c := range deletes {
+		if ctx.Err() != nil || e.blocked(c) {
+			e.result.SkippedDeletes = append(e.result.SkippedDeletes, c)
 			e.log.Warn("delete skipped", "address", c.Address, "reason", "an earlier change failed")
+		} else {
+			proceed = append(proceed, c)
 		}
-		return finish()
 	}
-	e.runDeletes(ctx, deletes)
+	if ctx.Err() == nil {
+		e.runDeletes(ctx, proceed)
+	}
 	return finish()
+}
+
+// blocked reports whether delete (or forget) c must wait for another
+// apply because a change before it failed: one of its mirror (what it
+// drops may be all that is left while the newer version did not land, or
+// an index not yet rewritten may still name it), or one at its object (the
+// mirror adopting what c forgets). Other mirrors' deletes go ahead: one
+// failure never stops the rest of the configuration.
+func (e *engine) blocked(c plan.Change) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, f := range e.result.Failed {
+		if f.Change.Mirror == c.Mirror || f.Change.Destination == c.Destination && f.Change.Key == c.Key {
+			return true
+		}
+	}
+	return false
 }
 
 // run executes changes concurrently. A failure never stops the others;
