@@ -319,3 +319,28 @@ func TestApplyNoQuotaNoWait(t *testing.T) {
 		t.Errorf("recent deletes recorded without a quota: %v", final.RecentDeletes)
 	}
 }
+
+// TestApplyNeverExecutesDryRun: a delete marked dry run is never sent,
+// even in a plan handed straight to apply, and uses none of the quota.
+func TestApplyNeverExecutesDryRun(t *testing.T) {
+	clock := &fakeClock{now: quotaT0}
+	w, mgr, st, path, deletes := quotaSetup(t, clock)
+	for i := range deletes {
+		deletes[i].DryRun = true
+	}
+	res, err := apply.Apply(context.Background(), &plan.Plan{Changes: deletes}, st, mgr, w, apply.Options{
+		Now: clock.Now, Sleep: clock.Sleep, DeletesPerHour: map[string]int{"dir.local": 2},
+	})
+	if err != nil || res.Err() != nil {
+		t.Fatal(err, res.Err())
+	}
+	if len(w.dst.deletes) != 0 || res.Applied != 0 || res.DeferredCount() != 0 {
+		t.Errorf("dry run: sent %v, applied %d, deferred %d; want nothing", w.dst.deletes, res.Applied, res.DeferredCount())
+	}
+	if got := ownedKeys(t, path); len(got) != 5 {
+		t.Errorf("dry run changed the state: owned %v", got)
+	}
+	if final, err := state.Read(path); err != nil || final.RecentDeletes != nil {
+		t.Errorf("dry run used the quota: %v, %v", final.RecentDeletes, err)
+	}
+}
