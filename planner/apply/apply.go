@@ -1,5 +1,6 @@
-// Package apply executes a plan: transfers first, deletes last (and only when
-// every transfer succeeded), streaming each object source → verifying reader
+// Package apply executes a plan: transfers first, deletes last (a mirror's
+// only when its transfers succeeded; paced to a destination's delete
+// quota), streaming each object source → verifying reader
 // → destination, and checkpointing the state as changes complete so an
 // interrupted run loses nothing and records nothing that did not land.
 package apply
@@ -283,16 +284,17 @@ func Apply(ctx context.Context, p *plan.Plan, st *state.State, cp Checkpointer, 
 	if ctx.Err() == nil {
 		e.run(ctx, outputs, e.publish)
 	}
+	interrupted := ctx.Err() != nil
 	var proceed []plan.Change
 	for _, c := range deletes {
-		if ctx.Err() != nil || e.blocked(c) {
+		if interrupted || e.blocked(c) {
 			e.result.SkippedDeletes = append(e.result.SkippedDeletes, c)
 			e.log.Warn("delete skipped", "address", c.Address, "reason", "an earlier change failed")
 		} else {
 			proceed = append(proceed, c)
 		}
 	}
-	if ctx.Err() == nil {
+	if !interrupted {
 		e.runDeletes(ctx, proceed)
 	}
 	return finish()
