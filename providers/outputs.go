@@ -30,10 +30,11 @@ type Publisher interface {
 	ReadOutputs(ctx context.Context, req OutputRequest) (OutputRead, error)
 	// Publish applies one output change planned by PlanOutputs. It fails
 	// with an error wrapping ErrChangedSincePlan when the output no longer
-	// has o.Before (nil: absent), and leaves it untouched then. missing are
-	// the keys of o.DependsOn that did not land: the output must not name
-	// them (refuse, with an error wrapping ErrNotLanded, or publish the
-	// rest when the output allows it).
+	// has o.Before (nil: absent, or not compared: see Output.Before), and
+	// leaves it untouched then. missing are the keys of o.DependsOn that
+	// did not land: the output must not name them (refuse, with an error
+	// wrapping ErrNotLanded, or publish the rest when the output allows
+	// it).
 	Publish(ctx context.Context, o Output, missing []string) error
 }
 

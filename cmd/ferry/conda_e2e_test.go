@@ -315,22 +315,19 @@ func indexNames(t *testing.T, root, subdir string) []string {
 	return names
 }
 
-// The channel index: each subdir's repodata.json (.zst, .bz2: the same
-// JSON) names exactly the mirrored packages, an upstream record (hotfixed
-// depends, a key ferry does not know, indented as served) is copied byte
-// for byte; a re-plan has no changes; an index edited or removed at the
-// destination is drift, repaired by apply; a package removed upstream
-// leaves the index (published) before its file is deleted.
-func TestCondaChannelIndex(t *testing.T) {
-	chdir := condaChannel(t)
-	// noarch as served: indented, a hotfixed record with an unknown key.
-	pkg := "clobber-pynoarch-1-0.1.0-pyh4616a5c_0.tar.bz2"
+// hotfixNoarch rewrites the noarch index of the channel condaChannel made
+// as a channel serves it: indented, its record hotfixed (depends) with a
+// key ferry does not know, and a "removed" list. It returns the package and
+// its record as served.
+func hotfixNoarch(t *testing.T, chdir string) (pkg, record string) {
+	t.Helper()
+	pkg = "clobber-pynoarch-1-0.1.0-pyh4616a5c_0.tar.bz2"
 	b, err := os.ReadFile(filepath.Join(chdir, "noarch", pkg))
 	if err != nil {
 		t.Fatal(err)
 	}
 	s, m := sha256.Sum256(b), md5.Sum(b)
-	record := fmt.Sprintf(`{
+	record = fmt.Sprintf(`{
         "build": "pyh4616a5c_0",
         "build_number": 0,
         "depends": ["python >=3.8,<3.13", "zlib"],
@@ -349,6 +346,18 @@ func TestCondaChannelIndex(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(chdir, "noarch", "repodata.json"), []byte(noarch), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	return pkg, record
+}
+
+// The channel index: each subdir's repodata.json (.zst, .bz2: the same
+// JSON) names exactly the mirrored packages, an upstream record (hotfixed
+// depends, a key ferry does not know, indented as served) is copied byte
+// for byte; a re-plan has no changes; an index edited or removed at the
+// destination is drift, repaired by apply; a package removed upstream
+// leaves the index (published) before its file is deleted.
+func TestCondaChannelIndex(t *testing.T) {
+	chdir := condaChannel(t)
+	pkg, record := hotfixNoarch(t, chdir)
 	up := startUpstream(t, chdir)
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "main.ferry.hcl"), []byte(condaConfig), 0o644); err != nil {
