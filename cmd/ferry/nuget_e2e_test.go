@@ -282,3 +282,53 @@ func TestNuGetGiteaToGitea(t *testing.T) {
 		}
 	}
 }
+
+// TestAirGapNuGetSource: -download-only verifies each selected package
+// (hash and .nuspec) into the cache and stores what the feed listed; with
+// the upstream feed gone, plan and apply -from-cache push the packages into
+// another Gitea feed byte for byte, and a re-plan has no changes.
+func TestAirGapNuGetSource(t *testing.T) {
+	srv := testenv.StartGitea(t)
+	nugettest.CreateOrg(t, srv.URL, srv.Token, "upstream")
+	upIndex := nugettest.GiteaIndex(srv.URL, "upstream")
+	pkgs := map[string][]byte{}
+	for _, v := range []string{"1.0.0", "1.5.0", "2.0.0"} {
+		pkgs[v] = nugettest.Package(t, "Ferry.Lib", v, []byte(v))
+		nugettest.Push(t, upIndex, srv.Token, pkgs[v])
+	}
+	nugettest.Push(t, upIndex, srv.Token, nugettest.Package(t, "Ferry.Tool", "1.0.0", nil))
+	nugettest.Push(t, upIndex, srv.Token, nugettest.Package(t, "Ferry.Bad", "1.0.0", nil))
+	feed := nugettest.NewFeed(t, srv.URL)
+	g := startGate(t, feed.URL)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "main.ferry.hcl"), []byte(nugetConfig), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	internal := nugettest.GiteaIndex(srv.URL, srv.User)
+	env := []string{"FERRY_VAR_upstream=" + nugettest.GiteaIndex(g.URL, "upstream"), "FERRY_VAR_internal=" + internal, "FERRY_VAR_api_key=" + srv.Token}
+	cache := filepath.Join(t.TempDir(), "cache")
+
+	ferry(t, dir, env, "apply", "-download-only", "-cache", cache).must(t, 0, "Downloaded 4 artifacts", "source nuget.libs: listing stored", "source nuget.tools: listing stored")
+	g.srv.Close()
+	sent := g.requests.Load()
+
+	ferry(t, dir, env, "plan", "-from-cache", cache, "-out", "p.json").must(t, 0, "Plan: 4 to add, 0 to replace, 0 to delete.")
+	ferry(t, dir, env, "apply", "-from-cache", cache, "p.json").must(t, 0, "Apply complete: 4 changes applied")
+	ferry(t, dir, env, "plan", "-from-cache", cache, "-detailed-exitcode").must(t, 0, "No changes. 4 artifacts up to date.")
+	if g.requests.Load() != sent {
+		t.Error("the inner side contacted the upstream feed")
+	}
+	for v, want := range map[string]bool{"1.0.0": true, "1.5.0": true, "2.0.0": false} {
+		if got := feedHas(t, internal, "Ferry.Lib", v); got != want {
+			t.Errorf("the destination serves Ferry.Lib %s: %v, want %v", v, got, want)
+		}
+	}
+	if !feedHas(t, internal, "Ferry.Tool", "1.0.0") {
+		t.Error("the destination lacks Ferry.Tool 1.0.0")
+	}
+	for _, v := range []string{"1.0.0", "1.5.0"} {
+		if got := getSHA256(t, strings.TrimSuffix(internal, "index.json")+"package/ferry.lib/"+v+"/ferry.lib."+v+".nupkg"); got != sha256Hex(pkgs[v]) {
+			t.Errorf("the destination's Ferry.Lib %s has sha256 %s, want the upstream's %s", v, got, sha256Hex(pkgs[v]))
+		}
+	}
+}

@@ -161,6 +161,10 @@ var _ providers.FeedFollower = (*Source)(nil)
 // returns the catalog's position for the state. A feed without a catalog
 // (Gitea's) is listed in full every time.
 func (s *Source) ListFrom(ctx context.Context, positions map[string]string, fn func(providers.Artifact) error) (providers.FeedResult, error) {
+	if s.offline != nil {
+		// No catalog behind an air gap: the positions stay as recorded.
+		return providers.FeedResult{Positions: positions}, s.List(ctx, fn)
+	}
 	res, err := s.feed.index(ctx)
 	if err != nil {
 		return providers.FeedResult{}, s.opErr("list", "", err)

@@ -53,10 +53,14 @@ type Source struct {
 	// cache keeps what the catalog vouches for between plans; nil: none.
 	cache *doccache.Store
 
+	// offline, when set, is the air-gap listing the source lists from
+	// instead of the feed (Offline).
+	offline *offlineListing
+
 	mu sync.Mutex
-	// upstream is, by lower id, the versions the feed had when the last
-	// listing read the package (UpstreamHas).
-	upstream map[string]map[string]bool
+	// read is what the last listing read: each package by lower id, and
+	// each glob's ids (UpstreamHas, Snapshot).
+	read offlineListing
 }
 
 var (
@@ -112,6 +116,9 @@ type packageData struct {
 // List reports the selected versions of every configured package,
 // reading each from the feed.
 func (s *Source) List(ctx context.Context, fn func(providers.Artifact) error) error {
+	if s.offline != nil {
+		return s.listOffline(ctx, fn)
+	}
 	res, err := s.feed.index(ctx)
 	if err != nil {
 		return s.opErr("list", "", err)
@@ -126,6 +133,12 @@ func (s *Source) List(ctx context.Context, fn func(providers.Artifact) error) er
 // from the catalog cache).
 func (s *Source) list(ctx context.Context, res resources, fn func(providers.Artifact) error,
 	globIDs func(glob string) ([]string, error), read func(lowerID string) (packageData, error)) error {
+	got := offlineListing{ServiceIndex: s.cfg.ServiceIndex, PackageBase: res.packageBase, Packages: map[string]packageData{}, Globs: map[string][]string{}}
+	defer func() {
+		s.mu.Lock()
+		s.read = got
+		s.mu.Unlock()
+	}()
 	set := map[string]bool{}
 	for _, p := range s.cfg.Packages {
 		if !isGlob(p) {
@@ -139,16 +152,11 @@ func (s *Source) list(ctx context.Context, res resources, fn func(providers.Arti
 		if err != nil {
 			return s.opErr("list", "", err)
 		}
+		got.Globs[strings.ToLower(p)] = found
 		for _, id := range found {
 			set[id] = true
 		}
 	}
-	upstream := map[string]map[string]bool{}
-	defer func() {
-		s.mu.Lock()
-		s.upstream = upstream
-		s.mu.Unlock()
-	}()
 	for _, id := range slices.Sorted(maps.Keys(set)) {
 		if err := ctx.Err(); err != nil {
 			return s.opErr("list", "", err)
@@ -160,11 +168,7 @@ func (s *Source) list(ctx context.Context, res resources, fn func(providers.Arti
 		if err != nil {
 			return s.opErr("list", "", fmt.Errorf("package %s: %w", id, err))
 		}
-		has := map[string]bool{}
-		for _, v := range d.Versions {
-			has[v] = true
-		}
-		upstream[id] = has
+		got.Packages[id] = d
 		arts, err := s.selectVersions(res, id, d)
 		if err != nil {
 			return s.opErr("list", "", fmt.Errorf("package %s: %w", id, err))
@@ -190,11 +194,11 @@ func (s *Source) UpstreamHas(key string) (has, known bool) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	versions, ok := s.upstream[lowerID]
+	d, ok := s.read.Packages[lowerID]
 	if !ok {
 		return false, false
 	}
-	return versions[lowerVersion], true
+	return slices.Contains(d.Versions, lowerVersion), true
 }
 
 // pathMatch matches a lower-case id against an id glob, case-insensitively.
@@ -439,6 +443,9 @@ func packageDigest(hash, alg string) (providers.Digest, error) {
 // temporary file, verifying its size and digests as planned and its
 // .nuspec id and version against a.Key, and returns the verified bytes.
 func (s *Source) Fetch(ctx context.Context, a providers.Artifact) (io.ReadCloser, error) {
+	if s.offline != nil {
+		return nil, s.opErr("fetch", a.Key, errOffline)
+	}
 	lowerID, lowerVersion, err := ParseKey(a.Key)
 	if err != nil {
 		return nil, s.opErr("fetch", a.Key, err)
@@ -524,6 +531,9 @@ var _ providers.Sizer = (*Source)(nil)
 // plan shows and apply bounds the download by; -1 when the feed does not
 // tell (a feed that refuses HEAD).
 func (s *Source) Size(ctx context.Context, a providers.Artifact) (int64, error) {
+	if s.offline != nil {
+		return -1, nil
+	}
 	lowerID, lowerVersion, err := ParseKey(a.Key)
 	if err != nil {
 		return -1, s.opErr("size", a.Key, err)
