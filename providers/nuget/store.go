@@ -123,20 +123,26 @@ func (s *Store) publishURL(ctx context.Context) (string, error) {
 	return res.publish, nil
 }
 
-// send makes one write request to the publish endpoint with the API key;
-// redirects are refused (a write must be answered by the feed itself).
-func (s *Store) send(ctx context.Context, method, rawURL string, body io.Reader, n int64, contentType string) (*http.Response, error) {
-	req, err := http.NewRequestWithContext(httpx.WithoutRedirects(ctx), method, rawURL, body)
+// send makes a write request to the publish endpoint with the API key,
+// retried (by the shared client) on connection failures, 5xx and 429:
+// body, when not nil, gives the n bytes to send afresh for each attempt. A
+// retried push that had landed is answered 409 and adopted, a retried
+// delete that had landed 404. Redirects are refused (a write must be
+// answered by the feed itself).
+func (s *Store) send(ctx context.Context, method, rawURL string, body func() io.Reader, n int64, contentType string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(httpx.WithoutRedirects(ctx), method, rawURL, nil)
 	if err != nil {
 		return nil, err
 	}
 	if body != nil {
+		req.Body = io.NopCloser(body())
+		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(body()), nil }
 		req.ContentLength = n
 		req.Header.Set("Content-Type", contentType)
 	}
 	req.Header.Set("X-NuGet-ApiKey", s.cfg.APIKey)
 	req.Header.Set("X-NuGet-Protocol-Version", "4.1.0")
-	return s.feed.http.DoOnce(req)
+	return s.feed.http.Do(req)
 }
 
 // status maps a write's answer to the sentinel errors, with the feed's
@@ -197,7 +203,9 @@ func (s *Store) Put(ctx context.Context, a providers.Artifact, r io.Reader, opts
 		return s.opErr("put", a.Key, err)
 	}
 	suffix := head.Bytes()
-	body := io.MultiReader(bytes.NewReader(prefix), io.NewSectionReader(f.File, 0, f.size), bytes.NewReader(suffix))
+	body := func() io.Reader {
+		return io.MultiReader(bytes.NewReader(prefix), io.NewSectionReader(f.File, 0, f.size), bytes.NewReader(suffix))
+	}
 	resp, err := s.send(ctx, http.MethodPut, publish, body, int64(len(prefix))+f.size+int64(len(suffix)), mw.FormDataContentType())
 	if err != nil {
 		if ctx.Err() != nil {
