@@ -16,7 +16,7 @@ STATICCHECK ?= $(GOBIN_DIR)/staticcheck
 RACE ?= -race
 FERRY_RACE ?= $(if $(RACE),1)
 
-.PHONY: setup tools build test unit e2e lint fmt quickstart example-buildpack example-oci example-npm example-conda golden fuzz faults bench bench-small clean
+.PHONY: setup tools build test unit e2e lint fmt quickstart example-buildpack example-oci example-npm example-conda example-nuget golden fuzz faults bench bench-small clean
 
 build:
 	$(GO) build -o bin/ferry ./cmd/ferry
@@ -69,6 +69,9 @@ example-npm: build
 
 example-conda: build
 	./examples/conda/run.sh
+
+example-nuget: build
+	./examples/nuget/run.sh
 
 # Performance harness (docs/performance.md): ferry against peer tools and
 # the raw limits, into docker-registry, a dir channel (conda planning) and

@@ -61,8 +61,6 @@ type Source struct {
 	// read is what the last listing read: each package by lower id, and
 	// each glob's ids (UpstreamHas, Snapshot).
 	read offlineListing
-	// notes are what the last listing tells the plan (Notes).
-	notes []string
 }
 
 var (
@@ -136,10 +134,9 @@ func (s *Source) List(ctx context.Context, fn func(providers.Artifact) error) er
 func (s *Source) list(ctx context.Context, res resources, fn func(providers.Artifact) error,
 	globIDs func(glob string) ([]string, error), read func(lowerID string) (packageData, error)) error {
 	got := offlineListing{ServiceIndex: s.cfg.ServiceIndex, PackageBase: res.packageBase, Packages: map[string]packageData{}, Globs: map[string][]string{}}
-	var notes []string
 	defer func() {
 		s.mu.Lock()
-		s.read, s.notes = got, notes
+		s.read = got
 		s.mu.Unlock()
 	}()
 	set := map[string]bool{}
@@ -176,28 +173,13 @@ func (s *Source) list(ctx context.Context, res resources, fn func(providers.Arti
 		if err != nil {
 			return s.opErr("list", "", fmt.Errorf("package %s: %w", id, err))
 		}
-		unhashed := 0
 		for _, a := range arts {
-			if len(a.Digests) == 0 {
-				unhashed++
-			}
 			if err := fn(a); err != nil {
 				return err
 			}
 		}
-		if unhashed > 0 {
-			notes = append(notes, fmt.Sprintf("%s: %d selected version(s) declare no packageHash (require_package_hash = false): checked by their .nuspec id and version only", id, unhashed))
-		}
 	}
 	return nil
-}
-
-// Notes are what the last listing tells the plan: packages whose versions
-// are checked without a declared hash.
-func (s *Source) Notes() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.notes)
 }
 
 // UpstreamHas tells, for a key the last listing did not report, whether
