@@ -39,6 +39,20 @@ type Harness struct {
 	// those), and accepts a Stat that reports the document's digests and
 	// size -1. nil: the suite calls Put.
 	Manifest func(a providers.Artifact, content []byte) []byte
+	// Content, for a destination that stores only packages it can parse
+	// (a registry that indexes uploads itself, such as Gitea's conda
+	// registry), returns the package to store under key: distinct for
+	// distinct seeds, about n bytes. The suite then skips PutEmpty (no
+	// package is empty). nil: Content(seed, n), any bytes.
+	Content func(t testing.TB, key string, seed uint64, n int) []byte
+}
+
+// content is what the suite stores under key.
+func (h Harness) content(t testing.TB, key string, seed uint64, n int) []byte {
+	if h.Content != nil {
+		return h.Content(t, key, seed, n)
+	}
+	return Content(seed, n)
 }
 
 func (h Harness) key(i int) string {
@@ -175,14 +189,14 @@ func testStatNotFound(t *testing.T, h Harness) {
 
 func testPutThenStat(t *testing.T, h Harness) {
 	d := h.New(t)
-	content := Content(1, 300<<10+17) // several buffers, odd length
+	content := h.content(t, h.key(1), 1, 300<<10+17) // several buffers, odd length
 	h.mustPut(t, d, h.artifact(h.key(1), content), content, providers.PutOptions{})
 	h.checkStored(t, d, h.key(1), content)
 }
 
 func testPutEmpty(t *testing.T, h Harness) {
-	if h.Manifest != nil {
-		t.Skip("a package tarball is never empty (registries such as Verdaccio refuse zero-length files)")
+	if h.Manifest != nil || h.Content != nil {
+		t.Skip("a package is never empty (registries such as Verdaccio refuse zero-length files)")
 	}
 	d := h.New(t)
 	h.mustPut(t, d, h.artifact(h.key(1), nil), nil, providers.PutOptions{})
@@ -191,7 +205,7 @@ func testPutEmpty(t *testing.T, h Harness) {
 
 func testPutUnknownSize(t *testing.T, h Harness) {
 	d := h.New(t)
-	content := Content(2, 10_000)
+	content := h.content(t, h.key(1), 2, 10_000)
 	a := h.artifact(h.key(1), content)
 	a.Size = -1
 	h.mustPut(t, d, a, content, providers.PutOptions{})
@@ -200,7 +214,7 @@ func testPutUnknownSize(t *testing.T, h Harness) {
 
 func testPutWrongDigest(t *testing.T, h Harness) {
 	d := h.New(t)
-	content := Content(3, 50_000)
+	content := h.content(t, h.key(1), 3, 50_000)
 	a := h.artifact(h.key(1), content)
 	a.Digests = h.artifact(h.key(1), []byte("other content")).Digests
 	err := h.put(t.Context(), d, a, content, bytes.NewReader(content), providers.PutOptions{})
@@ -211,7 +225,7 @@ func testPutWrongDigest(t *testing.T, h Harness) {
 }
 
 func testPutWrongSize(t *testing.T, h Harness) {
-	content := Content(4, 50_000)
+	content := h.content(t, h.key(1), 4, 50_000)
 	for _, tc := range []struct {
 		name string
 		body []byte
@@ -234,7 +248,7 @@ func testPutWrongSize(t *testing.T, h Harness) {
 
 func testPutExisting(t *testing.T, h Harness) {
 	d := h.New(t)
-	old, next := Content(5, 1000), Content(6, 2000)
+	old, next := h.content(t, h.key(1), 5, 1000), h.content(t, h.key(1), 6, 2000)
 	h.mustPut(t, d, h.artifact(h.key(1), old), old, providers.PutOptions{})
 	err := h.put(t.Context(), d, h.artifact(h.key(1), next), next, bytes.NewReader(next), providers.PutOptions{})
 	if !errors.Is(err, providers.ErrAlreadyExists) {
@@ -245,10 +259,10 @@ func testPutExisting(t *testing.T, h Harness) {
 
 func testPutOverwrite(t *testing.T, h Harness) {
 	d := h.New(t)
-	old, next := Content(7, 1000), Content(8, 2000)
+	old, next := h.content(t, h.key(1), 7, 1000), h.content(t, h.key(1), 8, 2000)
 	h.mustPut(t, d, h.artifact(h.key(1), old), old, providers.PutOptions{})
 	err := h.put(t.Context(), d, h.artifact(h.key(1), next), next, bytes.NewReader(next), providers.PutOptions{Overwrite: true})
-	if errors.Is(err, providers.ErrUnsupported) && h.Manifest != nil {
+	if errors.Is(err, providers.ErrUnsupported) && (h.Manifest != nil || h.Content != nil) {
 		// Package registries do not replace a published version.
 		h.checkStored(t, d, h.key(1), old)
 		t.Skipf("the destination does not overwrite: %v", err)
@@ -269,7 +283,7 @@ func testPutOverwrite(t *testing.T, h Harness) {
 
 func testDelete(t *testing.T, h Harness) {
 	d := h.New(t)
-	a, b := Content(9, 100), Content(10, 100)
+	a, b := h.content(t, h.key(1), 9, 100), h.content(t, h.key(2), 10, 100)
 	h.mustPut(t, d, h.artifact(h.key(1), a), a, providers.PutOptions{})
 	h.mustPut(t, d, h.artifact(h.key(2), b), b, providers.PutOptions{})
 	if err := d.Delete(t.Context(), h.key(1)); err != nil {
@@ -278,8 +292,9 @@ func testDelete(t *testing.T, h Harness) {
 	checkAbsent(t, d, h.key(1))
 	h.checkStored(t, d, h.key(2), b)
 	// The key can be used again.
-	h.mustPut(t, d, h.artifact(h.key(1), b), b, providers.PutOptions{})
-	h.checkStored(t, d, h.key(1), b)
+	again := h.content(t, h.key(1), 10, 100)
+	h.mustPut(t, d, h.artifact(h.key(1), again), again, providers.PutOptions{})
+	h.checkStored(t, d, h.key(1), again)
 }
 
 func testDeleteMissing(t *testing.T, h Harness) {
@@ -287,7 +302,7 @@ func testDeleteMissing(t *testing.T, h Harness) {
 	if err := d.Delete(t.Context(), h.key(1)); !errors.Is(err, providers.ErrNotFound) {
 		t.Fatalf("Delete of a missing key: error = %v, want one wrapping ErrNotFound", err)
 	}
-	c := Content(11, 10)
+	c := h.content(t, h.key(1), 11, 10)
 	h.mustPut(t, d, h.artifact(h.key(1), c), c, providers.PutOptions{})
 	if err := d.Delete(t.Context(), h.key(1)); err != nil {
 		t.Fatal(err)
@@ -331,7 +346,7 @@ func testCancelMidStream(t *testing.T, h Harness) {
 		}
 		t.Run(name, func(t *testing.T) {
 			d := h.New(t)
-			content := Content(12, 1<<20)
+			content := h.content(t, h.key(1), 12, 1<<20)
 			ctx, cancel := context.WithCancel(t.Context())
 			defer cancel()
 			r := &cancellingReader{r: bytes.NewReader(content), after: 64 << 10, cancel: cancel, ctx: ctx, block: block}
@@ -355,7 +370,7 @@ func testList(t *testing.T, h Harness) {
 	}
 	want := map[string]int64{}
 	for i := 1; i <= 3; i++ {
-		c := Content(uint64(20+i), 100*i)
+		c := h.content(t, h.key(i), uint64(20+i), 100*i)
 		h.mustPut(t, d, h.artifact(h.key(i), c), c, providers.PutOptions{})
 		want[h.key(i)] = int64(len(c))
 	}
@@ -390,7 +405,7 @@ func testConcurrentPuts(t *testing.T, h Harness) {
 	const n = 16
 	contents := make([][]byte, n)
 	for i := range contents {
-		contents[i] = Content(uint64(100+i), 20_000+i)
+		contents[i] = h.content(t, h.key(100+i), uint64(100+i), 20_000+i)
 	}
 	var wg sync.WaitGroup
 	for i := range n {
