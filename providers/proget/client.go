@@ -79,7 +79,7 @@ func (c *client) do(req *http.Request, once bool) (*http.Response, error) {
 
 // ErrQuota is wrapped by errors from a server that refused a request with
 // 429 Too Many Requests (ProGet Free's delete quota, or a rate limit).
-var ErrQuota = errors.New("too many requests")
+var ErrQuota = errors.New("quota exceeded")
 
 // explain adds what to do about a refused request.
 func (c *client) explain(err error, status int, retryAfter string) error {
@@ -97,9 +97,10 @@ func (c *client) explain(err error, status int, retryAfter string) error {
 	case http.StatusTooManyRequests:
 		wait := ""
 		if retryAfter != "" {
-			wait = " (the server says retry after " + retryAfter + " seconds)"
+			wait = ", it says for " + retryAfter + " seconds"
 		}
-		return fmt.Errorf("%w: %w: ProGet throttled %s%s; ProGet Free allows %d API deletes an hour: set deletes_per_hour on the destination to the server's quota and apply again later", err, ErrQuota, c.what, wait, FreeDeletesPerHour)
+		return fmt.Errorf("%w: %w: ProGet's request quota on %s is used up%s (ProGet Free allows %d API deletes an hour): apply again later, and set deletes_per_hour on the destination to the server's quota so ferry paces its deletes",
+			err, ErrQuota, c.what, wait, FreeDeletesPerHour)
 	}
 	return err
 }

@@ -303,7 +303,7 @@ func TestRefusalsSayWhatToFix(t *testing.T) {
 				}
 				return err
 			},
-			want: []string{"429", "retry after", "set deletes_per_hour on the destination"},
+			want: []string{"429", "it says for", "set deletes_per_hour on the destination"},
 		},
 	}
 	for _, tc := range tests {

@@ -265,6 +265,14 @@ func (s *Server) Assets(dir string) []string {
 	return out
 }
 
+// DeleteAsset removes a file from asset directory dir (not counted
+// against the delete quota: it stands for a change upstream).
+func (s *Server) DeleteAsset(dir, path string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.dirs[strings.ToLower(dir)], path)
+}
+
 // Asset returns the content of a stored asset.
 func (s *Server) Asset(dir, path string) ([]byte, bool) {
 	s.mu.Lock()

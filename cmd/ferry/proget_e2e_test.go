@@ -1,0 +1,197 @@
+package main_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/ferry-mirror/ferry/providers/providertest/progettest"
+)
+
+// progetKeys are the API keys of the two test servers; none may show in
+// ferry's output or state.
+const progetSrcKey, progetDstKey = "pg-src-key-7f3a9", "pg-dst-key-c41e2"
+
+func upack(t *testing.T, group, name, version string) []byte {
+	return progettest.BuildPackage(t, progettest.Manifest{Group: group, Name: name, Version: version},
+		map[string][]byte{"bin/" + name: []byte(group + "/" + name + "@" + version)})
+}
+
+func noKeys(t *testing.T, dir string, r result) {
+	t.Helper()
+	state, _ := os.ReadFile(filepath.Join(dir, "ferry.state.json"))
+	for _, k := range []string{progetSrcKey, progetDstKey} {
+		if strings.Contains(r.stdout+r.stderr+string(state), k) {
+			t.Fatalf("an API key shows in ferry's output or state:\n%s\n%s", r.stdout, r.stderr)
+		}
+	}
+}
+
+// ProGet universal feed to universal feed (both the test server written
+// from Inedo's API docs): groups kept apart, keep_last in SemVer 2 order,
+// and a package ferry does not own never touched.
+func TestProGetUpackToUpack(t *testing.T) {
+	src := progettest.Start(t, progettest.Options{APIKey: progetSrcKey})
+	dst := progettest.Start(t, progettest.Options{APIKey: progetDstKey, DeletesPerHour: 10})
+	for _, p := range [][3]string{
+		{"tools", "app", "1.0.0"}, {"tools", "app", "1.2.0-rc.1"}, {"tools", "app", "1.9.0"}, {"tools", "app", "1.10.0"},
+		{"apps/internal", "app", "1.0.0"}, {"", "solo", "0.1.0"},
+	} {
+		src.AddPackage(t, "universal", upack(t, p[0], p[1], p[2]))
+	}
+	dst.AddPackage(t, "mirror", upack(t, "foreign", "pkg", "1.0.0"))
+
+	dir := t.TempDir()
+	cfg := fmt.Sprintf(`ferry {
+  state = "ferry.state.json"
+}
+
+variable "dst_key" {
+  type      = string
+  sensitive = true
+}
+
+source "proget_upack" "build" {
+  url         = %q
+  feed        = "universal"
+  api_key_env = "PROGET_SRC_KEY"
+}
+
+destination "proget_upack" "dr" {
+  url     = %q
+  feed    = "mirror"
+  api_key = var.dst_key
+}
+
+mirror "universal" {
+  from = source.proget_upack.build
+  to   = destination.proget_upack.dr
+
+  retention {
+    keep_last = 2
+  }
+}
+`, src.URL, dst.URL)
+	if err := os.WriteFile(filepath.Join(dir, "main.ferry.hcl"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"PROGET_SRC_KEY=" + progetSrcKey, "FERRY_VAR_dst_key=" + progetDstKey}
+
+	r := ferry(t, dir, env, "plan", "-detailed-exitcode")
+	r.must(t, 2, `mirror.universal["tools/app/1.10.0/app-1.10.0.upack"]`, `mirror.universal["apps/internal/app/1.0.0/app-1.0.0.upack"]`, "Plan: 4 to add")
+	noKeys(t, dir, r)
+	r = ferry(t, dir, env, "apply", "-auto-approve")
+	r.must(t, 0, "Apply complete: 4 changes applied")
+	noKeys(t, dir, r)
+	want := []string{"apps/internal/app/1.0.0", "foreign/pkg/1.0.0", "solo/0.1.0", "tools/app/1.10.0", "tools/app/1.9.0"}
+	if diff := cmp.Diff(want, dst.Packages("mirror")); diff != "" {
+		t.Fatalf("destination feed (-want +got):\n%s", diff)
+	}
+	for _, p := range [][3]string{{"tools", "app", "1.10.0"}, {"apps/internal", "app", "1.0.0"}} {
+		got, _ := dst.Package("mirror", p[0], p[1], p[2])
+		if want, _ := src.Package("universal", p[0], p[1], p[2]); string(got) != string(want) {
+			t.Errorf("%s/%s %s differs between the feeds", p[0], p[1], p[2])
+		}
+	}
+	ferry(t, dir, env, "plan", "-detailed-exitcode").must(t, 0, "No changes")
+
+	// A new version upstream: it lands and the oldest kept one goes.
+	src.AddPackage(t, "universal", upack(t, "tools", "app", "1.11.0"))
+	ferry(t, dir, env, "plan", "-detailed-exitcode").must(t, 2,
+		`mirror.universal["tools/app/1.9.0/app-1.9.0.upack"]`, "(retention: keep_last = 2)", "Plan: 1 to add, 0 to replace, 1 to delete")
+	ferry(t, dir, env, "apply", "-auto-approve").must(t, 0)
+	want = []string{"apps/internal/app/1.0.0", "foreign/pkg/1.0.0", "solo/0.1.0", "tools/app/1.10.0", "tools/app/1.11.0"}
+	if diff := cmp.Diff(want, dst.Packages("mirror")); diff != "" {
+		t.Fatalf("destination feed after the new version (-want +got):\n%s", diff)
+	}
+	if dst.Deletes() != 1 {
+		t.Errorf("the destination executed %d deletes, want 1", dst.Deletes())
+	}
+}
+
+// ProGet asset directory to asset directory: nested folders, a changed
+// file replaced by its hash, and deletes beyond the server's quota
+// refused with what to do, the rest of the apply carrying on.
+func TestProGetAssetsToAssets(t *testing.T) {
+	src := progettest.Start(t, progettest.Options{APIKey: progetSrcKey})
+	dst := progettest.Start(t, progettest.Options{APIKey: progetDstKey, DeletesPerHour: 1})
+	files := map[string]string{
+		"tools/jq/1.7.1/jq-linux-amd64": "jq binary",
+		"tools/readme.txt":              "version one",
+		"docs/a/b/c.md":                 "# deep",
+		"docs/a/d.md":                   "# less deep",
+	}
+	for p, c := range files {
+		src.PutAsset("files", p, []byte(c))
+	}
+	dst.PutAsset("copy", "not-ours.txt", []byte("hands off"))
+
+	dir := t.TempDir()
+	cfg := fmt.Sprintf(`ferry {
+  state = "ferry.state.json"
+}
+
+source "proget_asset" "files" {
+  url         = %q
+  directory   = "files"
+  api_key_env = "PROGET_SRC_KEY"
+}
+
+destination "proget_asset" "dr" {
+  url         = %q
+  directory   = "copy"
+  path        = "mirror"
+  api_key_env = "PROGET_DST_KEY"
+}
+
+mirror "assets" {
+  from = source.proget_asset.files
+  to   = destination.proget_asset.dr
+
+  retention {
+    max_deletes = 5
+  }
+}
+`, src.URL, dst.URL)
+	if err := os.WriteFile(filepath.Join(dir, "main.ferry.hcl"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"PROGET_SRC_KEY=" + progetSrcKey, "PROGET_DST_KEY=" + progetDstKey}
+
+	r := ferry(t, dir, env, "apply", "-auto-approve")
+	r.must(t, 0, "Apply complete: 4 changes applied")
+	noKeys(t, dir, r)
+	want := []string{"mirror/docs/a/b/c.md", "mirror/docs/a/d.md", "mirror/tools/jq/1.7.1/jq-linux-amd64", "mirror/tools/readme.txt", "not-ours.txt"}
+	if diff := cmp.Diff(want, dst.Assets("copy")); diff != "" {
+		t.Fatalf("destination directory (-want +got):\n%s", diff)
+	}
+
+	// A changed file is a replace, found by its hash.
+	src.PutAsset("files", "tools/readme.txt", []byte("version two"))
+	ferry(t, dir, env, "plan", "-detailed-exitcode").must(t, 2,
+		`mirror.assets["tools/readme.txt"]`, "upstream changed", "Plan: 0 to add, 1 to replace, 0 to delete")
+	ferry(t, dir, env, "apply", "-auto-approve").must(t, 0)
+	if got, _ := dst.Asset("copy", "mirror/tools/readme.txt"); string(got) != "version two" {
+		t.Fatalf("after the replace the destination holds %q", got)
+	}
+
+	// Two files gone upstream, a quota of one delete an hour: one delete
+	// runs, the other is refused with what to do, and stays owned.
+	for _, p := range []string{"docs/a/b/c.md", "docs/a/d.md"} {
+		src.DeleteAsset("files", p)
+	}
+	ferry(t, dir, env, "plan", "-detailed-exitcode").must(t, 2, "Plan: 0 to add, 0 to replace, 2 to delete")
+	r = ferry(t, dir, env, "apply", "-auto-approve")
+	r.must(t, 1, "429", "set deletes_per_hour on the destination")
+	noKeys(t, dir, r)
+	if got := dst.Assets("copy"); len(got) != 4 || !slices.Contains(got, "not-ours.txt") {
+		t.Fatalf("after the quota-limited apply the destination holds %v", got)
+	}
+	ferry(t, dir, env, "plan", "-detailed-exitcode").must(t, 2, "Plan: 0 to add, 0 to replace, 1 to delete")
+}
+
