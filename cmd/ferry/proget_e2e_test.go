@@ -194,4 +194,3 @@ mirror "assets" {
 	}
 	ferry(t, dir, env, "plan", "-detailed-exitcode").must(t, 2, "Plan: 0 to add, 0 to replace, 1 to delete")
 }
-
