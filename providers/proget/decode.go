@@ -18,8 +18,9 @@ import (
 )
 
 // FreeDeletesPerHour is ProGet Free's API delete quota ("limited to 10
-// deletes per hour when using the API"), the default deletes_per_hour of
-// a destination.
+// deletes per hour when using the API"): the delete limit both
+// destination types declare, which a block's deletes_per_hour (read by
+// the core in every destination block) overrides.
 const FreeDeletesPerHour = 10
 
 // DefaultChunkSize is the part size above which an asset is uploaded with
@@ -46,9 +47,6 @@ type UpackConfig struct {
 	// Packages select packages by "group/name" glob (path.Match, "name"
 	// alone in the empty group); empty selects every package (sources).
 	Packages []string
-	// DeletesPerHour is the server's API delete quota (destinations);
-	// 0: none.
-	DeletesPerHour int
 }
 
 // AssetConfig is the decoded source or destination "proget_asset" block.
@@ -62,8 +60,6 @@ type AssetConfig struct {
 	// ChunkSize is the multipart part size (destinations): larger files
 	// are uploaded in parts of it.
 	ChunkSize int64
-	// DeletesPerHour as for UpackConfig.
-	DeletesPerHour int
 }
 
 // UpackSourceType is the "proget_upack" source type:
@@ -86,7 +82,7 @@ func UpackSourceType() registry.Type {
 //	  url              = "https://proget.dr.corp"
 //	  feed             = "universal-mirror"
 //	  api_key          = var.mirror_key
-//	  deletes_per_hour = 10               # default: ProGet Free's quota; 0: none
+//	  deletes_per_hour = 10               # the core's; default: ProGet Free's quota
 //	}
 func UpackDestinationType() registry.Type {
 	t := registry.Destination("proget_upack", decodeUpackDestination, NewUpackDestination)
@@ -114,7 +110,6 @@ func AssetSourceType() registry.Type {
 //	  path             = "releases"       # optional: keys land below this folder
 //	  api_key          = var.mirror_key
 //	  chunk_size       = 33554432         # multipart part size (default 32 MiB)
-//	  deletes_per_hour = 10
 //	}
 func AssetDestinationType() registry.Type {
 	t := registry.Destination("proget_asset", decodeAssetDestination, NewAssetDestination)
@@ -184,21 +179,9 @@ func decodeName(content *hcl.BodyContent, ectx *hcl.EvalContext, name, what stri
 	return v, diags
 }
 
-func decodeDeletes(content *hcl.BodyContent, ectx *hcl.EvalContext) (int, hcl.Diagnostics) {
-	attr := content.Attributes["deletes_per_hour"]
-	if attr == nil {
-		return FreeDeletesPerHour, nil
-	}
-	n, _, diags := schema.DecodeCount(attr, ectx, 0, 1_000_000,
-		"deletes_per_hour is how many deletes an hour the server allows through its API (ProGet Free: 10; 0: no limit)")
-	return int(n), diags
-}
-
 func decodeUpack(body hcl.Body, ectx *hcl.EvalContext, dest bool) (*UpackConfig, hcl.Diagnostics) {
 	attrs := append(serverAttributes(), hcl.AttributeSchema{Name: "feed", Required: true})
-	if dest {
-		attrs = append(attrs, hcl.AttributeSchema{Name: "deletes_per_hour"})
-	} else {
+	if !dest {
 		attrs = append(attrs, hcl.AttributeSchema{Name: "packages"})
 	}
 	content, diags := body.Content(&hcl.BodySchema{Attributes: attrs})
@@ -208,10 +191,6 @@ func decodeUpack(body hcl.Body, ectx *hcl.EvalContext, dest bool) (*UpackConfig,
 	diags = append(diags, moreDiags...)
 	cfg.Feed, moreDiags = decodeName(content, ectx, "feed", "universal feed")
 	diags = append(diags, moreDiags...)
-	if dest {
-		cfg.DeletesPerHour, moreDiags = decodeDeletes(content, ectx)
-		diags = append(diags, moreDiags...)
-	}
 	if attr := content.Attributes["packages"]; attr != nil {
 		list, moreDiags := schema.DecodeStringList(attr, ectx)
 		diags = append(diags, moreDiags...)
@@ -238,7 +217,7 @@ func decodeUpackDestination(body hcl.Body, ectx *hcl.EvalContext, _ schema.Decod
 func decodeAsset(body hcl.Body, ectx *hcl.EvalContext, dest bool) (*AssetConfig, hcl.Diagnostics) {
 	attrs := append(serverAttributes(), hcl.AttributeSchema{Name: "directory", Required: true}, hcl.AttributeSchema{Name: "path"})
 	if dest {
-		attrs = append(attrs, hcl.AttributeSchema{Name: "deletes_per_hour"}, hcl.AttributeSchema{Name: "chunk_size"})
+		attrs = append(attrs, hcl.AttributeSchema{Name: "chunk_size"})
 	}
 	content, diags := body.Content(&hcl.BodySchema{Attributes: attrs})
 	cfg := &AssetConfig{ChunkSize: DefaultChunkSize}
@@ -258,8 +237,6 @@ func decodeAsset(body hcl.Body, ectx *hcl.EvalContext, dest bool) (*AssetConfig,
 		cfg.Path = p
 	}
 	if dest {
-		cfg.DeletesPerHour, moreDiags = decodeDeletes(content, ectx)
-		diags = append(diags, moreDiags...)
 		if attr := content.Attributes["chunk_size"]; attr != nil {
 			n, ok, moreDiags := schema.DecodeCount(attr, ectx, 64<<10, 4<<30,
 				"chunk_size is the part size, in bytes, of multipart asset uploads (files larger than it are sent in parts)")

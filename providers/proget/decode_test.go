@@ -48,20 +48,12 @@ packages = ["tools/*", "solo"]`,
 			want: &UpackConfig{Server: Server{URL: "https://proget.corp", APIKey: "s3cr3t"}, Feed: "universal", Packages: []string{"tools/*", "solo"}},
 		},
 		{
-			name: "destination: the key from the environment, Free's quota by default",
+			name: "destination: the key from the environment",
 			kind: schema.KindDestination,
 			body: `url = "http://127.0.0.1:8624"
 feed = "mirror"
 api_key_env = "PROGET_KEY"`,
-			want: &UpackConfig{Server: Server{URL: "http://127.0.0.1:8624", APIKeyEnv: "PROGET_KEY"}, Feed: "mirror", DeletesPerHour: FreeDeletesPerHour},
-		},
-		{
-			name: "destination on a paid edition lifts the quota",
-			kind: schema.KindDestination,
-			body: `url = "https://proget.corp"
-feed = "mirror"
-deletes_per_hour = 0`,
-			want: &UpackConfig{Server: Server{URL: "https://proget.corp"}, Feed: "mirror"},
+			want: &UpackConfig{Server: Server{URL: "http://127.0.0.1:8624", APIKeyEnv: "PROGET_KEY"}, Feed: "mirror"},
 		},
 	}
 	for _, tc := range tests {
@@ -86,7 +78,7 @@ api_key = "k"`)
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
-	want := &AssetConfig{Server: Server{URL: "https://proget.corp", APIKey: "k"}, Directory: "files", Path: "releases/tools", ChunkSize: 65536, DeletesPerHour: FreeDeletesPerHour}
+	want := &AssetConfig{Server: Server{URL: "https://proget.corp", APIKey: "k"}, Directory: "files", Path: "releases/tools", ChunkSize: 65536}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("decoded (-want +got):\n%s", diff)
 	}
@@ -116,14 +108,12 @@ func TestDecodeErrors(t *testing.T) {
 			body: "url = \"https://p\"\ndirectory = \"..\"", summary: "Invalid directory", detail: "one name", line: 2},
 		{name: "path escaping the folder", kind: schema.KindSource, typ: "proget_asset",
 			body: "url = \"https://p\"\ndirectory = \"d\"\npath = \"a/../../b\"", summary: "Invalid path", detail: `".."`, line: 3},
-		{name: "negative quota", kind: schema.KindDestination, typ: "proget_asset",
-			body: "url = \"https://p\"\ndirectory = \"d\"\ndeletes_per_hour = -1", summary: "Invalid deletes_per_hour", detail: "ProGet Free: 10", line: 3},
 		{name: "tiny chunks", kind: schema.KindDestination, typ: "proget_asset",
 			body: "url = \"https://p\"\ndirectory = \"d\"\nchunk_size = 10", summary: "Invalid chunk_size", detail: "at least 65536", line: 3},
 		{name: "bad pattern", kind: schema.KindSource, typ: "proget_upack",
 			body: "url = \"https://p\"\nfeed = \"u\"\npackages = [\"[\"]", summary: "Invalid package pattern", detail: "tools/*", line: 3},
-		{name: "quota on a source", kind: schema.KindSource, typ: "proget_upack",
-			body: "url = \"https://p\"\nfeed = \"u\"\ndeletes_per_hour = 5", summary: "Unsupported argument", line: 3},
+		{name: "chunks on a source", kind: schema.KindSource, typ: "proget_asset",
+			body: "url = \"https://p\"\ndirectory = \"d\"\nchunk_size = 65536", summary: "Unsupported argument", line: 3},
 		{name: "feed missing", kind: schema.KindSource, typ: "proget_upack",
 			body: "url = \"https://p\"", summary: "Missing required argument", line: 1},
 	}

@@ -29,12 +29,3 @@ func (c *AssetConfig) Location() providers.Location {
 	}
 	return l
 }
-
-// DeleteLimit is the block's deletes_per_hour: the destination's API
-// delete quota (0: none). The type declares ProGet Free's quota
-// (schema.Limits.DeletesPerHour); a block on a paid edition raises or
-// lifts it here.
-func (c *UpackConfig) DeleteLimit() int { return c.DeletesPerHour }
-
-// DeleteLimit is the block's deletes_per_hour, as for UpackConfig.
-func (c *AssetConfig) DeleteLimit() int { return c.DeletesPerHour }
