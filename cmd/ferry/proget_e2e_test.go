@@ -82,10 +82,11 @@ mirror "universal" {
 	}
 	env := []string{"PROGET_SRC_KEY=" + progetSrcKey, "FERRY_VAR_dst_key=" + progetDstKey}
 
-	r := ferry(t, dir, env, "plan", "-detailed-exitcode")
+	// Trace logs show every request: still no key.
+	r := ferry(t, dir, append(env, "FERRY_LOG=trace"), "plan", "-detailed-exitcode")
 	r.must(t, 2, `mirror.universal["tools/app/1.10.0/app-1.10.0.upack"]`, `mirror.universal["apps/internal/app/1.0.0/app-1.0.0.upack"]`, "Plan: 4 to add")
 	noKeys(t, dir, r)
-	r = ferry(t, dir, env, "apply", "-auto-approve")
+	r = ferry(t, dir, append(env, "FERRY_LOG=trace"), "apply", "-auto-approve")
 	r.must(t, 0, "Apply complete: 4 changes applied")
 	noKeys(t, dir, r)
 	want := []string{"apps/internal/app/1.0.0", "foreign/pkg/1.0.0", "solo/0.1.0", "tools/app/1.10.0", "tools/app/1.9.0"}
