@@ -71,8 +71,9 @@ example-conda: build
 	./examples/conda/run.sh
 
 # Performance harness (docs/performance.md): ferry against peer tools and
-# the raw limits. bench: the issue's sizes, 3 runs, median; bench-small:
-# tiny data, 1 run (what CI runs).
+# the raw limits, into docker-registry, a dir channel (conda planning) and
+# versitygw (S3). bench: the issues' sizes, 3 runs, median; bench-small:
+# tiny data, 1 run (what CI runs). One scenario: go run ./bench -only s3.
 bench:
 	$(GO) run ./bench -size full
 

@@ -134,6 +134,14 @@ type ferryArtifact struct {
 // writeFerryConfig writes DIR/main.ferry.hcl: one http source with the
 // artifacts, one oci destination, one mirror.
 func writeFerryConfig(dir, regHost, repo string, arts []ferryArtifact) (int64, error) {
+	dest := fmt.Sprintf("destination \"oci\" \"reg\" {\n  registry      = %q\n  repository    = %q\n  plain_http    = true\n  docker_config = false\n}\n", regHost, repo)
+	return writeFerryConfigTo(dir, arts, dest, "destination.oci.reg")
+}
+
+// writeFerryConfigTo writes DIR/main.ferry.hcl: one http source with the
+// artifacts, the destination block dest (addressed as destAddr), one
+// mirror.
+func writeFerryConfigTo(dir string, arts []ferryArtifact, dest, destAddr string) (int64, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return 0, err
 	}
@@ -148,8 +156,8 @@ func writeFerryConfig(dir, regHost, repo string, arts []ferryArtifact) (int64, e
 		fmt.Fprintf(w, "  artifact %q {\n    url    = %q\n    sha256 = %q\n    size   = %d\n    key    = %q\n  }\n",
 			a.Name, a.URL, a.SHA256, a.Size, a.Key)
 	}
-	fmt.Fprintf(w, "}\n\ndestination \"oci\" \"reg\" {\n  registry      = %q\n  repository    = %q\n  plain_http    = true\n  docker_config = false\n}\n\n", regHost, repo)
-	fmt.Fprintf(w, "mirror \"m\" {\n  from = source.http.up\n  to   = destination.oci.reg\n}\n")
+	fmt.Fprintf(w, "}\n\n%s\n", dest)
+	fmt.Fprintf(w, "mirror \"m\" {\n  from = source.http.up\n  to   = %s\n}\n", destAddr)
 	if err := w.Flush(); err != nil {
 		f.Close()
 		return 0, err

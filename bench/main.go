@@ -1,8 +1,9 @@
 // Command bench is ferry's performance harness (issue #6): ferry against
 // peer tools and the raw limits, side by side in one run on the same
 // machine, with the same data and the same local servers (a net/http file
-// server for the upstream, Debian's docker-registry for the destination,
-// both on 127.0.0.1). It prints a Markdown table of medians and ratios.
+// server for the upstream; Debian's docker-registry, a directory or
+// versitygw for the destination; all on 127.0.0.1). It prints a Markdown
+// table of medians and ratios.
 //
 //	go run ./bench -size small   # CI: tiny data, one run, < 2 minutes
 //	go run ./bench -size full    # the issue's sizes, 3 runs, median
@@ -25,7 +26,7 @@ import (
 var (
 	sizeFlag = flag.String("size", envOr("BENCH_SIZE", "small"), "small (CI: tiny data, 1 run) or full (the issue's sizes, 3 runs); env BENCH_SIZE")
 	runsFlag = flag.Int("runs", 0, "runs per contender (default: 1 small, 3 full); the median is reported")
-	only     = flag.String("only", "", "comma-separated scenarios to run: big,small,plan,memory,reapply (default all)")
+	only     = flag.String("only", "", "comma-separated scenarios to run: big,small,plan,memory,reapply,conda,s3 (default all)")
 	outFlag  = flag.String("out", "", "also write the Markdown report to this file")
 	keep     = flag.Bool("keep", false, "keep the work directory")
 	workFlag = flag.String("work", "", "work directory (default: a new temp dir)")
@@ -44,14 +45,17 @@ type sizes struct {
 	memSize     int64
 	reapplyN    int
 	reapplySize int64
+	condaN      int // records in the generated conda channel (linux-64 + noarch)
+	s3N         int
+	s3Size      int64
 	runs        int
 }
 
 var presets = map[string]sizes{
 	"small": {bigN: 4, bigSize: 8 << 20, smallN: 100, smallSize: 8 << 10, planNs: []int{1000, 10000}, refreshNs: []int{500},
-		memSize: 256 << 20, reapplyN: 4, reapplySize: 8 << 20, runs: 1},
+		memSize: 256 << 20, reapplyN: 4, reapplySize: 8 << 20, condaN: 500, s3N: 4, s3Size: 8 << 20, runs: 1},
 	"full": {bigN: 32, bigSize: 32 << 20, smallN: 2000, smallSize: 8 << 10, planNs: []int{1000, 10000, 100000}, refreshNs: []int{1000, 10000},
-		memSize: 2 << 30, reapplyN: 32, reapplySize: 32 << 20, runs: 3},
+		memSize: 2 << 30, reapplyN: 32, reapplySize: 32 << 20, condaN: 5000, s3N: 32, s3Size: 32 << 20, runs: 3},
 }
 
 type env struct {
@@ -163,6 +167,16 @@ func mainErr() error {
 			return fmt.Errorf("re-apply: %w", err)
 		}
 	}
+	if sel("conda") {
+		if err := e.condaScenario(); err != nil {
+			return fmt.Errorf("conda planning: %w", err)
+		}
+	}
+	if sel("s3") {
+		if err := e.s3Scenario(); err != nil {
+			return fmt.Errorf("s3 apply: %w", err)
+		}
+	}
 	e.rep.elapsed = time.Since(start)
 	var w io.Writer = os.Stdout
 	var f *os.File
@@ -252,6 +266,20 @@ func machineInfo(e *env) []string {
 	ver("crane", filepath.Join(e.tools, "crane"), "version")
 	ver("curl", "curl", "--version")
 	ver("docker-registry", "docker-registry", "--version")
+	if bin, err := versityGWBin(); err == nil {
+		// Its --version says "git" when built with go install: read the
+		// module version from the binary.
+		if out, err := exec.Command("go", "version", "-m", bin).Output(); err == nil {
+			for _, l := range strings.Split(string(out), "\n") {
+				if f := strings.Fields(l); len(f) >= 3 && f[0] == "mod" && f[1] == "github.com/versity/versitygw" {
+					m = append(m, "versitygw: "+f[2])
+				}
+			}
+		}
+	}
+	ver("jq", "jq", "--version")
+	ver("aws", "aws", "--version")
+	m = append(m, "Load average at start (1, 5, 15 min): "+loadAvg())
 	if b, err := exec.Command("df", "-hT", e.work).Output(); err == nil {
 		ls := strings.Split(strings.TrimSpace(string(b)), "\n")
 		if f := strings.Fields(ls[len(ls)-1]); len(f) >= 2 {
@@ -259,4 +287,14 @@ func machineInfo(e *env) []string {
 		}
 	}
 	return m
+}
+
+// loadAvg is /proc/loadavg's 1, 5 and 15 minute load averages: other
+// processes competing for the cores show up here.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(b)); err == nil && len(f) >= 3 {
+		return strings.Join(f[:3], ", ")
+	}
+	return "unknown"
 }

@@ -6,7 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -19,14 +19,15 @@ import (
 // resident set of the process or of any descendant it waited for (not a
 // sum): for a script it is the biggest single process of the run.
 //
-// The rusage comes from GNU time (/usr/bin/time -f %M), which fork()s and
+// The rusage comes from GNU time (/usr/bin/time -f '%U %S %M'), which fork()s and
 // exec()s the command. Reading the rusage of a direct child of this Go
 // process would be wrong: Go starts children with vfork (CLONE_VM), and
 // Linux carries the parent's resident set into the child's ru_maxrss at
 // exec, so every figure would be at least this harness's own RSS.
 type measurement struct {
 	Wall   time.Duration
-	MaxRSS int64 // bytes
+	MaxRSS int64         // bytes
+	CPU    time.Duration // user + system time of the process and its waited-for descendants
 }
 
 // run executes name args in dir with env added, and fails with the output
@@ -43,7 +44,7 @@ func runExpect(dir string, env []string, ok []int, name string, args ...string) 
 	}
 	rssFile.Close()
 	defer os.Remove(rssFile.Name())
-	cmd := exec.Command(timeBin, append([]string{"-f", "%M", "-o", rssFile.Name(), "--", name}, args...)...)
+	cmd := exec.Command(timeBin, append([]string{"-f", "%U %S %M", "-o", rssFile.Name(), "--", name}, args...)...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)
 	var out bytes.Buffer
@@ -62,10 +63,16 @@ func runExpect(dir string, env []string, ok []int, name string, args ...string) 
 	if b, rerr := os.ReadFile(rssFile.Name()); rerr == nil {
 		// GNU time prints "Command exited with non-zero status N" first
 		// when the command fails; the figure is the last line.
+		// fields: user seconds, system seconds, peak RSS in KiB.
 		f := strings.Fields(string(b))
-		if len(f) > 0 {
+		if len(f) >= 3 {
 			if kb, perr := strconv.ParseInt(f[len(f)-1], 10, 64); perr == nil {
 				m.MaxRSS = kb * 1024
+			}
+			u, uerr := strconv.ParseFloat(f[len(f)-3], 64)
+			sy, serr := strconv.ParseFloat(f[len(f)-2], 64)
+			if uerr == nil && serr == nil {
+				m.CPU = time.Duration((u + sy) * float64(time.Second))
 			}
 		}
 	}
@@ -76,7 +83,7 @@ func runExpect(dir string, env []string, ok []int, name string, args ...string) 
 	for _, c := range ok {
 		if c == code {
 			if *verbose {
-				fmt.Fprintf(os.Stderr, "    $ %s %s (%.2fs, %s)\n", name, strings.Join(args, " "), wall.Seconds(), fmtBytes(m.MaxRSS))
+				fmt.Fprintf(os.Stderr, "    $ %s %s (%.2fs, %s, CPU %.2fs)\n", name, strings.Join(args, " "), wall.Seconds(), fmtBytes(m.MaxRSS), m.CPU.Seconds())
 			}
 			return m, nil
 		}
@@ -116,17 +123,19 @@ func median(ms []measurement) measurement {
 		return measurement{}
 	}
 	w := make([]time.Duration, len(ms))
+	c := make([]time.Duration, len(ms))
 	r := make([]int64, len(ms))
 	for i, m := range ms {
-		w[i], r[i] = m.Wall, m.MaxRSS
+		w[i], c[i], r[i] = m.Wall, m.CPU, m.MaxRSS
 	}
-	sort.Slice(w, func(i, j int) bool { return w[i] < w[j] })
-	sort.Slice(r, func(i, j int) bool { return r[i] < r[j] })
+	slices.Sort(w)
+	slices.Sort(c)
+	slices.Sort(r)
 	n := len(ms)
 	if n%2 == 1 {
-		return measurement{Wall: w[n/2], MaxRSS: r[n/2]}
+		return measurement{Wall: w[n/2], MaxRSS: r[n/2], CPU: c[n/2]}
 	}
-	return measurement{Wall: (w[n/2-1] + w[n/2]) / 2, MaxRSS: (r[n/2-1] + r[n/2]) / 2}
+	return measurement{Wall: (w[n/2-1] + w[n/2]) / 2, MaxRSS: (r[n/2-1] + r[n/2]) / 2, CPU: (c[n/2-1] + c[n/2]) / 2}
 }
 
 func fmtBytes(n int64) string {

@@ -30,11 +30,23 @@ type Publisher interface {
 	ReadOutputs(ctx context.Context, req OutputRequest) (OutputRead, error)
 	// Publish applies one output change planned by PlanOutputs. It fails
 	// with an error wrapping ErrChangedSincePlan when the output no longer
-	// has o.Before (nil: absent), and leaves it untouched then. missing are
-	// the keys of o.DependsOn that did not land: the output must not name
-	// them (refuse, with an error wrapping ErrNotLanded, or publish the
-	// rest when the output allows it).
+	// has o.Before (nil: absent, or not compared: see Output.Before), and
+	// leaves it untouched then. missing are the keys of o.DependsOn that
+	// did not land: the output must not name them (refuse, with an error
+	// wrapping ErrNotLanded, or publish the rest when the output allows
+	// it).
 	Publish(ctx context.Context, o Output, missing []string) error
+}
+
+// SelfIndexer is an optional Destination capability: a package registry
+// that builds the indexes consumers read from the packages uploaded to it
+// (Gitea's conda registry writes each subdir's repodata.json itself). A
+// Publisher whose output is such an index plans none for it and says so in
+// the plan: the index is the registry's, not ferry's to write or repair.
+type SelfIndexer interface {
+	// IndexedBy names what writes the index, for the plan ("Gitea's conda
+	// registry"); no secrets.
+	IndexedBy() string
 }
 
 // OutputPlanner is the pure half of a Publisher, implemented by the

@@ -31,14 +31,21 @@ import (
 // real size, sha256 and md5.
 func condaChannel(t *testing.T) string {
 	t.Helper()
-	dir := t.TempDir()
-	layout := map[string][]string{
+	return condaChannelOf(t, map[string][]string{
 		"linux-64": {"clobber-1-0.1.0-h4616a5c_0.tar.bz2", "clobber-1-0.2.0-h4616a5c_0.tar.bz2",
 			"clobber-2-0.1.0-h4616a5c_0.tar.bz2", "clobber-2-0.2.0-h4616a5c_0.tar.bz2",
 			"clobber-directory-upgrade-0.1.0-h4616a5c_0.conda", "clobber-directory-upgrade-0.2.0-h4616a5c_0.conda"},
 		"noarch": {"clobber-pynoarch-1-0.1.0-pyh4616a5c_0.tar.bz2"},
 		"win-64": {"empty-0.1.0-h4616a5c_0.conda"},
-	}
+	})
+}
+
+// condaChannelOf is a channel of the fixture packages filed by layout
+// (subdir: file names), each record made from the file name (whatever
+// subdir the package's own index.json names).
+func condaChannelOf(t *testing.T, layout map[string][]string) string {
+	t.Helper()
+	dir := t.TempDir()
 	for subdir, files := range layout {
 		pkgs, condas := map[string]any{}, map[string]any{}
 		for _, f := range files {
@@ -105,6 +112,31 @@ mirror "conda" {
 }
 `
 
+// condaWork serves the channel directory chdir over HTTP and writes cfg
+// (condaConfig or a variant) into a new work dir; it returns the work dir,
+// the server and the environment that points var.channel at it.
+func condaWork(t *testing.T, chdir, cfg string) (dir string, up *upstream, env []string) {
+	t.Helper()
+	up = startUpstream(t, chdir)
+	dir = t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "main.ferry.hcl"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir, up, []string{"FERRY_VAR_channel=" + up.URL}
+}
+
+// condaConfigTo is condaConfig with its dir destination replaced by block,
+// which declares destination KIND "channel".
+func condaConfigTo(t *testing.T, kind, block string) string {
+	t.Helper()
+	cfg := strings.Replace(condaConfig, "destination \"dir\" \"channel\" {\n  path = \"channel\"\n}", block, 1)
+	cfg = strings.Replace(cfg, "destination.dir.channel", "destination."+kind+".channel", 1)
+	if !strings.Contains(cfg, "destination."+kind+".channel") || strings.Contains(cfg, "destination \"dir\"") {
+		t.Fatal("condaConfig's destination changed; update condaConfigTo")
+	}
+	return cfg
+}
+
 func filesUnder(t *testing.T, root string) []string {
 	t.Helper()
 	var out []string
@@ -125,12 +157,7 @@ func filesUnder(t *testing.T, root string) []string {
 // no changes. The local-directory form of the channel plans the same.
 func TestCondaChannelToDir(t *testing.T) {
 	chdir := condaChannel(t)
-	up := startUpstream(t, chdir)
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "main.ferry.hcl"), []byte(condaConfig), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	env := []string{"FERRY_VAR_channel=" + up.URL}
+	dir, _, env := condaWork(t, chdir, condaConfig)
 	want := []string{
 		"linux-64/clobber-1-0.2.0-h4616a5c_0.tar.bz2",
 		"linux-64/clobber-directory-upgrade-0.2.0-h4616a5c_0.conda",
@@ -167,12 +194,7 @@ func TestCondaChannelToDir(t *testing.T) {
 // then replaces nothing silently: the plan shows it.
 func TestCondaCorruptPackageNeverLands(t *testing.T) {
 	chdir := condaChannel(t)
-	up := startUpstream(t, chdir)
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "main.ferry.hcl"), []byte(condaConfig), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	env := []string{"FERRY_VAR_channel=" + up.URL}
+	dir, _, env := condaWork(t, chdir, condaConfig)
 	bad := "linux-64/clobber-1-0.2.0-h4616a5c_0.tar.bz2"
 	p := filepath.Join(chdir, bad)
 	b, err := os.ReadFile(p)
@@ -293,22 +315,19 @@ func indexNames(t *testing.T, root, subdir string) []string {
 	return names
 }
 
-// The channel index: each subdir's repodata.json (.zst, .bz2: the same
-// JSON) names exactly the mirrored packages, an upstream record (hotfixed
-// depends, a key ferry does not know, indented as served) is copied byte
-// for byte; a re-plan has no changes; an index edited or removed at the
-// destination is drift, repaired by apply; a package removed upstream
-// leaves the index (published) before its file is deleted.
-func TestCondaChannelIndex(t *testing.T) {
-	chdir := condaChannel(t)
-	// noarch as served: indented, a hotfixed record with an unknown key.
-	pkg := "clobber-pynoarch-1-0.1.0-pyh4616a5c_0.tar.bz2"
+// hotfixNoarch rewrites the noarch index of the channel condaChannel made
+// as a channel serves it: indented, its record hotfixed (depends) with a
+// key ferry does not know, and a "removed" list. It returns the package and
+// its record as served.
+func hotfixNoarch(t *testing.T, chdir string) (pkg, record string) {
+	t.Helper()
+	pkg = "clobber-pynoarch-1-0.1.0-pyh4616a5c_0.tar.bz2"
 	b, err := os.ReadFile(filepath.Join(chdir, "noarch", pkg))
 	if err != nil {
 		t.Fatal(err)
 	}
 	s, m := sha256.Sum256(b), md5.Sum(b)
-	record := fmt.Sprintf(`{
+	record = fmt.Sprintf(`{
         "build": "pyh4616a5c_0",
         "build_number": 0,
         "depends": ["python >=3.8,<3.13", "zlib"],
@@ -327,6 +346,18 @@ func TestCondaChannelIndex(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(chdir, "noarch", "repodata.json"), []byte(noarch), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	return pkg, record
+}
+
+// The channel index: each subdir's repodata.json (.zst, .bz2: the same
+// JSON) names exactly the mirrored packages, an upstream record (hotfixed
+// depends, a key ferry does not know, indented as served) is copied byte
+// for byte; a re-plan has no changes; an index edited or removed at the
+// destination is drift, repaired by apply; a package removed upstream
+// leaves the index (published) before its file is deleted.
+func TestCondaChannelIndex(t *testing.T) {
+	chdir := condaChannel(t)
+	pkg, record := hotfixNoarch(t, chdir)
 	up := startUpstream(t, chdir)
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "main.ferry.hcl"), []byte(condaConfig), 0o644); err != nil {
@@ -395,17 +426,10 @@ func TestCondaChannelIndex(t *testing.T) {
 // server with basic auth): published, read back for the plan (re-plan has
 // no changes), its .zst removed at the server is drift, repaired.
 func TestCondaChannelIndexHTTP(t *testing.T) {
-	chdir := condaChannel(t)
-	up := startUpstream(t, chdir)
 	dav := testenv.StartWebDAV(t, testenv.WebDAVOptions{Auth: true})
-	dir := t.TempDir()
-	cfg := strings.Replace(condaConfig, "destination \"dir\" \"channel\" {\n  path = \"channel\"\n}",
-		"variable \"dav_password\" {\n  type = string\n  sensitive = true\n}\n\ndestination \"http\" \"channel\" {\n  url      = \""+strings.TrimSuffix(dav.URL, "/")+"/channel\"\n  username = \""+dav.Username+"\"\n  password = var.dav_password\n}", 1)
-	cfg = strings.Replace(cfg, "destination.dir.channel", "destination.http.channel", 1)
-	if err := os.WriteFile(filepath.Join(dir, "main.ferry.hcl"), []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	env := []string{"FERRY_VAR_channel=" + up.URL, "FERRY_VAR_dav_password=" + dav.Password}
+	dir, _, env := condaWork(t, condaChannel(t), condaConfigTo(t, "http",
+		"variable \"dav_password\" {\n  type = string\n  sensitive = true\n}\n\ndestination \"http\" \"channel\" {\n  url      = \""+strings.TrimSuffix(dav.URL, "/")+"/channel\"\n  username = \""+dav.Username+"\"\n  password = var.dav_password\n}"))
+	env = append(env, "FERRY_VAR_dav_password="+dav.Password)
 	ferry(t, dir, env, "apply", "-auto-approve").must(t, 0, `["linux-64/repodata.json"]: published`, `["noarch/repodata.json"]: published`)
 	ch := filepath.Join(dav.Root, "channel")
 	if diff := cmp.Diff([]string{"clobber-1-0.2.0-h4616a5c_0.tar.bz2", "clobber-directory-upgrade-0.2.0-h4616a5c_0.conda"}, indexNames(t, ch, "linux-64")); diff != "" {
@@ -457,12 +481,7 @@ func rattlerModules(t *testing.T) string {
 func TestCondaRattlerSolves(t *testing.T) {
 	mods := rattlerModules(t)
 	chdir := condaChannel(t)
-	up := startUpstream(t, chdir)
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "main.ferry.hcl"), []byte(condaConfig), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	env := []string{"FERRY_VAR_channel=" + up.URL}
+	dir, _, env := condaWork(t, chdir, condaConfig)
 	ferry(t, dir, env, "apply", "-auto-approve").must(t, 0)
 	mirror := startUpstream(t, filepath.Join(dir, "channel"))
 	checkRattler(t, mods, mirror.URL)
@@ -540,24 +559,28 @@ mirror "conda" {
 }
 `
 
-// Loose packages built in CI: local .conda and .tar.bz2 files, a package
-// served over HTTP and every package of a zip land in one channel under
-// noarch/<filename> (the subdir their own index.json names), byte for
-// byte; exclude applies to them; a re-plan has no changes.
-func TestCondaLoosePackagesToDir(t *testing.T) {
-	dir := t.TempDir()
-	pkg := func(name string) []byte {
-		b, err := os.ReadFile(filepath.Join("../../testdata/conda/packages", name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
+// condaFixture is the real package name from testdata/conda/packages.
+func condaFixture(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("../../testdata/conda/packages", name))
+	if err != nil {
+		t.Fatal(err)
 	}
+	return b
+}
+
+// looseFixture writes condaLooseConfig and its inputs into a new work dir
+// (local packages under dist/, a zip of packages under ci/, a package
+// served over HTTP) and returns it, the environment to run ferry in and the
+// TMPDIR that environment sets.
+func looseFixture(t *testing.T) (dir string, env []string, tmp string) {
+	t.Helper()
+	dir = t.TempDir()
 	for _, f := range []string{"clobber-directory-upgrade-0.2.0-h4616a5c_0.conda", "clobber-pynoarch-1-0.1.0-pyh4616a5c_0.tar.bz2"} {
 		if err := os.MkdirAll(filepath.Join(dir, "dist"), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(filepath.Join(dir, "dist", f), pkg(f), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, "dist", f), condaFixture(t, f), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -568,7 +591,7 @@ func TestCondaLoosePackagesToDir(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		w.Write(pkg(f))
+		w.Write(condaFixture(t, f))
 	}
 	w, _ := zw.Create("build/log.txt")
 	w.Write([]byte("ok"))
@@ -582,15 +605,23 @@ func TestCondaLoosePackagesToDir(t *testing.T) {
 		t.Fatal(err)
 	}
 	served := t.TempDir()
-	if err := os.WriteFile(filepath.Join(served, "empty-0.1.0-h4616a5c_0.conda"), pkg("empty-0.1.0-h4616a5c_0.conda"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(served, "empty-0.1.0-h4616a5c_0.conda"), condaFixture(t, "empty-0.1.0-h4616a5c_0.conda"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	up := startUpstream(t, served)
 	if err := os.WriteFile(filepath.Join(dir, "main.ferry.hcl"), []byte(condaLooseConfig), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	tmp := t.TempDir()
-	env := []string{"FERRY_VAR_url=" + up.URL, "TMPDIR=" + tmp}
+	tmp = t.TempDir()
+	return dir, []string{"FERRY_VAR_url=" + up.URL, "TMPDIR=" + tmp}, tmp
+}
+
+// Loose packages built in CI: local .conda and .tar.bz2 files, a package
+// served over HTTP and every package of a zip land in one channel under
+// noarch/<filename> (the subdir their own index.json names), byte for
+// byte; exclude applies to them; a re-plan has no changes.
+func TestCondaLoosePackagesToDir(t *testing.T) {
+	dir, env, tmp := looseFixture(t)
 	want := []string{
 		"noarch/clobber-1-0.1.0-h4616a5c_0.tar.bz2",
 		"noarch/clobber-directory-upgrade-0.2.0-h4616a5c_0.conda",
@@ -618,7 +649,7 @@ func TestCondaLoosePackagesToDir(t *testing.T) {
 	}
 	for _, k := range want {
 		b, err := os.ReadFile(filepath.Join(dir, "channel", k))
-		if err != nil || !bytes.Equal(b, pkg(strings.TrimPrefix(k, "noarch/"))) {
+		if err != nil || !bytes.Equal(b, condaFixture(t, strings.TrimPrefix(k, "noarch/"))) {
 			t.Errorf("%s differs from the package built: %v", k, err)
 		}
 	}

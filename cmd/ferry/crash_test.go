@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -85,14 +84,7 @@ func crashTrial(t *testing.T, seed uint64, i int, maxDelay time.Duration, newDes
 	// Kill anywhere from process start to about when a typical run ends
 	// (maxDelay, per destination type).
 	delay := time.Duration(rng.Int64N(int64(maxDelay)))
-	cmd := exec.Command(ferryBin, "apply", "-auto-approve", "-parallelism", "2")
-	cmd.Dir = work
-	cmd.Env = append([]string{"HOME=" + work, "PATH=" + os.Getenv("PATH")}, env...)
-	var out strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd, out := startFerry(t, work, env, "apply", "-auto-approve", "-parallelism", "2")
 	time.Sleep(delay)
 	killErr := cmd.Process.Signal(syscall.SIGKILL)
 	waitErr := cmd.Wait()

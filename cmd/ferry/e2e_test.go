@@ -152,6 +152,22 @@ func ferry(t *testing.T, dir string, env []string, args ...string) result {
 	return result{stdout: out.String(), stderr: errb.String(), code: code}
 }
 
+// startFerry starts the binary in dir as ferry runs it, its output (stdout
+// and stderr) into the buffer returned, for a test that kills it or runs
+// others beside it. Read the buffer only after cmd.Wait.
+func startFerry(t *testing.T, dir string, env []string, args ...string) (*exec.Cmd, *bytes.Buffer) {
+	t.Helper()
+	cmd := exec.Command(ferryBin, args...)
+	cmd.Dir = dir
+	cmd.Env = append([]string{"HOME=" + dir, "PATH=" + os.Getenv("PATH")}, env...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd, &out
+}
+
 func (r result) must(t *testing.T, code int, contains ...string) {
 	t.Helper()
 	if r.code != code {
@@ -425,12 +441,7 @@ func TestKill9DuringApplyConverges(t *testing.T) {
 	srv.bytesPerSecond.Store(1 << 20) // 1 MiB/s: 2 s for the whole set
 	env := []string{"FERRY_VAR_upstream=" + srv.URL}
 
-	cmd := exec.Command(ferryBin, "apply", "-auto-approve", "-parallelism", "2")
-	cmd.Dir = dir
-	cmd.Env = append([]string{"HOME=" + dir, "PATH=" + os.Getenv("PATH")}, env...)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd, _ := startFerry(t, dir, env, "apply", "-auto-approve", "-parallelism", "2")
 	// Kill once at least two objects landed, well before all did.
 	deadline := time.Now().Add(20 * time.Second)
 	for len(mirroredFiles(t, filepath.Join(dir, "mirror"))) < 2 && time.Now().Before(deadline) {

@@ -28,17 +28,7 @@ func TestConcurrentApplies(t *testing.T) {
 	env := []string{"FERRY_VAR_upstream=" + up.URL}
 	statePath := filepath.Join(work, "ferry.state.json")
 
-	start := func(args ...string) (*exec.Cmd, *bytes.Buffer) {
-		cmd := exec.Command(ferryBin, args...)
-		cmd.Dir = work
-		cmd.Env = append([]string{"HOME=" + work, "PATH=" + os.Getenv("PATH")}, env...)
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		return cmd, &out
-	}
+	start := func(args ...string) (*exec.Cmd, *bytes.Buffer) { return startFerry(t, work, env, args...) }
 	first, firstOut := start("apply", "-auto-approve", "-parallelism", "1")
 	firstDone := make(chan error, 1)
 	go func() { firstDone <- first.Wait() }()

@@ -7,14 +7,33 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/ferry-mirror/ferry/providers/providertest/testenv"
 )
+
+// s3Block declares destination "s3" NAME on srv's bucket under prefix,
+// read anonymously through public_url.
+func s3Block(srv *testenv.S3, name, prefix string) string {
+	return fmt.Sprintf(`destination "s3" %q {
+  bucket           = %q
+  prefix           = %q
+  endpoint         = %q
+  force_path_style = true
+  public_url       = %q
+}`, name, srv.Bucket, prefix, srv.Endpoint, srv.PublicURL())
+}
+
+// s3Env is the AWS chain's environment for srv's root account.
+func s3Env(srv *testenv.S3) []string {
+	return []string{"AWS_ACCESS_KEY_ID=" + srv.AccessKey, "AWS_SECRET_ACCESS_KEY=" + srv.SecretKey, "AWS_EC2_METADATA_DISABLED=true"}
+}
 
 // TestQuickstartToS3 runs the quickstart into an s3 destination on a real
 // versitygw, credentials from the environment (the AWS chain): apply,
@@ -30,14 +49,7 @@ func TestQuickstartToS3(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s3Block := fmt.Sprintf(`destination "s3" "local" {
-  bucket           = %q
-  prefix           = "quickstart"
-  endpoint         = %q
-  force_path_style = true
-  public_url       = %q
-}`, srv.Bucket, srv.Endpoint, srv.PublicURL())
-	src := strings.Replace(string(cfg), "destination \"dir\" \"local\" {\n  path = \"mirror\"\n}", s3Block, 1)
+	src := strings.Replace(string(cfg), "destination \"dir\" \"local\" {\n  path = \"mirror\"\n}", s3Block(srv, "local", "quickstart"), 1)
 	src = strings.Replace(src, "destination.dir.local", "destination.s3.local", 1)
 	if src == string(cfg) {
 		t.Fatal("the quickstart's destination block changed; update this test")
@@ -45,7 +57,7 @@ func TestQuickstartToS3(t *testing.T) {
 	if err := os.WriteFile(cfgPath, []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	env := []string{"FERRY_VAR_upstream=" + up.URL, "AWS_ACCESS_KEY_ID=" + srv.AccessKey, "AWS_SECRET_ACCESS_KEY=" + srv.SecretKey, "AWS_EC2_METADATA_DISABLED=true"}
+	env := append([]string{"FERRY_VAR_upstream=" + up.URL}, s3Env(srv)...)
 
 	ferry(t, dir, env, "plan", "-detailed-exitcode").must(t, 2, "Plan: 3 to add, 0 to replace, 0 to delete.")
 	r := ferry(t, dir, env, "apply", "-auto-approve")
@@ -85,30 +97,45 @@ func TestQuickstartToS3(t *testing.T) {
 	ferry(t, dir, env, "plan", "-detailed-exitcode").must(t, 0, "No changes")
 }
 
-// A conda channel into an s3 destination on a real versitygw: packages and
-// each subdir's index land under the prefix; consumers read the channel
-// anonymously over plain HTTP (rattler solves from it); a
-// re-plan has no changes; an index file deleted in the bucket is drift
-// that apply repairs.
+// A conda channel into an s3 destination on a real versitygw, selected by
+// subdir, MatchSpecs (version, build and bracket forms) and latest: exactly
+// the selected packages and each subdir's index land under the prefix;
+// consumers read the channel anonymously over plain HTTP (rattler solves
+// from it); a re-plan has no changes; an index file deleted in the bucket
+// is drift that apply repairs.
 func TestCondaChannelToS3(t *testing.T) {
 	srv := testenv.StartS3(t, testenv.S3Options{PublicRead: true})
-	up := startUpstream(t, condaChannel(t))
-	dir := t.TempDir()
-	s3Block := fmt.Sprintf(`destination "s3" "channel" {
-  bucket           = %q
-  prefix           = "conda"
-  endpoint         = %q
-  force_path_style = true
-  public_url       = %q
-}`, srv.Bucket, srv.Endpoint, srv.PublicURL())
-	cfg := strings.Replace(condaConfig, "destination \"dir\" \"channel\" {\n  path = \"channel\"\n}", s3Block, 1)
-	cfg = strings.Replace(cfg, "destination.dir.channel", "destination.s3.channel", 1)
-	if err := os.WriteFile(filepath.Join(dir, "main.ferry.hcl"), []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
+	// MatchSpecs with version, build and bracket forms, selecting what
+	// condaConfig's name globs do.
+	cfg := strings.NewReplacer(`include = ["clobber-*"]`, `include = ["clobber-* >=0.1,<1", "clobber-pynoarch-1 0.1.* py*"]`,
+		`exclude = ["clobber-2"]`, `exclude = ["clobber-2", "*[license=GPL*]"]`).Replace(condaConfigTo(t, "s3", s3Block(srv, "channel", "conda")))
+	if !strings.Contains(cfg, "[license=GPL*]") || !strings.Contains(cfg, "<1") {
+		t.Fatal("condaConfig's filters changed; update this test")
 	}
-	env := []string{"FERRY_VAR_channel=" + up.URL, "AWS_ACCESS_KEY_ID=" + srv.AccessKey, "AWS_SECRET_ACCESS_KEY=" + srv.SecretKey, "AWS_EC2_METADATA_DISABLED=true"}
+	dir, _, env := condaWork(t, condaChannel(t), cfg)
+	env = append(env, s3Env(srv)...)
 	ferry(t, dir, env, "apply", "-auto-approve").must(t, 0, `["linux-64/repodata.json"]: published`, `["noarch/repodata.json"]: published`)
 	ferry(t, dir, env, "plan", "-detailed-exitcode").must(t, 0, "No changes.")
+	// The filters hold in the bucket: linux-64 and noarch only (no win-64),
+	// clobber-* but not clobber-2 (MatchSpec include and exclude), the newest
+	// clobber-1 only (latest = 1); every subdir indexed.
+	list, err := srv.Client().ListObjectsV2(t.Context(), &s3.ListObjectsV2Input{Bucket: &srv.Bucket, Prefix: aws.String("conda/")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for _, o := range list.Contents {
+		keys = append(keys, strings.TrimPrefix(*o.Key, "conda/"))
+	}
+	slices.Sort(keys)
+	want := withIndexes([]string{
+		"linux-64/clobber-1-0.2.0-h4616a5c_0.tar.bz2",
+		"linux-64/clobber-directory-upgrade-0.2.0-h4616a5c_0.conda",
+		"noarch/clobber-pynoarch-1-0.1.0-pyh4616a5c_0.tar.bz2",
+	}, "linux-64", "noarch")
+	if diff := cmp.Diff(want, keys); diff != "" {
+		t.Errorf("objects in the bucket (-want +got):\n%s", diff)
+	}
 
 	// Anonymous HTTP, as conda clients read it.
 	channel := srv.PublicURL() + "/conda"

@@ -8,6 +8,7 @@ import (
 	"github.com/ferry-mirror/ferry/providers/buildpack"
 	"github.com/ferry-mirror/ferry/providers/conda"
 	"github.com/ferry-mirror/ferry/providers/dir"
+	"github.com/ferry-mirror/ferry/providers/gitea"
 	"github.com/ferry-mirror/ferry/providers/httpdst"
 	"github.com/ferry-mirror/ferry/providers/httpsrc"
 	"github.com/ferry-mirror/ferry/providers/npm"
@@ -33,6 +34,7 @@ func Types() []registry.Type {
 		oci.DestinationType(),
 		npm.DestinationType(),
 		s3.DestinationType(),
+		gitea.CondaDestinationType(),
 		proget.UpackDestinationType(),
 		proget.AssetDestinationType(),
 	}

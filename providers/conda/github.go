@@ -79,8 +79,7 @@ func decodeGitHub(content *hcl.BodyContent, ectx *hcl.EvalContext, cfg *SourceCo
 		if attr := c.Attributes["api_url"]; attr != nil {
 			s, d := schema.DecodePlainString(attr, ectx)
 			diags = append(diags, d...)
-			u, err := url.Parse(s)
-			if !d.HasErrors() && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "") {
+			if !d.HasErrors() && !schema.IsBaseURL(s) {
 				diags = append(diags, schema.AttrError(attr, "Invalid api_url", "api_url is the GitHub REST API's http(s) base URL (\"https://api.github.com\", or a GitHub Enterprise Server's \"https://HOST/api/v3\"), without credentials, query or fragment."))
 			}
 			g.API = strings.TrimRight(s, "/")

@@ -46,6 +46,13 @@ type indexState struct {
 	Owned []string `json:"owned,omitempty"`
 	// NoRead says why the destination cannot be read back, if it cannot.
 	NoRead string `json:"no_read,omitempty"`
+	// IndexedBy names the registry that writes the index itself
+	// (providers.SelfIndexer); no index is then planned.
+	IndexedBy string `json:"indexed_by,omitempty"`
+	// Unread is true when the destination was not read (plan
+	// -refresh=false): Current is unknown, and the state's Owned stand
+	// for what the indexes name.
+	Unread bool `json:"unread,omitempty"`
 }
 
 // indexRecord is one record: its JSON, and whether it sits under
@@ -81,15 +88,19 @@ type IndexDetail struct {
 	// Before are the sha256 of the index files as planned, by file name
 	// (absent: the file was absent); Publish refuses when one moved.
 	Before map[string]string `json:"before"`
+	// Unread is true when the plan did not read the index (-refresh=false):
+	// Publish then writes it whatever is there (still atomically).
+	Unread bool `json:"unread,omitempty"`
 }
 
 // ReadOutputs reads, for every configured subdir and every subdir the
 // mirror owns packages in, the index at the destination, and the upstream
 // record of every listed package. Without refresh the destination is not
-// read and no index is planned.
+// read (Unread): the indexes are planned from the state.
 func (s *Source) ReadOutputs(ctx context.Context, req providers.OutputRequest) (providers.OutputRead, error) {
-	if !req.Refresh {
-		return providers.OutputRead{}, nil
+	if si, ok := req.Destination.(providers.SelfIndexer); ok {
+		state, err := json.Marshal(indexState{IndexedBy: si.IndexedBy()})
+		return providers.OutputRead{State: state}, err
 	}
 	st := indexState{Subdirs: s.cfg.Subdirs, Upstream: map[string]indexRecord{}, Current: map[string]*currentIndex{}}
 	listed := map[string]bool{}
@@ -122,9 +133,13 @@ func (s *Source) ReadOutputs(ctx context.Context, req providers.OutputRequest) (
 		subdirs = appendNew(subdirs, subdir)
 	}
 	f, ok := req.Destination.(providers.Fetcher)
-	if !ok {
+	switch {
+	case !ok:
 		st.NoRead = "the destination cannot read its objects back, so ferry cannot check or compare-and-swap the channel index"
-	} else {
+	case !req.Refresh:
+		st.Unread = true
+		s.rememberDestination(req.Mirror, req.Destination)
+	default:
 		s.rememberDestination(req.Mirror, req.Destination)
 		for _, sd := range subdirs {
 			cur, err := readCurrent(ctx, f, sd, owned[sd])
@@ -266,22 +281,38 @@ func sha256Hex(b []byte) string {
 // present once the plan is applied: upstream records as served (a record
 // that says where its file is loses that "url": the mirror serves it next
 // to the index), records of kept packages as the current index holds them.
-// A subdir whose three files already hold that index has no change. Pure.
+// A subdir whose three files already hold that index has no change.
+// Without refresh (Unread) the plan trusts the state: a subdir whose
+// packages change is published whatever its index holds, one whose
+// packages do not change is left alone; a kept package's record, which
+// only the index at the destination holds, refuses the plan. Pure.
 func (c *SourceConfig) PlanOutputs(in providers.OutputInput) (providers.OutputPlan, error) {
 	var st indexState
 	if err := json.Unmarshal(in.State, &st); err != nil {
 		return providers.OutputPlan{}, fmt.Errorf("reading the inventoried channel index: %w", err)
 	}
+	if st.IndexedBy != "" {
+		return providers.OutputPlan{Reports: []providers.OutputReport{{Text: fmt.Sprintf(
+			"%s: the channel index is written by %s from the uploaded packages, not by ferry: "+
+				"upstream repodata patches (hotfixed depends) and constrains are not carried into it", in.Mirror, st.IndexedBy)}}}, nil
+	}
 	if st.NoRead != "" {
 		return providers.OutputPlan{}, &providers.OutputError{Summary: "Destination cannot hold a conda channel index", Detail: st.NoRead + "."}
 	}
 	ownedSet := map[string]bool{}
-	for _, k := range st.Owned {
-		ownedSet[k] = true
-	}
-	present := map[string][]string{}
+	ownedIn := map[string][]string{} // file names by subdir
 	subdirs := slices.Clone(st.Subdirs)
 	subdirs = appendNew(subdirs, "noarch")
+	for _, k := range st.Owned {
+		ownedSet[k] = true
+		if subdir, file, err := ParseKey(k); err == nil {
+			ownedIn[subdir] = append(ownedIn[subdir], file)
+			// A subdir the mirror no longer reads: its index must stop
+			// naming the packages deleted there.
+			subdirs = appendNew(subdirs, subdir)
+		}
+	}
+	present := map[string][]string{}
 	for _, a := range in.Present {
 		subdir, file, err := ParseKey(a.Key)
 		if err != nil {
@@ -298,7 +329,13 @@ func (c *SourceConfig) PlanOutputs(in providers.OutputInput) (providers.OutputPl
 		if cur == nil {
 			cur = &currentIndex{}
 		}
-		d := IndexDetail{Mirror: in.Mirror, Subdir: sd, Packages: map[string]string{}, PackagesConda: map[string]string{}, Before: cur.Files}
+		if st.Unread {
+			if sameFiles(present[sd], ownedIn[sd]) {
+				continue
+			}
+			cur = &currentIndex{Names: ownedIn[sd]}
+		}
+		d := IndexDetail{Mirror: in.Mirror, Subdir: sd, Packages: map[string]string{}, PackagesConda: map[string]string{}, Before: cur.Files, Unread: st.Unread}
 		var deps []string
 		names := map[string]bool{}
 		for _, fn := range present[sd] {
@@ -372,6 +409,8 @@ func (c *SourceConfig) PlanOutputs(in providers.OutputInput) (providers.OutputPl
 			fmt.Fprintf(&diff, "+%s\n", fn)
 		}
 		switch {
+		case st.Unread:
+			o.Reason = "packages changed; index not read: -refresh=false"
 		case len(cur.Files) == 0:
 			o.Reason = "index missing"
 		case packagesChanged(sd, added, removed, ownedSet):
@@ -383,7 +422,9 @@ func (c *SourceConfig) PlanOutputs(in providers.OutputInput) (providers.OutputPl
 		}
 		for _, name := range slices.Sorted(maps.Keys(after)) {
 			if cur.Files[name] != after[name] {
-				if cur.Files[name] == "" {
+				if st.Unread {
+					fmt.Fprintf(&diff, "  %s: not read -> sha256:%s\n", name, after[name])
+				} else if cur.Files[name] == "" {
 					fmt.Fprintf(&diff, "  %s: absent -> sha256:%s\n", name, after[name])
 				} else {
 					fmt.Fprintf(&diff, "  %s: sha256:%s -> sha256:%s\n", name, cur.Files[name], after[name])
@@ -404,12 +445,30 @@ func (c *SourceConfig) PlanOutputs(in providers.OutputInput) (providers.OutputPl
 		o.Detail = detail
 		res.Outputs = append(res.Outputs, o)
 	}
+	if len(unindexed) > 0 && st.Unread {
+		return providers.OutputPlan{}, &providers.OutputError{Summary: "Channel index cannot be planned without refresh", Detail: fmt.Sprintf(
+			"mirror.%s keeps packages upstream no longer lists (%s); their records are in the channel index at the destination, which plan -refresh=false does not read. Plan without -refresh=false.",
+			in.Mirror, strings.Join(unindexed, ", "))}
+	}
 	if len(unindexed) > 0 {
 		res.Reports = append(res.Reports, providers.OutputReport{Text: fmt.Sprintf(
 			"Channel index of mirror.%s: no record is known for %d packages kept at the destination, which the index therefore does not name: %s\n",
 			in.Mirror, len(unindexed), strings.Join(unindexed, ", "))})
 	}
 	return res, nil
+}
+
+// sameFiles reports whether a and b hold the same file names.
+func sameFiles(a, b []string) bool {
+	return maps.Equal(setOf(a), setOf(b))
+}
+
+func setOf(list []string) map[string]bool {
+	m := map[string]bool{}
+	for _, s := range list {
+		m[s] = true
+	}
+	return m
 }
 
 // packagesChanged tells whether an index change adds a package the mirror
@@ -455,7 +514,8 @@ func (d *IndexDetail) render() (map[string][]byte, error) {
 }
 
 // Publish writes one subdir's index: it first checks every index file still
-// has the digest the plan saw (else ErrChangedSincePlan, nothing written),
+// has the digest the plan saw (else ErrChangedSincePlan, nothing written;
+// a plan made without refresh saw none, and checks nothing),
 // drops the records of packages that did not land, then puts repodata.json.zst,
 // .json.bz2 and last repodata.json, each atomically and verified by the
 // destination's Put (a reader never sees a truncated file).
@@ -488,6 +548,9 @@ func publishIndex(ctx context.Context, dst providers.Destination, d IndexDetail,
 		return fmt.Errorf("channel index of %s: no destination that reads back its objects: %w", d.Subdir, providers.ErrUnsupported)
 	}
 	for _, enc := range repodata.Encodings {
+		if d.Unread {
+			break // planned without reading it: nothing to compare
+		}
 		name := repodata.FileName(d.Subdir, enc)
 		data, err := fetchIndexFile(ctx, f, name)
 		got := ""

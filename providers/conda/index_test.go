@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -348,5 +349,148 @@ func TestIndexInterruptedPublishConverges(t *testing.T) {
 	publishAll(t, s, p)
 	if _, _, p := planIndex(t, cfg, dst); len(p.Outputs) != 0 {
 		t.Errorf("re-plan after the repair: %+v", p.Outputs)
+	}
+}
+
+// selfIndexingDest is a registry that writes its own index (Gitea's conda
+// registry): it must never be handed one.
+type selfIndexingDest struct{ memDest }
+
+func (*selfIndexingDest) IndexedBy() string { return "the test registry" }
+
+// A destination that indexes itself gets no index planned, and the plan
+// says who writes it and what that index lacks.
+func TestIndexNotPlannedForSelfIndexingRegistry(t *testing.T) {
+	ch := t.TempDir()
+	sha := strings.Repeat("ab", 32)
+	writeFile(t, filepath.Join(ch, "noarch", "repodata.json"), []byte(`{"packages": {"a-1-0.tar.bz2": {"name": "a", "version": "1", "build": "0", "size": 1, "sha256": "`+sha+`"}}}`))
+	dst := &selfIndexingDest{}
+	_, _, p := planIndex(t, &SourceConfig{Dir: ch, Subdirs: []string{"noarch"}}, dst)
+	if len(p.Outputs) != 0 {
+		t.Errorf("planned %d index changes for a registry that writes its own: %+v", len(p.Outputs), p.Outputs)
+	}
+	want := []providers.OutputReport{{Text: "m: the channel index is written by the test registry from the uploaded packages, not by ferry: " +
+		"upstream repodata patches (hotfixed depends) and constrains are not carried into it"}}
+	if diff := cmp.Diff(want, p.Reports); diff != "" {
+		t.Errorf("reports (-want +got):\n%s", diff)
+	}
+	if len(dst.files) != 0 {
+		t.Errorf("the destination was read or written: %v", dst.files)
+	}
+}
+
+// Without refresh (plan -refresh=false) the destination is not read: a
+// subdir whose packages change is planned from the state and the listing
+// and published whatever its index holds, as exactly the index a refreshed
+// plan publishes (which then plans nothing); a subdir whose packages do
+// not change is not planned; a kept package in one that does, whose record
+// only the index at the destination holds, refuses the plan.
+func TestIndexWithoutRefresh(t *testing.T) {
+	ch := pytorchChannel(t)
+	cfg := &SourceConfig{Dir: ch, Subdirs: []string{"linux-64", "noarch"}, Include: []string{"magma-cuda92"}}
+	s := newTestSource(t, cfg)
+	var listed []providers.Artifact
+	if err := s.List(context.Background(), func(a providers.Artifact) error {
+		listed = append(listed, a)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	plan := func(dst *memDest, owned, present []providers.Artifact, refresh bool) (providers.OutputPlan, error) {
+		t.Helper()
+		read, err := s.ReadOutputs(context.Background(), providers.OutputRequest{Mirror: "m", Listed: listed, Owned: owned, Destination: dst, Refresh: refresh})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if read.State == nil {
+			t.Fatal("no index state without refresh: no index planned")
+		}
+		return cfg.PlanOutputs(providers.OutputInput{Mirror: "m", Present: present, State: read.State})
+	}
+	// The destination holds an index ferry would not write: not read.
+	dst := &memDest{files: map[string][]byte{"linux-64/repodata.json": []byte(`{"packages": {}}`)}}
+	p, err := plan(dst, listed[:1], listed, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Outputs) != 1 {
+		t.Fatalf("planned %d outputs, want linux-64 only (noarch has no package change): %+v", len(p.Outputs), p.Outputs)
+	}
+	o := p.Outputs[0]
+	if o.Path != "linux-64/repodata.json" || len(o.Before) != 0 || o.Count != len(listed)-1 || !strings.Contains(o.Reason, "-refresh=false") || !strings.Contains(o.Diff, "not read -> sha256:") {
+		t.Errorf("output: %+v", o)
+	}
+	publishAll(t, s, p)
+	if got := sha256Hex(dst.files["linux-64/repodata.json"]); got != o.After.Primary().Hex {
+		t.Errorf("published %s, planned %s", got, o.After.Primary().Hex)
+	}
+	refreshed, err := plan(dst, listed, listed, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range refreshed.Outputs {
+		if o.Path == "linux-64/repodata.json" {
+			t.Errorf("a refreshed plan after publishing without refresh: %+v", o)
+		}
+	}
+	if p, err := plan(dst, listed, listed, false); err != nil || len(p.Outputs) != 0 {
+		t.Errorf("no package change, without refresh: %+v, %v", p.Outputs, err)
+	}
+	// Every package of a subdir deleted: its index is emptied.
+	if p, err := plan(dst, listed, nil, false); err != nil || len(p.Outputs) != 1 || p.Outputs[0].Count != len(listed) {
+		t.Errorf("every package deleted, without refresh: %+v, %v", p.Outputs, err)
+	}
+	kept := providers.Artifact{Key: "linux-64/magma-cuda92-2.0.0-1.tar.bz2"}
+	if p, err := plan(dst, append(slices.Clone(listed), kept), append(slices.Clone(listed), kept), false); err != nil || len(p.Outputs) != 0 {
+		t.Errorf("a kept package, no package change, without refresh: %+v, %v", p.Outputs, err)
+	}
+	_, err = plan(dst, []providers.Artifact{listed[0], kept}, append(slices.Clone(listed), kept), false)
+	var oe *providers.OutputError
+	if !errors.As(err, &oe) || !strings.Contains(oe.Detail, kept.Key) || !strings.Contains(oe.Detail, "Plan without -refresh=false") {
+		t.Errorf("a kept package without refresh: %v", err)
+	}
+}
+
+// A subdir the mirror no longer reads (dropped from subdirs) whose
+// packages are deleted: its index stops naming them, with refresh and
+// without.
+func TestIndexSubdirNoLongerRead(t *testing.T) {
+	ch := pytorchChannel(t)
+	cfg := &SourceConfig{Dir: ch, Subdirs: []string{"linux-64", "noarch"}, Include: []string{"magma-cuda92"}}
+	s := newTestSource(t, cfg)
+	var listed []providers.Artifact
+	if err := s.List(context.Background(), func(a providers.Artifact) error {
+		listed = append(listed, a)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	gone := providers.Artifact{Key: "osx-64/magma-cuda92-2.5.2-1.tar.bz2"}
+	old := `{"packages": {"magma-cuda92-2.5.2-1.tar.bz2": {"name": "magma-cuda92"}}, "packages.conda": {}}`
+	for _, refresh := range []bool{true, false} {
+		dst := &memDest{files: map[string][]byte{"osx-64/repodata.json": []byte(old)}}
+		read, err := s.ReadOutputs(context.Background(), providers.OutputRequest{Mirror: "m", Listed: listed, Owned: append(slices.Clone(listed), gone), Destination: dst, Refresh: refresh})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := cfg.PlanOutputs(providers.OutputInput{Mirror: "m", Present: listed, State: read.State})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var o *providers.Output
+		for i := range p.Outputs {
+			if p.Outputs[i].Path == "osx-64/repodata.json" {
+				o = &p.Outputs[i]
+			}
+		}
+		if o == nil || !strings.Contains(o.Diff, "-magma-cuda92-2.5.2-1.tar.bz2") {
+			t.Fatalf("refresh %v: the osx-64 index is not planned to drop the deleted package: %+v", refresh, p.Outputs)
+		}
+		if err := s.Publish(context.Background(), *o, nil); err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(dst.files["osx-64/repodata.json"], []byte("magma")) {
+			t.Errorf("refresh %v: the osx-64 index still names the deleted package", refresh)
+		}
 	}
 }

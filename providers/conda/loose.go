@@ -197,6 +197,9 @@ func (s *Source) loose(ctx context.Context) (*looseSet, error) {
 }
 
 func (s *Source) readLoose(ctx context.Context, ls *looseSet) error {
+	if s.offline != nil {
+		return s.readOfflineLoose(ls)
+	}
 	ls.pkgs = map[string]*loosePkg{}
 	tmp := func() (string, error) {
 		if ls.dir == "" {

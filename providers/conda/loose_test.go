@@ -19,7 +19,8 @@ import (
 	"sync"
 	"testing"
 
-	dsbzip2 "github.com/dsnet/compress/bzip2"
+	"github.com/ferry-mirror/ferry/providers/conda/archive/archivetest"
+
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/ferry-mirror/ferry/providers"
@@ -83,25 +84,11 @@ func tgzBytes(t *testing.T, es ...zipEntry) []byte {
 // tarBz2 builds a .tar.bz2 package holding files.
 func tarBz2(t *testing.T, files ...zipEntry) []byte {
 	t.Helper()
-	var tb bytes.Buffer
-	tw := tar.NewWriter(&tb)
-	for _, e := range files {
-		if err := tw.WriteHeader(&tar.Header{Name: e.name, Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(e.body))}); err != nil {
-			t.Fatal(err)
-		}
-		tw.Write(e.body)
+	fs := make([]archivetest.File, len(files))
+	for i, e := range files {
+		fs[i] = archivetest.File{Name: e.name, Body: e.body}
 	}
-	tw.Close()
-	var out bytes.Buffer
-	w, err := dsbzip2.NewWriter(&out, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.Write(tb.Bytes())
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return out.Bytes()
+	return archivetest.TarBz2(t, fs...)
 }
 
 func sha(b []byte) string {

@@ -38,6 +38,7 @@ type Source struct {
 	maxLoose int64                            // bound on one downloaded loose input
 	getenv   func(string) string
 	notes    []string
+	offline  *offlineIndexes // what an air-gap cache holds, nil online (offline.go)
 }
 
 // subdirIndex is one subdir's repodata, read once.
@@ -128,6 +129,9 @@ func (s *Source) index(ctx context.Context, subdir string) (*repodata.Repodata, 
 // failure (a truncated .zst, a 500) fails the read rather than fall back
 // to an index that may be older.
 func (s *Source) readIndex(ctx context.Context, subdir string) (*repodata.Repodata, string, error) {
+	if s.offline != nil {
+		return s.readOfflineIndex(ctx, subdir)
+	}
 	for _, enc := range repodata.Encodings {
 		file := subdir + "/repodata.json" + string(enc)
 		data, err := s.readFile(ctx, file, repodata.MaxSize)
@@ -180,6 +184,9 @@ func (s *Source) readFile(ctx context.Context, rel string, max int64) ([]byte, e
 func (s *Source) open(ctx context.Context, rel string) (io.ReadCloser, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
+	}
+	if s.offline != nil {
+		return nil, errOffline
 	}
 	if s.base != nil {
 		u := s.base.JoinPath(rel)
@@ -308,6 +315,9 @@ func (s *Source) origin(subdir, file string) string {
 // Fetch streams a's package file after checking the channel's index still
 // declares a's digests; the caller verifies the bytes against them.
 func (s *Source) Fetch(ctx context.Context, a providers.Artifact) (io.ReadCloser, error) {
+	if s.offline != nil {
+		return nil, s.opErr("fetch", a.Key, errOffline)
+	}
 	subdir, file, err := ParseKey(a.Key)
 	if err != nil {
 		return nil, s.opErr("fetch", a.Key, fmt.Errorf("%w: %w", err, providers.ErrNotFound))

@@ -39,7 +39,7 @@ func decodeDestination(body hcl.Body, ectx *hcl.EvalContext, env schema.DecodeEn
 				diags = append(diags, schema.AttrError(attr, "Unusable base URL", "base_url is where consumers download the mirrored files, and they download over http or https: "+
 					"buildpacks open a file:// uri inside the buildpack's own directory, so no build would find these files. "+
 					"Serve the directory with a web server and set base_url to its http:// or https:// URL."))
-			case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil:
+			case !schema.IsBaseURL(s):
 				diags = append(diags, schema.AttrError(attr, "Invalid base URL", "base_url is the URL the directory is served under, like \"https://mirror.internal/deps\": "+
 					"http or https, with a host and no query, fragment or credentials (consumer files are not secret)."))
 			default:

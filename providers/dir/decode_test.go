@@ -3,8 +3,9 @@ package dir
 import (
 	"testing"
 
+	"github.com/ferry-mirror/ferry/planner/config/schema/schematest"
+
 	"github.com/hashicorp/hcl/v2"
-	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/ferry-mirror/ferry/planner/config/schema"
@@ -12,20 +13,10 @@ import (
 
 func decodeDest(t *testing.T, src string) (*DestinationConfig, hcl.Diagnostics) {
 	t.Helper()
-	f, diags := hclsyntax.ParseConfig([]byte(src), "main.ferry.hcl", hcl.InitialPos)
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
-	ectx := &hcl.EvalContext{Variables: map[string]cty.Value{"var": cty.ObjectVal(map[string]cty.Value{
+	return schematest.Decode[DestinationConfig](t, DestinationType().Type, src, map[string]cty.Value{
 		"root":   cty.StringVal("mirrors"),
-		"secret": cty.StringVal("s").Mark(schema.SensitiveMark),
-	})}}
-	got, diags := DestinationType().Decode(f.Body, ectx, schema.DecodeEnv{Dir: "/work/cfg", Address: "destination.dir.local"})
-	cfg, ok := got.(*DestinationConfig)
-	if !ok || cfg == nil {
-		t.Fatalf("Decode returned %T, want *DestinationConfig", got)
-	}
-	return cfg, diags
+		"secret": schematest.Sensitive("s"),
+	}, schema.DecodeEnv{Dir: "/work/cfg", Address: "destination.dir.local"})
 }
 
 func TestDestinationType(t *testing.T) {

@@ -1,7 +1,6 @@
 package httpdst
 
 import (
-	"net/url"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -45,8 +44,7 @@ func decodeDestination(body hcl.Body, ectx *hcl.EvalContext, env schema.DecodeEn
 		if moreDiags.HasErrors() {
 			return ""
 		}
-		u, err := url.Parse(s)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		if !schema.IsBaseURL(s) {
 			diags = append(diags, schema.AttrError(attr, "Invalid "+name, name+" is the http(s) base URL objects live under, like \"https://repo.internal/generic-local/deps\", "+
 				"with no query, fragment or credentials (use username/password or token for those)."))
 			return ""

@@ -4,9 +4,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ferry-mirror/ferry/planner/config/schema/schematest"
+
 	"github.com/google/go-cmp/cmp"
 	"github.com/hashicorp/hcl/v2"
-	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/ferry-mirror/ferry/planner/config/schema"
@@ -21,25 +22,10 @@ var (
 // decodeSource decodes src as the body of a source "http" "tools" block.
 func decodeSourceBody(t *testing.T, src string) (*SourceConfig, hcl.Diagnostics) {
 	t.Helper()
-	f, diags := hclsyntax.ParseConfig([]byte(src), "main.ferry.hcl", hcl.InitialPos)
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
-	ectx := &hcl.EvalContext{Variables: map[string]cty.Value{"var": cty.ObjectVal(map[string]cty.Value{
+	return schematest.Decode[SourceConfig](t, SourceType().Type, src, map[string]cty.Value{
 		"version":  cty.StringVal("1.7.1"),
-		"password": cty.StringVal("pw").Mark(schema.SensitiveMark),
-	})}}
-	pt := SourceType()
-	got, diags := pt.Decode(f.Body, ectx, schema.DecodeEnv{
-		Dir:       "/cfg",
-		Address:   "source.http.tools",
-		DeclRange: hcl.Range{Filename: "main.ferry.hcl"},
-	})
-	cfg, ok := got.(*SourceConfig)
-	if !ok || cfg == nil {
-		t.Fatalf("Decode returned %T, want *SourceConfig", got)
-	}
-	return cfg, diags
+		"password": schematest.Sensitive("pw"),
+	}, schema.DecodeEnv{Dir: "/cfg", Address: "source.http.tools", DeclRange: hcl.Range{Filename: "main.ferry.hcl"}})
 }
 
 func TestSourceType(t *testing.T) {

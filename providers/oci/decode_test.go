@@ -4,8 +4,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ferry-mirror/ferry/planner/config/schema/schematest"
+
 	"github.com/hashicorp/hcl/v2"
-	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/ferry-mirror/ferry/planner/config/schema"
@@ -13,20 +14,10 @@ import (
 
 func decodeDest(t *testing.T, src string) (*DestinationConfig, hcl.Diagnostics) {
 	t.Helper()
-	f, diags := hclsyntax.ParseConfig([]byte(src), "main.ferry.hcl", hcl.InitialPos)
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
-	ectx := &hcl.EvalContext{Variables: map[string]cty.Value{"var": cty.ObjectVal(map[string]cty.Value{
+	return schematest.Decode[DestinationConfig](t, DestinationType().Type, src, map[string]cty.Value{
 		"host":   cty.StringVal("registry.internal:5000"),
-		"secret": cty.StringVal("s3cret").Mark(schema.SensitiveMark),
-	})}}
-	got, diags := DestinationType().Decode(f.Body, ectx, schema.DecodeEnv{Dir: "/work/cfg", Address: "destination.oci.internal"})
-	cfg, ok := got.(*DestinationConfig)
-	if !ok || cfg == nil {
-		t.Fatalf("Decode returned %T, want *DestinationConfig", got)
-	}
-	return cfg, diags
+		"secret": schematest.Sensitive("s3cret"),
+	}, schema.DecodeEnv{Dir: "/work/cfg", Address: "destination.oci.internal"})
 }
 
 func TestDestinationType(t *testing.T) {

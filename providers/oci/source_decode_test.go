@@ -4,9 +4,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ferry-mirror/ferry/planner/config/schema/schematest"
+
 	"github.com/google/go-cmp/cmp"
 	"github.com/hashicorp/hcl/v2"
-	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/ferry-mirror/ferry/planner/config/schema"
@@ -15,19 +16,9 @@ import (
 
 func decodeSrc(t *testing.T, src string) (*SourceConfig, hcl.Diagnostics) {
 	t.Helper()
-	f, diags := hclsyntax.ParseConfig([]byte(src), "main.ferry.hcl", hcl.InitialPos)
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
-	ectx := &hcl.EvalContext{Variables: map[string]cty.Value{"var": cty.ObjectVal(map[string]cty.Value{
-		"secret": cty.StringVal("s3cret").Mark(schema.SensitiveMark),
-	})}}
-	got, diags := SourceType().Decode(f.Body, ectx, schema.DecodeEnv{Dir: "/work/cfg", Address: "source.oci.upstream"})
-	cfg, ok := got.(*SourceConfig)
-	if !ok || cfg == nil {
-		t.Fatalf("Decode returned %T, want *SourceConfig", got)
-	}
-	return cfg, diags
+	return schematest.Decode[SourceConfig](t, SourceType().Type, src, map[string]cty.Value{
+		"secret": schematest.Sensitive("s3cret"),
+	}, schema.DecodeEnv{Dir: "/work/cfg", Address: "source.oci.upstream"})
 }
 
 func TestSourceType(t *testing.T) {

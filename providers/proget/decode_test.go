@@ -6,29 +6,28 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/hashicorp/hcl/v2"
-	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/ferry-mirror/ferry/planner/config/schema"
+	"github.com/ferry-mirror/ferry/planner/config/schema/schematest"
 )
 
-// decode decodes body as a block of the named type and kind.
+// decode decodes body as a block of the named type and kind, with a
+// sensitive var.key.
 func decode(t *testing.T, kind schema.Kind, typ, body string) (any, hcl.Diagnostics) {
 	t.Helper()
-	f, diags := hclsyntax.ParseConfig([]byte(body), "main.ferry.hcl", hcl.InitialPos)
-	if diags.HasErrors() {
-		t.Fatal(diags)
+	vars := map[string]cty.Value{"key": schematest.Sensitive("s3cr3t")}
+	env := schema.DecodeEnv{Dir: "/cfg", Address: string(kind) + "." + typ + ".x"}
+	switch string(kind) + " " + typ {
+	case "source proget_upack":
+		return schematest.Decode[UpackConfig](t, UpackSourceType().Type, body, vars, env)
+	case "destination proget_upack":
+		return schematest.Decode[UpackConfig](t, UpackDestinationType().Type, body, vars, env)
+	case "source proget_asset":
+		return schematest.Decode[AssetConfig](t, AssetSourceType().Type, body, vars, env)
+	default:
+		return schematest.Decode[AssetConfig](t, AssetDestinationType().Type, body, vars, env)
 	}
-	ectx := &hcl.EvalContext{Variables: map[string]cty.Value{"var": cty.ObjectVal(map[string]cty.Value{
-		"key": cty.StringVal("s3cr3t").Mark(schema.SensitiveMark),
-	})}}
-	types := map[string]schema.Type{
-		"source proget_upack":      UpackSourceType().Type,
-		"destination proget_upack": UpackDestinationType().Type,
-		"source proget_asset":      AssetSourceType().Type,
-		"destination proget_asset": AssetDestinationType().Type,
-	}
-	return types[string(kind)+" "+typ].Decode(f.Body, ectx, schema.DecodeEnv{Dir: "/cfg", Address: string(kind) + "." + typ + ".x"})
 }
 
 func TestDecodeUpack(t *testing.T) {

@@ -1,7 +1,6 @@
 package s3
 
 import (
-	"net/url"
 	"strings"
 	"unicode/utf8"
 
@@ -91,8 +90,7 @@ func decodeDestination(body hcl.Body, ectx *hcl.EvalContext, env schema.DecodeEn
 		if attr == nil {
 			return ""
 		}
-		u, err := url.Parse(s)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		if !schema.IsBaseURL(s) {
 			diags = append(diags, schema.AttrError(attr, "Invalid "+name, name+" is an http(s) URL like \""+example+"\", "+
 				"with no query, fragment or credentials (credentials go in access_key_id and secret_access_key, or the AWS configuration)."))
 			return ""

@@ -4,9 +4,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ferry-mirror/ferry/planner/config/schema/schematest"
+
 	"github.com/google/go-cmp/cmp"
 	"github.com/hashicorp/hcl/v2"
-	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/ferry-mirror/ferry/planner/config/schema"
@@ -15,20 +16,10 @@ import (
 
 func decodeDest(t *testing.T, src string) (*DestinationConfig, hcl.Diagnostics) {
 	t.Helper()
-	f, diags := hclsyntax.ParseConfig([]byte(src), "main.ferry.hcl", hcl.InitialPos)
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
-	ectx := &hcl.EvalContext{Variables: map[string]cty.Value{"var": cty.ObjectVal(map[string]cty.Value{
-		"key":    cty.StringVal("AKIDEXAMPLE").Mark(schema.SensitiveMark),
-		"secret": cty.StringVal("s3cr3t").Mark(schema.SensitiveMark),
-	})}}
-	got, diags := DestinationType().Decode(f.Body, ectx, schema.DecodeEnv{Dir: "/work/cfg", Address: "destination.s3.channel"})
-	cfg, ok := got.(*DestinationConfig)
-	if !ok || cfg == nil {
-		t.Fatalf("Decode returned %T, want *DestinationConfig", got)
-	}
-	return cfg, diags
+	return schematest.Decode[DestinationConfig](t, DestinationType().Type, src, map[string]cty.Value{
+		"key":    schematest.Sensitive("AKIDEXAMPLE"),
+		"secret": schematest.Sensitive("s3cr3t"),
+	}, schema.DecodeEnv{Dir: "/work/cfg", Address: "destination.s3.channel"})
 }
 
 func TestDecode(t *testing.T) {

@@ -3,6 +3,7 @@ package schema
 import (
 	"fmt"
 	"math/big"
+	"net/url"
 	"slices"
 
 	"github.com/hashicorp/hcl/v2"
@@ -304,4 +305,12 @@ func DecodeCredentials(content *hcl.BodyContent, ectx *hcl.EvalContext) (Credent
 		})
 	}
 	return c, diags
+}
+
+// IsBaseURL reports whether s is what a base URL argument must be: http or
+// https, with a host, and no credentials, query or fragment (credentials
+// have their own, sensitive, arguments; a base URL ends up in plans).
+func IsBaseURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && u.User == nil && u.RawQuery == "" && u.Fragment == ""
 }

@@ -394,6 +394,7 @@ func (ps *providerSet) useCache(ctx context.Context, cfg *config.Config, cacheDi
 			continue
 		}
 		ps.sources[addr] = &cachedSource{inner: off, cache: cache, dir: cacheDir}
+		ps.replaced = append(ps.replaced, s)
 	}
 	return errors.Join(errs...)
 }

@@ -3,8 +3,11 @@ package cli
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/hashicorp/go-hclog"
@@ -49,6 +52,10 @@ source "oci" "images" {
     exact = ["1.0"]
   }
 }
+source "conda" "forge" {
+  channel = "http://127.0.0.1:1"
+  subdirs = ["linux-64"]
+}
 destination "dir" "local" {
   path = "out"
 }
@@ -72,6 +79,10 @@ mirror "npm" {
 mirror "images" {
   from = source.oci.images
   to   = destination.oci.internal
+}
+mirror "conda" {
+  from = source.conda.forge
+  to   = destination.dir.local
 }
 `, bp)
 	if err := os.WriteFile(filepath.Join(d, "main.ferry.hcl"), []byte(hcl), 0o644); err != nil {
@@ -98,8 +109,9 @@ mirror "images" {
 	}
 	// Empty listings, as a -download-only of an empty selection stores.
 	for addr, listing := range map[string]string{
-		"npm.public": `{"packages":["left-pad"],"names":[],"documents":{}}`,
-		"oci.images": `{"artifacts":[],"roots":{}}`,
+		"npm.public":  `{"packages":["left-pad"],"names":[],"documents":{}}`,
+		"oci.images":  `{"artifacts":[],"roots":{}}`,
+		"conda.forge": `{"channel":"http://127.0.0.1:1","indexes":{}}`,
 	} {
 		if err := writeListing(t.Context(), cache, addr, []byte(listing)); err != nil {
 			t.Fatal(err)
@@ -121,8 +133,8 @@ mirror "images" {
 			providertest.CheckWrapper(t, wrapped, inner)
 		})
 	}
-	if len(ps.sources) != 4 {
-		t.Errorf("%d sources wrapped, want 4", len(ps.sources))
+	if len(ps.sources) != 5 {
+		t.Errorf("%d sources wrapped, want 5", len(ps.sources))
 	}
 }
 
@@ -172,4 +184,55 @@ source "oci" "images" {
 		t.Error("an idle oci source no longer tells that its objects are graphs")
 	}
 	providertest.CheckWrapper(t, idle, online)
+}
+
+// TestCloseReachesWrappedSources: a source's private downloads (a conda
+// source's loose packages, in a temporary directory) are removed when the
+// command ends even when the source is wrapped (the air-gap wrappers), and
+// so are those of a source useCache replaced.
+func TestCloseReachesWrappedSources(t *testing.T) {
+	pkg, err := os.ReadFile("../../../../testdata/conda/packages/empty-0.1.0-h4616a5c_0.conda")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(pkg) }))
+	defer srv.Close()
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	d := t.TempDir()
+	var hcl strings.Builder
+	for _, name := range []string{"cached", "idle", "replaced"} {
+		fmt.Fprintf(&hcl, "source \"conda\" %q {\n  packages = [\"%s/%s/empty-0.1.0-h4616a5c_0.conda\"]\n}\n", name, srv.URL, name)
+	}
+	if err := os.WriteFile(filepath.Join(d, "main.ferry.hcl"), []byte(hcl.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, diags := config.Load(config.LoadOptions{Dir: d, Types: registry.Schemas(all.Types())})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	a := &app{ctx: context.Background(), logger: hclog.NewNullLogger(), env: []string{"FERRY_CACHE_DIR=" + t.TempDir()}}
+	ps, err := a.buildProviders(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for addr, s := range ps.sources {
+		if err := s.List(t.Context(), func(providers.Artifact) error { return nil }); err != nil {
+			t.Fatalf("%s: %v", addr, err)
+		}
+	}
+	if left, _ := os.ReadDir(tmp); len(left) != 3 {
+		t.Fatalf("downloads: %v, want one directory per source", left)
+	}
+	cached, idle, replaced := ps.sources["conda.cached"], ps.sources["conda.idle"], ps.sources["conda.replaced"]
+	ps.sources["conda.cached"] = &cachedSource{inner: cached}
+	ps.sources["conda.idle"] = idleSource{idle}
+	// As useCache leaves it: the source it replaced is no longer in
+	// ps.sources (here an offline version shares the idle one: closed once).
+	ps.sources["conda.replaced"] = &cachedSource{inner: ps.sources["conda.idle"]}
+	ps.replaced = append(ps.replaced, replaced)
+	ps.close()
+	if left, _ := os.ReadDir(tmp); len(left) != 0 {
+		t.Errorf("temporary files left: %v", left)
+	}
 }

@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"sort"
 	"time"
 
@@ -198,6 +201,9 @@ type providerSet struct {
 	// limit.Source(addr) and limit.Destination(addr), for apply and
 	// inventory.
 	connections map[string]int
+	// replaced are the sources useCache replaced with their offline
+	// versions, closed with the others.
+	replaced []providers.Source
 }
 
 func (a *app) buildProviders(cfg *config.Config) (*providerSet, error) {
@@ -262,16 +268,29 @@ func (a *app) cacheDir(kind string) string {
 }
 
 // close releases what providers keep for the command (a source's private
-// downloads): every source and destination that is an io.Closer is closed.
+// downloads): every source and destination that is an io.Closer is closed,
+// a wrapped source (the air-gap wrappers) through its Unwrap chain, as the
+// core finds every capability (providers.As), and so is every source
+// useCache replaced; each once.
 func (ps *providerSet) close() {
-	for _, s := range ps.sources {
-		if c, ok := s.(io.Closer); ok {
-			c.Close()
+	closed := map[io.Closer]bool{}
+	closeOnce := func(c io.Closer) {
+		if reflect.TypeOf(c).Comparable() {
+			if closed[c] {
+				return
+			}
+			closed[c] = true
+		}
+		c.Close()
+	}
+	for _, s := range append(slices.Collect(maps.Values(ps.sources)), ps.replaced...) {
+		if c, ok := providers.As[io.Closer](s); ok {
+			closeOnce(c)
 		}
 	}
 	for _, d := range ps.destinations {
 		if c, ok := d.(io.Closer); ok {
-			c.Close()
+			closeOnce(c)
 		}
 	}
 }
