@@ -32,6 +32,35 @@ func noKeys(t *testing.T, dir string, r result) {
 	}
 }
 
+// progetConfig writes, in a new directory it returns, a configuration
+// with one mirror NAME from source TYPE "build" to destination TYPE "dr",
+// with the blocks' arguments, the retention block's, and extra blocks.
+func progetConfig(t *testing.T, typ, name, extra, srcArgs, dstArgs, retention string) string {
+	dir := t.TempDir()
+	cfg := fmt.Sprintf(`ferry {
+  state = "ferry.state.json"
+}
+%[3]s
+source %[1]q "build" {%[4]s
+}
+
+destination %[1]q "dr" {%[5]s
+}
+
+mirror %[2]q {
+  from = source.%[1]s.build
+  to   = destination.%[1]s.dr
+  retention {
+    %[6]s
+  }
+}
+`, typ, name, extra, srcArgs, dstArgs, retention)
+	if err := os.WriteFile(filepath.Join(dir, "main.ferry.hcl"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
 // ProGet universal feed to universal feed (both the test server written
 // from Inedo's API docs): groups kept apart, keep_last in SemVer 2 order,
 // and a package ferry does not own never touched.
@@ -46,40 +75,17 @@ func TestProGetUpackToUpack(t *testing.T) {
 	}
 	dst.AddPackage(t, "mirror", upack(t, "foreign", "pkg", "1.0.0"))
 
-	dir := t.TempDir()
-	cfg := fmt.Sprintf(`ferry {
-  state = "ferry.state.json"
-}
-
+	dir := progetConfig(t, "proget_upack", "universal", `
 variable "dst_key" {
   type      = string
   sensitive = true
-}
-
-source "proget_upack" "build" {
+}`, fmt.Sprintf(`
   url         = %q
   feed        = "universal"
-  api_key_env = "PROGET_SRC_KEY"
-}
-
-destination "proget_upack" "dr" {
+  api_key_env = "PROGET_SRC_KEY"`, src.URL), fmt.Sprintf(`
   url     = %q
   feed    = "mirror"
-  api_key = var.dst_key
-}
-
-mirror "universal" {
-  from = source.proget_upack.build
-  to   = destination.proget_upack.dr
-
-  retention {
-    keep_last = 2
-  }
-}
-`, src.URL, dst.URL)
-	if err := os.WriteFile(filepath.Join(dir, "main.ferry.hcl"), []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
+  api_key = var.dst_key`, dst.URL), "keep_last = 2")
 	env := []string{"PROGET_SRC_KEY=" + progetSrcKey, "FERRY_VAR_dst_key=" + progetDstKey}
 
 	// Trace logs show every request: still no key.
@@ -132,36 +138,14 @@ func TestProGetAssetsToAssets(t *testing.T) {
 	}
 	dst.PutAsset("copy", "not-ours.txt", []byte("hands off"))
 
-	dir := t.TempDir()
-	cfg := fmt.Sprintf(`ferry {
-  state = "ferry.state.json"
-}
-
-source "proget_asset" "files" {
+	dir := progetConfig(t, "proget_asset", "assets", "", fmt.Sprintf(`
   url         = %q
   directory   = "files"
-  api_key_env = "PROGET_SRC_KEY"
-}
-
-destination "proget_asset" "dr" {
+  api_key_env = "PROGET_SRC_KEY"`, src.URL), fmt.Sprintf(`
   url         = %q
   directory   = "copy"
   path        = "mirror"
-  api_key_env = "PROGET_DST_KEY"
-}
-
-mirror "assets" {
-  from = source.proget_asset.files
-  to   = destination.proget_asset.dr
-
-  retention {
-    max_deletes = 5
-  }
-}
-`, src.URL, dst.URL)
-	if err := os.WriteFile(filepath.Join(dir, "main.ferry.hcl"), []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
+  api_key_env = "PROGET_DST_KEY"`, dst.URL), "max_deletes = 5")
 	env := []string{"PROGET_SRC_KEY=" + progetSrcKey, "PROGET_DST_KEY=" + progetDstKey}
 
 	r := ferry(t, dir, env, "apply", "-auto-approve")

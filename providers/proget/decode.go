@@ -71,7 +71,7 @@ type AssetConfig struct {
 //	  packages    = ["tools/*", "app"]    # optional: group/name globs
 //	}
 func UpackSourceType() registry.Type {
-	t := registry.Source("proget_upack", decodeUpackSource, NewUpackSource)
+	t := registry.Source("proget_upack", decoder(decodeUpack, false), NewUpackSource)
 	t.VersionOrder = CompareVersions
 	return t
 }
@@ -85,7 +85,7 @@ func UpackSourceType() registry.Type {
 //	  deletes_per_hour = 10               # the core's; default: ProGet Free's quota
 //	}
 func UpackDestinationType() registry.Type {
-	t := registry.Destination("proget_upack", decodeUpackDestination, NewUpackDestination)
+	t := registry.Destination("proget_upack", decoder(decodeUpack, true), NewUpackDestination)
 	t.Limits.DeletesPerHour = FreeDeletesPerHour
 	return t
 }
@@ -99,7 +99,7 @@ func UpackDestinationType() registry.Type {
 //	  api_key   = var.proget_key
 //	}
 func AssetSourceType() registry.Type {
-	return registry.Source("proget_asset", decodeAssetSource, NewAssetSource)
+	return registry.Source("proget_asset", decoder(decodeAsset, false), NewAssetSource)
 }
 
 // AssetDestinationType is the "proget_asset" destination type:
@@ -112,7 +112,7 @@ func AssetSourceType() registry.Type {
 //	  chunk_size       = 33554432         # multipart part size (default 32 MiB)
 //	}
 func AssetDestinationType() registry.Type {
-	t := registry.Destination("proget_asset", decodeAssetDestination, NewAssetDestination)
+	t := registry.Destination("proget_asset", decoder(decodeAsset, true), NewAssetDestination)
 	t.Limits.DeletesPerHour = FreeDeletesPerHour
 	return t
 }
@@ -206,14 +206,6 @@ func decodeUpack(body hcl.Body, ectx *hcl.EvalContext, dest bool) (*UpackConfig,
 	return cfg, diags
 }
 
-func decodeUpackSource(body hcl.Body, ectx *hcl.EvalContext, _ schema.DecodeEnv) (*UpackConfig, hcl.Diagnostics) {
-	return decodeUpack(body, ectx, false)
-}
-
-func decodeUpackDestination(body hcl.Body, ectx *hcl.EvalContext, _ schema.DecodeEnv) (*UpackConfig, hcl.Diagnostics) {
-	return decodeUpack(body, ectx, true)
-}
-
 func decodeAsset(body hcl.Body, ectx *hcl.EvalContext, dest bool) (*AssetConfig, hcl.Diagnostics) {
 	attrs := append(serverAttributes(), hcl.AttributeSchema{Name: "directory", Required: true}, hcl.AttributeSchema{Name: "path"})
 	if dest {
@@ -249,12 +241,11 @@ func decodeAsset(body hcl.Body, ectx *hcl.EvalContext, dest bool) (*AssetConfig,
 	return cfg, diags
 }
 
-func decodeAssetSource(body hcl.Body, ectx *hcl.EvalContext, _ schema.DecodeEnv) (*AssetConfig, hcl.Diagnostics) {
-	return decodeAsset(body, ectx, false)
-}
-
-func decodeAssetDestination(body hcl.Body, ectx *hcl.EvalContext, _ schema.DecodeEnv) (*AssetConfig, hcl.Diagnostics) {
-	return decodeAsset(body, ectx, true)
+// decoder is decode for one kind: destinations take more arguments.
+func decoder[C any](decode func(hcl.Body, *hcl.EvalContext, bool) (*C, hcl.Diagnostics), dest bool) func(hcl.Body, *hcl.EvalContext, schema.DecodeEnv) (*C, hcl.Diagnostics) {
+	return func(body hcl.Body, ectx *hcl.EvalContext, _ schema.DecodeEnv) (*C, hcl.Diagnostics) {
+		return decode(body, ectx, dest)
+	}
 }
 
 // cleanPath reports whether p is a relative slash path without empty, "."
