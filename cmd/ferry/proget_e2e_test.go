@@ -119,6 +119,19 @@ variable "dst_key" {
 	if dst.Deletes() != 1 {
 		t.Errorf("the destination executed %d deletes, want 1", dst.Deletes())
 	}
+
+	// A package whose upack.json names another version is refused, alone:
+	// the good new version lands, the run exits non-zero, and no delete
+	// runs after a failed change.
+	src.AddRaw("universal", "tools", "evil", "1.0.0", upack(t, "tools", "evil", "6.6.6"))
+	src.AddPackage(t, "universal", upack(t, "apps/internal", "app", "1.1.0"))
+	src.AddPackage(t, "universal", upack(t, "tools", "app", "1.12.0"))
+	ferry(t, dir, env, "apply", "-auto-approve").must(t, 1,
+		`mirror.universal["tools/evil/1.0.0/evil-1.0.0.upack"]`, `upack.json says group "tools", name "evil", version "6.6.6"`)
+	want = []string{"apps/internal/app/1.0.0", "apps/internal/app/1.1.0", "foreign/pkg/1.0.0", "solo/0.1.0", "tools/app/1.10.0", "tools/app/1.11.0", "tools/app/1.12.0"}
+	if diff := cmp.Diff(want, dst.Packages("mirror")); diff != "" {
+		t.Fatalf("destination feed after a refused package (-want +got):\n%s", diff)
+	}
 }
 
 // ProGet asset directory to asset directory: nested folders, a changed
