@@ -192,3 +192,49 @@ func TestProGetAssetsToAssets(t *testing.T) {
 	}
 	ferry(t, dir, env, "plan", "-detailed-exitcode").must(t, 2, "Plan: 0 to add, 0 to replace, 1 to delete")
 }
+
+// Both ProGet sources cross an air gap: -download-only fetches (verifying
+// hashes and upack.json) into the cache and stores the listings; the inner
+// side plans and applies from the cache with the source servers gone.
+func TestProGetAirGap(t *testing.T) {
+	src := progettest.Start(t, progettest.Options{APIKey: progetSrcKey})
+	dst := progettest.Start(t, progettest.Options{APIKey: progetDstKey})
+	src.AddPackage(t, "universal", upack(t, "tools", "app", "1.0.0"))
+	src.AddPackage(t, "universal", upack(t, "", "solo", "2.0.0"))
+	src.PutAsset("files", "a/b.txt", []byte("b"))
+	dir := progetConfig(t, "proget_upack", "universal", fmt.Sprintf(`
+source "proget_asset" "files" {
+  url         = %q
+  directory   = "files"
+  api_key_env = "PROGET_SRC_KEY"
+}
+
+destination "proget_asset" "files" {
+  url         = %q
+  directory   = "files"
+  api_key_env = "PROGET_DST_KEY"
+}
+
+mirror "assets" {
+  from = source.proget_asset.files
+  to   = destination.proget_asset.files
+}`, src.URL, dst.URL), fmt.Sprintf(`
+  url         = %q
+  feed        = "universal"
+  api_key_env = "PROGET_SRC_KEY"`, src.URL), fmt.Sprintf(`
+  url         = %q
+  feed        = "mirror"
+  api_key_env = "PROGET_DST_KEY"`, dst.URL), "keep_last = 5")
+	env := []string{"PROGET_SRC_KEY=" + progetSrcKey, "PROGET_DST_KEY=" + progetDstKey}
+	cache := filepath.Join(t.TempDir(), "cache")
+
+	ferry(t, dir, env, "apply", "-download-only", "-cache", cache).must(t, 0, "Downloaded 3 artifacts")
+	src.Close()
+	ferry(t, dir, env, "apply", "-from-cache", cache, "-auto-approve").must(t, 0, "Apply complete: 3 changes applied")
+	if diff := cmp.Diff([]string{"solo/2.0.0", "tools/app/1.0.0"}, dst.Packages("mirror")); diff != "" {
+		t.Errorf("destination feed (-want +got):\n%s", diff)
+	}
+	if got, _ := dst.Asset("files", "a/b.txt"); string(got) != "b" {
+		t.Errorf("destination asset a/b.txt = %q", got)
+	}
+}

@@ -154,7 +154,8 @@ func (d *assetDir) describe() string {
 // AssetSource reads an asset directory.
 type AssetSource struct {
 	end
-	dir *assetDir
+	dir    *assetDir
+	cached *cached // offline: the air-gap cache's listing
 }
 
 var (
@@ -178,6 +179,9 @@ func (s *AssetSource) Describe() string { return s.dir.describe() }
 // a file whose content changed is a new digest under the same key (the
 // plan replaces it).
 func (s *AssetSource) List(ctx context.Context, fn func(providers.Artifact) error) error {
+	if s.cached != nil {
+		return s.cached.list(ctx, fn)
+	}
 	return s.listing(ctx, s.dir.list, fn)
 }
 
@@ -185,6 +189,9 @@ func (s *AssetSource) List(ctx context.Context, fn func(providers.Artifact) erro
 // listing declared by whoever reads them (a destination's Put), and a
 // file without a sha256 or sha1 is refused.
 func (s *AssetSource) Fetch(ctx context.Context, a providers.Artifact) (io.ReadCloser, error) {
+	if s.cached != nil {
+		return nil, s.opErr("fetch", a.Key, errOffline)
+	}
 	if err := providers.CheckKey(a.Key); err != nil {
 		return nil, s.opErr("fetch", a.Key, err)
 	}

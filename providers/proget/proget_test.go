@@ -403,3 +403,44 @@ func TestAssetMultipartFailureLeavesNothing(t *testing.T) {
 		t.Error("the directory holds other bytes after the retried multipart upload")
 	}
 }
+
+// The air gap: a source's listing in the cache lists offline as it did
+// online; a listing made for another feed or selection, or none, is
+// refused with what to run.
+func TestOffline(t *testing.T) {
+	srv := progettest.Start(t, progettest.Options{})
+	seedUpack(t, srv)
+	src := upackSource(t, srv.URL, "")
+	var listed []providers.Artifact
+	if err := src.List(t.Context(), func(a providers.Artifact) error { listed = append(listed, a); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	o := src.(providers.Offliner)
+	listing, err := o.Snapshot(t.Context(), listed, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Close()
+	off, err := o.Offline(listing, nil)
+	if err != nil {
+		t.Fatalf("Offline: %v", err)
+	}
+	var got []providers.Artifact
+	if err := off.List(t.Context(), func(a providers.Artifact) error { got = append(got, a); return nil }); err != nil {
+		t.Fatalf("offline List: %v", err)
+	}
+	if diff := cmp.Diff(listed, got); diff != "" {
+		t.Errorf("offline listing (-online +offline):\n%s", diff)
+	}
+	if _, err := off.Fetch(t.Context(), got[0]); !errors.Is(err, providers.ErrUnsupported) {
+		t.Errorf("offline Fetch: %v, want ErrUnsupported (the cache serves the bytes)", err)
+	}
+
+	other := upackSource(t, srv.URL, `packages = ["tools/*"]`).(providers.Offliner)
+	if _, err := other.Offline(listing, nil); err == nil || !strings.Contains(err.Error(), "run ferry apply -download-only") {
+		t.Errorf("a listing made for another selection: %v", err)
+	}
+	if _, err := o.Offline(nil, nil); err == nil || !strings.Contains(err.Error(), "-download-only") {
+		t.Errorf("no listing: %v", err)
+	}
+}

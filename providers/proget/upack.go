@@ -265,6 +265,7 @@ type UpackSource struct {
 	end
 	feed     *feed
 	patterns []string
+	cached   *cached // offline: the air-gap cache's listing
 }
 
 var (
@@ -301,6 +302,9 @@ func (s *UpackSource) selected(p Package) bool {
 // List reports every version of every selected package, with the sizes
 // and hashes the feed declares.
 func (s *UpackSource) List(ctx context.Context, fn func(providers.Artifact) error) error {
+	if s.cached != nil {
+		return s.cached.list(ctx, fn)
+	}
 	return s.listing(ctx, func(ctx context.Context, fn func(providers.Artifact) error) error {
 		return s.feed.list(ctx, s.selected, fn)
 	}, fn)
@@ -311,6 +315,9 @@ func (s *UpackSource) List(ctx context.Context, fn func(providers.Artifact) erro
 // is fetched), then checks its upack.json against the listing, and
 // returns the verified bytes.
 func (s *UpackSource) Fetch(ctx context.Context, a providers.Artifact) (io.ReadCloser, error) {
+	if s.cached != nil {
+		return nil, s.opErr("fetch", a.Key, errOffline)
+	}
 	p, err := ParseKey(a.Key)
 	if err != nil {
 		return nil, s.opErr("fetch", a.Key, err)

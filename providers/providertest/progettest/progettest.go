@@ -70,6 +70,7 @@ type Server struct {
 	// URL is the base URL, http://127.0.0.1:PORT.
 	URL  string
 	opts Options
+	srv  *httptest.Server
 
 	mu       sync.Mutex
 	feeds    map[string]map[string]*pkg // feed → lower-case group/name/version → package
@@ -124,11 +125,14 @@ func Start(t testing.TB, opts Options) *Server {
 		folders: map[string]map[string]bool{},
 		parts:   map[string]*multipart{},
 	}
-	srv := httptest.NewServer(s)
-	t.Cleanup(srv.Close)
-	s.URL = srv.URL
+	s.srv = httptest.NewServer(s)
+	t.Cleanup(s.srv.Close)
+	s.URL = s.srv.URL
 	return s
 }
+
+// Close stops the server before the test ends (an upstream gone).
+func (s *Server) Close() { s.srv.Close() }
 
 // FailNext makes the next n requests whose path starts with prefix answer
 // status (with a Retry-After of one second for 429).
