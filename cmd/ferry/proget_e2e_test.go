@@ -178,6 +178,18 @@ func TestProGetAssetsToAssets(t *testing.T) {
 		t.Fatalf("after the replace the destination holds %q", got)
 	}
 
+	// A file removed at the destination behind ferry's back is drift,
+	// found from one recursive listing (no metadata request per file).
+	dst.DeleteAsset("copy", "mirror/docs/a/d.md")
+	before := len(dst.Requests())
+	ferry(t, dir, env, "plan", "-detailed-exitcode").must(t, 2, `mirror.assets["docs/a/d.md"]`, "(missing at destination)")
+	for _, r := range dst.Requests()[before:] {
+		if strings.Contains(r, "/metadata/") {
+			t.Errorf("plan asked for metadata (%s) instead of listing the folder once", r)
+		}
+	}
+	ferry(t, dir, env, "apply", "-auto-approve").must(t, 0, "Apply complete: 1 change applied")
+
 	// Two files gone upstream, a quota of one delete an hour: one delete
 	// runs, the other is refused with what to do, and stays owned.
 	for _, p := range []string{"docs/a/b/c.md", "docs/a/d.md"} {

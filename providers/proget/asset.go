@@ -72,8 +72,10 @@ func (d *assetDir) artifact(key string, it assetItem) (providers.Artifact, error
 }
 
 // list calls fn for every file below the folder, by key (its path
-// relative to the folder): one recursive listing.
-func (d *assetDir) list(ctx context.Context, fn func(providers.Artifact) error) error {
+// relative to the folder): one recursive listing. A file whose path is no
+// key ferry could have written fails the listing, or with skipBad is
+// skipped (a destination's, where ferry owns none such).
+func (d *assetDir) list(ctx context.Context, skipBad bool, fn func(providers.Artifact) error) error {
 	var items []assetItem
 	p := "/endpoints/" + url.PathEscape(d.name) + "/dir/"
 	if d.folder != "" {
@@ -103,6 +105,9 @@ func (d *assetDir) list(ctx context.Context, fn func(providers.Artifact) error) 
 			}
 		}
 		if err := providers.CheckKey(key); err != nil {
+			if skipBad {
+				continue
+			}
 			return fmt.Errorf("the listing holds a file ferry cannot name: %w", err)
 		}
 		files = append(files, entry{key, it})
@@ -182,7 +187,9 @@ func (s *AssetSource) List(ctx context.Context, fn func(providers.Artifact) erro
 	if s.cached != nil {
 		return s.cached.list(ctx, fn)
 	}
-	return s.listing(ctx, s.dir.list, fn)
+	return s.listing(ctx, func(ctx context.Context, fn func(providers.Artifact) error) error {
+		return s.dir.list(ctx, false, fn)
+	}, fn)
 }
 
 // Fetch streams the file; the bytes are verified against the hashes the
@@ -216,6 +223,7 @@ type AssetStore struct {
 var (
 	_ providers.Destination = (*AssetStore)(nil)
 	_ providers.Lister      = (*AssetStore)(nil)
+	_ providers.ListStater  = (*AssetStore)(nil)
 	_ providers.Describer   = (*AssetStore)(nil)
 )
 
@@ -235,9 +243,19 @@ func NewAssetDestination(name string, cfg *AssetConfig, env registry.Env) (*Asse
 // Describe names the directory (no credentials).
 func (s *AssetStore) Describe() string { return s.dir.describe() }
 
-// List reports every file below the folder.
+// List reports every file below the folder (files whose paths are no
+// keys are left out).
 func (s *AssetStore) List(ctx context.Context, fn func(providers.Artifact) error) error {
-	return s.listing(ctx, s.dir.list, fn)
+	return s.listing(ctx, func(ctx context.Context, fn func(providers.Artifact) error) error {
+		return s.dir.list(ctx, true, fn)
+	}, fn)
+}
+
+// ListStat is List: one recursive listing tells every file below the
+// folder with its size and hashes, so the inventory needs no metadata
+// request per key.
+func (s *AssetStore) ListStat(ctx context.Context, fn func(providers.Artifact) error) error {
+	return s.List(ctx, fn)
 }
 
 // Stat reports the file's size and hashes from its metadata.
