@@ -96,6 +96,7 @@ func TestParseKey(t *testing.T) {
 		{name: "file name disagrees", key: "g/app/1.0.0/other-1.0.0.upack", err: true},
 		{name: "not semver", key: "g/app/1.0/app-1.0.upack", err: true},
 		{name: "too short", key: "app/app-1.0.0.upack", err: true},
+		{name: "absolute (found by FuzzParseKey)", key: "/app/1.0.0/app-1.0.0.upack", err: true},
 		{name: "name with a space", key: "g/my app/1.0.0/my app-1.0.0.upack", err: true},
 	}
 	for _, tc := range tests {

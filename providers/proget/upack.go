@@ -71,6 +71,9 @@ func (p Package) Validate() error {
 
 // ParseKey reads a key Key made.
 func ParseKey(key string) (Package, error) {
+	if err := providers.CheckKey(key); err != nil {
+		return Package{}, err
+	}
 	segs := strings.Split(key, "/")
 	if len(segs) < 3 {
 		return Package{}, fmt.Errorf("%w %q: a universal package key is [GROUP/]NAME/VERSION/NAME-VERSION.upack", providers.ErrInvalidKey, key)
