@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/ferry-mirror/ferry/planner/config"
+	"github.com/ferry-mirror/ferry/planner/internal/limit"
 	"github.com/ferry-mirror/ferry/planner/plan"
 	"github.com/ferry-mirror/ferry/planner/retention"
 	"github.com/ferry-mirror/ferry/providers"
@@ -204,9 +205,38 @@ func build(cfg *config.Config, prior *state.State, inv *Inventory, opts Options)
 			p.Destinations[c.Destination] = d
 		}
 	}
+	p.DeleteQuotas = deleteQuotas(cfg, prior, p.Changes, opts.Now)
 	p.Sort()
 	p.Summarize(noOps)
 	return p, b, diags
+}
+
+// deleteQuotas says, for each destination with a delete quota that
+// changes delete from, how long those deletes take at its rate: the
+// wait apply's pacing (the same limit.Window) would see, given the
+// deletes the state records in the hour before now. By destination.
+func deleteQuotas(cfg *config.Config, prior *state.State, changes []plan.Change, now time.Time) []plan.DeleteQuota {
+	deletes := map[string]int{}
+	for _, c := range changes {
+		if c.Action == plan.Delete && c.Executes() {
+			deletes[c.Destination]++
+		}
+	}
+	var out []plan.DeleteQuota
+	for _, addr := range slices.Sorted(maps.Keys(deletes)) {
+		d := cfg.Destinations[addr]
+		if d == nil || d.DeletesPerHour <= 0 {
+			continue
+		}
+		w := limit.NewWindow(d.DeletesPerHour, limit.Hour, prior.RecentDeletes[addr])
+		out = append(out, plan.DeleteQuota{
+			Destination: addr,
+			Deletes:     deletes[addr],
+			PerHour:     d.DeletesPerHour,
+			WaitSeconds: int64(w.Wait(now, deletes[addr]).Round(time.Second) / time.Second),
+		})
+	}
+	return out
 }
 
 type builder struct {

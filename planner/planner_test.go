@@ -6,6 +6,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -17,6 +18,7 @@ import (
 	"github.com/ferry-mirror/ferry/planner"
 	"github.com/ferry-mirror/ferry/planner/config"
 	"github.com/ferry-mirror/ferry/planner/plan"
+	"github.com/ferry-mirror/ferry/providers"
 	"github.com/ferry-mirror/ferry/providers/all"
 	"github.com/ferry-mirror/ferry/providers/conda"
 	"github.com/ferry-mirror/ferry/providers/httpsrc"
@@ -49,32 +51,8 @@ func TestGolden(t *testing.T) {
 	}
 	for _, dirName := range dirs {
 		t.Run(filepath.Base(dirName), func(t *testing.T) {
-			abs, err := filepath.Abs(dirName)
-			if err != nil {
-				t.Fatal(err)
-			}
-			cfg, diags := config.Load(config.LoadOptions{Dir: abs, Types: registry.Schemas(append(all.Types(), condaOrderedType()))})
-			if diags.HasErrors() {
-				t.Fatalf("config: %s", diags.Error())
-			}
-			prior := &state.State{Mirrors: map[string]*state.Mirror{}}
-			if _, err := os.Stat(filepath.Join(abs, "state.json")); err == nil {
-				prior, err = state.Read(filepath.Join(abs, "state.json"))
-				if err != nil {
-					t.Fatal(err)
-				}
-			}
-			var inv planner.Inventory
-			readJSON(t, filepath.Join(abs, "inventory.json"), &inv)
-			opts := caseOptions{Now: time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)}
-			if _, err := os.Stat(filepath.Join(abs, "options.json")); err == nil {
-				readJSON(t, filepath.Join(abs, "options.json"), &opts)
-			}
-			popts := planner.Options{Now: opts.Now, ToolVersion: "test", Destinations: map[string]string{"dir.local": "dir /mirror"}}
-			popts.Targets = targets(t, opts.Targets)
-			popts.Excludes = targets(t, opts.Excludes)
-			popts.Replaces = targets(t, opts.Replaces)
-			popts.AllowDeletes = targets(t, opts.AllowDeletes)
+			abs, cfg, prior, inv, popts := goldenInputs(t, dirName)
+			opts := caseOptions{Now: popts.Now}
 
 			p, diags := planner.Plan(cfg, prior, &inv, popts)
 			p.ConfigDigest = "sha256:config" // the digest covers absolute paths; keep goldens portable
@@ -108,6 +86,78 @@ func TestGolden(t *testing.T) {
 			}
 			if diff := cmp.Diff(p, back); diff != "" {
 				t.Errorf("plan JSON round trip (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// goldenInputs reads the inputs of the golden case in dirName: its
+// absolute path, the config, the prior state, the inventory and the
+// options.
+func goldenInputs(t *testing.T, dirName string) (string, *config.Config, *state.State, planner.Inventory, planner.Options) {
+	t.Helper()
+	abs, err := filepath.Abs(dirName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, diags := config.Load(config.LoadOptions{Dir: abs, Types: registry.Schemas(append(all.Types(), condaOrderedType()))})
+	if diags.HasErrors() {
+		t.Fatalf("config: %s", diags.Error())
+	}
+	prior := &state.State{Mirrors: map[string]*state.Mirror{}}
+	if _, err := os.Stat(filepath.Join(abs, "state.json")); err == nil {
+		prior, err = state.Read(filepath.Join(abs, "state.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	var inv planner.Inventory
+	readJSON(t, filepath.Join(abs, "inventory.json"), &inv)
+	opts := caseOptions{Now: time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)}
+	if _, err := os.Stat(filepath.Join(abs, "options.json")); err == nil {
+		readJSON(t, filepath.Join(abs, "options.json"), &opts)
+	}
+	popts := planner.Options{Now: opts.Now, ToolVersion: "test", Destinations: map[string]string{"dir.local": "dir /mirror"}}
+	popts.Targets = targets(t, opts.Targets)
+	popts.Excludes = targets(t, opts.Excludes)
+	popts.Replaces = targets(t, opts.Replaces)
+	popts.AllowDeletes = targets(t, opts.AllowDeletes)
+	return abs, cfg, prior, inv, popts
+}
+
+// TestPlanIgnoresListingOrder: every golden case plans the same, to the
+// byte, when its sources list their artifacts in reverse: the plan's
+// order is canonical and retention ranks by version order, never by a
+// listing's position (the seed's retention by list position).
+func TestPlanIgnoresListingOrder(t *testing.T) {
+	dirs, err := filepath.Glob("testdata/*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, dirName := range dirs {
+		t.Run(filepath.Base(dirName), func(t *testing.T) {
+			_, cfg, prior, inv, popts := goldenInputs(t, dirName)
+			plan1, diags1 := planner.Plan(cfg, prior, &inv, popts)
+			reversed := inv
+			reversed.Sources = map[string][]providers.Artifact{}
+			for addr, arts := range inv.Sources {
+				reversed.Sources[addr] = slices.Clone(arts)
+				slices.Reverse(reversed.Sources[addr])
+			}
+			plan2, diags2 := planner.Plan(cfg, prior, &reversed, popts)
+			j1, err := plan.Marshal(plan1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			j2, err := plan.Marshal(plan2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(string(j1), string(j2)); diff != "" {
+				t.Errorf("plan with the listings reversed (-as listed +reversed):\n%s", diff)
+			}
+			if diff := cmp.Diff(renderDiags(diags1), renderDiags(diags2)); diff != "" {
+				t.Errorf("diagnostics with the listings reversed (-as listed +reversed):\n%s", diff)
 			}
 		})
 	}

@@ -2,7 +2,6 @@ package planner_test
 
 import (
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,8 +11,6 @@ import (
 	"github.com/ferry-mirror/ferry/planner/config"
 	"github.com/ferry-mirror/ferry/planner/plan"
 	"github.com/ferry-mirror/ferry/providers"
-	"github.com/ferry-mirror/ferry/providers/all"
-	"github.com/ferry-mirror/ferry/providers/registry"
 	"github.com/ferry-mirror/ferry/state"
 )
 
@@ -21,38 +18,15 @@ import (
 // modify, if set, changes the inventory first.
 func goldenCase(t *testing.T, name string, modify func(*planner.Inventory)) (*config.Config, *state.State, *planner.Inventory, *plan.Plan, time.Time) {
 	t.Helper()
-	abs, err := filepath.Abs(filepath.Join("testdata", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, diags := config.Load(config.LoadOptions{Dir: abs, Types: registry.Schemas(all.Types())})
-	if diags.HasErrors() {
-		t.Fatalf("config: %s", diags.Error())
-	}
-	prior := &state.State{Mirrors: map[string]*state.Mirror{}}
-	if _, err := os.Stat(filepath.Join(abs, "state.json")); err == nil {
-		if prior, err = state.Read(filepath.Join(abs, "state.json")); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var inv planner.Inventory
-	readJSON(t, filepath.Join(abs, "inventory.json"), &inv)
+	_, cfg, prior, inv, popts := goldenInputs(t, filepath.Join("testdata", name))
 	if modify != nil {
 		modify(&inv)
 	}
-	opts := caseOptions{Now: time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)}
-	if _, err := os.Stat(filepath.Join(abs, "options.json")); err == nil {
-		readJSON(t, filepath.Join(abs, "options.json"), &opts)
-	}
-	p, diags := planner.Plan(cfg, prior, &inv, planner.Options{
-		Now: opts.Now, ToolVersion: "test",
-		Targets: targets(t, opts.Targets), Excludes: targets(t, opts.Excludes),
-		Replaces: targets(t, opts.Replaces), AllowDeletes: targets(t, opts.AllowDeletes),
-	})
+	p, diags := planner.Plan(cfg, prior, &inv, popts)
 	if diags.HasErrors() {
 		t.Fatalf("plan: %s", renderDiags(diags))
 	}
-	return cfg, prior, &inv, p, opts.Now
+	return cfg, prior, &inv, p, popts.Now
 }
 
 // change returns the change of p at addr.

@@ -57,7 +57,7 @@ func TestReadBasic(t *testing.T) {
 	}
 	jq := mustDigest(t, "sha256:4ce7266314b17910fceaa72edecc063fed2b269485d2441843561f82ed20905a")
 	want := &State{
-		Version:     2, // upgraded on read
+		Version:     FormatVersion, // upgraded on read
 		ToolVersion: "0.4.0",
 		Serial:      7,
 		Lineage:     "6a0c1e4e-5b8f-4c52-9d3c-1f2e0b7a9c11",
@@ -101,12 +101,13 @@ func TestReadBasic(t *testing.T) {
 }
 
 func TestMarshalCanonical(t *testing.T) {
-	canonical := readFixture(t, "v2-basic.json")
+	canonical := readFixture(t, "v3-basic.json")
 	tests := []struct {
 		name    string
 		fixture string
 	}{
-		{name: "canonical input round-trips byte for byte", fixture: "v2-basic.json"},
+		{name: "canonical input round-trips byte for byte", fixture: "v3-basic.json"},
+		{name: "version 2 input is upgraded to the canonical bytes", fixture: "v2-basic.json"},
 		{name: "version 1 input is upgraded to the canonical bytes", fixture: "v1-basic.json"},
 		{name: "unsorted input gives the canonical bytes", fixture: "v1-unsorted.json"},
 	}
@@ -161,7 +162,7 @@ func TestMarshalDeterministic(t *testing.T) {
 			t.Fatalf("equal states marshalled differently:\n%s\n---\n%s", first, got)
 		}
 	}
-	if !bytes.HasSuffix(first, []byte("}\n")) || !bytes.HasPrefix(first, []byte("{\n  \"version\": 2,\n")) {
+	if !bytes.HasSuffix(first, []byte("}\n")) || !bytes.HasPrefix(first, []byte("{\n  \"version\": 3,\n")) {
 		t.Errorf("not indented JSON with a trailing newline:\n%s", first)
 	}
 }
@@ -235,17 +236,17 @@ func TestReadErrors(t *testing.T) {
 	}{
 		{
 			name:    "newer format",
-			fixture: "v3-future.json",
+			fixture: "v4-future.json",
 			wantIs:  ErrNewerVersion,
 			wantMsgs: []string{
-				"v3-future.json has format version 3, written by ferry 0.9.0; this ferry reads up to version 2: upgrade ferry",
+				"v4-future.json has format version 4, written by ferry 0.9.0; this ferry reads up to version 3: upgrade ferry",
 			},
 		},
 		{
 			name:     "newer format without tool version",
-			content:  `{"version": 3, "whatever": true}`,
+			content:  `{"version": 4, "whatever": true}`,
 			wantIs:   ErrNewerVersion,
-			wantMsgs: []string{"format version 3, written by an unknown ferry version"},
+			wantMsgs: []string{"format version 4, written by an unknown ferry version"},
 		},
 		{
 			name:     "truncated",
@@ -290,7 +291,7 @@ func TestReadErrors(t *testing.T) {
 			name:     "no version",
 			content:  `{"lineage": "x", "mirrors": {}}`,
 			wantIs:   ErrCorrupt,
-			wantMsgs: []string{`no format version (want a top-level "version": 2)`},
+			wantMsgs: []string{`no format version (want a top-level "version": 3)`},
 		},
 		{
 			name:     "version zero",
@@ -400,19 +401,19 @@ func TestReadNullMapsBecomeEmpty(t *testing.T) {
 		{
 			name:    "no mirrors",
 			content: `{"version": 1, "lineage": "x", "serial": 2, "mirrors": null}`,
-			want:    &State{Version: 2, Lineage: "x", Serial: 2, Mirrors: map[string]*Mirror{}},
+			want:    &State{Version: FormatVersion, Lineage: "x", Serial: 2, Mirrors: map[string]*Mirror{}},
 		},
 		{
 			name:    "no artifacts",
 			content: `{"version": 1, "lineage": "x", "mirrors": {"tools": {"source": "http.tools"}}}`,
-			want: &State{Version: 2, Lineage: "x", Mirrors: map[string]*Mirror{
+			want: &State{Version: FormatVersion, Lineage: "x", Mirrors: map[string]*Mirror{
 				"tools": {Source: "http.tools", Artifacts: map[string]*Artifact{}},
 			}},
 		},
 		{
 			name:    "null and empty digests",
 			content: `{"version": 1, "lineage": "x", "mirrors": {"tools": {"artifacts": {"jq": {"key": "jq", "digests": null, "source_digests": []}}}}}`,
-			want: &State{Version: 2, Lineage: "x", Mirrors: map[string]*Mirror{
+			want: &State{Version: FormatVersion, Lineage: "x", Mirrors: map[string]*Mirror{
 				"tools": {Artifacts: map[string]*Artifact{"jq": {Key: "jq"}}},
 			}},
 		},
@@ -444,7 +445,7 @@ func TestOpenLeavesUnreadableFileAlone(t *testing.T) {
 		fixture string
 		wantIs  error
 	}{
-		{name: "newer format", fixture: "v3-future.json", wantIs: ErrNewerVersion},
+		{name: "newer format", fixture: "v4-future.json", wantIs: ErrNewerVersion},
 		{name: "truncated", fixture: "truncated.json", wantIs: ErrCorrupt},
 		{name: "not json", fixture: "not-json.txt", wantIs: ErrCorrupt},
 		{name: "bad digest", fixture: "bad-digest.json", wantIs: ErrCorrupt},
@@ -598,7 +599,7 @@ func TestPersistLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := &State{Version: 2, ToolVersion: "0.5.0", Serial: 3, Lineage: lineage, Mirrors: map[string]*Mirror{}}
+	want := &State{Version: FormatVersion, ToolVersion: "0.5.0", Serial: 3, Lineage: lineage, Mirrors: map[string]*Mirror{}}
 	if diff := cmp.Diff(want, final); diff != "" {
 		t.Errorf("final state (-want +got):\n%s", diff)
 	}

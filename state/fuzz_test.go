@@ -33,6 +33,7 @@ func FuzzDecode(f *testing.F) {
 	}
 	f.Add([]byte(`{"version":1}`))
 	f.Add([]byte(`{"version":2,"serial":1,"lineage":"x","mirrors":{"m":{"artifacts":{"k":{"key":"k","digests":["sha1:0000000000000000000000000000000000000000"]}}}},"feeds":{"npm.a":{"u":"1"}}}`))
+	f.Add([]byte(`{"version":3,"serial":1,"lineage":"x","mirrors":{},"recent_deletes":{"proget.feed":["2026-12-05T13:00:00+01:00","2026-12-05T11:00:00Z"],"d.x":[]}}`))
 
 	const path = "fuzz.state.json"
 	f.Fuzz(func(t *testing.T, data []byte) {

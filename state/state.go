@@ -24,8 +24,9 @@ import (
 // reads. Bump it whenever an older ferry could not read (or would silently
 // drop part of) a file written by a newer one.
 //
-// Version 2 added feeds; version 1 files read as version 2 without feeds.
-const FormatVersion = 2
+// Version 2 added feeds; version 3 recent_deletes. Older files read as
+// version 3 without them.
+const FormatVersion = 3
 
 // State is everything ferry remembers between runs.
 type State struct {
@@ -49,6 +50,12 @@ type State struct {
 	// only save requests: a lost or wrong position makes the next plan
 	// re-validate what it reads, never skip a change.
 	Feeds map[string]map[string]string `json:"feeds,omitempty"`
+	// RecentDeletes are, by destination address ("proget.feed"), the
+	// times ferry sent deletes to a destination with a delete quota
+	// (deletes_per_hour) within the last hour, oldest first: recorded
+	// before each delete is sent, so the next apply (even after a kill)
+	// stays within the quota, and the next plan's estimate counts them.
+	RecentDeletes map[string][]time.Time `json:"recent_deletes,omitempty"`
 }
 
 // Mirror is what one configured mirror has put at its destination.
@@ -112,6 +119,12 @@ func (s *State) DeepCopy() *State {
 		c.Feeds = make(map[string]map[string]string, len(s.Feeds))
 		for src, f := range s.Feeds {
 			c.Feeds[src] = maps.Clone(f)
+		}
+	}
+	if s.RecentDeletes != nil {
+		c.RecentDeletes = make(map[string][]time.Time, len(s.RecentDeletes))
+		for dst, ts := range s.RecentDeletes {
+			c.RecentDeletes[dst] = slices.Clone(ts)
 		}
 	}
 	return &c
@@ -227,6 +240,24 @@ func (s *State) SetFeeds(feeds map[string]map[string]string) bool {
 	return changed
 }
 
+// SetRecentDeletes records the times of the recent deletes sent to the
+// destination at addr (none: forgets them). It reports whether anything
+// changed.
+func (s *State) SetRecentDeletes(addr string, times []time.Time) bool {
+	if slices.EqualFunc(s.RecentDeletes[addr], times, time.Time.Equal) {
+		return false
+	}
+	if len(times) == 0 {
+		delete(s.RecentDeletes, addr)
+		return true
+	}
+	if s.RecentDeletes == nil {
+		s.RecentDeletes = map[string][]time.Time{}
+	}
+	s.RecentDeletes[addr] = slices.Clone(times)
+	return true
+}
+
 // ArtifactCount is the number of artifacts across all mirrors.
 func (s *State) ArtifactCount() int {
 	n := 0
@@ -243,6 +274,19 @@ func (s *State) ArtifactCount() int {
 func (s *State) normalize() {
 	if s.Mirrors == nil {
 		s.Mirrors = map[string]*Mirror{}
+	}
+	for addr, ts := range s.RecentDeletes {
+		if len(ts) == 0 {
+			delete(s.RecentDeletes, addr)
+			continue
+		}
+		for i := range ts {
+			ts[i] = ts[i].UTC()
+		}
+		slices.SortFunc(ts, time.Time.Compare)
+	}
+	if len(s.RecentDeletes) == 0 {
+		s.RecentDeletes = nil
 	}
 	for _, m := range s.Mirrors {
 		if m == nil {
@@ -293,6 +337,16 @@ func (s *State) validate() error {
 		for _, url := range slices.Sorted(maps.Keys(s.Feeds[src])) {
 			if src == "" || url == "" || s.Feeds[src][url] == "" {
 				return fmt.Errorf("feeds[%q][%q]: empty source, feed URL or position", src, url)
+			}
+		}
+	}
+	for _, addr := range slices.Sorted(maps.Keys(s.RecentDeletes)) {
+		if addr == "" {
+			return fmt.Errorf("recent_deletes: empty destination address")
+		}
+		for i, t := range s.RecentDeletes[addr] {
+			if t.IsZero() {
+				return fmt.Errorf("recent_deletes[%q][%d]: no time", addr, i)
 			}
 		}
 	}

@@ -175,3 +175,42 @@ func TestFeedsRoundTripAndValidate(t *testing.T) {
 		t.Errorf("Marshal of an empty position: err = %v", err)
 	}
 }
+
+// TestRecentDeletesRoundTripAndValidate: the delete times a quota-limited
+// destination needs survive a write and a read (sorted, UTC), a copy
+// shares none of them, and an empty list drops the destination.
+func TestRecentDeletesRoundTripAndValidate(t *testing.T) {
+	t1 := time.Date(2026, 12, 5, 13, 0, 0, 0, time.FixedZone("CET", 3600))
+	t2 := time.Date(2026, 12, 5, 11, 30, 0, 0, time.UTC)
+	s := New("0.6.0")
+	s.EnsureMirror("m", "http.src", "proget.feed")
+	if !s.SetRecentDeletes("proget.feed", []time.Time{t1, t2}) {
+		t.Fatal("SetRecentDeletes on an empty state reported no change")
+	}
+	if s.SetRecentDeletes("proget.feed", []time.Time{t1, t2}) {
+		t.Error("SetRecentDeletes with the same times reported a change")
+	}
+	data, err := Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := decode("recent.json", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]time.Time{"proget.feed": {t2, t1.UTC()}}
+	if diff := cmp.Diff(want, got.RecentDeletes); diff != "" {
+		t.Errorf("recent deletes after a round trip (-want +got):\n%s", diff)
+	}
+	c := got.DeepCopy()
+	c.RecentDeletes["proget.feed"][0] = time.Time{}
+	if got.RecentDeletes["proget.feed"][0].IsZero() {
+		t.Error("DeepCopy shares the recent deletes")
+	}
+	if _, err := Marshal(c); err == nil || !strings.Contains(err.Error(), `recent_deletes["proget.feed"][0]: no time`) {
+		t.Errorf("Marshal of a zero time: err = %v", err)
+	}
+	if !got.SetRecentDeletes("proget.feed", nil) || got.RecentDeletes["proget.feed"] != nil {
+		t.Errorf("SetRecentDeletes(nil) kept %v", got.RecentDeletes)
+	}
+}

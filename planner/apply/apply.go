@@ -1,5 +1,6 @@
-// Package apply executes a plan: transfers first, deletes last (and only when
-// every transfer succeeded), streaming each object source → verifying reader
+// Package apply executes a plan: transfers first, deletes last (a mirror's
+// only when its transfers succeeded; paced to a destination's delete
+// quota), streaming each object source → verifying reader
 // → destination, and checkpointing the state as changes complete so an
 // interrupted run loses nothing and records nothing that did not land.
 package apply
@@ -9,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -27,7 +30,8 @@ import (
 var ErrNotOwned = errors.New("object exists at the destination and is not owned by ferry")
 
 // ErrDeletesSkipped is reported for each delete not attempted because an
-// earlier change failed.
+// earlier change of its mirror (or at its object) failed, or the apply was
+// interrupted.
 var ErrDeletesSkipped = errors.New("not deleting: an earlier change failed")
 
 // Providers resolves configured provider addresses.
@@ -72,6 +76,20 @@ type Options struct {
 	// "destination.dir.local"): the Connections its type declares. Absent
 	// or <= 0: only Parallelism bounds them.
 	Connections map[string]int
+	// DeletesPerHour is each destination's delete quota, by destination
+	// address ("proget.feed"): the most deletes sent to it in any rolling
+	// hour, by every mirror together, counting those the state records
+	// from earlier runs. Absent or <= 0: no quota.
+	DeletesPerHour map[string]int
+	// MaxDeleteWait is how long the deletes phase may wait for a
+	// destination's quota; a delete that could start only later is
+	// deferred with the rest of that destination's (Result.Deferred),
+	// left owned in the state for the next apply. <= 0: no waiting, only
+	// what the quota allows now. A deadline on ctx bounds it too.
+	MaxDeleteWait time.Duration
+	// Sleep waits d or until ctx ends (its error then); nil means a
+	// timer. Tests pass one that moves a fake Now instead.
+	Sleep func(ctx context.Context, d time.Duration) error
 }
 
 // DefaultMaxArtifactSize bounds an artifact whose size no source declares:
@@ -133,10 +151,33 @@ type Failure struct {
 
 // Result reports what an apply did.
 type Result struct {
-	Applied          int
-	Failed           []Failure
-	SkippedDeletes   []plan.Change
+	Applied        int
+	Failed         []Failure
+	SkippedDeletes []plan.Change
+	// Deferred are the deletes a destination's quota left for a later
+	// apply: not failures, still owned in the state, planned again.
+	Deferred         []Deferral
 	TransferredBytes int64
+}
+
+// Deferral is one destination's deletes left for a later apply: its quota
+// would have let the first of them start only after the wait allowed.
+type Deferral struct {
+	Destination string
+	// PerHour is the destination's quota.
+	PerHour int
+	// Next is when the first of them may start.
+	Next    time.Time
+	Changes []plan.Change
+}
+
+// DeferredCount is the number of deletes deferred.
+func (r *Result) DeferredCount() int {
+	n := 0
+	for _, d := range r.Deferred {
+		n += len(d.Changes)
+	}
+	return n
 }
 
 // Err joins every failure, or returns nil.
@@ -156,6 +197,10 @@ type engine struct {
 	opts   Options
 	log    hclog.Logger
 	limits *limit.Set
+	cp     Checkpointer
+	// persistMu keeps snapshots reaching cp in the order they were taken
+	// (the checkpoint loop and a paced delete both persist).
+	persistMu sync.Mutex
 
 	mu     sync.Mutex // guards st, dirty, result, OnDone calls
 	st     *state.State
@@ -176,7 +221,10 @@ func Apply(ctx context.Context, p *plan.Plan, st *state.State, cp Checkpointer, 
 	if opts.CheckpointInterval <= 0 {
 		opts.CheckpointInterval = 250 * time.Millisecond
 	}
-	e := &engine{provs: provs, opts: opts, st: st, log: opts.Logger, limits: limit.New(opts.Connections)}
+	if opts.Sleep == nil {
+		opts.Sleep = sleep
+	}
+	e := &engine{provs: provs, opts: opts, st: st, cp: cp, log: opts.Logger, limits: limit.New(opts.Connections)}
 	if e.log == nil {
 		e.log = hclog.NewNullLogger()
 	}
@@ -206,7 +254,7 @@ func Apply(ctx context.Context, p *plan.Plan, st *state.State, cp Checkpointer, 
 	// The checkpointer persists at most every interval while changes land.
 	cpCtx, stopCP := context.WithCancel(context.Background())
 	cpErr := make(chan error, 1)
-	go func() { cpErr <- e.checkpointLoop(cpCtx, cp) }()
+	go func() { cpErr <- e.checkpointLoop(cpCtx) }()
 	finish := func() (*Result, error) {
 		// Feed positions describe what the plan read upstream, whatever
 		// came of its changes.
@@ -217,7 +265,7 @@ func Apply(ctx context.Context, p *plan.Plan, st *state.State, cp Checkpointer, 
 		e.mu.Unlock()
 		stopCP()
 		err := <-cpErr
-		if ferr := e.persist(cp); err == nil {
+		if ferr := e.persist(); err == nil {
 			err = ferr
 		}
 		if err != nil {
@@ -236,15 +284,37 @@ func Apply(ctx context.Context, p *plan.Plan, st *state.State, cp Checkpointer, 
 	if ctx.Err() == nil {
 		e.run(ctx, outputs, e.publish)
 	}
-	if len(e.result.Failed) > 0 || ctx.Err() != nil {
-		e.result.SkippedDeletes = deletes
-		for _, c := range deletes {
+	interrupted := ctx.Err() != nil
+	var proceed []plan.Change
+	for _, c := range deletes {
+		if interrupted || e.blocked(c) {
+			e.result.SkippedDeletes = append(e.result.SkippedDeletes, c)
 			e.log.Warn("delete skipped", "address", c.Address, "reason", "an earlier change failed")
+		} else {
+			proceed = append(proceed, c)
 		}
-		return finish()
 	}
-	e.run(ctx, deletes, e.delete)
+	if !interrupted {
+		e.runDeletes(ctx, proceed)
+	}
 	return finish()
+}
+
+// blocked reports whether delete (or forget) c must wait for another
+// apply because a change before it failed: one of its mirror (what it
+// drops may be all that is left while the newer version did not land, or
+// an index not yet rewritten may still name it), or one at its object (the
+// mirror adopting what c forgets). Other mirrors' deletes go ahead: one
+// failure never stops the rest of the configuration.
+func (e *engine) blocked(c plan.Change) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, f := range e.result.Failed {
+		if f.Change.Mirror == c.Mirror || f.Change.Destination == c.Destination && f.Change.Key == c.Key {
+			return true
+		}
+	}
+	return false
 }
 
 // run executes changes concurrently. A failure never stops the others;
@@ -257,26 +327,126 @@ func (e *engine) run(ctx context.Context, changes []plan.Change, do func(context
 			break
 		}
 		g.Go(func() error {
-			err := e.limited(ctx, c, do)
-			e.mu.Lock()
-			defer e.mu.Unlock()
-			if err != nil {
-				e.result.Failed = append(e.result.Failed, Failure{Change: c, Err: err})
-				e.log.Error("change failed", "address", c.Address, "action", c.Action.String(), "error", err)
-			} else {
-				e.result.Applied++
-				e.log.Debug("change applied", "address", c.Address, "action", c.Action.String())
-			}
-			if e.opts.Progress != nil {
-				e.opts.Progress.ItemDone()
-			}
-			if e.opts.OnDone != nil {
-				e.opts.OnDone(c, err)
-			}
+			e.done(c, e.limited(ctx, c, do))
 			return nil
 		})
 	}
 	_ = g.Wait()
+}
+
+// done records how change c ended.
+func (e *engine) done(c plan.Change, err error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if err != nil {
+		e.result.Failed = append(e.result.Failed, Failure{Change: c, Err: err})
+		e.log.Error("change failed", "address", c.Address, "action", c.Action.String(), "error", err)
+	} else {
+		e.result.Applied++
+		e.log.Debug("change applied", "address", c.Address, "action", c.Action.String())
+	}
+	if e.opts.Progress != nil {
+		e.opts.Progress.ItemDone()
+	}
+	if e.opts.OnDone != nil {
+		e.opts.OnDone(c, err)
+	}
+}
+
+// runDeletes runs the deletes and forgets: those at a destination with a
+// delete quota one at a time in plan order, each when the quota allows
+// (so which ones wait for a later apply is decided by the plan, not by
+// scheduling), the rest concurrently.
+func (e *engine) runDeletes(ctx context.Context, deletes []plan.Change) {
+	paced := map[string][]plan.Change{}
+	var free []plan.Change
+	for _, c := range deletes {
+		if c.Action == plan.Delete && e.opts.DeletesPerHour[c.Destination] > 0 {
+			paced[c.Destination] = append(paced[c.Destination], c)
+		} else {
+			free = append(free, c)
+		}
+	}
+	until := e.opts.Now().Add(max(e.opts.MaxDeleteWait, 0))
+	if d, ok := ctx.Deadline(); ok && d.Before(until) {
+		until = d
+	}
+	var wg sync.WaitGroup
+	for _, addr := range slices.Sorted(maps.Keys(paced)) {
+		wg.Go(func() { e.pace(ctx, addr, paced[addr], until) })
+	}
+	e.run(ctx, free, e.delete)
+	wg.Wait()
+}
+
+// pace deletes changes at the destination addr in order, none before its
+// quota allows, none after until: from the first that would have to wait
+// longer, the rest are deferred.
+func (e *engine) pace(ctx context.Context, addr string, changes []plan.Change, until time.Time) {
+	perHour := e.opts.DeletesPerHour[addr]
+	e.mu.Lock()
+	w := limit.NewWindow(perHour, limit.Hour, e.st.RecentDeletes[addr])
+	e.mu.Unlock()
+	send := func(ctx context.Context, c plan.Change) error {
+		if err := e.noteDelete(addr, w); err != nil {
+			return err
+		}
+		return e.delete(ctx, c)
+	}
+	for i, c := range changes {
+		if ctx.Err() != nil {
+			return
+		}
+		now := e.opts.Now()
+		next := w.Next(now)
+		// What the quota allows now always goes, however little time the
+		// bound leaves.
+		if next.After(now) && next.After(until) {
+			e.mu.Lock()
+			e.result.Deferred = append(e.result.Deferred, Deferral{Destination: addr, PerHour: perHour, Next: next, Changes: changes[i:]})
+			e.mu.Unlock()
+			e.log.Info("deletes deferred to a later apply", "destination", addr, "deletes", len(changes)-i, "per_hour", perHour, "next", next.UTC())
+			return
+		}
+		err := e.opts.Sleep(ctx, next.Sub(now))
+		if err == nil {
+			err = e.limited(ctx, c, send)
+		}
+		e.done(c, err)
+	}
+}
+
+// noteDelete counts a delete against addr's quota and persists the state
+// with its time before the delete is sent: an apply killed right after
+// sending leaves the next one knowing, so it cannot exceed the quota (a
+// delete noted but never sent only makes the next one more careful).
+func (e *engine) noteDelete(addr string, w *limit.Window) error {
+	now := e.opts.Now()
+	w.Take(now)
+	e.mu.Lock()
+	if e.st.SetRecentDeletes(addr, w.Recent(now)) {
+		e.dirty = true
+	}
+	e.mu.Unlock()
+	if err := e.persist(); err != nil {
+		return fmt.Errorf("not deleting: recording the delete against destination %s's quota in the state: %w", addr, err)
+	}
+	return nil
+}
+
+// sleep waits d, or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // limited runs do holding a connection slot of each provider c uses.
@@ -487,7 +657,7 @@ func (e *engine) delete(ctx context.Context, c plan.Change) error {
 	return nil
 }
 
-func (e *engine) checkpointLoop(ctx context.Context, cp Checkpointer) error {
+func (e *engine) checkpointLoop(ctx context.Context) error {
 	t := time.NewTicker(e.opts.CheckpointInterval)
 	defer t.Stop()
 	for {
@@ -495,7 +665,7 @@ func (e *engine) checkpointLoop(ctx context.Context, cp Checkpointer) error {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
-			if err := e.persist(cp); err != nil {
+			if err := e.persist(); err != nil {
 				return err
 			}
 		}
@@ -503,7 +673,9 @@ func (e *engine) checkpointLoop(ctx context.Context, cp Checkpointer) error {
 }
 
 // persist writes a snapshot if anything changed since the last one.
-func (e *engine) persist(cp Checkpointer) error {
+func (e *engine) persist() error {
+	e.persistMu.Lock()
+	defer e.persistMu.Unlock()
 	e.mu.Lock()
 	if !e.dirty {
 		e.mu.Unlock()
@@ -512,7 +684,7 @@ func (e *engine) persist(cp Checkpointer) error {
 	snap := e.st.DeepCopy()
 	e.dirty = false
 	e.mu.Unlock()
-	_, err := cp.Persist(snap)
+	_, err := e.cp.Persist(snap)
 	if err != nil {
 		e.mu.Lock()
 		e.dirty = true

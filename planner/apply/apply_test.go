@@ -287,3 +287,59 @@ func must[T any](v T, err error) T {
 	}
 	return v
 }
+
+// TestApplyFailureSkipsOnlyItsMirrorsDeletes: a failed transfer skips the
+// deletes of its own mirror, and a forget of the object it was adopting,
+// but another mirror's deletes go ahead (one failure never stops the
+// rest of the configuration); the apply still reports the skip.
+func TestApplyFailureSkipsOnlyItsMirrorsDeletes(t *testing.T) {
+	b := []byte("bravo")
+	w := newWorld(t, map[string][]byte{"a.txt": []byte("alpha"), "b.txt": b})
+	mgr, st, path := openState(t)
+	os.MkdirAll(filepath.Join(w.root, "k"), 0o755)
+	for _, mk := range []struct{ mirror, key string }{{"m", "k/m-old.txt"}, {"n", "k/n-old.txt"}, {"old", "k/a.txt"}} {
+		st.EnsureMirror(mk.mirror, "http.up", "dir.local")
+		st.SetArtifact(mk.mirror, &state.Artifact{Key: mk.key, Size: 1, Digests: providers.NewDigests(sha([]byte("x")))})
+		os.WriteFile(filepath.Join(w.root, mk.key), []byte("x"), 0o644)
+	}
+	nAdd := addChange("b.txt", sha(b))
+	nAdd.Mirror, nAdd.Address = "n", plan.Address("n", nAdd.Key)
+	nDelete := deleteChange("k/n-old.txt")
+	nDelete.Mirror, nDelete.Address = "n", plan.Address("n", nDelete.Key)
+	forget := plan.Change{Address: plan.Address("old", "k/a.txt"), Mirror: "old", Key: "k/a.txt", Action: plan.Forget, Reason: plan.MovedToMirror, Destination: "dir.local"}
+	p := &plan.Plan{Changes: []plan.Change{
+		addChange("a.txt", sha([]byte("not alpha"))), // mirror m: wrong digest
+		deleteChange("k/m-old.txt"),
+		forget,
+		nAdd,
+		nDelete,
+	}}
+	res, err := apply.Apply(context.Background(), p, st, mgr, w, apply.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var skipped []string
+	for _, c := range res.SkippedDeletes {
+		skipped = append(skipped, c.Address)
+	}
+	sort.Strings(skipped)
+	if diff := cmp.Diff([]string{`mirror.m["k/m-old.txt"]`, `mirror.old["k/a.txt"]`}, skipped); diff != "" {
+		t.Errorf("skipped (-want +got):\n%s", diff)
+	}
+	if !errors.Is(res.Err(), apply.ErrDeletesSkipped) || res.Applied != 2 {
+		t.Errorf("applied %d, err %v; want mirror n's add and delete, and the skip reported", res.Applied, res.Err())
+	}
+	if _, err := os.Stat(filepath.Join(w.root, "k/n-old.txt")); !os.IsNotExist(err) {
+		t.Errorf("mirror n's delete did not run: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(w.root, "k/m-old.txt")); err != nil {
+		t.Errorf("mirror m's delete ran although its transfer failed: %v", err)
+	}
+	st2, err := state.Read(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st2.Artifact("old", "k/a.txt") == nil || st2.Artifact("n", "k/n-old.txt") != nil || st2.Artifact("n", "k/b.txt") == nil {
+		t.Errorf("state after apply: %+v", st2.Mirrors)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ferry-mirror/ferry/planner/config"
+	"github.com/ferry-mirror/ferry/planner/config/schema"
 )
 
 // max_artifact_size takes bytes or a size with a unit; http_idle_timeout a
@@ -57,6 +58,67 @@ func TestTransferLimits(t *testing.T) {
 			}
 			if cfg.Settings.MaxArtifactSize != tt.wantSize || cfg.Settings.HTTPIdleTimeout != tt.wantIdle {
 				t.Errorf("settings = %d, %s; want %d, %s", cfg.Settings.MaxArtifactSize, cfg.Settings.HTTPIdleTimeout, tt.wantSize, tt.wantIdle)
+			}
+		})
+	}
+}
+
+// TestDeletesPerHour: a destination's delete quota is its type's
+// Limits.DeletesPerHour unless its block sets deletes_per_hour (0 lifts
+// it); the argument is the core's, so the type's decoder never sees it,
+// and a bad value is a diagnostic at the value.
+func TestDeletesPerHour(t *testing.T) {
+	// quota is dir with a declared quota, as a provider for a server with
+	// one (ProGet's free edition) declares it.
+	quota := func() []schema.Type {
+		ts := types()
+		for _, typ := range ts {
+			if typ.Kind == schema.KindDestination && typ.Name == "dir" {
+				typ.Name = "quota"
+				typ.Limits.DeletesPerHour = 10
+				ts = append(ts, typ)
+				break
+			}
+		}
+		return ts
+	}()
+	tests := []struct {
+		name     string
+		block    string
+		want     int
+		wantDiag string // a substring of the one error; "" for none
+	}{
+		{name: "type without a quota", block: `destination "dir" "d" { path = "m" }`, want: 0},
+		{name: "type's quota", block: `destination "quota" "d" { path = "m" }`, want: 10},
+		{name: "block sets one", block: "destination \"dir\" \"d\" {\n  path = \"m\"\n  deletes_per_hour = 4\n}", want: 4},
+		{name: "block lowers the type's", block: "destination \"quota\" \"d\" {\n  path = \"m\"\n  deletes_per_hour = 3\n}", want: 3},
+		{name: "zero lifts the type's", block: "destination \"quota\" \"d\" {\n  path = \"m\"\n  deletes_per_hour = 0\n}", want: 0},
+		{name: "negative", block: "destination \"quota\" \"d\" {\n  path = \"m\"\n  deletes_per_hour = -1\n}", wantDiag: "deletes_per_hour is the most deletes"},
+		{name: "not a number", block: "destination \"dir\" \"d\" {\n  path = \"m\"\n  deletes_per_hour = \"many\"\n}", wantDiag: "number"},
+		{name: "the type still refuses unknown arguments", block: "destination \"dir\" \"d\" {\n  path = \"m\"\n  deletes_per_day = 4\n}", wantDiag: "deletes_per_day"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := writeConfig(t, tt.block+"\n")
+			cfg, diags := config.Load(config.LoadOptions{Dir: d, Types: quota})
+			if tt.wantDiag != "" {
+				if len(diags) != 1 || !strings.Contains(diags[0].Summary+" "+diags[0].Detail, tt.wantDiag) {
+					t.Fatalf("diagnostics %v; want one saying %q", diags, tt.wantDiag)
+				}
+				if diags[0].Subject == nil || diags[0].Subject.Start.Line != 3 {
+					t.Errorf("diagnostic not at line 3: %v", diags[0].Subject)
+				}
+				return
+			}
+			if diags.HasErrors() {
+				t.Fatal(diags.Error())
+			}
+			var got *config.Destination
+			for _, dst := range cfg.Destinations {
+				got = dst
+			}
+			if got == nil || got.DeletesPerHour != tt.want {
+				t.Errorf("destination %+v; want DeletesPerHour %d", got, tt.want)
 			}
 		})
 	}

@@ -176,7 +176,7 @@ func Load(opts LoadOptions) (*Config, hcl.Diagnostics) {
 			case schema.KindSource:
 				cfg.Sources[settings.addr] = &Source{Type: b.Labels[0], Name: b.Labels[1], Settings: settings.value, VersionOrder: settings.order, DeclRange: b.DefRange}
 			case schema.KindDestination:
-				cfg.Destinations[settings.addr] = &Destination{Type: b.Labels[0], Name: b.Labels[1], Settings: settings.value, DeclRange: b.DefRange}
+				cfg.Destinations[settings.addr] = &Destination{Type: b.Labels[0], Name: b.Labels[1], Settings: settings.value, DeletesPerHour: settings.deletesPerHour, DeclRange: b.DefRange}
 			}
 		}
 	}
@@ -358,6 +358,27 @@ type providerSettings struct {
 	addr  string
 	value any
 	order func(a, b string) int // the type's VersionOrder
+	// deletesPerHour is a destination's delete quota: its block's
+	// deletes_per_hour, else its type's.
+	deletesPerHour int
+}
+
+// destinationSchema holds the arguments the core reads in every
+// destination block, whatever its type; the type's decoder sees the rest.
+var destinationSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "deletes_per_hour"}}}
+
+// decodeDeletesPerHour reads a destination's deletes_per_hour (0 lifts
+// the type's quota, e.g. on a licensed server).
+func decodeDeletesPerHour(attr *hcl.Attribute, ectx *hcl.EvalContext) (int, bool, hcl.Diagnostics) {
+	n, diags := schema.DecodeInt(attr, ectx)
+	if diags.HasErrors() {
+		return 0, false, diags
+	}
+	if n < 0 {
+		return 0, false, append(diags, schema.AttrError(attr, "Invalid deletes_per_hour",
+			fmt.Sprintf("deletes_per_hour is the most deletes ferry sends the destination in any hour, 0 for no limit; got %d.", n)))
+	}
+	return int(n), true, diags
 }
 
 // decodeProviderBlock decodes a source or destination block with the
@@ -408,11 +429,24 @@ func decodeProviderBlock(b *hcl.Block, kind schema.Kind, ectx *hcl.EvalContext, 
 			Subject: b.LabelRanges[0].Ptr(),
 		})
 	}
-	value, moreDiags := pt.Decode(b.Body, ectx, schema.DecodeEnv{
+	body, perHour := b.Body, pt.Limits.DeletesPerHour
+	if kind == schema.KindDestination {
+		content, rest, moreDiags := b.Body.PartialContent(destinationSchema)
+		diags = append(diags, moreDiags...)
+		body = rest
+		if attr := content.Attributes["deletes_per_hour"]; attr != nil {
+			n, ok, moreDiags := decodeDeletesPerHour(attr, ectx)
+			diags = append(diags, moreDiags...)
+			if ok {
+				perHour = n
+			}
+		}
+	}
+	value, moreDiags := pt.Decode(body, ectx, schema.DecodeEnv{
 		Dir:       dir,
 		Address:   string(kind) + "." + addr,
 		DeclRange: b.DefRange,
 	})
 	diags = append(diags, moreDiags...)
-	return &providerSettings{addr: addr, value: value, order: pt.VersionOrder}, diags
+	return &providerSettings{addr: addr, value: value, order: pt.VersionOrder, deletesPerHour: perHour}, diags
 }

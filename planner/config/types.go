@@ -88,7 +88,11 @@ func (s *Source) Addr() string { return s.Type + "." + s.Name }
 type Destination struct {
 	Type, Name string
 	Settings   any
-	DeclRange  hcl.Range
+	// DeletesPerHour caps the deletes sent to the destination in any
+	// rolling hour, shared by every mirror writing to it: the block's
+	// deletes_per_hour, else its type's Limits.DeletesPerHour. 0: no cap.
+	DeletesPerHour int
+	DeclRange      hcl.Range
 }
 
 // Addr is "TYPE.NAME".

@@ -308,8 +308,27 @@ type Plan struct {
 	// Feeds are, by source address and changes feed URL, the positions
 	// apply records in the state: where the next plan starts reading.
 	// They are not changes (a plan with only feeds has nothing to apply).
-	Feeds   map[string]map[string]string `json:"feeds,omitempty"`
-	Summary Summary                      `json:"summary"`
+	Feeds map[string]map[string]string `json:"feeds,omitempty"`
+	// DeleteQuotas are, for each destination with a delete quota that
+	// the plan deletes from, how long its deletes take at that rate.
+	DeleteQuotas []DeleteQuota `json:"delete_quotas,omitempty"`
+	Summary      Summary       `json:"summary"`
+}
+
+// DeleteQuota is a destination's delete quota as it bears on a plan.
+type DeleteQuota struct {
+	// Destination is the destination address ("proget.feed").
+	Destination string `json:"destination"`
+	// Deletes counts the plan's executed deletes at the destination.
+	Deletes int `json:"deletes"`
+	// PerHour is the most deletes the destination takes in any rolling
+	// hour (deletes_per_hour), shared by every mirror writing to it.
+	PerHour int `json:"per_hour"`
+	// WaitSeconds is how long after the plan was made the last of them
+	// may start, counting the deletes the state records in the hour
+	// before: 0 when the quota takes them all now. An apply waits at
+	// most -max-delete-wait and leaves the rest for the next apply.
+	WaitSeconds int64 `json:"wait_seconds"`
 }
 
 // phase orders a mirror's changes: artifacts, then consumer outputs.

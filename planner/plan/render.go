@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 )
 
 // ReasonText is the human form of a change's reason.
@@ -141,10 +142,39 @@ func (p *Plan) WriteText(w io.Writer) error {
 		b.WriteString(strings.TrimSuffix(r.Text, "\n"))
 		b.WriteString("\n\n")
 	}
+	if len(p.DeleteQuotas) > 0 {
+		b.WriteString("Delete quotas (apply leaves what would wait longer than -max-delete-wait for the next apply):\n")
+		for _, q := range p.DeleteQuotas {
+			fmt.Fprintf(&b, "  destination.%s: %s\n", q.Destination, q.Text())
+		}
+		b.WriteString("\n")
+	}
 	b.WriteString(p.SummaryLine())
 	b.WriteString("\n")
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// Text is "N deletes, at most M per hour: about T".
+func (q DeleteQuota) Text() string {
+	s := fmt.Sprintf("%s, at most %d per hour: ", Plural(q.Deletes, "delete"), q.PerHour)
+	if q.WaitSeconds <= 0 {
+		return s + "all within the quota now"
+	}
+	return s + "about " + FormatWait(time.Duration(q.WaitSeconds)*time.Second)
+}
+
+// FormatWait renders a wait for people, rounded up to the minute: "2h",
+// "1h5m", "40m", "1m".
+func FormatWait(d time.Duration) string {
+	m := int64((max(d, 0) + time.Minute - 1) / time.Minute)
+	switch {
+	case m < 60:
+		return fmt.Sprintf("%dm", m)
+	case m%60 == 0:
+		return fmt.Sprintf("%dh", m/60)
+	}
+	return fmt.Sprintf("%dh%dm", m/60, m%60)
 }
 
 func sizeColumn(c *Change) string {

@@ -58,6 +58,9 @@ type Store struct {
 	client   *s3.Client
 	partSize int64
 	log      hclog.Logger
+	// uploader is shared by every Put so that its pool of part buffers is
+	// reused between uploads instead of allocated (and zeroed) per object.
+	uploader *manager.Uploader //lint:ignore SA1019 see newUploader
 }
 
 var (
@@ -112,7 +115,24 @@ func NewDestination(name string, cfg *DestinationConfig, env registry.Env) (*Sto
 	if ps <= 0 {
 		ps = DefaultPartSize
 	}
-	return &Store{name: name, cfg: cfg, client: client, partSize: ps, log: env.Log()}, nil
+	return &Store{name: name, cfg: cfg, client: client, partSize: ps, log: env.Log(), uploader: newUploader(client, ps)}, nil
+}
+
+// newUploader is the multipart uploader every Put of a store shares.
+// feature/s3/manager is deprecated in favour of feature/s3/transfermanager,
+// which added CRC32 checksums nobody asked for (aws-sdk-go-v2#3469);
+// manager's uploader is still maintained and takes
+// RequestChecksumCalculation. Revisit when moving the SDK on.
+//
+//lint:ignore SA1019 see above
+func newUploader(client *s3.Client, partSize int64) *manager.Uploader {
+	//lint:ignore SA1019 see above
+	return manager.NewUploader(client, func(u *manager.Uploader) {
+		u.PartSize = partSize
+		u.Concurrency = uploadConcurrency
+		u.LeavePartsOnError = false
+		u.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
+	})
 }
 
 // sanitizeAppID keeps the characters the SDK's app id allows.
@@ -253,17 +273,7 @@ func (s *Store) Put(ctx context.Context, a providers.Artifact, r io.Reader, opts
 	if !opts.Overwrite {
 		in.IfNoneMatch = aws.String("*")
 	}
-	// feature/s3/manager is deprecated in favour of
-	// feature/s3/transfermanager, which added CRC32 checksums nobody asked
-	// for (aws-sdk-go-v2#3469); manager's uploader is still maintained and
-	// takes RequestChecksumCalculation. Revisit when moving the SDK on.
-	//lint:ignore SA1019 see above
-	up := manager.NewUploader(s.client, func(u *manager.Uploader) {
-		u.PartSize = s.partSize
-		u.Concurrency = uploadConcurrency
-		u.LeavePartsOnError = false
-		u.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
-	})
+	up := s.uploader
 	_, err = up.Upload(ctx, in) //lint:ignore SA1019 see above
 	if err != nil {
 		var mf manager.MultiUploadFailure

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"strings"
 	"sync"
@@ -52,7 +53,7 @@ that cache without contacting the upstreams.`,
 				if cacheDir == "" || f.fromCache != "" || len(args) > 0 {
 					return &exitError{code: ExitError, err: errors.New("-download-only needs -cache DIR, and takes neither a plan file nor -from-cache")}
 				}
-				for _, name := range []string{"replace", "refresh", "allow-delete"} {
+				for _, name := range []string{"replace", "refresh", "allow-delete", "max-delete-wait"} {
 					if cmd.Flags().Changed(name) {
 						return &exitError{code: ExitError, err: fmt.Errorf("-download-only reads no state and no destination, so -%s has no meaning there", name)}
 					}
@@ -75,6 +76,7 @@ that cache without contacting the upstreams.`,
 	cmd.Flags().BoolVar(&autoApprove, "auto-approve", false, "apply without asking for confirmation")
 	cmd.Flags().BoolVar(&downloadOnly, "download-only", false, "air gap, connected side: fetch and verify what the config selects into -cache DIR; no state, no destination")
 	cmd.Flags().StringVar(&cacheDir, "cache", "", "the content-addressed cache `DIR` for -download-only")
+	cmd.Flags().DurationVar(&f.maxDeleteWait, "max-delete-wait", 0, "how long to wait for a destination's delete quota (deletes_per_hour); deletes that would wait longer are left for the next apply (default 0: only what the quota allows now)")
 	return cmd
 }
 
@@ -210,6 +212,8 @@ func (a *app) execute(cfg *config.Config, sess *stateSession, ps *providerSet, p
 	res, err := apply.Apply(a.ctx, p, sess.state, sess.manager, ps, apply.Options{
 		Parallelism:     f.parallelismFor(cfg),
 		Connections:     ps.connections,
+		DeletesPerHour:  deletesPerHour(cfg),
+		MaxDeleteWait:   f.maxDeleteWait,
 		MaxArtifactSize: cfg.Settings.MaxArtifactSize,
 		Logger:          a.logger,
 		Progress:        prog,
@@ -236,6 +240,17 @@ func (a *app) execute(cfg *config.Config, sess *stateSession, ps *providerSet, p
 		return silent(ExitError)
 	}
 	return nil
+}
+
+// deletesPerHour is each destination's delete quota, by address.
+func deletesPerHour(cfg *config.Config) map[string]int {
+	out := map[string]int{}
+	for addr, d := range cfg.Destinations {
+		if d.DeletesPerHour > 0 {
+			out[addr] = d.DeletesPerHour
+		}
+	}
+	return out
 }
 
 // recordFeeds saves the changes-feed positions of a plan with nothing else
@@ -291,9 +306,11 @@ func (a *app) reportApply(p *plan.Plan, res *apply.Result) {
 	w := a.streams.Out
 	if len(res.Failed) == 0 && len(res.SkippedDeletes) == 0 {
 		fmt.Fprintf(w, "\nApply complete: %s applied, %s transferred.\n", plan.Plural(res.Applied, "change"), plan.FormatBytes(res.TransferredBytes))
+		a.reportDeferred(w, res)
 		return
 	}
 	e := a.streams.Err
+	defer a.reportDeferred(e, res)
 	fmt.Fprintf(e, "\nApply failed: %d applied, %d failed, %d deletes skipped (%s transferred).\n", res.Applied, len(res.Failed), len(res.SkippedDeletes), plan.FormatBytes(res.TransferredBytes))
 	for _, fl := range res.Failed {
 		fmt.Fprintf(e, "\nError: %s: %s failed\n  %s\n", fl.Change.Address, fl.Change.Verb(), fl.Err)
@@ -305,6 +322,24 @@ func (a *app) reportApply(p *plan.Plan, res *apply.Result) {
 		}
 	}
 	fmt.Fprintln(e, "\nWhat landed is recorded in the state; run ferry apply again to retry the rest.")
+}
+
+// reportDeferred lists the deletes a destination's quota left for a
+// later apply, with when the next may start.
+func (a *app) reportDeferred(w io.Writer, res *apply.Result) {
+	if len(res.Deferred) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\n%s left for a later apply by delete quotas (still owned; the next plan plans them again):\n", plan.Plural(res.DeferredCount(), "delete"))
+	now := time.Now()
+	for _, d := range res.Deferred {
+		fmt.Fprintf(w, "  destination.%s takes at most %d per hour; the next may start at %s (in about %s):\n",
+			d.Destination, d.PerHour, d.Next.UTC().Format(time.RFC3339), plan.FormatWait(d.Next.Sub(now)))
+		for _, c := range d.Changes {
+			fmt.Fprintf(w, "    - %s\n", c.Address)
+		}
+	}
+	fmt.Fprintln(w, "Run ferry apply again then, or give -max-delete-wait to let one apply wait for the quota.")
 }
 
 // barProgress adapts a terminal progress bar to apply.Progress.

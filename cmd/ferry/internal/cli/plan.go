@@ -28,6 +28,9 @@ type planFlags struct {
 	fromCache string
 	// allowDeletes confirm deletes of owned objects changed at the destination.
 	allowDeletes []string
+	// maxDeleteWait is apply -max-delete-wait: how long apply may wait
+	// for a destination's delete quota.
+	maxDeleteWait time.Duration
 }
 
 func addPlanFlags(fs *pflag.FlagSet, f *planFlags) {
