@@ -203,6 +203,29 @@ func TestProGetAssetsToAssets(t *testing.T) {
 		t.Fatalf("after the quota-limited apply the destination holds %v", got)
 	}
 	ferry(t, dir, env, "plan", "-detailed-exitcode").must(t, 2, "Plan: 0 to add, 0 to replace, 1 to delete")
+
+	// Told the server's quota (deletes_per_hour, read by the core in every
+	// destination block), ferry paces the delete instead: it is left for a
+	// later apply, exit 0, and the server gets no request it would refuse.
+	cfgPath := filepath.Join(dir, "main.ferry.hcl")
+	b, err := os.ReadFile(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = []byte(strings.Replace(string(b), `directory   = "copy"`, `directory   = "copy"
+  deletes_per_hour = 1`, 1))
+	if err := os.WriteFile(cfgPath, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ferry(t, dir, env, "plan").must(t, 0, "destination.proget_asset.dr: 1 delete, at most 1 per hour: about ")
+	before = len(dst.Requests())
+	r = ferry(t, dir, env, "apply", "-auto-approve")
+	r.must(t, 0, "1 delete left for a later apply")
+	for _, req := range dst.Requests()[before:] {
+		if strings.HasPrefix(req, "DELETE ") {
+			t.Errorf("a paced apply still sent %s", req)
+		}
+	}
 }
 
 // Both ProGet sources cross an air gap: -download-only fetches (verifying
