@@ -21,11 +21,10 @@ const maxDocument = 64 << 20
 
 // client talks to one ProGet instance with one API key.
 type client struct {
-	base   string // no trailing slash
-	key    string
-	http   *httpx.Client
-	what   string // "universal feed NAME" or "asset directory NAME", for messages
-	keySet bool
+	base string // no trailing slash
+	key  string
+	http *httpx.Client
+	what string // "universal feed NAME" or "asset directory NAME", for messages
 }
 
 func newClient(s Server, what string, env registry.Env) (*client, error) {
@@ -40,7 +39,7 @@ func newClient(s Server, what string, env registry.Env) (*client, error) {
 			return nil, fmt.Errorf("the environment variable %s (api_key_env) is unset or empty: set it to a ProGet API key", s.APIKeyEnv)
 		}
 	}
-	return &client{base: s.URL, key: key, http: env.Client(), what: what, keySet: key != ""}, nil
+	return &client{base: s.URL, key: key, http: env.Client(), what: what}, nil
 }
 
 // request builds a request to base+path. The API key goes into X-ApiKey,
@@ -89,7 +88,7 @@ func (c *client) explain(err error, status int, retryAfter string) error {
 	}
 	switch status {
 	case http.StatusUnauthorized, http.StatusForbidden:
-		if !c.keySet {
+		if c.key == "" {
 			return fmt.Errorf("%w: ProGet refused an anonymous request to %s: set api_key (or api_key_env) in the block to an API key with access to it", err, c.what)
 		}
 		return fmt.Errorf("%w: the API key is unknown to ProGet or lacks a permission on %s "+
