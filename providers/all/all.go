@@ -13,6 +13,7 @@ import (
 	"github.com/ferry-mirror/ferry/providers/httpsrc"
 	"github.com/ferry-mirror/ferry/providers/npm"
 	"github.com/ferry-mirror/ferry/providers/oci"
+	"github.com/ferry-mirror/ferry/providers/proget"
 	"github.com/ferry-mirror/ferry/providers/registry"
 	"github.com/ferry-mirror/ferry/providers/s3"
 )
@@ -26,11 +27,15 @@ func Types() []registry.Type {
 		oci.SourceType(),
 		npm.SourceType(),
 		conda.SourceType(),
+		proget.UpackSourceType(),
+		proget.AssetSourceType(),
 		dir.DestinationType(),
 		httpdst.DestinationType(),
 		oci.DestinationType(),
 		npm.DestinationType(),
 		s3.DestinationType(),
 		gitea.CondaDestinationType(),
+		proget.UpackDestinationType(),
+		proget.AssetDestinationType(),
 	}
 }
