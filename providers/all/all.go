@@ -14,6 +14,7 @@ import (
 	"github.com/ferry-mirror/ferry/providers/npm"
 	"github.com/ferry-mirror/ferry/providers/nuget"
 	"github.com/ferry-mirror/ferry/providers/oci"
+	"github.com/ferry-mirror/ferry/providers/proget"
 	"github.com/ferry-mirror/ferry/providers/registry"
 	"github.com/ferry-mirror/ferry/providers/s3"
 )
@@ -28,6 +29,8 @@ func Types() []registry.Type {
 		npm.SourceType(),
 		conda.SourceType(),
 		nuget.SourceType(),
+		proget.UpackSourceType(),
+		proget.AssetSourceType(),
 		dir.DestinationType(),
 		httpdst.DestinationType(),
 		oci.DestinationType(),
@@ -35,5 +38,7 @@ func Types() []registry.Type {
 		s3.DestinationType(),
 		gitea.CondaDestinationType(),
 		nuget.DestinationType(),
+		proget.UpackDestinationType(),
+		proget.AssetDestinationType(),
 	}
 }
