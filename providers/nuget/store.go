@@ -190,6 +190,13 @@ func (s *Store) Put(ctx context.Context, a providers.Artifact, r io.Reader, opts
 	if err := checkIdentity(f, lowerID, lowerVersion); err != nil {
 		return s.opErr("put", a.Key, fmt.Errorf("the feed would file it elsewhere: %w", err))
 	}
+	// A version already there is adopted or refused without a push, so
+	// that what a cancelled push leaves behind can only be ferry's own.
+	if _, err := s.stat(ctx, lowerID, lowerVersion); err == nil {
+		return s.existing(ctx, a.Key, lowerID, lowerVersion, f.sum, opts)
+	} else if !errors.Is(err, providers.ErrNotFound) {
+		return s.opErr("put", a.Key, fmt.Errorf("checking whether the feed holds the version: %w", err))
+	}
 
 	// The multipart body NuGet clients send: one part holding the .nupkg.
 	var head bytes.Buffer
@@ -241,9 +248,10 @@ func (s *Store) Put(ctx context.Context, a providers.Artifact, r io.Reader, opts
 	return nil
 }
 
-// existing handles a push the feed refused because it holds the version:
-// the same bytes are adopted, other bytes are an error (a feed never
-// replaces a version, so overwrite cannot be honoured).
+// existing handles a version the feed already holds (found before the
+// push, or a push answered 409): the same bytes are adopted, other bytes
+// are an error (a feed never replaces a version, so overwrite cannot be
+// honoured).
 func (s *Store) existing(ctx context.Context, key, lowerID, lowerVersion string, sum providers.Digests, opts providers.PutOptions) error {
 	got, err := s.stat(ctx, lowerID, lowerVersion)
 	if err != nil {
