@@ -101,6 +101,10 @@ type versionMeta struct {
 	Published time.Time        `json:"published,omitzero"`
 	Digest    providers.Digest `json:"digest,omitzero"`      // zero when the registration declares no packageHash
 	HashError string           `json:"hash_error,omitempty"` // a packageHash that cannot be read
+	// Leaf is the catalog entry's URL when the registration declares no
+	// packageHash (nuget.org's registrations leave it to the catalog
+	// leaf); read only for selected versions, then cleared.
+	Leaf string `json:"leaf,omitempty"`
 }
 
 // packageData is what the feed says of one package: every version its
@@ -126,6 +130,35 @@ func (s *Source) List(ctx context.Context, fn func(providers.Artifact) error) er
 	return s.list(ctx, res, fn,
 		func(glob string) ([]string, error) { return s.search(ctx, res.search, glob) },
 		func(id string) (packageData, error) { return s.readPackage(ctx, res, id) })
+}
+
+// leafDigests reads, for lowerID's selected versions whose registration
+// declares no packageHash but names a catalog entry, the packageHash that
+// entry declares (nuget.org's catalog leaves carry it), into d. It
+// reports whether it learnt anything.
+func (s *Source) leafDigests(ctx context.Context, d packageData, arts []providers.Artifact) (bool, error) {
+	learnt := false
+	for _, a := range arts {
+		m := d.Meta[a.Version]
+		if len(a.Digests) > 0 || m.Leaf == "" || s.offline != nil {
+			continue
+		}
+		var leaf struct {
+			PackageHash          string `json:"packageHash"`
+			PackageHashAlgorithm string `json:"packageHashAlgorithm"`
+		}
+		if err := s.feed.getJSON(ctx, m.Leaf, &leaf); err != nil && !errors.Is(err, providers.ErrNotFound) {
+			return learnt, fmt.Errorf("version %s: reading its catalog entry: %w", a.Version, err)
+		}
+		dg, err := packageDigest(leaf.PackageHash, leaf.PackageHashAlgorithm)
+		if err != nil {
+			m.HashError = err.Error()
+		}
+		m.Digest, m.Leaf = dg, "" // read: not again
+		d.Meta[a.Version] = m
+		learnt = true
+	}
+	return learnt, nil
 }
 
 // list reports the selected versions of every configured package, with
@@ -170,6 +203,18 @@ func (s *Source) list(ctx context.Context, res resources, fn func(providers.Arti
 		}
 		got.Packages[id] = d
 		arts, err := s.selectVersions(res, id, d)
+		if err == nil {
+			var learnt bool
+			if learnt, err = s.leafDigests(ctx, d, arts); learnt && err == nil {
+				arts, err = s.selectVersions(res, id, d)
+			}
+		}
+		for _, a := range arts {
+			if err == nil && len(a.Digests) == 0 && s.cfg.RequirePackageHash {
+				err = fmt.Errorf("version %s: the feed declares no packageHash (registration or catalog entry) to verify the .nupkg against "+
+					"(set require_package_hash = false to mirror such a feed with only each package's .nuspec id and version checked)", a.Version)
+			}
+		}
 		if err != nil {
 			return s.opErr("list", "", fmt.Errorf("package %s: %w", id, err))
 		}
@@ -330,9 +375,6 @@ func (s *Source) selectVersions(res resources, lowerID string, d packageData) ([
 		}
 		if !c.meta.Digest.IsZero() {
 			a.Digests = providers.NewDigests(c.meta.Digest)
-		} else if s.cfg.RequirePackageHash {
-			return nil, fmt.Errorf("version %s: the feed's registration declares no packageHash to verify the .nupkg against "+
-				"(set require_package_hash = false to mirror such a feed with only each package's .nuspec id and version checked)", c.version)
 		}
 		arts = append(arts, a)
 	}
@@ -342,6 +384,7 @@ func (s *Source) selectVersions(res resources, lowerID string, d packageData) ([
 // registrationLeaf is one version in a registration page.
 type registrationLeaf struct {
 	CatalogEntry struct {
+		Leaf                 string `json:"@id"`
 		ID                   string `json:"id"`
 		Version              string `json:"version"`
 		Listed               *bool  `json:"listed"`
@@ -407,6 +450,9 @@ func (s *Source) registration(ctx context.Context, res resources, lowerID string
 				m.HashError = err.Error()
 			}
 			m.Digest = d
+			if d.IsZero() && err == nil {
+				m.Leaf = e.Leaf
+			}
 			out[v] = m
 		}
 	}

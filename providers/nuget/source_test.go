@@ -167,6 +167,27 @@ require_package_hash = false`)
 		rc.Close()
 	})
 
+	t.Run("hash in the catalog leaf", func(t *testing.T) {
+		// nuget.org's shape: registrations declare no packageHash, their
+		// catalogEntry points at the catalog leaf, which does.
+		leafFeed := nugettest.NewFeed(t, srv.URL)
+		leafFeed.HashInCatalogLeaf()
+		s := source(t, nugettest.GiteaIndex(leafFeed.URL, srv.User), `packages = ["Ferry.Sel"]
+versions = "[1.0,2.0)"`)
+		_, arts, err := listKeys(t, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range arts {
+			if d, _ := a.Digests.Get(providers.SHA512); d.Hex != sha512Hex(pkgs[a.Version]) {
+				t.Errorf("%s: digests %v, want the catalog leaf's packageHash of the pushed bytes", a.Key, a.Digests)
+			}
+		}
+		if n := leafFeed.Requests("/catalogleaf/"); n != len(arts) {
+			t.Errorf("%d catalog leaves read for %d selected versions", n, len(arts))
+		}
+	})
+
 	t.Run("missing package", func(t *testing.T) {
 		_, _, err := listKeys(t, source(t, feedIndex, `packages = ["Ferry.Nope"]`))
 		if !errors.Is(err, providers.ErrNotFound) {

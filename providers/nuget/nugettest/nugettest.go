@@ -97,6 +97,21 @@ type Feed struct {
 	tampered map[string][]byte // "lowerid/lowerversion"
 	catalog  []CatalogEvent    // nil: the feed declares no catalog
 	requests []string          // paths asked for, since ResetRequests
+	// inLeaf puts packageHash in catalog leaves instead of registrations
+	// (nuget.org's shape); leaves maps a leaf's path to its package's
+	// content URL upstream.
+	inLeaf bool
+	leaves map[string]string
+}
+
+// HashInCatalogLeaf makes the registrations declare no packageHash and
+// point each catalogEntry's @id at a catalog leaf the feed serves, which
+// declares it: nuget.org's shape (its registrations carry no hash; the
+// catalog leaf does).
+func (f *Feed) HashInCatalogLeaf() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.inLeaf, f.leaves = true, map[string]string{}
 }
 
 // CatalogEvent is one item of the replayed catalog.
@@ -218,6 +233,10 @@ func (f *Feed) serve(w http.ResponseWriter, r *http.Request) {
 		f.serveCatalog(w, r)
 		return
 	}
+	if strings.HasPrefix(r.URL.Path, "/catalogleaf/") {
+		f.serveLeaf(w, r)
+		return
+	}
 	if b, ok := f.tamperedFor(r.URL.Path); ok {
 		w.Header().Set("Content-Length", fmt.Sprint(len(b)))
 		w.Write(b)
@@ -301,7 +320,15 @@ func (f *Feed) enrichEntry(e map[string]any) {
 	id, _ := e["id"].(string)
 	version, _ := e["version"].(string)
 	content, _ := e["packageContent"].(string)
-	if content != "" {
+	f.mu.Lock()
+	inLeaf := f.inLeaf
+	if inLeaf && content != "" {
+		leaf := "/catalogleaf/" + strings.ToLower(id) + "/" + strings.ToLower(version) + ".json"
+		f.leaves[leaf] = content
+		e["@id"] = f.upstream + leaf // the upstream's origin is rewritten to the feed's
+	}
+	f.mu.Unlock()
+	if content != "" && !inLeaf {
 		if b, status, _, err := f.fetch(content); err == nil && status == http.StatusOK {
 			e["packageHash"] = Hash(b)
 			e["packageHashAlgorithm"] = "SHA512"
@@ -367,6 +394,27 @@ func CreateOrg(t testing.TB, base, token, name string) {
 		msg, _ := io.ReadAll(resp.Body)
 		t.Fatalf("creating organization %s: %s: %s", name, resp.Status, msg)
 	}
+}
+
+// serveLeaf answers a catalog leaf (HashInCatalogLeaf): the package's
+// packageHash, packageHashAlgorithm and packageSize, as catalog-resource.md
+// documents a nuget:PackageDetails leaf.
+func (f *Feed) serveLeaf(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	content, ok := f.leaves[r.URL.Path]
+	f.mu.Unlock()
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	b, status, _, err := f.fetch(content)
+	if err != nil || status != http.StatusOK {
+		http.Error(w, fmt.Sprintf("reading %s upstream: %v %d", content, err, status), http.StatusBadGateway)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(map[string]any{"@id": "http://" + r.Host + r.URL.Path, "@type": []string{"PackageDetails", "catalog:Permalink"},
+		"packageHash": Hash(b), "packageHashAlgorithm": "SHA512", "packageSize": len(b)})
 }
 
 // Delete deletes id's version from Gitea's NuGet feed whose service index
