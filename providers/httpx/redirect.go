@@ -17,7 +17,8 @@ import (
 // CheckRedirect is Client.checkRedirect:
 //
 //   - Credentials (the Authorization, Proxy-Authorization and Cookie
-//     headers) reach only the credential's scope: by default the exact
+//     headers, and the API-key headers of ProGet and NuGet feeds,
+//     X-ApiKey and X-NuGet-ApiKey) reach only the credential's scope: by default the exact
 //     origin (scheme, host, port) the request was made to; with
 //     WithCredentialScope, the URLs under a given prefix. Once a redirect
 //     chain leaves the scope, the credentials are dropped for the rest of
@@ -37,8 +38,8 @@ import (
 const maxRedirects = 10
 
 // credentialHeaders are the request headers that carry credentials.
-func credentialHeaders() [3]string {
-	return [...]string{"Authorization", "Proxy-Authorization", "Cookie"}
+func credentialHeaders() [5]string {
+	return [...]string{"Authorization", "Proxy-Authorization", "Cookie", "X-ApiKey", "X-NuGet-ApiKey"}
 }
 
 type scopeKey struct{}
@@ -194,7 +195,7 @@ func (c *Client) checkRedirect(req *http.Request, via []*http.Request) error {
 func dropCredentials(h http.Header) bool {
 	had := false
 	for _, k := range credentialHeaders() {
-		if _, ok := h[k]; ok {
+		if len(h.Values(k)) > 0 {
 			had = true
 			h.Del(k)
 		}

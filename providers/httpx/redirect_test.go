@@ -79,6 +79,7 @@ func TestCredentialsNeverFollowARedirectToAnotherOrigin(t *testing.T) {
 		{name: "bearer token", url: a.URL + "/f", header: http.Header{"Authorization": {"Bearer t0ken"}}},
 		{name: "bearer token, streamed", url: a.URL + "/f", header: http.Header{"Authorization": {"Bearer t0ken"}}, stream: true},
 		{name: "cookie and proxy authorization", url: a.URL + "/f", header: http.Header{"Cookie": {"session=abc"}, "Proxy-Authorization": {"Basic eDp5"}}},
+		{name: "ProGet and NuGet API keys", url: a.URL + "/f", header: http.Header{"X-Apikey": {"k3y"}, "X-Nuget-Apikey": {"n3t"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
