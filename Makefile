@@ -16,7 +16,7 @@ STATICCHECK ?= $(GOBIN_DIR)/staticcheck
 RACE ?= -race
 FERRY_RACE ?= $(if $(RACE),1)
 
-.PHONY: setup tools build test unit e2e lint fmt quickstart example-buildpack example-oci example-npm example-conda golden fuzz faults bench bench-small clean
+.PHONY: setup tools build test unit e2e lint fmt quickstart example-buildpack example-oci example-npm example-conda example-nuget golden fuzz faults bench bench-small clean
 
 build:
 	$(GO) build -o bin/ferry ./cmd/ferry
@@ -70,6 +70,9 @@ example-npm: build
 example-conda: build
 	./examples/conda/run.sh
 
+example-nuget: build
+	./examples/nuget/run.sh
+
 # Performance harness (docs/performance.md): ferry against peer tools and
 # the raw limits, into docker-registry, a dir channel (conda planning) and
 # versitygw (S3). bench: the issues' sizes, 3 runs, median; bench-small:
@@ -105,6 +108,7 @@ FUZZ_TARGETS = \
 	./providers/conda/matchspec:FuzzParse \
 	./providers/conda/archive:FuzzReadMetadata \
 	./providers/nuget:FuzzCompareVersions \
+	./providers/nuget:FuzzNormalizeVersion \
 	./planner/retention:FuzzCompareVersions \
 	./providers/oci:FuzzRepoTemplate \
 	./providers/oci:FuzzTag \

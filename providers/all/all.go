@@ -12,6 +12,7 @@ import (
 	"github.com/ferry-mirror/ferry/providers/httpdst"
 	"github.com/ferry-mirror/ferry/providers/httpsrc"
 	"github.com/ferry-mirror/ferry/providers/npm"
+	"github.com/ferry-mirror/ferry/providers/nuget"
 	"github.com/ferry-mirror/ferry/providers/oci"
 	"github.com/ferry-mirror/ferry/providers/proget"
 	"github.com/ferry-mirror/ferry/providers/registry"
@@ -27,6 +28,7 @@ func Types() []registry.Type {
 		oci.SourceType(),
 		npm.SourceType(),
 		conda.SourceType(),
+		nuget.SourceType(),
 		proget.UpackSourceType(),
 		proget.AssetSourceType(),
 		dir.DestinationType(),
@@ -35,6 +37,7 @@ func Types() []registry.Type {
 		npm.DestinationType(),
 		s3.DestinationType(),
 		gitea.CondaDestinationType(),
+		nuget.DestinationType(),
 		proget.UpackDestinationType(),
 		proget.AssetDestinationType(),
 	}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Environment variables StartGitea reads.
@@ -98,7 +99,34 @@ func StartGitea(t testing.TB) *Gitea {
 			return append(global, "web"), fmt.Sprintf("http://127.0.0.1:%d/api/healthz", port), nil, nil
 		})
 	srv.URL = fmt.Sprintf("http://127.0.0.1:%d", port)
+	srv.waitForToken(t)
 	return srv
+}
+
+// waitForToken waits until Gitea accepts the token: under load its health
+// check answers before requests authenticate (a first request then gets 401
+// "invalid username, password or token").
+func (g *Gitea) waitForToken(t testing.TB) {
+	t.Helper()
+	last := "no answer"
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		req, err := http.NewRequest(http.MethodGet, g.URL+"/api/v1/user", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "token "+g.Token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			last = err.Error()
+			continue
+		}
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
+			return
+		}
+		last = resp.Status
+	}
+	t.Fatalf("testenv: gitea does not accept its token after 30s (last answer: %s)", last)
 }
 
 // giteaConfig is app.ini for a test instance: SQLite, no SSH, no mail,

@@ -56,6 +56,10 @@ source "conda" "forge" {
   channel = "http://127.0.0.1:1"
   subdirs = ["linux-64"]
 }
+source "nuget" "public" {
+  service_index = "http://127.0.0.1:1/v3/index.json"
+  packages      = ["Newtonsoft.Json"]
+}
 destination "dir" "local" {
   path = "out"
 }
@@ -84,6 +88,10 @@ mirror "conda" {
   from = source.conda.forge
   to   = destination.dir.local
 }
+mirror "nuget" {
+  from = source.nuget.public
+  to   = destination.dir.local
+}
 `, bp)
 	if err := os.WriteFile(filepath.Join(d, "main.ferry.hcl"), []byte(hcl), 0o644); err != nil {
 		t.Fatal(err)
@@ -109,9 +117,10 @@ mirror "conda" {
 	}
 	// Empty listings, as a -download-only of an empty selection stores.
 	for addr, listing := range map[string]string{
-		"npm.public":  `{"packages":["left-pad"],"names":[],"documents":{}}`,
-		"oci.images":  `{"artifacts":[],"roots":{}}`,
-		"conda.forge": `{"channel":"http://127.0.0.1:1","indexes":{}}`,
+		"npm.public":   `{"packages":["left-pad"],"names":[],"documents":{}}`,
+		"oci.images":   `{"artifacts":[],"roots":{}}`,
+		"conda.forge":  `{"channel":"http://127.0.0.1:1","indexes":{}}`,
+		"nuget.public": `{"service_index":"http://127.0.0.1:1/v3/index.json","package_base":"","packages":{}}`,
 	} {
 		if err := writeListing(t.Context(), cache, addr, []byte(listing)); err != nil {
 			t.Fatal(err)
@@ -133,8 +142,8 @@ mirror "conda" {
 			providertest.CheckWrapper(t, wrapped, inner)
 		})
 	}
-	if len(ps.sources) != 5 {
-		t.Errorf("%d sources wrapped, want 5", len(ps.sources))
+	if len(ps.sources) != 6 {
+		t.Errorf("%d sources wrapped, want 6", len(ps.sources))
 	}
 }
 
