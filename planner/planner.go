@@ -206,6 +206,7 @@ func build(cfg *config.Config, prior *state.State, inv *Inventory, opts Options)
 		}
 	}
 	p.DeleteQuotas = deleteQuotas(cfg, prior, p.Changes, opts.Now)
+	p.DeleteNotes = deleteNotes(cfg, p.Changes)
 	p.Sort()
 	p.Summarize(noOps)
 	return p, b, diags
@@ -216,12 +217,7 @@ func build(cfg *config.Config, prior *state.State, inv *Inventory, opts Options)
 // wait apply's pacing (the same limit.Window) would see, given the
 // deletes the state records in the hour before now. By destination.
 func deleteQuotas(cfg *config.Config, prior *state.State, changes []plan.Change, now time.Time) []plan.DeleteQuota {
-	deletes := map[string]int{}
-	for _, c := range changes {
-		if c.Action == plan.Delete && c.Executes() {
-			deletes[c.Destination]++
-		}
-	}
+	deletes := executedDeletes(changes)
 	var out []plan.DeleteQuota
 	for _, addr := range slices.Sorted(maps.Keys(deletes)) {
 		d := cfg.Destinations[addr]
@@ -237,6 +233,30 @@ func deleteQuotas(cfg *config.Config, prior *state.State, changes []plan.Change,
 		})
 	}
 	return out
+}
+
+// deleteNotes says, for each destination whose type declares what its
+// deletes do, how many the plan makes there and what they do.
+func deleteNotes(cfg *config.Config, changes []plan.Change) []plan.DeleteNote {
+	deletes := executedDeletes(changes)
+	var out []plan.DeleteNote
+	for _, addr := range slices.Sorted(maps.Keys(deletes)) {
+		if d := cfg.Destinations[addr]; d != nil && d.DeleteNote != "" {
+			out = append(out, plan.DeleteNote{Destination: addr, Deletes: deletes[addr], Note: d.DeleteNote})
+		}
+	}
+	return out
+}
+
+// executedDeletes counts the deletes changes execute, by destination.
+func executedDeletes(changes []plan.Change) map[string]int {
+	deletes := map[string]int{}
+	for _, c := range changes {
+		if c.Action == plan.Delete && c.Executes() {
+			deletes[c.Destination]++
+		}
+	}
+	return deletes
 }
 
 type builder struct {

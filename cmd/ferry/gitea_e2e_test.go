@@ -123,7 +123,8 @@ func TestCondaChannelToGitea(t *testing.T) {
 	if err := os.WriteFile(cfgPath, []byte(cfg2), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	ferry(t, dir, env, "plan", "-detailed-exitcode").must(t, 2, "Plan: 0 to add, 0 to replace, 1 to delete.")
+	ferry(t, dir, env, "plan", "-detailed-exitcode").must(t, 2, "Plan: 0 to add, 0 to replace, 1 to delete.",
+		"destination.gitea_conda.channel: 1 delete: each removes a whole package version from Gitea")
 	r2 := ferry(t, dir, env, "apply", "-auto-approve")
 	r2.must(t, 0, "Apply complete: 1 change applied")
 	ferry(t, dir, env, "plan", "-detailed-exitcode").must(t, 0, "No changes. 2 artifacts up to date.")

@@ -188,7 +188,8 @@ func TestNuGetGiteaToGitea(t *testing.T) {
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	run(2, plan, "Plan: 1 to add, 0 to replace, 1 to delete.", "ferry.lib/1.9.0/", "ferry.tool/1.2.0/")
+	run(2, plan, "Plan: 1 to add, 0 to replace, 1 to delete.", "ferry.lib/1.9.0/", "ferry.tool/1.2.0/",
+		"What the deletes do:", ": 1 delete: hard deletes: each version is removed from the feed, not unlisted")
 	run(0, apply, "Apply complete: 2 changes applied")
 	run(0, plan, "No changes. 5 artifacts up to date.")
 	if !feedHas(t, internal, "Ferry.Lib", "1.9.0") || feedHas(t, internal, "Ferry.Tool", "1.2.0") {

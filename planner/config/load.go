@@ -176,7 +176,7 @@ func Load(opts LoadOptions) (*Config, hcl.Diagnostics) {
 			case schema.KindSource:
 				cfg.Sources[settings.addr] = &Source{Type: b.Labels[0], Name: b.Labels[1], Settings: settings.value, VersionOrder: settings.order, DeclRange: b.DefRange}
 			case schema.KindDestination:
-				cfg.Destinations[settings.addr] = &Destination{Type: b.Labels[0], Name: b.Labels[1], Settings: settings.value, DeletesPerHour: settings.deletesPerHour, DeclRange: b.DefRange}
+				cfg.Destinations[settings.addr] = &Destination{Type: b.Labels[0], Name: b.Labels[1], Settings: settings.value, DeletesPerHour: settings.deletesPerHour, DeleteNote: settings.deleteNote, DeclRange: b.DefRange}
 			}
 		}
 	}
@@ -361,6 +361,8 @@ type providerSettings struct {
 	// deletesPerHour is a destination's delete quota: its block's
 	// deletes_per_hour, else its type's.
 	deletesPerHour int
+	// deleteNote is a destination type's DeleteNote.
+	deleteNote string
 }
 
 // destinationSchema holds the arguments the core reads in every
@@ -448,5 +450,5 @@ func decodeProviderBlock(b *hcl.Block, kind schema.Kind, ectx *hcl.EvalContext, 
 		DeclRange: b.DefRange,
 	})
 	diags = append(diags, moreDiags...)
-	return &providerSettings{addr: addr, value: value, order: pt.VersionOrder, deletesPerHour: perHour}, diags
+	return &providerSettings{addr: addr, value: value, order: pt.VersionOrder, deletesPerHour: perHour, deleteNote: pt.DeleteNote}, diags
 }

@@ -92,7 +92,9 @@ type Destination struct {
 	// rolling hour, shared by every mirror writing to it: the block's
 	// deletes_per_hour, else its type's Limits.DeletesPerHour. 0: no cap.
 	DeletesPerHour int
-	DeclRange      hcl.Range
+	// DeleteNote is its type's DeleteNote: what a delete does there.
+	DeleteNote string
+	DeclRange  hcl.Range
 }
 
 // Addr is "TYPE.NAME".

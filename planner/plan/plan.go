@@ -312,7 +312,21 @@ type Plan struct {
 	// DeleteQuotas are, for each destination with a delete quota that
 	// the plan deletes from, how long its deletes take at that rate.
 	DeleteQuotas []DeleteQuota `json:"delete_quotas,omitempty"`
-	Summary      Summary       `json:"summary"`
+	// DeleteNotes are, for each destination whose type declares what its
+	// deletes do (more than removing one object), what the plan's deletes
+	// there will do.
+	DeleteNotes []DeleteNote `json:"delete_notes,omitempty"`
+	Summary     Summary      `json:"summary"`
+}
+
+// DeleteNote is what the deletes a plan makes at one destination do.
+type DeleteNote struct {
+	// Destination is the destination address ("nuget.internal").
+	Destination string `json:"destination"`
+	// Deletes counts the plan's executed deletes at the destination.
+	Deletes int `json:"deletes"`
+	// Note is the destination type's DeleteNote.
+	Note string `json:"note"`
 }
 
 // DeleteQuota is a destination's delete quota as it bears on a plan.

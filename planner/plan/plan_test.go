@@ -109,3 +109,16 @@ func TestFormatBytesAndSummary(t *testing.T) {
 		t.Errorf("SummaryLine() = %q; want %q", got, want)
 	}
 }
+
+// The text plan says what a destination's deletes do, under the changes.
+func TestWriteTextDeleteNotes(t *testing.T) {
+	p := &Plan{DeleteNotes: []DeleteNote{{Destination: "nuget.feed", Deletes: 2, Note: "hard deletes"}, {Destination: "gitea_conda.c", Deletes: 1, Note: "whole versions"}}}
+	var b strings.Builder
+	if err := p.WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	want := "What the deletes do:\n  destination.nuget.feed: 2 deletes: hard deletes\n  destination.gitea_conda.c: 1 delete: whole versions\n"
+	if !strings.Contains(b.String(), want) {
+		t.Errorf("text plan lacks\n%s\ngot:\n%s", want, b.String())
+	}
+}

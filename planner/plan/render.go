@@ -149,6 +149,13 @@ func (p *Plan) WriteText(w io.Writer) error {
 		}
 		b.WriteString("\n")
 	}
+	if len(p.DeleteNotes) > 0 {
+		b.WriteString("What the deletes do:\n")
+		for _, n := range p.DeleteNotes {
+			fmt.Fprintf(&b, "  destination.%s: %s: %s\n", n.Destination, Plural(n.Deletes, "delete"), n.Note)
+		}
+		b.WriteString("\n")
+	}
 	b.WriteString(p.SummaryLine())
 	b.WriteString("\n")
 	_, err := io.WriteString(w, b.String())

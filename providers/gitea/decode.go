@@ -20,7 +20,9 @@ import (
 //	  token   = var.gitea_token            # or username + password
 //	}
 func CondaDestinationType() registry.Type {
-	return registry.Destination("gitea_conda", decodeConda, NewConda)
+	t := registry.Destination("gitea_conda", decodeConda, NewConda)
+	t.DeleteNote = "each removes a whole package version from Gitea, and is refused when that version holds files ferry was not asked to delete"
+	return t
 }
 
 // Gitea's owner names: alphanumerics, '-', '_' and '.', not starting or

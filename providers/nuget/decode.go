@@ -36,7 +36,9 @@ func SourceType() registry.Type {
 //	  api_key       = var.nuget_api_key   # X-NuGet-ApiKey for pushes and deletes
 //	}
 func DestinationType() registry.Type {
-	return registry.Destination("nuget", decodeDestination, NewDestination)
+	t := registry.Destination("nuget", decodeDestination, NewDestination)
+	t.DeleteNote = "hard deletes: each version is removed from the feed, not unlisted (a feed whose DELETE only unlists fails them)"
+	return t
 }
 
 func feedAttributes() []hcl.AttributeSchema {

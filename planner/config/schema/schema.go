@@ -40,6 +40,11 @@ type Type struct {
 	// Limits bounds how hard ferry drives providers of the type; the zero
 	// value is no limit (see docs/providers.md for which are honoured).
 	Limits Limits
+	// DeleteNote, for a destination type whose deletes are more (or other)
+	// than removing one object, says what a delete does there, for every
+	// plan that deletes at such a destination ("hard deletes: the version
+	// is removed from the feed, not unlisted"). Empty: a plain removal.
+	DeleteNote string
 	// MirrorBlocks are the blocks, besides retention, that a mirror whose
 	// source (or destination) is of this type may hold: the settings of
 	// the consumer outputs the type's provider publishes. config.Load
