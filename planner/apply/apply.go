@@ -90,7 +90,17 @@ type Options struct {
 	// Sleep waits d or until ctx ends (its error then); nil means a
 	// timer. Tests pass one that moves a fake Now instead.
 	Sleep func(ctx context.Context, d time.Duration) error
+	// Stop, once closed, ends the apply gently (a daemon's first
+	// SIGTERM): no change starts after it, those in flight go on under
+	// ctx (which may still abort them), the deletes not begun are skipped,
+	// and Apply persists the state and returns an error wrapping
+	// ErrStopped. Nil: only ctx stops the apply.
+	Stop <-chan struct{}
 }
+
+// ErrStopped reports an apply ended through Options.Stop before it
+// started every change.
+var ErrStopped = errors.New("apply stopped before every change started")
 
 // DefaultMaxArtifactSize bounds an artifact whose size no source declares:
 // far above any package or toolchain archive mirrored in practice (the
@@ -274,6 +284,9 @@ func Apply(ctx context.Context, p *plan.Plan, st *state.State, cp Checkpointer, 
 		if ctx.Err() != nil {
 			return &e.result, fmt.Errorf("apply interrupted: %w", ctx.Err())
 		}
+		if e.stopped() {
+			return &e.result, ErrStopped
+		}
 		return &e.result, nil
 	}
 
@@ -281,10 +294,10 @@ func Apply(ctx context.Context, p *plan.Plan, st *state.State, cp Checkpointer, 
 	// Consumer outputs change only once what they point at has landed,
 	// and before deletes: an index must stop naming an artifact before the
 	// artifact is deleted.
-	if ctx.Err() == nil {
+	if ctx.Err() == nil && !e.stopped() {
 		e.run(ctx, outputs, e.publish)
 	}
-	interrupted := ctx.Err() != nil
+	interrupted := ctx.Err() != nil || e.stopped()
 	var proceed []plan.Change
 	for _, c := range deletes {
 		if interrupted || e.blocked(c) {
@@ -323,15 +336,29 @@ func (e *engine) run(ctx context.Context, changes []plan.Change, do func(context
 	var g errgroup.Group
 	g.SetLimit(e.opts.Parallelism)
 	for _, c := range changes {
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || e.stopped() {
 			break
 		}
 		g.Go(func() error {
+			// g.Go may have waited for a slot past Stop.
+			if e.stopped() {
+				return nil
+			}
 			e.done(c, e.limited(ctx, c, do))
 			return nil
 		})
 	}
 	_ = g.Wait()
+}
+
+// stopped reports whether Options.Stop is closed.
+func (e *engine) stopped() bool {
+	select {
+	case <-e.opts.Stop:
+		return true
+	default:
+		return false
+	}
 }
 
 // done records how change c ended.
@@ -394,7 +421,7 @@ func (e *engine) pace(ctx context.Context, addr string, changes []plan.Change, u
 		return e.delete(ctx, c)
 	}
 	for i, c := range changes {
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || e.stopped() {
 			return
 		}
 		now := e.opts.Now()
