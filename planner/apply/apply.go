@@ -161,7 +161,10 @@ type Failure struct {
 
 // Result reports what an apply did.
 type Result struct {
-	Applied        int
+	Applied int
+	// Succeeded are the changes that applied, in the order they completed
+	// (Applied of them).
+	Succeeded      []plan.Change
 	Failed         []Failure
 	SkippedDeletes []plan.Change
 	// Deferred are the deletes a destination's quota left for a later
@@ -370,6 +373,7 @@ func (e *engine) done(c plan.Change, err error) {
 		e.log.Error("change failed", "address", c.Address, "action", c.Action.String(), "error", err)
 	} else {
 		e.result.Applied++
+		e.result.Succeeded = append(e.result.Succeeded, c)
 		e.log.Debug("change applied", "address", c.Address, "action", c.Action.String())
 	}
 	if e.opts.Progress != nil {
