@@ -42,9 +42,9 @@ type MirrorStatus struct {
 	Name, From, To string
 	// The last plan: its changes by action, the drift it found, the
 	// artifacts already in line.
-	PlannedAt                              time.Time
+	PlannedAt                               time.Time
 	Add, Replace, Delete, Publish, UpToDate int
-	Drift                                  int
+	Drift                                   int
 	// The last apply that touched the mirror.
 	AppliedAt       time.Time
 	Applied, Failed int
