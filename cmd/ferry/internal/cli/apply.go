@@ -76,6 +76,7 @@ that cache without contacting the upstreams.`,
 	cmd.Flags().BoolVar(&autoApprove, "auto-approve", false, "apply without asking for confirmation")
 	cmd.Flags().BoolVar(&downloadOnly, "download-only", false, "air gap, connected side: fetch and verify what the config selects into -cache DIR; no state, no destination")
 	cmd.Flags().StringVar(&cacheDir, "cache", "", "the content-addressed cache `DIR` for -download-only")
+	a.withMetricsFile(cmd, &f)
 	cmd.Flags().DurationVar(&f.maxDeleteWait, "max-delete-wait", 0, "how long to wait for a destination's delete quota (deletes_per_hour); deletes that would wait longer are left for the next apply (default 0: only what the quota allows now)")
 	return cmd
 }
@@ -209,7 +210,13 @@ func (a *app) execute(cfg *config.Config, sess *stateSession, ps *providerSet, p
 	var mu sync.Mutex
 	var bar *progressbar.ProgressBar
 	prog := a.progress(&bar, &mu)
+	began := time.Now()
+	var stop <-chan struct{}
+	if a.obs != nil {
+		stop = a.obs.stop
+	}
 	res, err := apply.Apply(a.ctx, p, sess.state, sess.manager, ps, apply.Options{
+		Stop:            stop,
 		Parallelism:     f.parallelismFor(cfg),
 		Connections:     ps.connections,
 		DeletesPerHour:  deletesPerHour(cfg),
@@ -230,6 +237,7 @@ func (a *app) execute(cfg *config.Config, sess *stateSession, ps *providerSet, p
 			fmt.Fprintf(a.streams.Out, "%s: %s\n", c.Address, doneText(c))
 		},
 	})
+	a.obs.applied(cfg, res, err, sess.state, time.Since(began))
 	if res != nil {
 		a.reportApply(p, res)
 	}

@@ -1,0 +1,305 @@
+package main_test
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"maps"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// runFixture is a config of http artifacts served from up into ./mirror.
+type runFixture struct {
+	dir, up string
+	srv     *upstream
+}
+
+func newRunFixture(t *testing.T) *runFixture {
+	t.Helper()
+	f := &runFixture{dir: t.TempDir(), up: t.TempDir()}
+	f.srv = startUpstream(t, f.up)
+	return f
+}
+
+// upstreamFile writes name with content at the upstream.
+func (f *runFixture) upstreamFile(t *testing.T, name string, content []byte) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(f.up, name), content, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// configure writes the config declaring artifacts (name to the sha256 it
+// declares) atomically, so that a reload never reads half of it.
+func (f *runFixture) configure(t *testing.T, artifacts map[string][32]byte) {
+	t.Helper()
+	var hcl strings.Builder
+	hcl.WriteString("variable \"upstream\" {}\nsource \"http\" \"up\" {\n")
+	for _, name := range slices.Sorted(maps.Keys(artifacts)) {
+		fmt.Fprintf(&hcl, "  artifact %q {\n    url = \"${var.upstream}/%s\"\n    sha256 = \"%x\"\n    version = \"1.0.0\"\n  }\n", strings.TrimSuffix(name, ".bin"), name, artifacts[name])
+	}
+	hcl.WriteString("}\ndestination \"dir\" \"local\" {\n  path = \"mirror\"\n}\nmirror \"files\" {\n  from = source.http.up\n  to = destination.dir.local\n}\n")
+	tmp := filepath.Join(f.dir, ".main.ferry.hcl.tmp")
+	if err := os.WriteFile(tmp, []byte(hcl.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, filepath.Join(f.dir, "main.ferry.hcl")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (f *runFixture) env() []string { return []string{"FERRY_VAR_upstream=" + f.srv.URL} }
+
+// freeAddr is a loopback address nobody listens on.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// scrape reads /metrics into sample lines ("name{labels}") and values.
+func scrape(t *testing.T, addr string) map[string]float64 {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		return nil
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	out := map[string]float64{}
+	for _, line := range strings.Split(string(b), "\n") {
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		v, err := strconv.ParseFloat(line[i+1:], 64)
+		if err != nil {
+			t.Fatalf("metrics line %q: %v", line, err)
+		}
+		out[line[:i]] = v
+	}
+	return out
+}
+
+// waitMetric waits until the sample reaches want, failing after 60 s.
+func waitMetric(t *testing.T, addr, sample string, want float64, out *bytes.Buffer) map[string]float64 {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		m := scrape(t, addr)
+		if m[sample] >= want {
+			return m
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s = %v after 60 s; want %v\nmetrics: %v", sample, m[sample], want, m)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func sum(b []byte) [32]byte { return sha256.Sum256(b) }
+
+// TestRunContinuousMetrics runs ferry run for three iterations with an
+// upstream change before each, scraping /metrics for exact counter values
+// after each: the counters add up across iterations, never reset.
+func TestRunContinuousMetrics(t *testing.T) {
+	f := newRunFixture(t)
+	a, b := bytes.Repeat([]byte("a"), 1000), bytes.Repeat([]byte("b"), 2000)
+	f.upstreamFile(t, "a.bin", a)
+	f.upstreamFile(t, "b.bin", b)
+	f.configure(t, map[string][32]byte{"a.bin": sum(a), "b.bin": sum(b)})
+	addr := freeAddr(t)
+	cmd, out := startFerry(t, f.dir, f.env(), "run", "-interval", "300ms", "-jitter", "0", "-listen", addr)
+	defer cmd.Process.Kill()
+
+	const (
+		transferred = `ferry_artifacts_transferred_total{mirror="files",result="success"}`
+		failed      = `ferry_artifacts_transferred_total{mirror="files",result="failure"}`
+		bytesTotal  = `ferry_transferred_bytes_total{mirror="files"}`
+		deleted     = `ferry_artifacts_deleted_total{mirror="files",result="success"}`
+		owned       = `ferry_owned_artifacts{mirror="files"}`
+		drift       = `ferry_drift_artifacts{mirror="files"}`
+		applies     = `ferry_apply_duration_seconds_count`
+	)
+	type sample struct{ Transferred, Failed, Bytes, Deleted, Owned, Drift, Applies float64 }
+	pick := func(m map[string]float64) sample {
+		return sample{m[transferred], m[failed], m[bytesTotal], m[deleted], m[owned], m[drift], m[applies]}
+	}
+
+	// Iteration 1: both artifacts land.
+	m := waitMetric(t, addr, applies, 1, out)
+	if diff := cmp.Diff(sample{Transferred: 2, Bytes: 3000, Owned: 2, Applies: 1}, pick(m)); diff != "" {
+		t.Errorf("after the first apply (-want +got):\n%s", diff)
+	}
+
+	// Upstream change: c is published, a withdrawn (the source no longer
+	// lists it, so its mirrored copy is deleted).
+	c := bytes.Repeat([]byte("c"), 4000)
+	f.upstreamFile(t, "c.bin", c)
+	f.configure(t, map[string][32]byte{"b.bin": sum(b), "c.bin": sum(c)})
+	m = waitMetric(t, addr, applies, 2, out)
+	if diff := cmp.Diff(sample{Transferred: 3, Bytes: 7000, Deleted: 1, Owned: 2, Applies: 2}, pick(m)); diff != "" {
+		t.Errorf("after the second apply (-want +got):\n%s", diff)
+	}
+
+	// Drift and an upstream change: b is removed at the destination
+	// behind ferry's back, and c gets a new release.
+	if err := os.Remove(filepath.Join(f.dir, "mirror", "b/1.0.0/b.bin")); err != nil {
+		t.Fatalf("removing a mirrored file: %v (mirror holds %v)", err, mirroredFiles(t, filepath.Join(f.dir, "mirror")))
+	}
+	c2 := bytes.Repeat([]byte("C"), 8000)
+	f.upstreamFile(t, "c.bin", c2)
+	f.configure(t, map[string][32]byte{"b.bin": sum(b), "c.bin": sum(c2)})
+	m = waitMetric(t, addr, transferred, 5, out)
+	// The drift gauge says what the last plan found: by now a later plan
+	// may have found none. The repair and the release may land in one
+	// apply or in two, as the iterations fall.
+	m[drift] = 0
+	if m[applies] == 4 {
+		m[applies] = 3
+	}
+	if diff := cmp.Diff(sample{Transferred: 5, Bytes: 17000, Deleted: 1, Owned: 2, Applies: 3}, pick(m)); diff != "" {
+		t.Errorf("after the third apply (-want +got):\n%s", diff)
+	}
+	if m[`ferry_runs_total{result="failure"}`] != 0 || m[`ferry_last_successful_apply_timestamp_seconds{mirror="files"}`] < float64(time.Now().Add(-time.Minute).Unix()) {
+		t.Errorf("runs failed or the last success is stale: %v", m)
+	}
+	for _, path := range []string{"/healthz", "/readyz"} {
+		resp, err := http.Get("http://" + addr + path)
+		if err != nil || resp.StatusCode != 200 {
+			t.Errorf("%s: %v %v", path, resp, err)
+		} else {
+			resp.Body.Close()
+		}
+	}
+
+	cmd.Process.Signal(syscall.SIGTERM)
+	err := cmd.Wait()
+	if code := exitCode(err); code != 130 {
+		t.Fatalf("exit %d after SIGTERM; want 130 (interrupted)\n%s", code, out)
+	}
+	ferry(t, f.dir, f.env(), "plan", "-detailed-exitcode").must(t, 0, "No changes")
+}
+
+func exitCode(err error) int {
+	if ee, ok := err.(*exec.ExitError); ok {
+		return ee.ExitCode()
+	}
+	if err != nil {
+		return -1
+	}
+	return 0
+}
+
+// TestRunSIGTERMMidTransfer: SIGTERM while transfers are in flight lets
+// them finish, starts no other, saves the state and exits 130; a second
+// signal aborts at once; nothing partial is ever visible, the state
+// records exactly what landed, and the next start converges.
+func TestRunSIGTERMMidTransfer(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		signals int
+	}{
+		{name: "one signal: in-flight transfers finish", signals: 1},
+		{name: "two signals: abort at once", signals: 2},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newRunFixture(t)
+			const files = 6
+			const size = 192 << 10
+			arts := map[string][32]byte{}
+			for i := range files {
+				content := bytes.Repeat([]byte{byte('a' + i)}, size)
+				name := fmt.Sprintf("blob%d.bin", i)
+				f.upstreamFile(t, name, content)
+				arts[name] = sum(content)
+			}
+			f.configure(t, arts)
+			f.srv.bytesPerSecond.Store(256 << 10) // two in flight: about 1.5 s each
+			addr := freeAddr(t)
+			cmd, out := startFerry(t, f.dir, f.env(), "run", "-interval", "1h", "-grace", "30s", "-parallelism", "2", "-listen", addr)
+			defer cmd.Process.Kill()
+			// Signal once the first bytes flow, well before anything landed.
+			deadline := time.Now().Add(30 * time.Second)
+			for f.srv.total() < 32<<10 && time.Now().Before(deadline) {
+				time.Sleep(10 * time.Millisecond)
+			}
+			began := time.Now()
+			cmd.Process.Signal(syscall.SIGTERM)
+			if tt.signals == 2 {
+				time.Sleep(200 * time.Millisecond)
+				cmd.Process.Signal(syscall.SIGTERM)
+			}
+			err := cmd.Wait()
+			took := time.Since(began)
+			if code := exitCode(err); code != 130 {
+				t.Fatalf("exit %d; want 130 (interrupted)\n%s", code, out)
+			}
+			landed := mirroredFiles(t, filepath.Join(f.dir, "mirror"))
+			for _, l := range landed {
+				if got, want := sha256File(t, filepath.Join(f.dir, "mirror", l)), sha256File(t, filepath.Join(f.up, filepath.Base(l))); got != want {
+					t.Errorf("partial or corrupt object visible: %s", l)
+				}
+			}
+			switch tt.signals {
+			case 1:
+				// The two in flight finished; nothing else started.
+				if len(landed) != 2 {
+					t.Errorf("%d objects landed; want the 2 in flight at SIGTERM\n%s", len(landed), out)
+				}
+			case 2:
+				if len(landed) != 0 || took > 10*time.Second {
+					t.Errorf("%d objects landed, exit after %s; want an abort at once, nothing landed\n%s", len(landed), took, out)
+				}
+			}
+			var keys []string
+			if _, err := os.Stat(filepath.Join(f.dir, "ferry.state.json")); err == nil {
+				keys = stateKeys(t, filepath.Join(f.dir, "ferry.state.json"), "files")
+			}
+			slices.Sort(keys)
+			var want []string
+			for _, l := range landed {
+				want = append(want, l) // the dir destination stores each key at its path
+			}
+			if diff := cmp.Diff(want, keys); diff != "" {
+				t.Errorf("state keys differ from what landed (-landed +state):\n%s", diff)
+			}
+			if _, err := os.Stat(filepath.Join(f.dir, "ferry.state.json.lock")); err == nil {
+				t.Error("the state lock was left behind")
+			}
+			if !strings.Contains(out.String(), "Stopped by a signal") {
+				t.Errorf("output lacks the stop message:\n%s", out)
+			}
+
+			// The next start converges, sending nothing twice.
+			f.srv.bytesPerSecond.Store(0)
+			addr = freeAddr(t)
+			cmd, out = startFerry(t, f.dir, f.env(), "run", "-interval", "1h", "-listen", addr)
+			defer cmd.Process.Kill()
+			m := waitMetric(t, addr, `ferry_apply_duration_seconds_count`, 1, out)
+			if got, want := m[`ferry_artifacts_transferred_total{mirror="files",result="success"}`], float64(files-len(landed)); got != want {
+				t.Errorf("the next start transferred %v; want %v (only what had not landed)", got, want)
+			}
+			cmd.Process.Signal(syscall.SIGTERM)
+			cmd.Wait()
+			ferry(t, f.dir, f.env(), "plan", "-detailed-exitcode").must(t, 0, "No changes")
+		})
+	}
+}
