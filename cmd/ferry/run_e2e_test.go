@@ -19,6 +19,9 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"golang.org/x/net/html"
+
+	"github.com/ferry-mirror/ferry/providers/providertest/testenv"
 )
 
 // runFixture is a config of http artifacts served from up into ./mirror.
@@ -302,4 +305,152 @@ func TestRunSIGTERMMidTransfer(t *testing.T) {
 			ferry(t, f.dir, f.env(), "plan", "-detailed-exitcode").must(t, 0, "No changes")
 		})
 	}
+}
+
+// TestRunStatusPageInChromium loads ferry run's status page in headless
+// Chromium (Debian's chromium): the DOM Chromium built shows both mirrors
+// and the failure injected on purpose (an artifact whose upstream bytes do
+// not match its declared digest), and a screenshot is kept in bin/ for
+// people to look at (CI keeps bin/).
+func TestRunStatusPageInChromium(t *testing.T) {
+	if reason := testenv.Skip(); reason != "" {
+		t.Skip(reason)
+	}
+	browser, err := exec.LookPath("chromium")
+	if err != nil {
+		t.Fatal("chromium not found: " + testenv.InstallHint)
+	}
+	f := newRunFixture(t)
+	good, bad := []byte("good bytes\n"), []byte("not what was declared\n")
+	f.upstreamFile(t, "good.bin", good)
+	f.upstreamFile(t, "bad.bin", bad)
+	hcl := fmt.Sprintf(`variable "upstream" {}
+source "http" "good" {
+  artifact "good" {
+    url     = "${var.upstream}/good.bin"
+    sha256  = "%x"
+    version = "1.0.0"
+  }
+}
+source "http" "bad" {
+  artifact "bad" {
+    url     = "${var.upstream}/bad.bin"
+    sha256  = "%x"
+    version = "1.0.0"
+  }
+}
+destination "dir" "local" {
+  path = "mirror"
+}
+mirror "healthy" {
+  from = source.http.good
+  to   = destination.dir.local
+}
+mirror "broken" {
+  from = source.http.bad
+  to   = destination.dir.local
+}
+`, sum(good), sum([]byte("the bytes the upstream promised\n")))
+	if err := os.WriteFile(filepath.Join(f.dir, "main.ferry.hcl"), []byte(hcl), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	addr := freeAddr(t)
+	cmd, out := startFerry(t, f.dir, f.env(), "run", "-interval", "500ms", "-jitter", "0", "-listen", addr)
+	defer cmd.Process.Kill()
+	waitMetric(t, addr, `ferry_artifacts_transferred_total{mirror="broken",result="failure"}`, 2, out)
+
+	profile := t.TempDir()
+	chrome := func(args ...string) []byte {
+		t.Helper()
+		c := exec.Command(browser, append([]string{"--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+			"--user-data-dir=" + profile, "--window-size=1100,700", "--hide-scrollbars"}, args...)...)
+		c.Env = append(os.Environ(), "HOME="+profile)
+		var stdout, stderr bytes.Buffer
+		c.Stdout, c.Stderr = &stdout, &stderr
+		if err := c.Run(); err != nil {
+			t.Fatalf("chromium %v: %v\n%s", args, err, stderr.String())
+		}
+		return stdout.Bytes()
+	}
+	dom := chrome("--dump-dom", "http://"+addr+"/")
+	doc, err := html.Parse(bytes.NewReader(dom))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := map[string]string{}
+	var failures []string
+	var bars int
+	var walk func(*html.Node)
+	walk = func(n *html.Node) {
+		if n.Type == html.ElementNode {
+			switch {
+			case n.Data == "tr" && nodeAttr(n, "data-mirror") != "":
+				rows[nodeAttr(n, "data-mirror")] = nodeText(n)
+			case n.Data == "li" && nodeAttr(n, "class") == "failure":
+				failures = append(failures, nodeText(n))
+			case n.Data == "rect" && strings.HasPrefix(nodeAttr(n, "class"), "r-"):
+				bars++
+			}
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			walk(c)
+		}
+	}
+	walk(doc)
+	if len(rows) != 2 {
+		t.Fatalf("the page shows mirrors %v; want healthy and broken\n%s", slices.Sorted(maps.Keys(rows)), dom)
+	}
+	for _, want := range []string{"http.good → dir.local", "1 applied", "ago"} {
+		if !strings.Contains(rows["healthy"], want) {
+			t.Errorf("row of healthy lacks %q: %q", want, rows["healthy"])
+		}
+	}
+	for _, want := range []string{"1 failed", "never"} {
+		if !strings.Contains(rows["broken"], want) {
+			t.Errorf("row of broken lacks %q: %q", want, rows["broken"])
+		}
+	}
+	if len(failures) != 1 || !strings.Contains(failures[0], `mirror.broken["bad/1.0.0/bad.bin"]`) || !strings.Contains(failures[0], "sha256") {
+		t.Errorf("failures on the page: %q; want the digest mismatch of mirror.broken", failures)
+	}
+	if bars < 2 {
+		t.Errorf("the chart shows %d runs; want at least 2", bars)
+	}
+
+	shot := filepath.Join(t.TempDir(), "status-page.png")
+	chrome("--screenshot="+shot, "http://"+addr+"/")
+	png, err := os.ReadFile(shot)
+	if err != nil || !bytes.HasPrefix(png, []byte("\x89PNG")) {
+		t.Fatalf("no screenshot: %v", err)
+	}
+	// Kept beside the binary for CI to archive (bin/ is ignored by git).
+	if err := os.MkdirAll("../../bin", 0o755); err == nil {
+		os.WriteFile("../../bin/status-page.png", png, 0o644)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	cmd.Wait()
+}
+
+func nodeAttr(n *html.Node, name string) string {
+	for _, a := range n.Attr {
+		if a.Key == name {
+			return a.Val
+		}
+	}
+	return ""
+}
+
+func nodeText(n *html.Node) string {
+	var b strings.Builder
+	var walk func(*html.Node)
+	walk = func(n *html.Node) {
+		if n.Type == html.TextNode {
+			b.WriteString(n.Data)
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			walk(c)
+		}
+	}
+	walk(n)
+	return b.String()
 }

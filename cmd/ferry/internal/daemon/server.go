@@ -155,7 +155,7 @@ svg .r-stopped { fill: #7a6fd1; } svg .r-skipped { fill: #a0a6b2; }
 <tbody>
 {{range .Mirrors}}<tr class="mirror" data-mirror="{{.Name}}">
 <td><strong>{{.Name}}</strong><br><span class="muted">{{.From}} &rarr; {{.To}}</span></td>
-<td>{{if .PlannedAt.IsZero}}<span class="muted">not planned yet</span>{{else}}{{.Add}} to add, {{.Replace}} to replace, {{.Delete}} to delete{{if .Publish}}, {{.Publish}} outputs{{end}}; {{.UpToDate}} up to date{{if .Drift}}; <span class="bad">{{.Drift}} drifted</span>{{end}}<br><span class="muted">{{rfc3339 .PlannedAt}}</span>{{end}}</td>
+<td>{{if .PlannedAt.IsZero}}<span class="muted">not planned yet</span>{{else if or .Add .Replace .Delete .Publish}}{{.Add}} to add, {{.Replace}} to replace, {{.Delete}} to delete{{if .Publish}}, {{.Publish}} outputs{{end}}{{if .Drift}}; <span class="bad">{{.Drift}} drifted</span>{{end}}{{else}}<span class="ok">no changes</span><br><span class="muted">{{rfc3339 .PlannedAt}}</span>{{end}}</td>
 <td>{{if .AppliedAt.IsZero}}<span class="muted">nothing applied yet</span>{{else}}{{if .Failed}}<span class="bad">{{.Failed}} failed</span>, {{end}}{{.Applied}} applied, {{.BytesText}}{{if .Skipped}}, {{.Skipped}} deletes skipped{{end}}<br><span class="muted">{{rfc3339 .AppliedAt}}</span>
 {{if .Failures}}<ul class="failures">{{range .Failures}}<li class="failure"><span class="address">{{.Address}}</span>: {{.Message}}</li>{{end}}</ul>{{end}}{{end}}</td>
 <td>{{.Owned}}</td>

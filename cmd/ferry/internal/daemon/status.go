@@ -124,7 +124,7 @@ func (s *Status) Planned(now time.Time, p *plan.Plan) {
 	s.ready = true
 	for _, m := range s.mirrors {
 		m.PlannedAt = now
-		m.Add, m.Replace, m.Delete, m.Publish, m.UpToDate, m.Drift = 0, 0, 0, 0, 0, 0
+		m.Add, m.Replace, m.Delete, m.Publish, m.Drift = 0, 0, 0, 0, 0
 	}
 	for _, c := range p.Changes {
 		m, ok := s.mirrors[c.Mirror]
@@ -136,7 +136,6 @@ func (s *Status) Planned(now time.Time, p *plan.Plan) {
 		}
 		switch {
 		case !c.Executes():
-			m.UpToDate++
 		case c.Action == plan.Add:
 			m.Add++
 		case c.Action == plan.Replace:
