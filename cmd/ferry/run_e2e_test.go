@@ -184,6 +184,15 @@ func TestRunContinuousMetrics(t *testing.T) {
 	if m[`ferry_runs_total{result="failure"}`] != 0 || m[`ferry_last_successful_apply_timestamp_seconds{mirror="files"}`] < float64(time.Now().Add(-time.Minute).Unix()) {
 		t.Errorf("runs failed or the last success is stale: %v", m)
 	}
+
+	// A broken configuration is reported and the last good one kept.
+	if err := os.WriteFile(filepath.Join(f.dir, "main.ferry.hcl"), []byte("mirror \"files\" {\n  from = \n}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m = waitMetric(t, addr, `ferry_runs_total{result="config_error"}`, 1, out)
+	if m[`ferry_config_last_reload_successful`] != 0 || m[transferred] != 5 || m[deleted] != 1 {
+		t.Errorf("after a broken config: %v; want the reload failure and no change", m)
+	}
 	for _, path := range []string{"/healthz", "/readyz"} {
 		resp, err := http.Get("http://" + addr + path)
 		if err != nil || resp.StatusCode != 200 {
@@ -198,7 +207,47 @@ func TestRunContinuousMetrics(t *testing.T) {
 	if code := exitCode(err); code != 130 {
 		t.Fatalf("exit %d after SIGTERM; want 130 (interrupted)\n%s", code, out)
 	}
+	if !strings.Contains(out.String(), "using the last good configuration") {
+		t.Errorf("the broken configuration was not reported:\n%s", out)
+	}
+	f.configure(t, map[string][32]byte{"b.bin": sum(b), "c.bin": sum(c2)})
 	ferry(t, f.dir, f.env(), "plan", "-detailed-exitcode").must(t, 0, "No changes")
+}
+
+// TestMetricsFile: one-shot plan and apply write the same metrics to
+// -metrics-file, in the textfile collector's format.
+func TestMetricsFile(t *testing.T) {
+	dir := copyDir(t, "../../examples/quickstart")
+	up := startUpstream(t, filepath.Join(dir, "upstream"))
+	env := []string{"FERRY_VAR_upstream=" + up.URL}
+	ferry(t, dir, env, "apply", "-auto-approve", "-metrics-file", "apply.prom").must(t, 0, "Apply complete")
+	ferry(t, dir, env, "plan", "-metrics-file", "plan.prom").must(t, 0, "No changes")
+	for file, lines := range map[string][]string{
+		"apply.prom": {
+			`ferry_artifacts_transferred_total{mirror="tools",result="success"} 3`,
+			`ferry_transferred_bytes_total{mirror="tools"} 262297`,
+			`ferry_owned_artifacts{mirror="tools"} 3`,
+			"ferry_plan_duration_seconds_count 1",
+			"ferry_apply_duration_seconds_count 1",
+		},
+		"plan.prom": {
+			`ferry_artifacts_transferred_total{mirror="tools",result="success"} 0`,
+			`ferry_drift_artifacts{mirror="tools"} 0`,
+			`ferry_owned_artifacts{mirror="tools"} 3`,
+			"ferry_plan_duration_seconds_count 1",
+			"ferry_apply_duration_seconds_count 0",
+		},
+	} {
+		b, err := os.ReadFile(filepath.Join(dir, file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range lines {
+			if !strings.Contains(string(b), line+"\n") {
+				t.Errorf("%s lacks %q:\n%s", file, line, b)
+			}
+		}
+	}
 }
 
 func exitCode(err error) int {
