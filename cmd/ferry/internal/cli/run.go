@@ -50,8 +50,9 @@ SIGINT or SIGTERM stops it: no new transfer starts, those in flight finish
 within -grace (then they are aborted, leaving nothing partial), the state is
 saved, and ferry exits with status 130. A second signal aborts at once.
 
-Exit codes: 130 stopped by a signal, 1 error (the listener could not start,
-no configuration ever loaded).`,
+Exit codes: 130 stopped by a signal, 1 bad flags or the listener could not
+start. Failures inside an iteration (a broken configuration, a failed change)
+are reported and retried by the next one.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			for _, name := range []string{"replace", "detailed-exitcode"} {
