@@ -19,8 +19,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"golang.org/x/net/html"
 
+	"github.com/ferry-mirror/ferry/cmd/ferry/internal/daemon/pagetest"
 	"github.com/ferry-mirror/ferry/providers/providertest/testenv"
 )
 
@@ -326,11 +326,8 @@ func TestRunSIGTERMMidTransfer(t *testing.T) {
 				keys = stateKeys(t, filepath.Join(f.dir, "ferry.state.json"), "files")
 			}
 			slices.Sort(keys)
-			var want []string
-			for _, l := range landed {
-				want = append(want, l) // the dir destination stores each key at its path
-			}
-			if diff := cmp.Diff(want, keys); diff != "" {
+			// The dir destination stores each key at its path.
+			if diff := cmp.Diff(landed, keys); diff != "" {
 				t.Errorf("state keys differ from what landed (-landed +state):\n%s", diff)
 			}
 			if _, err := os.Stat(filepath.Join(f.dir, "ferry.state.json.lock")); err == nil {
@@ -422,30 +419,11 @@ mirror "broken" {
 		return stdout.Bytes()
 	}
 	dom := chrome("--dump-dom", "http://"+addr+"/")
-	doc, err := html.Parse(bytes.NewReader(dom))
+	page, err := pagetest.Parse(bytes.NewReader(dom))
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows := map[string]string{}
-	var failures []string
-	var bars int
-	var walk func(*html.Node)
-	walk = func(n *html.Node) {
-		if n.Type == html.ElementNode {
-			switch {
-			case n.Data == "tr" && nodeAttr(n, "data-mirror") != "":
-				rows[nodeAttr(n, "data-mirror")] = nodeText(n)
-			case n.Data == "li" && nodeAttr(n, "class") == "failure":
-				failures = append(failures, nodeText(n))
-			case n.Data == "rect" && strings.HasPrefix(nodeAttr(n, "class"), "r-"):
-				bars++
-			}
-		}
-		for c := n.FirstChild; c != nil; c = c.NextSibling {
-			walk(c)
-		}
-	}
-	walk(doc)
+	rows, failures, bars := page.Rows, page.Failures, page.Bars
 	if len(rows) != 2 {
 		t.Fatalf("the page shows mirrors %v; want healthy and broken\n%s", slices.Sorted(maps.Keys(rows)), dom)
 	}
@@ -478,28 +456,4 @@ mirror "broken" {
 	}
 	cmd.Process.Signal(syscall.SIGTERM)
 	cmd.Wait()
-}
-
-func nodeAttr(n *html.Node, name string) string {
-	for _, a := range n.Attr {
-		if a.Key == name {
-			return a.Val
-		}
-	}
-	return ""
-}
-
-func nodeText(n *html.Node) string {
-	var b strings.Builder
-	var walk func(*html.Node)
-	walk = func(n *html.Node) {
-		if n.Type == html.TextNode {
-			b.WriteString(n.Data)
-		}
-		for c := n.FirstChild; c != nil; c = c.NextSibling {
-			walk(c)
-		}
-	}
-	walk(n)
-	return b.String()
 }

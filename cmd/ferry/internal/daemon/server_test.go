@@ -9,9 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/net/html"
-
 	"github.com/ferry-mirror/ferry/cmd/ferry/internal/daemon"
+	"github.com/ferry-mirror/ferry/cmd/ferry/internal/daemon/pagetest"
 	"github.com/ferry-mirror/ferry/planner/apply"
 	"github.com/ferry-mirror/ferry/planner/plan"
 	"github.com/ferry-mirror/ferry/state"
@@ -66,29 +65,12 @@ func TestHandlerHealthReadyAndStatusPage(t *testing.T) {
 	if strings.Contains(body, "<script>") {
 		t.Error("the page does not escape an error message")
 	}
-	doc, err := html.Parse(strings.NewReader(body))
+	page, err := pagetest.Parse(strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows := map[string]string{}
-	var bars, failures int
-	var walk func(n *html.Node)
-	walk = func(n *html.Node) {
-		if n.Type == html.ElementNode {
-			switch {
-			case n.Data == "tr" && attr(n, "data-mirror") != "":
-				rows[attr(n, "data-mirror")] = text(n)
-			case n.Data == "rect" && strings.HasPrefix(attr(n, "class"), "r-"):
-				bars++
-			case n.Data == "li" && attr(n, "class") == "failure":
-				failures++
-			}
-		}
-		for c := n.FirstChild; c != nil; c = c.NextSibling {
-			walk(c)
-		}
-	}
-	walk(doc)
+	rows := page.Rows
+	bars, failures := page.Bars, len(page.Failures)
 	if bars != 1 || failures != 1 {
 		t.Errorf("%d bars, %d failures on the page; want 1 and 1", bars, failures)
 	}
@@ -105,28 +87,4 @@ func TestHandlerHealthReadyAndStatusPage(t *testing.T) {
 	if !strings.Contains(body, `id="config-error"`) || !strings.Contains(body, "Unsupported block type") {
 		t.Error("the page does not show the configuration error")
 	}
-}
-
-func attr(n *html.Node, name string) string {
-	for _, a := range n.Attr {
-		if a.Key == name {
-			return a.Val
-		}
-	}
-	return ""
-}
-
-func text(n *html.Node) string {
-	var b strings.Builder
-	var walk func(*html.Node)
-	walk = func(n *html.Node) {
-		if n.Type == html.TextNode {
-			b.WriteString(n.Data)
-		}
-		for c := n.FirstChild; c != nil; c = c.NextSibling {
-			walk(c)
-		}
-	}
-	walk(n)
-	return b.String()
 }
