@@ -184,6 +184,9 @@ func TestRunContinuousMetrics(t *testing.T) {
 	if m[`ferry_runs_total{result="failure"}`] != 0 || m[`ferry_last_successful_apply_timestamp_seconds{mirror="files"}`] < float64(time.Now().Add(-time.Minute).Unix()) {
 		t.Errorf("runs failed or the last success is stale: %v", m)
 	}
+	// The lock is held only while applying: an operator's plan gets it
+	// while ferry run is between iterations.
+	ferry(t, f.dir, f.env(), "plan", "-detailed-exitcode", "-lock-timeout", "10s").must(t, 0, "No changes")
 
 	// A broken configuration is reported and the last good one kept.
 	if err := os.WriteFile(filepath.Join(f.dir, "main.ferry.hcl"), []byte("mirror \"files\" {\n  from = \n}\n"), 0o644); err != nil {
@@ -456,4 +459,30 @@ mirror "broken" {
 	}
 	cmd.Process.Signal(syscall.SIGTERM)
 	cmd.Wait()
+}
+
+// TestApplySIGINTCancels: a one-shot apply is still cancelled by the first
+// signal (ferry run's gentle stop is its own): transfers in flight are
+// aborted, nothing partial lands, exit 1 with "apply interrupted".
+func TestApplySIGINTCancels(t *testing.T) {
+	f := newRunFixture(t)
+	content := bytes.Repeat([]byte("z"), 512<<10)
+	f.upstreamFile(t, "big.bin", content)
+	f.configure(t, map[string][32]byte{"big.bin": sum(content)})
+	f.srv.bytesPerSecond.Store(128 << 10) // 4 s
+	cmd, out := startFerry(t, f.dir, f.env(), "apply", "-auto-approve")
+	defer cmd.Process.Kill()
+	deadline := time.Now().Add(30 * time.Second)
+	for f.srv.total() < 16<<10 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	began := time.Now()
+	cmd.Process.Signal(syscall.SIGINT)
+	err := cmd.Wait()
+	if code := exitCode(err); code != 1 || time.Since(began) > 3*time.Second || !strings.Contains(out.String(), "apply interrupted") {
+		t.Fatalf("exit %d after %s; want 1 at once with \"apply interrupted\"\n%s", code, time.Since(began), out)
+	}
+	if landed := mirroredFiles(t, filepath.Join(f.dir, "mirror")); len(landed) != 0 {
+		t.Errorf("objects visible after an interrupted transfer: %v", landed)
+	}
 }
