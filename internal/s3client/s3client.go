@@ -8,6 +8,7 @@ package s3client
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -208,4 +209,13 @@ func sanitizeAppID(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// StatusOf is the HTTP status of a failed request, or 0.
+func StatusOf(err error) int {
+	var re *awshttp.ResponseError
+	if errors.As(err, &re) {
+		return re.HTTPStatusCode()
+	}
+	return 0
 }
