@@ -61,9 +61,9 @@ type app struct {
 	streams Streams
 	// raw are the process's streams as given, for JSON, fmt -diff and the
 	// progress bar.
-	raw     Streams
-	env     []string
-	chdir   string
+	raw   Streams
+	env   []string
+	chdir string
 	// backend is the state backend of the configuration loadConfig loaded
 	// last; nil: the local state file.
 	backend *config.Backend
