@@ -61,17 +61,18 @@ type app struct {
 	streams Streams
 	// raw are the process's streams as given, for JSON, fmt -diff and the
 	// progress bar.
-	raw   Streams
-	env   []string
-	chdir string
-	// backend is the state backend of the configuration loadConfig loaded
-	// last; nil: the local state file.
-	backend *config.Backend
+	raw     Streams
+	env     []string
+	chdir   string
 	logger  hclog.Logger
 	logFile io.Closer
 	// onLogger receives the logger once FERRY_LOG and FERRY_LOG_PATH are
 	// applied (see WithLoggerHook).
 	onLogger func(hclog.Logger)
+
+	// backend is the state backend of the configuration loadConfig loaded
+	// last; nil: the local state file.
+	backend *config.Backend
 }
 
 // Option configures one Execute.
