@@ -60,6 +60,14 @@ source "nuget" "public" {
   service_index = "http://127.0.0.1:1/v3/index.json"
   packages      = ["Newtonsoft.Json"]
 }
+source "proget_upack" "feed" {
+  url  = "http://127.0.0.1:1"
+  feed = "universal"
+}
+source "proget_asset" "files" {
+  url       = "http://127.0.0.1:1"
+  directory = "files"
+}
 destination "dir" "local" {
   path = "out"
 }
@@ -92,6 +100,14 @@ mirror "nuget" {
   from = source.nuget.public
   to   = destination.dir.local
 }
+mirror "upack" {
+  from = source.proget_upack.feed
+  to   = destination.dir.local
+}
+mirror "assets" {
+  from = source.proget_asset.files
+  to   = destination.dir.local
+}
 `, bp)
 	if err := os.WriteFile(filepath.Join(d, "main.ferry.hcl"), []byte(hcl), 0o644); err != nil {
 		t.Fatal(err)
@@ -115,14 +131,27 @@ mirror "nuget" {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Empty listings, as a -download-only of an empty selection stores.
-	for addr, listing := range map[string]string{
+	// Empty listings, as a -download-only of an empty selection stores:
+	// written out for the sources whose Snapshot needs a List first, each
+	// other offline-capable source's own Snapshot of nothing.
+	listings := map[string]string{
 		"npm.public":   `{"packages":["left-pad"],"names":[],"documents":{}}`,
 		"oci.images":   `{"artifacts":[],"roots":{}}`,
 		"conda.forge":  `{"channel":"http://127.0.0.1:1","indexes":{}}`,
 		"nuget.public": `{"service_index":"http://127.0.0.1:1/v3/index.json","package_base":"","packages":{}}`,
-	} {
-		if err := writeListing(t.Context(), cache, addr, []byte(listing)); err != nil {
+	}
+	for addr, s := range online {
+		listing := []byte(listings[addr])
+		if o, ok := providers.As[providers.Offliner](s); ok && listings[addr] == "" {
+			var err error
+			if listing, err = o.Snapshot(t.Context(), nil, nil, nil); err != nil {
+				t.Fatalf("%s: Snapshot of nothing: %v", addr, err)
+			}
+		}
+		if len(listing) == 0 {
+			continue
+		}
+		if err := writeListing(t.Context(), cache, addr, listing); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -142,8 +171,8 @@ mirror "nuget" {
 			providertest.CheckWrapper(t, wrapped, inner)
 		})
 	}
-	if len(ps.sources) != 6 {
-		t.Errorf("%d sources wrapped, want 6", len(ps.sources))
+	if len(ps.sources) != 8 {
+		t.Errorf("%d sources wrapped, want 8", len(ps.sources))
 	}
 }
 
