@@ -121,11 +121,11 @@ func (r *remoteSink) write(data []byte) (bool, error) {
 	defer cancel()
 	etag, err := r.remote.Store.Put(ctx, r.remote.Key, data, r.etag)
 	if errors.Is(err, ErrPrecondition) {
-		was := "there was no state object"
+		was := "ferry found no state object"
 		if r.etag != "" {
-			was = "its ETag was " + r.etag
+			was = "ferry last read or wrote ETag " + r.etag
 		}
-		return false, fmt.Errorf("%w: %s (when read, %s) was written by someone else meanwhile; refusing to overwrite it. "+
+		return false, fmt.Errorf("%w: %s (%s) was written by someone else since; refusing to overwrite it. "+
 			"Nothing else writes it while ferry holds the lock: find out who did (a ferry run with -lock=false, a manual upload), "+
 			"then run the command again", ErrChangedRemotely, r.remote.URL(), was)
 	}

@@ -222,3 +222,58 @@ func TestRemoteStateMigration(t *testing.T) {
 		t.Fatalf("a lock object was left behind: %s", got)
 	}
 }
+
+// TestRemoteStateChangedBehindBack: while an apply holds the lock of a
+// remote state, someone writes the state object without ferry (as a run
+// with -lock=false or a manual upload would). The apply's next checkpoint
+// is conditional on the ETag it wrote last, so it is refused (exit 1,
+// "the remote state changed since ferry read it") and the outside write
+// stays; the next apply starts from that state and converges.
+func TestRemoteStateChangedBehindBack(t *testing.T) {
+	srv := testenv.StartS3(t, testenv.S3Options{})
+	work, upDir := t.TempDir(), t.TempDir()
+	blobs := makeBlobs(t, upDir, rand.New(rand.NewPCG(15, 3)), 6, 64<<10, 160<<10)
+	writeConfig(t, work, blobs, dirDest(work))
+	if err := os.WriteFile(filepath.Join(work, "backend.ferry.hcl"), []byte(backendHCL(srv)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	up := startUpstream(t, upDir)
+	up.bytesPerSecond.Store(256 << 10)
+	env := append([]string{"FERRY_VAR_upstream=" + up.URL}, backendEnv(srv)...)
+
+	cmd, out := startFerry(t, work, env, "apply", "-auto-approve", "-parallelism", "1")
+	var written []byte
+	for deadline := time.Now().Add(20 * time.Second); written == nil; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("the apply wrote no state:\n%s", out)
+		}
+		written = getObject(t, srv, backendKey)
+	}
+	outside := bytes.Replace(written, []byte(`"tool_version": "0.1.0"`), []byte(`"tool_version": "0.0.9-outside"`), 1)
+	if bytes.Equal(outside, written) {
+		t.Fatalf("unexpected state:\n%s", written)
+	}
+	if _, err := srv.Client().PutObject(context.Background(), &s3.PutObjectInput{Bucket: &srv.Bucket, Key: aws.String(backendKey), Body: bytes.NewReader(outside)}); err != nil {
+		t.Fatal(err)
+	}
+	err := cmd.Wait()
+	if err == nil {
+		t.Fatalf("the apply succeeded over a state written behind its back:\n%s", out)
+	}
+	for _, want := range []string{"the remote state changed since ferry read it", "refusing to overwrite it", srv.Bucket + "/" + backendKey} {
+		if !strings.Contains(out.String(), want) {
+			t.Fatalf("the apply's output lacks %q:\n%s", want, out)
+		}
+	}
+	if got := getObject(t, srv, backendKey); !bytes.Equal(got, outside) {
+		t.Fatalf("the outside write was overwritten:\n%s", got)
+	}
+	if got := getObject(t, srv, backendKey+".lock"); got != nil {
+		t.Fatalf("the refused apply left its lock: %s", got)
+	}
+	up.bytesPerSecond.Store(0)
+	ferry(t, work, env, "apply", "-auto-approve").must(t, 0)
+	ferry(t, work, env, "plan", "-detailed-exitcode").must(t, 0, "No changes")
+}
