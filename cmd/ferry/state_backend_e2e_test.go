@@ -88,7 +88,7 @@ func TestRemoteStateKilledApplyNeedsUnlock(t *testing.T) {
 		t.Fatal(err)
 	}
 	up := startUpstream(t, upDir)
-	up.bytesPerSecond.Store(256 << 10) // a whole run takes seconds
+	up.bytesPerSecond.Store(128 << 10) // per connection: a whole run takes seconds
 	env := append([]string{"FERRY_VAR_upstream=" + up.URL}, backendEnv(srv)...)
 	var outputs []string
 
@@ -112,8 +112,14 @@ func TestRemoteStateKilledApplyNeedsUnlock(t *testing.T) {
 	second.must(t, 1, "state is locked by "+lock.Who, "lock ID "+lock.ID, "operation apply")
 	outputs = append(outputs, second.stdout, second.stderr)
 
-	// Kill the first mid-apply, once something landed.
-	time.Sleep(700 * time.Millisecond)
+	// Kill the first mid-apply, once it checkpointed something.
+	for deadline := time.Now().Add(20 * time.Second); getObject(t, srv, backendKey) == nil; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			first.Process.Kill()
+			first.Wait()
+			t.Fatalf("the apply wrote no state:\n%s", firstOut)
+		}
+	}
 	if err := first.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatalf("the apply finished before the kill: %v\n%s", err, firstOut)
 	}
@@ -238,7 +244,7 @@ func TestRemoteStateChangedBehindBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	up := startUpstream(t, upDir)
-	up.bytesPerSecond.Store(256 << 10)
+	up.bytesPerSecond.Store(128 << 10)
 	env := append([]string{"FERRY_VAR_upstream=" + up.URL}, backendEnv(srv)...)
 
 	cmd, out := startFerry(t, work, env, "apply", "-auto-approve", "-parallelism", "1")

@@ -107,6 +107,38 @@ func TestRemoteLockConcurrentExactlyOneWinner(t *testing.T) {
 	defer l.Unlock()
 }
 
+// -lock-timeout: a held lock is retried until its holder releases it.
+func TestRemoteLockWaits(t *testing.T) {
+	srv := testenv.StartS3(t, testenv.S3Options{})
+	r := newRemote(t, srv)
+	held, err := state.LockRemote(t.Context(), r, "apply", "0.1.0", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		held.Unlock()
+	}()
+	l, err := state.LockRemote(t.Context(), r, "plan", "0.1.0", 10*time.Second)
+	if err != nil {
+		t.Fatalf("waiting for the lock: %v", err)
+	}
+	if err := l.Unlock(); err != nil {
+		t.Fatal(err)
+	}
+	// A context that ends stops the wait, with the holder named.
+	held, err = state.LockRemote(t.Context(), r, "apply", "0.1.0", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Unlock()
+	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+	defer cancel()
+	if _, err := state.LockRemote(ctx, r, "plan", "0.1.0", time.Minute); !errors.Is(err, state.ErrLocked) || !strings.Contains(err.Error(), held.Info().ID) {
+		t.Errorf("LockRemote with an ending context = %v, want ErrLocked naming %s", err, held.Info().ID)
+	}
+}
+
 // A holder whose lock was broken (state unlock) and taken by another
 // process does not delete the new holder's lock: release is a
 // compare-and-delete on the ETag of the object it created.
