@@ -102,9 +102,9 @@ fails. It takes no lock.`,
 			if ok {
 				data, err = state.PullRemote(a.ctx, r)
 			} else {
-				var st *state.State
-				if st, err = state.Read(statePath(cfg)); err == nil {
-					data, err = state.Marshal(st) // the file's own bytes: it is canonical
+				path := statePath(cfg)
+				if _, err = state.Read(path); err == nil {
+					data, err = os.ReadFile(path)
 				}
 			}
 			if err != nil {
