@@ -15,6 +15,8 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
+
+	"github.com/ferry-mirror/ferry/planner/config"
 )
 
 // Version is ferry's version, recorded in plans and state.
@@ -76,6 +78,10 @@ type app struct {
 	// obs receives plan and apply results (-metrics-file, ferry run); nil:
 	// nobody listens.
 	obs *observers
+
+	// backend is the state backend of the configuration loadConfig loaded
+	// last; nil: the local state file.
+	backend *config.Backend
 }
 
 // Option configures one Execute.

@@ -7,7 +7,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"os"
 	"strings"
 	"time"
 
@@ -174,24 +173,24 @@ func (r *runner) iterate(_ context.Context, start time.Time) {
 // good one returned (nil when none ever loaded).
 func (r *runner) reload() (cfg *config.Config, msg string) {
 	a := r.a
-	wd, err := os.Getwd()
+	loaded, diags, err := a.loadConfigDiags(r.f.vars)
 	if err == nil {
-		loaded, d := config.Load(config.LoadOptions{Dir: wd, Env: a.env, Vars: r.f.vars, Types: providerTypes()})
-		a.renderDiags(loaded, d)
-		if !d.HasErrors() {
-			r.good = loaded
-			a.obs.metrics.ConfigLoaded(true)
-			a.obs.status.ConfigLoaded(time.Now(), "")
-			return loaded, ""
-		}
-		err = errors.New(d.Errs()[0].Error())
-		if n := len(d.Errs()); n > 1 {
-			err = fmt.Errorf("%w (and %d more errors)", err, n-1)
+		r.good = loaded
+		a.obs.metrics.ConfigLoaded(true)
+		a.obs.status.ConfigLoaded(time.Now(), "")
+		return loaded, ""
+	}
+	if errs := diags.Errs(); len(errs) > 0 {
+		err = errs[0]
+		if len(errs) > 1 {
+			err = fmt.Errorf("%w (and %d more errors)", err, len(errs)-1)
 		}
 	}
 	msg = "the configuration did not load: " + err.Error()
 	if r.good != nil {
 		msg += "; using the last good configuration"
+		// The last good configuration's state backend, not the broken one's.
+		a.backend = r.good.Settings.Backend
 	}
 	a.obs.metrics.ConfigLoaded(false)
 	a.obs.status.ConfigLoaded(time.Now(), err.Error())
