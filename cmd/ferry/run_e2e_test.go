@@ -225,6 +225,7 @@ func TestMetricsFile(t *testing.T) {
 	env := []string{"FERRY_VAR_upstream=" + up.URL}
 	ferry(t, dir, env, "apply", "-auto-approve", "-metrics-file", "apply.prom").must(t, 0, "Apply complete")
 	ferry(t, dir, env, "plan", "-metrics-file", "plan.prom").must(t, 0, "No changes")
+	ferry(t, dir, env, "apply", "-auto-approve", "-metrics-file", "noop.prom").must(t, 0, "No changes")
 	for file, lines := range map[string][]string{
 		"apply.prom": {
 			`ferry_artifacts_transferred_total{mirror="tools",result="success"} 3`,
@@ -232,6 +233,7 @@ func TestMetricsFile(t *testing.T) {
 			`ferry_owned_artifacts{mirror="tools"} 3`,
 			"ferry_plan_duration_seconds_count 1",
 			"ferry_apply_duration_seconds_count 1",
+			`ferry_last_successful_apply_timestamp_seconds{mirror="tools"} `,
 		},
 		"plan.prom": {
 			`ferry_artifacts_transferred_total{mirror="tools",result="success"} 0`,
@@ -240,13 +242,21 @@ func TestMetricsFile(t *testing.T) {
 			"ferry_plan_duration_seconds_count 1",
 			"ferry_apply_duration_seconds_count 0",
 		},
+		"noop.prom": {
+			`ferry_owned_artifacts{mirror="tools"} 3`,
+			"ferry_apply_duration_seconds_count 0",
+			`ferry_last_successful_apply_timestamp_seconds{mirror="tools"} `,
+		},
 	} {
 		b, err := os.ReadFile(filepath.Join(dir, file))
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, line := range lines {
-			if !strings.Contains(string(b), line+"\n") {
+			if !strings.HasSuffix(line, " ") { // a whole line, else a prefix
+				line += "\n"
+			}
+			if !strings.Contains(string(b), line) {
 				t.Errorf("%s lacks %q:\n%s", file, line, b)
 			}
 		}

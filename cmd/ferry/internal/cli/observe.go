@@ -32,6 +32,8 @@ type observers struct {
 	now  func() time.Time
 
 	mu sync.Mutex
+	// mirrors are the configured mirrors of the last plan or apply seen.
+	mirrors []string
 	// lastApply and lastApplyErr are what the last apply returned, for
 	// the ferry run iteration that called it.
 	lastApply    *apply.Result
@@ -45,6 +47,7 @@ func (o *observers) planned(cfg *config.Config, p *plan.Plan, st *state.State, t
 	if o == nil {
 		return
 	}
+	o.setMirrors(cfg)
 	o.metrics.ObservePlan(p, mirrorNames(cfg), took)
 	o.metrics.ObserveOwned(st, mirrorNames(cfg))
 	if o.status != nil {
@@ -58,6 +61,7 @@ func (o *observers) applied(cfg *config.Config, res *apply.Result, err error, st
 	if o == nil {
 		return
 	}
+	o.setMirrors(cfg)
 	now := o.now()
 	o.metrics.ObserveApply(res, err, st, mirrorNames(cfg), took, now)
 	o.metrics.ObserveOwned(st, mirrorNames(cfg))
@@ -70,6 +74,12 @@ func (o *observers) applied(cfg *config.Config, res *apply.Result, err error, st
 	o.mu.Lock()
 	o.lastApply, o.lastApplyErr = res, err
 	o.mu.Unlock()
+}
+
+func (o *observers) setMirrors(cfg *config.Config) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.mirrors = mirrorNames(cfg)
 }
 
 // takeApply returns and forgets what the last apply returned.
@@ -108,6 +118,14 @@ func (a *app) withMetricsFile(cmd *cobra.Command, f *planFlags) {
 		a.obs = &observers{metrics: metrics.New(), now: time.Now}
 		a.obs.metrics.ConfigLoaded(true)
 		err := run(cmd, args)
+		if err == nil && cmd.Name() == "apply" {
+			// An apply that succeeded left every mirror it planned in
+			// line, with changes or without.
+			a.obs.mu.Lock()
+			mirrors := a.obs.mirrors
+			a.obs.mu.Unlock()
+			a.obs.metrics.MarkSynced(mirrors, nil, a.obs.now())
+		}
 		if werr := a.obs.metrics.WriteTextfile(f.metricsFile); werr != nil {
 			if err != nil {
 				fmt.Fprintf(a.streams.Err, "Error: %s\n", werr)
