@@ -143,3 +143,67 @@ func TestImportS3(t *testing.T) {
 		t.Errorf("the imported object was downloaded from the upstream (%d bytes)", n)
 	}
 }
+
+// TestImportOCI: on registries an image is adopted by its root manifest
+// digest (GraphStater), since it cannot be read back as one stream: a tag
+// copied by another process with the source's manifest is imported, a tag
+// holding another image is refused.
+func TestImportOCI(t *testing.T) {
+	regA, regB := seedTwoRegistries(t)
+	ociSource := func(semver string) string {
+		return `source "oci" "a" {
+  registry   = "` + regA.Host + `"
+  repository = "app"
+  plain_http = true
+  tags {
+    semver = "` + semver + `"
+  }
+}
+destination "oci" "b" {
+  registry   = "` + regB.Host + `"
+  repository = "mirror/app"
+  plain_http = true
+}
+`
+	}
+	// Someone else's copy of 2.0.0 into B (its own state).
+	other := t.TempDir()
+	os.WriteFile(filepath.Join(other, "main.ferry.hcl"), []byte(ociSource("2.0.0")+"mirror \"other\" {\n  from = source.oci.a\n  to   = destination.oci.b\n}\n"), 0o644)
+	ferry(t, other, nil, "apply", "-auto-approve").must(t, 0, "Apply complete: 1 change applied")
+	// And another image under 1.1.0 in B.
+	files := t.TempDir()
+	body := []byte("not release 1.1.0\n")
+	os.WriteFile(filepath.Join(files, "x.txt"), body, 0o644)
+	up := startUpstream(t, files)
+	wrong := t.TempDir()
+	os.WriteFile(filepath.Join(wrong, "main.ferry.hcl"), []byte(`source "http" "files" {
+  artifact "app" {
+    url     = "`+up.URL+`/x.txt"
+    sha256  = "`+sha256Hex(body)+`"
+    version = "1.1.0"
+    key     = "1.1.0"
+  }
+}
+destination "oci" "b" {
+  registry   = "`+regB.Host+`"
+  repository = "mirror/app"
+  plain_http = true
+}
+mirror "wrong" {
+  from = source.http.files
+  to   = destination.oci.b
+}
+`), 0o644)
+	ferry(t, wrong, nil, "apply", "-auto-approve").must(t, 0, "Apply complete: 1 change applied")
+
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "main.ferry.hcl"), []byte(ociSource(">= 1.1")+"mirror \"app\" {\n  from = source.oci.a\n  to   = destination.oci.b\n}\n"), 0o644)
+	ferry(t, dir, nil, "import", `mirror.app["2.0.0"]`).must(t, 0, "at oci.b matches source oci.a (by the digest the destination reports", `Imported mirror.app["2.0.0"]`)
+	ferry(t, dir, nil, "import", `mirror.app["1.1.0"]`).must(t, 1, `destination oci.b holds sha256:`, `under "1.1.0", but source oci.a declares sha256:`, "digest mismatch; the state is unchanged")
+	if got := stateKeys(t, filepath.Join(dir, "ferry.state.json"), "app"); !slices.Equal(got, []string{"2.0.0"}) {
+		t.Fatalf("state owns %v after the imports", got)
+	}
+	ferry(t, dir, nil, "plan").must(t, 1, "Destination object not owned by ferry", `"1.1.0"`)
+	os.WriteFile(filepath.Join(dir, "main.ferry.hcl"), []byte(ociSource(">= 2.0")+"mirror \"app\" {\n  from = source.oci.a\n  to   = destination.oci.b\n}\n"), 0o644)
+	ferry(t, dir, nil, "plan", "-detailed-exitcode").must(t, 0, "No changes. 1 artifact up to date.")
+}
