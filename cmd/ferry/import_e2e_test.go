@@ -90,22 +90,7 @@ func TestImportDir(t *testing.T) {
 // the claim, and refuses.
 func TestImportS3(t *testing.T) {
 	srv := testenv.StartS3(t, testenv.S3Options{})
-	dir := copyDir(t, "../../examples/quickstart")
-	up := startUpstream(t, filepath.Join(dir, "upstream"))
-	cfgPath := filepath.Join(dir, "main.ferry.hcl")
-	cfg, err := os.ReadFile(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	src := strings.Replace(string(cfg), "destination \"dir\" \"local\" {\n  path = \"mirror\"\n}", s3Block(srv, "local", "quickstart"), 1)
-	src = strings.Replace(src, "destination.dir.local", "destination.s3.local", 1)
-	if src == string(cfg) {
-		t.Fatal("the quickstart's destination block changed; update this test")
-	}
-	if err := os.WriteFile(cfgPath, []byte(src), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	env := append([]string{"FERRY_VAR_upstream=" + up.URL}, s3Env(srv)...)
+	dir, up, env := quickstartToS3(t, srv)
 
 	good, err := os.ReadFile(filepath.Join(dir, "upstream", "greeting-1.2.0.txt"))
 	if err != nil {
