@@ -112,7 +112,7 @@ func TestImportS3(t *testing.T) {
 	statePath := filepath.Join(dir, "ferry.state.json")
 
 	r := ferry(t, dir, env, "import", importBad)
-	r.must(t, 1, "destination s3.local holds other bytes under \"greeting/1.1.0/greeting-1.1.0.txt\" than source http.tools declares, read back: sha256 mismatch", "the state is unchanged")
+	r.must(t, 1, "destination s3.local holds sha256:92e78d0b032962f47792a9fa95fd981ef63e1e3ef074d536d6304c75eddbe29f under \"greeting/1.1.0/greeting-1.1.0.txt\" (read back), but source http.tools declares sha256:25be25e7", "digest mismatch; the state is unchanged")
 	if strings.Contains(r.stdout+r.stderr, srv.SecretKey) {
 		t.Fatal("the secret key appears in the output")
 	}

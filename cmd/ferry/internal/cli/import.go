@@ -133,63 +133,67 @@ func (a *app) runImport(cfg *config.Config, sess *stateSession, ps *providerSet,
 }
 
 // verifyAtDestination proves that what dst holds under want.Key is want.
-// The pair's Stat refuses a size or digest that disagrees at once. Then,
-// when the destination can read objects back (providers.Fetcher), the
-// object is read and hashed: import adopts objects ferry did not write, so
-// a digest the destination merely reports (S3's x-amz-meta-sha256, set by
-// whoever uploaded) is not proof enough when the bytes can be checked.
-// Otherwise (registries, OCI graphs) the reported digests must include a
-// sha256 or sha512 that agrees with the source's. It returns the object as
-// observed and how it was verified.
+// When the destination can read objects back (providers.Fetcher) the object
+// is read and hashed, once: import adopts objects ferry did not write, so a
+// digest the destination merely reports (S3's x-amz-meta-sha256, set by
+// whoever uploaded) is no proof while the bytes can be checked. Otherwise
+// (registries, OCI graphs, compared by the pair's Stat as the plan does)
+// the reported size and digests must agree with the source's and include a
+// sha256 or sha512. It returns the object as observed and how it was
+// verified.
 func verifyAtDestination(ctx context.Context, pair providers.Pair, m *config.Mirror, want providers.Artifact, maxSize int64) (providers.Artifact, string, error) {
-	obj, err := pair.Stat(ctx, want.Key)
-	if errors.Is(err, providers.ErrNotFound) {
-		return providers.Artifact{}, "", fmt.Errorf("destination %s holds nothing under %q: nothing to import (ferry apply transfers it)", m.To, want.Key)
+	missing := func(err error) error {
+		if errors.Is(err, providers.ErrNotFound) {
+			return fmt.Errorf("destination %s holds nothing under %q: nothing to import (ferry apply transfers it)", m.To, want.Key)
+		}
+		return err
 	}
+	// differs names what the destination holds against what the source
+	// declares.
+	differs := func(got, declared, how string, kind error) error {
+		return fmt.Errorf("destination %s holds %s under %q%s, but source %s declares %s: %w", m.To, got, want.Key, how, m.From, declared, kind)
+	}
+	if f, ok := pair.Destination.(providers.Fetcher); ok && pair.Transfer != providers.GraphCopy {
+		rc, err := f.Fetch(ctx, providers.Artifact{Key: want.Key, Size: -1})
+		if err != nil {
+			return providers.Artifact{}, "", missing(err)
+		}
+		defer rc.Close()
+		if maxSize <= 0 {
+			maxSize = apply.DefaultMaxArtifactSize
+		}
+		vr := verify.NewReader(rc, want.Size, want.Digests).Limit(maxSize, fmt.Errorf("more than %d bytes (max_artifact_size): %w", maxSize, apply.ErrTooLarge))
+		_, err = io.Copy(io.Discard, vr)
+		var mm *providers.MismatchError
+		switch {
+		case errors.As(err, &mm) && mm.What == "size":
+			return providers.Artifact{}, "", differs(mm.Got+" bytes", mm.Want+" bytes", " (read back)", mm.Unwrap())
+		case errors.As(err, &mm):
+			return providers.Artifact{}, "", differs(mm.What+":"+mm.Got, mm.What+":"+mm.Want, " (read back)", mm.Unwrap())
+		case err != nil:
+			return providers.Artifact{}, "", fmt.Errorf("reading %q back from destination %s: %w", want.Key, m.To, err)
+		case !vr.Verified():
+			return providers.Artifact{}, "", fmt.Errorf("reading %q back from destination %s: the stream ended unverified", want.Key, m.To)
+		}
+		return providers.Artifact{Key: want.Key, Size: vr.N(), Digests: vr.Digests()}, "read back and hashed", nil
+	}
+
+	obj, err := pair.Stat(ctx, want.Key)
 	if err != nil {
-		return providers.Artifact{}, "", err
+		return providers.Artifact{}, "", missing(err)
 	}
 	if want.Size >= 0 && obj.Size >= 0 && want.Size != obj.Size {
-		return providers.Artifact{}, "", fmt.Errorf("destination %s holds %d bytes under %q, but source %s declares %d: %w", m.To, obj.Size, want.Key, m.From, want.Size, providers.ErrSizeMismatch)
+		return providers.Artifact{}, "", differs(fmt.Sprintf("%d bytes", obj.Size), fmt.Sprintf("%d bytes", want.Size), "", providers.ErrSizeMismatch)
 	}
 	for _, d := range want.Digests {
 		if od, ok := obj.Digests.Get(d.Algorithm); ok && od.Hex != d.Hex {
-			return providers.Artifact{}, "", fmt.Errorf("destination %s holds %s under %q, but source %s declares %s: %w", m.To, od, want.Key, m.From, d, providers.ErrDigestMismatch)
+			return providers.Artifact{}, "", differs(od.String(), d.String(), "", providers.ErrDigestMismatch)
 		}
 	}
-	f, canRead := pair.Destination.(providers.Fetcher)
-	if pair.Transfer == providers.GraphCopy || !canRead {
-		if provenByStat(obj.Digests, want.Digests) {
-			return obj, "by the digest the destination reports", nil
-		}
+	if !provenByStat(obj.Digests, want.Digests) {
 		return providers.Artifact{}, "", fmt.Errorf("destination %s reports %s for %q, which cannot prove the source's %s, and it cannot read the object back: not verified", m.To, describeDigests(obj.Digests), want.Key, want.Digests.Primary())
 	}
-	rc, err := f.Fetch(ctx, providers.Artifact{Key: want.Key, Size: -1})
-	if err != nil {
-		return providers.Artifact{}, "", fmt.Errorf("reading %q back from destination %s: %w", want.Key, m.To, err)
-	}
-	defer rc.Close()
-	if maxSize <= 0 {
-		maxSize = apply.DefaultMaxArtifactSize
-	}
-	vr := verify.NewReader(rc, want.Size, want.Digests).Limit(maxSize, fmt.Errorf("more than %d bytes (max_artifact_size): %w", maxSize, apply.ErrTooLarge))
-	if _, err := io.Copy(io.Discard, vr); err != nil {
-		var mm *providers.MismatchError
-		if errors.As(err, &mm) {
-			return providers.Artifact{}, "", fmt.Errorf("destination %s holds other bytes under %q than source %s declares, read back: %w", m.To, want.Key, m.From, err)
-		}
-		return providers.Artifact{}, "", fmt.Errorf("reading %q back from destination %s: %w", want.Key, m.To, err)
-	}
-	if !vr.Verified() {
-		return providers.Artifact{}, "", fmt.Errorf("reading %q back from destination %s: the stream ended unverified", want.Key, m.To)
-	}
-	digests := vr.Digests()
-	for _, d := range obj.Digests {
-		if _, ok := digests.Get(d.Algorithm); !ok {
-			digests = digests.With(d)
-		}
-	}
-	return providers.Artifact{Key: want.Key, Size: vr.N(), Digests: digests}, "read back and hashed", nil
+	return obj, "by the digest the destination reports", nil
 }
 
 // provenByStat reports whether observed digests prove the declared ones:

@@ -37,6 +37,13 @@ func (d *readable) Fetch(context.Context, providers.Artifact) (io.ReadCloser, er
 	return io.NopCloser(strings.NewReader(d.body)), nil
 }
 
+// missingReadable can read objects back but holds none.
+type missingReadable struct{ statOnly }
+
+func (d *missingReadable) Fetch(context.Context, providers.Artifact) (io.ReadCloser, error) {
+	return nil, fmt.Errorf("fetch k: %w", providers.ErrNotFound)
+}
+
 // graphSource copies graphs (an OCI-like source); graphDest stats them.
 type graphSource struct{ providers.Source }
 
@@ -64,8 +71,8 @@ func sha(alg providers.Algorithm, s string) providers.Digest {
 
 // TestVerifyAtDestination: import records an object only once its bytes
 // are proven to be the source's: read back and hashed where the
-// destination can read objects, else by a sha256/sha512 it reports;
-// anything else is refused with what differs.
+// destination can read objects (whatever digest it reports), else by a
+// sha256/sha512 it reports; anything else is refused with what differs.
 func TestVerifyAtDestination(t *testing.T) {
 	const body = "hello, world\n"
 	good256, good512 := sha(providers.SHA256, body), sha(providers.SHA512, body)
@@ -86,14 +93,25 @@ func TestVerifyAtDestination(t *testing.T) {
 			want: want, how: "by the digest the destination reports",
 		},
 		{
-			name: "read back even when the reported digest agrees",
-			dst:  &readable{statOnly: statOnly{obj: providers.Artifact{Key: "k", Size: 9, Digests: providers.NewDigests(good256)}}, body: "tampered\n"},
-			want: providers.Artifact{Key: "k", Size: -1, Digests: want.Digests}, wantErr: "holds other bytes under \"k\" than source src declares, read back: sha256 mismatch",
+			name:    "read back, not the reported digest believed",
+			dst:     &readable{statOnly: statOnly{obj: providers.Artifact{Key: "k", Size: 13, Digests: providers.NewDigests(good256)}}, body: "tampered\n"},
+			want:    providers.Artifact{Key: "k", Size: -1, Digests: want.Digests},
+			wantErr: "destination dst holds " + bad256.String() + " under \"k\" (read back), but source src declares " + good256.String() + ": digest mismatch",
 		},
 		{
 			name: "size only, read back matches",
 			dst:  &readable{statOnly: statOnly{obj: providers.Artifact{Key: "k", Size: 13}}, body: body},
 			want: want512, how: "read back and hashed",
+		},
+		{
+			name: "read back, longer than declared",
+			dst:  &readable{body: body + "x"},
+			want: want, wantErr: "destination dst holds more than 13 bytes under \"k\" (read back), but source src declares 13 bytes: size mismatch",
+		},
+		{
+			name: "read back, missing",
+			dst:  &missingReadable{},
+			want: want, wantErr: "destination dst holds nothing under \"k\"",
 		},
 		{
 			name: "size only, cannot read back",
@@ -108,13 +126,13 @@ func TestVerifyAtDestination(t *testing.T) {
 		},
 		{
 			name: "reported digest differs",
-			dst:  &readable{statOnly: statOnly{obj: providers.Artifact{Key: "k", Size: 13, Digests: providers.NewDigests(bad256)}}, body: body},
+			dst:  &statOnly{obj: providers.Artifact{Key: "k", Size: 13, Digests: providers.NewDigests(bad256)}},
 			want: want, wantErr: "destination dst holds " + bad256.String() + " under \"k\", but source src declares " + good256.String() + ": digest mismatch",
 		},
 		{
-			name: "size differs",
-			dst:  &readable{statOnly: statOnly{obj: providers.Artifact{Key: "k", Size: 12}}, body: body},
-			want: want, wantErr: "holds 12 bytes under \"k\", but source src declares 13: size mismatch",
+			name: "reported size differs",
+			dst:  &statOnly{obj: providers.Artifact{Key: "k", Size: 12, Digests: providers.NewDigests(good256)}},
+			want: want, wantErr: "destination dst holds 12 bytes under \"k\", but source src declares 13 bytes: size mismatch",
 		},
 		{
 			name: "missing",
