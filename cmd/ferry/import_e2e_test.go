@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/ferry-mirror/ferry/providers/providertest/testenv"
+	"github.com/ferry-mirror/ferry/state"
 )
 
 const (
@@ -47,6 +48,19 @@ func TestImportDir(t *testing.T) {
 	ferry(t, dir, env, "import", "-dry-run", importGood).must(t, 0, "read back and hashed", "Dry run: the state is unchanged.")
 	if _, err := os.Stat(statePath); err == nil {
 		t.Fatal("import -dry-run wrote a state file")
+	}
+	// The state lock is honoured: held by a live process, import waits
+	// for nobody and changes nothing.
+	held, err := state.Lock(t.Context(), statePath, "apply", "test", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ferry(t, dir, env, "import", importGood).must(t, 1, "state is locked")
+	if err := held.Unlock(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(statePath); err == nil {
+		t.Fatal("import under another's lock wrote a state file")
 	}
 	ferry(t, dir, env, "import", importGood).must(t, 0,
 		"sha256:c4f28a3e30b10a036309c225a7ace0c8aa3f4aac4e59641702614b30285e4c1c at dir.local matches source http.tools",
