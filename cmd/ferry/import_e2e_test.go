@@ -98,13 +98,39 @@ func TestImportDir(t *testing.T) {
 	ferry(t, dir, env, "plan", "-detailed-exitcode").must(t, 0, "No changes. 3 artifacts up to date.")
 }
 
-// TestImportS3: the same on a real versitygw. The object with other bytes
-// carries an x-amz-meta-sha256 claiming the source's digest (what ferry
-// itself sets at upload): import reads the bytes back rather than trusting
-// the claim, and refuses.
+// TestImportS3: the same on a real versitygw, the state in the bucket
+// (backend "s3"). The object with other bytes carries an x-amz-meta-sha256
+// claiming the source's digest (what ferry itself sets at upload): import
+// reads the bytes back rather than trusting the claim, and refuses.
 func TestImportS3(t *testing.T) {
 	srv := testenv.StartS3(t, testenv.S3Options{})
 	dir, up, env := quickstartToS3(t, srv)
+	// The state in the bucket too (backend "s3"): import takes the remote
+	// lock and writes conditionally, as apply does.
+	cfgPath := filepath.Join(dir, "main.ferry.hcl")
+	cfg, err := os.ReadFile(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	local := "ferry {\n  state       = \"ferry.state.json\"\n  parallelism = 4\n}\n"
+	if !bytes.Contains(cfg, []byte(local)) {
+		t.Fatal("the quickstart's ferry block changed; update this test")
+	}
+	if err := os.WriteFile(cfgPath, bytes.Replace(cfg, []byte(local), []byte(backendHCL(srv)), 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env = append(env, backendEnv(srv)...)
+	remoteKeys := func() []string {
+		b := getObject(t, srv, backendKey)
+		if b == nil {
+			return nil
+		}
+		p := filepath.Join(t.TempDir(), "state.json")
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return stateKeys(t, p, "tools")
+	}
 
 	good, err := os.ReadFile(filepath.Join(dir, "upstream", "greeting-1.2.0.txt"))
 	if err != nil {
@@ -123,19 +149,20 @@ func TestImportS3(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	statePath := filepath.Join(dir, "ferry.state.json")
-
 	r := ferry(t, dir, env, "import", importBad)
 	r.must(t, 1, "destination s3.local holds sha256:92e78d0b032962f47792a9fa95fd981ef63e1e3ef074d536d6304c75eddbe29f under \"greeting/1.1.0/greeting-1.1.0.txt\" (read back), but source http.tools declares sha256:25be25e7", "digest mismatch; the state is unchanged")
 	if strings.Contains(r.stdout+r.stderr, srv.SecretKey) {
 		t.Fatal("the secret key appears in the output")
 	}
-	if _, err := os.Stat(statePath); err == nil {
-		t.Fatal("a refused import wrote a state file")
+	if got := remoteKeys(); got != nil {
+		t.Fatalf("a refused import wrote a state owning %v", got)
 	}
 	ferry(t, dir, env, "import", importGood).must(t, 0, "at s3.local matches source http.tools (read back and hashed, 83 B)", "Imported "+importGood)
-	if got := stateKeys(t, statePath, "tools"); !slices.Equal(got, []string{"greeting/1.2.0/greeting-1.2.0.txt"}) {
-		t.Fatalf("state owns %v after the import", got)
+	if got := remoteKeys(); !slices.Equal(got, []string{"greeting/1.2.0/greeting-1.2.0.txt"}) {
+		t.Fatalf("the remote state owns %v after the import", got)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "ferry.state.json")); err == nil {
+		t.Fatal("import wrote a local state beside the backend")
 	}
 	ferry(t, dir, env, "plan", "-target", importGood, "-detailed-exitcode").must(t, 0, "No changes")
 	if n := up.bytesSent("/greeting-1.2.0.txt"); n != 0 {
