@@ -35,15 +35,13 @@ func s3Env(srv *testenv.S3) []string {
 	return []string{"AWS_ACCESS_KEY_ID=" + srv.AccessKey, "AWS_SECRET_ACCESS_KEY=" + srv.SecretKey, "AWS_EC2_METADATA_DISABLED=true"}
 }
 
-// TestQuickstartToS3 runs the quickstart into an s3 destination on a real
-// versitygw, credentials from the environment (the AWS chain): apply,
-// repeat plan = no changes, an object deleted or edited in the bucket is
-// drift that apply repairs, and consumers read the objects anonymously
-// through public_url.
-func TestQuickstartToS3(t *testing.T) {
-	srv := testenv.StartS3(t, testenv.S3Options{PublicRead: true})
-	dir := copyDir(t, "../../examples/quickstart")
-	up := startUpstream(t, filepath.Join(dir, "upstream"))
+// quickstartToS3 lays out the quickstart with its destination replaced by
+// destination "s3" "local" on srv under the prefix "quickstart", served by a
+// fresh upstream; env has the upstream variable and srv's credentials.
+func quickstartToS3(t *testing.T, srv *testenv.S3) (dir string, up *upstream, env []string) {
+	t.Helper()
+	dir = copyDir(t, "../../examples/quickstart")
+	up = startUpstream(t, filepath.Join(dir, "upstream"))
 	cfgPath := filepath.Join(dir, "main.ferry.hcl")
 	cfg, err := os.ReadFile(cfgPath)
 	if err != nil {
@@ -57,7 +55,17 @@ func TestQuickstartToS3(t *testing.T) {
 	if err := os.WriteFile(cfgPath, []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	env := append([]string{"FERRY_VAR_upstream=" + up.URL}, s3Env(srv)...)
+	return dir, up, append([]string{"FERRY_VAR_upstream=" + up.URL}, s3Env(srv)...)
+}
+
+// TestQuickstartToS3 runs the quickstart into an s3 destination on a real
+// versitygw, credentials from the environment (the AWS chain): apply,
+// repeat plan = no changes, an object deleted or edited in the bucket is
+// drift that apply repairs, and consumers read the objects anonymously
+// through public_url.
+func TestQuickstartToS3(t *testing.T) {
+	srv := testenv.StartS3(t, testenv.S3Options{PublicRead: true})
+	dir, _, env := quickstartToS3(t, srv)
 
 	ferry(t, dir, env, "plan", "-detailed-exitcode").must(t, 2, "Plan: 3 to add, 0 to replace, 0 to delete.")
 	r := ferry(t, dir, env, "apply", "-auto-approve")

@@ -568,7 +568,7 @@ func (e *engine) transfer(ctx context.Context, c plan.Change) error {
 			e.record(c, obj.Size, mergeDigests(obj.Digests, c.After.Digests))
 			return nil
 		}
-		return fmt.Errorf("%w: remove it, or plan with -replace='%s' to overwrite it", ErrNotOwned, c.Address)
+		return fmt.Errorf("%w: remove it, plan with -replace='%s' to overwrite it, or adopt it with ferry import '%s' if it holds the source's bytes", ErrNotOwned, c.Address, c.Address)
 	}
 	if err != nil {
 		return err
