@@ -64,6 +64,18 @@ func (f *runFixture) configure(t *testing.T, artifacts map[string][32]byte) {
 	}
 }
 
+// waitSent waits until the upstream sent n bytes (a transfer is under way).
+func (f *runFixture) waitSent(t *testing.T, n int64) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for f.srv.total() < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("the upstream sent %d bytes in 30 s; want %d", f.srv.total(), n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 func (f *runFixture) env() []string { return []string{"FERRY_VAR_upstream=" + f.srv.URL} }
 
 // freeAddr is a loopback address nobody listens on.
@@ -302,10 +314,7 @@ func TestRunSIGTERMMidTransfer(t *testing.T) {
 			cmd, out := startFerry(t, f.dir, f.env(), "run", "-interval", "1h", "-grace", "30s", "-parallelism", "2", "-listen", addr)
 			defer cmd.Process.Kill()
 			// Signal once the first bytes flow, well before anything landed.
-			deadline := time.Now().Add(30 * time.Second)
-			for f.srv.total() < 32<<10 && time.Now().Before(deadline) {
-				time.Sleep(10 * time.Millisecond)
-			}
+			f.waitSent(t, 32<<10)
 			began := time.Now()
 			cmd.Process.Signal(syscall.SIGTERM)
 			if tt.signals == 2 {
@@ -482,10 +491,7 @@ func TestApplySIGINTCancels(t *testing.T) {
 	f.srv.bytesPerSecond.Store(128 << 10) // 4 s
 	cmd, out := startFerry(t, f.dir, f.env(), "apply", "-auto-approve")
 	defer cmd.Process.Kill()
-	deadline := time.Now().Add(30 * time.Second)
-	for f.srv.total() < 16<<10 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	f.waitSent(t, 16<<10)
 	began := time.Now()
 	cmd.Process.Signal(syscall.SIGINT)
 	err := cmd.Wait()
