@@ -26,7 +26,7 @@ import (
 	"github.com/ferry-mirror/ferry/state"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden plan.json, plan.txt and diags.txt files")
+var update = flag.Bool("update", false, "rewrite the golden plan.json, plan.txt, plan.md and diags.txt files")
 
 // caseOptions is the optional options.json of a golden case.
 type caseOptions struct {
@@ -40,7 +40,8 @@ type caseOptions struct {
 
 // TestGolden plans every directory under testdata: main.ferry.hcl +
 // state.json (optional) + inventory.json + options.json (optional) →
-// plan.json, plan.txt and diags.txt (the diagnostics, one per line, when any).
+// plan.json, plan.txt, plan.md (the pull-request markdown) and diags.txt
+// (the diagnostics, one per line, when any).
 func TestGolden(t *testing.T) {
 	dirs, err := filepath.Glob("testdata/*")
 	if err != nil {
@@ -65,10 +66,15 @@ func TestGolden(t *testing.T) {
 			if err := p.WriteText(&text); err != nil {
 				t.Fatal(err)
 			}
+			var md strings.Builder
+			if err := p.WriteMarkdown(&md, plan.MarkdownOptions{PlanFile: "plan.json"}); err != nil {
+				t.Fatal(err)
+			}
 			gotDiags := renderDiags(diags)
 
 			compareGolden(t, filepath.Join(abs, "plan.json"), string(gotJSON))
 			compareGolden(t, filepath.Join(abs, "plan.txt"), text.String())
+			compareGolden(t, filepath.Join(abs, "plan.md"), md.String())
 			compareGolden(t, filepath.Join(abs, "diags.txt"), gotDiags)
 
 			// apply validates a saved plan against the config, the state
