@@ -35,7 +35,7 @@ type event struct {
 	Change  *struct {
 		Address string `json:"address"`
 	} `json:"change"`
-	Error   string `json:"error"`
+	Error   string                 `json:"error"`
 	Start   *struct{ Changes int } `json:"start"`
 	Summary *struct {
 		Status  string `json:"status"`

@@ -55,7 +55,7 @@ type Event struct {
 	Timestamp time.Time `json:"@timestamp"`
 
 	Change   *ChangeInfo   `json:"change,omitempty"`
-	Error    string         `json:"error,omitempty"`
+	Error    string        `json:"error,omitempty"`
 	Start    *StartInfo    `json:"start,omitempty"`
 	Progress *ProgressInfo `json:"progress,omitempty"`
 	Deferred *DeferredInfo `json:"deferred,omitempty"`
@@ -64,11 +64,11 @@ type Event struct {
 
 // ChangeInfo names the change an event is about, as the plan has it.
 type ChangeInfo struct {
-	Address     string      `json:"address"`
-	Mirror      string      `json:"mirror"`
-	Key         string      `json:"key"`
-	Action      plan.Action `json:"action"`
-	Reason      plan.Reason `json:"reason"`
+	Address string      `json:"address"`
+	Mirror  string      `json:"mirror"`
+	Key     string      `json:"key"`
+	Action  plan.Action `json:"action"`
+	Reason  plan.Reason `json:"reason"`
 	// Verb is the action in a word; for a publish change, the output's
 	// verb ("rewrite").
 	Verb        string `json:"verb"`

@@ -295,4 +295,3 @@ func (a *app) providersFor(cfg *config.Config, f *planFlags) (*providerSet, erro
 	}
 	return ps, nil
 }
-
