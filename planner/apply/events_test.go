@@ -3,7 +3,6 @@ package apply_test
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"flag"
 	"os"
 	"path/filepath"
@@ -12,9 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
-
 	"github.com/ferry-mirror/ferry/planner/apply"
+	"github.com/ferry-mirror/ferry/planner/internal/golden"
 	"github.com/ferry-mirror/ferry/planner/plan"
 	"github.com/ferry-mirror/ferry/providers"
 	"github.com/ferry-mirror/ferry/state"
@@ -82,7 +80,7 @@ func TestApplyEventsGolden(t *testing.T) {
 	}
 	got := strings.ReplaceAll(rec.buf.String(), w.server.URL, "UPSTREAM")
 	got = maskTimestamps(t, got)
-	compareGolden(t, filepath.Join("testdata", "events", "mixed.jsonl"), got)
+	golden.Compare(t, filepath.Join("testdata", "events", "mixed.jsonl"), got, *update)
 
 	// Every event carries the version and a type; the stream opens with
 	// apply_started and closes with apply_summary.
@@ -166,26 +164,5 @@ func TestApplySummaryOnFatalError(t *testing.T) {
 	last := rec.evs[len(rec.evs)-1]
 	if last.Type != apply.EventApplySummary || last.Summary.Status != apply.StatusError || !strings.Contains(last.Summary.Error, "disk full") {
 		t.Errorf("last event %+v %+v; want a summary with status error", last, last.Summary)
-	}
-}
-
-// compareGolden compares got with the file at path; -update rewrites it.
-func compareGolden(t *testing.T, path, got string) {
-	t.Helper()
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(string(want), got); diff != "" {
-		t.Errorf("%s (-want +got):\n%s", filepath.Base(path), diff)
 	}
 }

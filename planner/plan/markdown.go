@@ -109,47 +109,18 @@ func (p *Plan) WriteMarkdown(w io.Writer, opts MarkdownOptions) error {
 		budget -= changes.Len()
 	}
 
-	var diffs strings.Builder
-	var diffBlocks []string
+	var diffBlocks, reportBlocks []string
 	for i := range p.Changes {
 		if c := &p.Changes[i]; c.Output != nil && c.Output.Diff != "" {
 			diffBlocks = append(diffBlocks, diffBlock(c))
 		}
 	}
-	if len(diffBlocks) > 0 {
-		const title = "#### Consumer outputs\n\n"
-		shown := fitRows(diffBlocks, budget-len(title))
-		if shown > 0 {
-			diffs.WriteString(title)
-			for _, d := range diffBlocks[:shown] {
-				diffs.WriteString(d)
-			}
-		}
-		if shown < len(diffBlocks) {
-			cut = append(cut, fmt.Sprintf("%d of %d consumer-output diffs", len(diffBlocks)-shown, len(diffBlocks)))
-		}
-		budget -= diffs.Len()
-	}
-
-	var reports strings.Builder
-	var reportBlocks []string
 	for _, r := range p.Reports {
 		reportBlocks = append(reportBlocks, fmt.Sprintf("<details><summary>%s</summary>\n\n%s\n</details>\n\n",
 			htmlCode("mirror."+r.Mirror), mdFence("text", r.Text)))
 	}
-	if len(reportBlocks) > 0 {
-		const title = "#### Reports\n\n"
-		shown := fitRows(reportBlocks, budget-len(title))
-		if shown > 0 {
-			reports.WriteString(title)
-			for _, r := range reportBlocks[:shown] {
-				reports.WriteString(r)
-			}
-		}
-		if shown < len(reportBlocks) {
-			cut = append(cut, fmt.Sprintf("%d of %d reports", len(reportBlocks)-shown, len(reportBlocks)))
-		}
-	}
+	diffs := fitSection("#### Consumer outputs\n\n", diffBlocks, "consumer-output diffs", &budget, &cut)
+	reports := fitSection("#### Reports\n\n", reportBlocks, "reports", &budget, &cut)
 
 	var b strings.Builder
 	b.WriteString(head.String())
@@ -162,9 +133,9 @@ func (p *Plan) WriteMarkdown(w io.Writer, opts MarkdownOptions) error {
 		b.WriteString(note)
 	}
 	b.WriteString(changes.String())
-	b.WriteString(diffs.String())
+	b.WriteString(diffs)
 	b.WriteString(tail.String())
-	b.WriteString(reports.String())
+	b.WriteString(reports)
 	b.WriteString(foot)
 	_, err := io.WriteString(w, b.String())
 	return err
@@ -201,57 +172,36 @@ func (p *Plan) warnings() []string {
 	return out
 }
 
-// mirrorTable writes one row per mirror the plan changes.
+// mirrorTable writes one row per mirror the plan changes, counted as the
+// plan's summary is.
 func (p *Plan) mirrorTable(b *strings.Builder) {
-	type counts struct {
-		add, replace, del, dry, forget, publish, unknown int
-		bytes                                            int64
-	}
-	per := map[string]*counts{}
-	for i := range p.Changes {
-		c := &p.Changes[i]
-		m := per[c.Mirror]
-		if m == nil {
-			m = &counts{}
-			per[c.Mirror] = m
+	per := map[string]*Plan{}
+	for _, c := range p.Changes {
+		if per[c.Mirror] == nil {
+			per[c.Mirror] = &Plan{}
 		}
-		switch {
-		case c.Action == Add:
-			m.add++
-		case c.Action == Replace:
-			m.replace++
-		case c.Action == Delete && c.DryRun:
-			m.dry++
-		case c.Action == Delete:
-			m.del++
-		case c.Action == Forget:
-			m.forget++
-		case c.Action == Publish:
-			m.publish++
-		}
-		if c.Transfers() {
-			if c.After != nil && c.After.Size >= 0 {
-				m.bytes += c.After.Size
-			} else {
-				m.unknown++
-			}
-		}
+		per[c.Mirror].Changes = append(per[c.Mirror].Changes, c)
 	}
 	if len(per) == 0 {
 		return
 	}
 	b.WriteString("| Mirror | Add | Replace | Delete | Forget | Outputs | Transfer |\n|---|---:|---:|---:|---:|---:|---:|\n")
 	for _, name := range slices.Sorted(maps.Keys(per)) {
-		m := per[name]
-		del := fmt.Sprint(m.del)
-		if m.dry > 0 {
-			del += fmt.Sprintf(" (+%d dry run)", m.dry)
+		per[name].Summarize(0)
+		s := per[name].Summary
+		del := fmt.Sprint(s.Delete)
+		if s.DryRunDelete > 0 {
+			del += fmt.Sprintf(" (+%d dry run)", s.DryRunDelete)
 		}
-		size := FormatBytes(m.bytes)
-		if m.unknown > 0 {
-			size += fmt.Sprintf(" (+%d unknown)", m.unknown)
+		outputs := 0
+		for _, n := range s.Publish {
+			outputs += n
 		}
-		fmt.Fprintf(b, "| %s | %d | %d | %s | %d | %d | %s |\n", mdCode("mirror."+name), m.add, m.replace, del, m.forget, m.publish, size)
+		size := FormatBytes(s.TransferBytes)
+		if s.UnknownSizes > 0 {
+			size += fmt.Sprintf(" (+%d unknown)", s.UnknownSizes)
+		}
+		fmt.Fprintf(b, "| %s | %d | %d | %s | %d | %d | %s |\n", mdCode("mirror."+name), s.Add, s.Replace, del, s.Forget, outputs, size)
 	}
 	b.WriteString("\n")
 }
@@ -269,6 +219,28 @@ func changeRow(c *Change) string {
 func diffBlock(c *Change) string {
 	summary := fmt.Sprintf("%s: %s", htmlCode(c.Address), htmlEscape(fmt.Sprintf("%s, %s (%s)", c.Verb(), Plural(c.Output.Count, c.Output.Unit), c.ReasonText())))
 	return fmt.Sprintf("<details><summary>%s</summary>\n\n%s\n</details>\n\n", summary, mdFence("diff", c.Output.Diff))
+}
+
+// fitSection is the section titled title with as many of blocks, from
+// the first, as fit in *budget bytes, which it takes from *budget; what
+// it leaves out it adds to *cut, named by what.
+func fitSection(title string, blocks []string, what string, budget *int, cut *[]string) string {
+	if len(blocks) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	shown := fitRows(blocks, *budget-len(title))
+	if shown > 0 {
+		b.WriteString(title)
+		for _, r := range blocks[:shown] {
+			b.WriteString(r)
+		}
+	}
+	if shown < len(blocks) {
+		*cut = append(*cut, fmt.Sprintf("%d of %d %s", len(blocks)-shown, len(blocks), what))
+	}
+	*budget -= b.Len()
+	return b.String()
 }
 
 // fitRows is how many of rows, from the first, fit in budget bytes.

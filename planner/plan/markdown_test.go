@@ -1,17 +1,14 @@
 package plan
 
 import (
-	"errors"
 	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
-
+	"github.com/ferry-mirror/ferry/planner/internal/golden"
 	"github.com/ferry-mirror/ferry/providers"
 )
 
@@ -83,7 +80,7 @@ func TestMarkdownTruncates(t *testing.T) {
 				t.Errorf("unbalanced code fences")
 			}
 			if limit == 4000 {
-				compareGolden(t, filepath.Join("testdata", "markdown", "huge_4000.md"), got)
+				golden.Compare(t, filepath.Join("testdata", "markdown", "huge_4000.md"), got, *update)
 			}
 		})
 	}
@@ -131,7 +128,7 @@ func TestMarkdownEscapes(t *testing.T) {
 	if err := p.WriteMarkdown(&b, MarkdownOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	compareGolden(t, filepath.Join("testdata", "markdown", "escapes.md"), b.String())
+	golden.Compare(t, filepath.Join("testdata", "markdown", "escapes.md"), b.String(), *update)
 }
 
 func TestMDCode(t *testing.T) {
@@ -146,26 +143,5 @@ func TestMDCode(t *testing.T) {
 		if got := mdCode(tc.in); got != tc.want {
 			t.Errorf("mdCode(%q) = %q, want %q", tc.in, got, tc.want)
 		}
-	}
-}
-
-// compareGolden compares got with the file at path; -update rewrites it.
-func compareGolden(t *testing.T, path, got string) {
-	t.Helper()
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(string(want), got); diff != "" {
-		t.Errorf("%s (-want +got):\n%s", filepath.Base(path), diff)
 	}
 }
