@@ -38,8 +38,14 @@ type catalogView struct {
 	position time.Time // the catalog's commitTimeStamp, read before any package
 }
 
+// catalogFormat is the cache file's format. A file of another format is
+// ignored (everything is read again): one written before ferry read
+// deprecations would otherwise vouch for versions as not deprecated.
+const catalogFormat = 2
+
 // catalogRecord is the cache file of one feed.
 type catalogRecord struct {
+	Format       int                      `json:"format"`
 	ServiceIndex string                   `json:"service_index"`
 	Packages     map[string]cachedPackage `json:"packages"`
 	Globs        map[string]cachedGlob    `json:"globs"`
@@ -64,8 +70,8 @@ func (s *Source) recordName() string {
 // cannot be read (the cache is an optimisation only).
 func (s *Source) loadRecord() catalogRecord {
 	var rec catalogRecord
-	if s.cache == nil || s.cache.ReadJSON(s.recordName(), &rec) != nil || rec.ServiceIndex != s.cfg.ServiceIndex {
-		rec = catalogRecord{ServiceIndex: s.cfg.ServiceIndex}
+	if s.cache == nil || s.cache.ReadJSON(s.recordName(), &rec) != nil || rec.ServiceIndex != s.cfg.ServiceIndex || rec.Format != catalogFormat {
+		rec = catalogRecord{Format: catalogFormat, ServiceIndex: s.cfg.ServiceIndex}
 	}
 	if rec.Packages == nil {
 		rec.Packages = map[string]cachedPackage{}

@@ -1,6 +1,9 @@
 package nuget_test
 
 import (
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -122,5 +125,25 @@ func TestCatalogIncremental(t *testing.T) {
 		if got := reads(); got["a"] == 0 || got["b"] == 0 || (got["search"] > 0) != tt.search {
 			t.Errorf("%s: requests %v, want both packages read, the search %v", tt.name, got, tt.search)
 		}
+	}
+
+	// A cache file of the format before deprecations were read (no
+	// "format") vouches for nothing: everything is read again.
+	files, _ := filepath.Glob(filepath.Join(cache, "nuget", "catalog-*.json"))
+	if len(files) != 1 {
+		t.Fatalf("cache files %v, want one", files)
+	}
+	var rec map[string]any
+	if data, err := os.ReadFile(files[0]); err != nil || json.Unmarshal(data, &rec) != nil {
+		t.Fatalf("reading the cache file: %v", err)
+	}
+	delete(rec, "format")
+	if data, err := json.Marshal(rec); err != nil || os.WriteFile(files[0], data, 0o600) != nil {
+		t.Fatal("writing the cache file")
+	}
+	feed.ResetRequests()
+	listFrom(t, res.Positions)
+	if got := reads(); got["a"] == 0 || got["b"] == 0 || got["search"] == 0 {
+		t.Errorf("requests with an old-format cache: %v, want everything read", got)
 	}
 }

@@ -16,6 +16,9 @@ type SourceConfig struct {
 	IncludePrerelease bool
 	// IncludeUnlisted selects versions the feed lists as unlisted.
 	IncludeUnlisted bool
+	// IncludeDeprecated selects versions the feed declares deprecated
+	// (the default: they still install).
+	IncludeDeprecated bool
 	// RequirePackageHash refuses a version whose registration declares no
 	// packageHash (the default); off, such versions are checked only by
 	// their .nuspec id and version.

@@ -19,6 +19,7 @@ import (
 //	  latest             = 3                                 # newest 3 per package, NuGet order
 //	  include_prerelease = false
 //	  include_unlisted   = false
+//	  include_deprecated = true                              # deprecated versions still install
 //	  username           = "reader"                          # optional basic auth
 //	  password           = var.feed_password
 //	}
@@ -67,13 +68,14 @@ func decodeFeed(content *hcl.BodyContent, ectx *hcl.EvalContext) (Feed, hcl.Diag
 }
 
 func decodeSource(body hcl.Body, ectx *hcl.EvalContext, env schema.DecodeEnv) (*SourceConfig, hcl.Diagnostics) {
-	cfg := &SourceConfig{RequirePackageHash: true}
+	cfg := &SourceConfig{RequirePackageHash: true, IncludeDeprecated: true}
 	content, diags := body.Content(&hcl.BodySchema{Attributes: append(feedAttributes(),
 		hcl.AttributeSchema{Name: "packages", Required: true},
 		hcl.AttributeSchema{Name: "versions"},
 		hcl.AttributeSchema{Name: "latest"},
 		hcl.AttributeSchema{Name: "include_prerelease"},
 		hcl.AttributeSchema{Name: "include_unlisted"},
+		hcl.AttributeSchema{Name: "include_deprecated"},
 		hcl.AttributeSchema{Name: "require_package_hash"},
 	)})
 	f, d := decodeFeed(content, ectx)
@@ -123,6 +125,7 @@ func decodeSource(body hcl.Body, ectx *hcl.EvalContext, env schema.DecodeEnv) (*
 	}{
 		{"include_prerelease", &cfg.IncludePrerelease},
 		{"include_unlisted", &cfg.IncludeUnlisted},
+		{"include_deprecated", &cfg.IncludeDeprecated},
 		{"require_package_hash", &cfg.RequirePackageHash},
 	} {
 		if attr := content.Attributes[b.name]; attr != nil {

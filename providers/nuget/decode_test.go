@@ -46,13 +46,14 @@ func TestDecodeSource(t *testing.T) {
 		want SourceConfig
 	}{
 		{name: "defaults", src: "service_index = \"https://api.nuget.org/v3/index.json\"\npackages = [\"Newtonsoft.Json\"]",
-			want: SourceConfig{Feed: Feed{ServiceIndex: "https://api.nuget.org/v3/index.json"}, Packages: []string{"Newtonsoft.Json"}, RequirePackageHash: true}},
+			want: SourceConfig{Feed: Feed{ServiceIndex: "https://api.nuget.org/v3/index.json"}, Packages: []string{"Newtonsoft.Json"}, RequirePackageHash: true, IncludeDeprecated: true}},
 		{name: "everything", src: `service_index = "http://127.0.0.1:3000/api/packages/o/nuget/index.json"
 packages = ["Serilog.*", "A-b_c.D", "serilog.*"]
 versions = "[1.0,2.0)"
 latest = 2
 include_prerelease = true
 include_unlisted = true
+include_deprecated = false
 require_package_hash = false
 username = "reader"
 password = var.key`,
@@ -105,6 +106,7 @@ func TestDecodeErrors(t *testing.T) {
 		{name: "floating range", source: true, src: index + "packages = [\"A\"]\nversions = \"1.*\"", summary: "Invalid version range", line: 3},
 		{name: "empty range", source: true, src: index + "packages = [\"A\"]\nversions = \"[2.0,1.0]\"", summary: "Invalid version range", line: 3},
 		{name: "latest zero", source: true, src: index + "packages = [\"A\"]\nlatest = 0", summary: "Invalid latest", line: 3},
+		{name: "include_deprecated not a bool", source: true, src: index + "packages = [\"A\"]\ninclude_deprecated = \"no\"", summary: "Incorrect attribute value type", line: 3},
 		{name: "half basic auth", source: true, src: index + "packages = [\"A\"]\nusername = \"u\"", summary: "Incomplete credentials", line: 3},
 		{name: "unknown argument", source: true, src: index + "packages = [\"A\"]\nsemver = \"1\"", summary: "Unsupported argument", line: 3},
 		{name: "no api key", src: index, summary: "Missing required argument", line: 1},

@@ -15,7 +15,9 @@ import (
 // TestOfflineListsAsOnline: what Snapshot stores lets Offline list exactly
 // what the feed listed (globs and selection included) without contacting
 // it; the offline source fetches nothing (the cache serves the bytes) and
-// refuses a listing of another feed, or none.
+// refuses a listing of another feed, or none. 1.1.0 is deprecated and
+// include_deprecated is false: the listing keeps deprecations, so the
+// offline side excludes it too.
 func TestOfflineListsAsOnline(t *testing.T) {
 	srv := testenv.StartGitea(t)
 	index := nugettest.GiteaIndex(srv.URL, srv.User)
@@ -23,17 +25,22 @@ func TestOfflineListsAsOnline(t *testing.T) {
 		nugettest.Push(t, index, srv.Token, nugettest.Package(t, "Ferry.Off", v, nil))
 	}
 	feed := nugettest.NewFeed(t, srv.URL)
+	feed.Deprecate("Ferry.Off", "1.1.0", nugettest.Deprecation{Reasons: []string{"Other"}, Message: "broken"})
 	block := func(index string) string {
 		return `source "nuget" "up" {
-  service_index = "` + index + `"
-  packages      = ["Ferry.O*"]
-  latest        = 1
+  service_index      = "` + index + `"
+  packages           = ["Ferry.O*"]
+  latest             = 1
+  include_deprecated = false
 }`
 	}
 	online := providertest.NewSource(t, block(nugettest.GiteaIndex(feed.URL, srv.User)), t.TempDir(), env())
 	want, _, err := listKeys(t, online)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"ferry.off/1.0.0/ferry.off.1.0.0.nupkg"}, want); diff != "" {
+		t.Fatalf("online listing (-want +got):\n%s", diff)
 	}
 	listing, err := online.(providers.Offliner).Snapshot(t.Context(), nil, nil, nil)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -40,11 +41,11 @@ const (
 
 // Source is a NuGet v3 feed. List resolves the configured ids (globs by
 // the feed's search), reads each package's versions from the flat
-// container and its registration (listed state, publish time, packageHash)
-// and selects versions; Fetch downloads a version's .nupkg into a private
-// temporary file, verifies it against the planned digests and its .nuspec
-// id and version against the key, and only then hands it out. It is safe
-// for concurrent use.
+// container and its registration (listed state, deprecation, publish
+// time, packageHash) and selects versions; Fetch downloads a version's
+// .nupkg into a private temporary file, verifies it against the planned
+// digests and its .nuspec id and version against the key, and only then
+// hands it out. It is safe for concurrent use.
 type Source struct {
 	name string
 	cfg  *SourceConfig
@@ -97,10 +98,13 @@ func (s *Source) Describe() string { return "nuget " + httpx.RedactString(s.cfg.
 // versionMeta is what a registration tells of one version (kept in the
 // catalog cache as JSON).
 type versionMeta struct {
-	Listed    bool             `json:"listed"`
-	Published time.Time        `json:"published,omitzero"`
-	Digest    providers.Digest `json:"digest,omitzero"`      // zero when the registration declares no packageHash
-	HashError string           `json:"hash_error,omitempty"` // a packageHash that cannot be read
+	Listed bool `json:"listed"`
+	// Deprecation is set when the feed declares the version deprecated
+	// (registration, else its catalog leaf); nil: not deprecated.
+	Deprecation *deprecation     `json:"deprecation,omitempty"`
+	Published   time.Time        `json:"published,omitzero"`
+	Digest      providers.Digest `json:"digest,omitzero"`      // zero when the registration declares no packageHash
+	HashError   string           `json:"hash_error,omitempty"` // a packageHash that cannot be read
 	// Leaf is the catalog entry's URL when the registration declares no
 	// packageHash (nuget.org's registrations leave it to the catalog
 	// leaf); read only for selected versions, then cleared.
@@ -133,9 +137,9 @@ func (s *Source) List(ctx context.Context, fn func(providers.Artifact) error) er
 }
 
 // leafDigests reads, for lowerID's selected versions whose registration
-// declares no packageHash but names a catalog entry, the packageHash that
-// entry declares (nuget.org's catalog leaves carry it), into d. It
-// reports whether it learnt anything.
+// declares no packageHash but names a catalog entry, the packageHash and
+// deprecation that entry declares (nuget.org's catalog leaves carry
+// them), into d. It reports whether it learnt anything.
 func (s *Source) leafDigests(ctx context.Context, d packageData, arts []providers.Artifact) (bool, error) {
 	learnt := false
 	for _, a := range arts {
@@ -144,8 +148,9 @@ func (s *Source) leafDigests(ctx context.Context, d packageData, arts []provider
 			continue
 		}
 		var leaf struct {
-			PackageHash          string `json:"packageHash"`
-			PackageHashAlgorithm string `json:"packageHashAlgorithm"`
+			PackageHash          string          `json:"packageHash"`
+			PackageHashAlgorithm string          `json:"packageHashAlgorithm"`
+			Deprecation          json.RawMessage `json:"deprecation"`
 		}
 		if err := s.feed.getJSON(ctx, m.Leaf, &leaf); err != nil && !errors.Is(err, providers.ErrNotFound) {
 			return learnt, fmt.Errorf("version %s: reading its catalog entry: %w", a.Version, err)
@@ -155,6 +160,9 @@ func (s *Source) leafDigests(ctx context.Context, d packageData, arts []provider
 			m.HashError = err.Error()
 		}
 		m.Digest, m.Leaf = dg, "" // read: not again
+		if m.Deprecation == nil {
+			m.Deprecation = readDeprecation(leaf.Deprecation)
+		}
 		d.Meta[a.Version] = m
 		learnt = true
 	}
@@ -203,8 +211,10 @@ func (s *Source) list(ctx context.Context, res resources, fn func(providers.Arti
 		}
 		got.Packages[id] = d
 		arts, err := s.selectVersions(res, id, d)
-		if err == nil {
-			var learnt bool
+		// A leaf may declare a deprecation that deselects its version and
+		// brings in another, whose leaf is read in turn; each leaf is read
+		// once, so this ends.
+		for learnt := err == nil; learnt && err == nil; {
 			if learnt, err = s.leafDigests(ctx, d, arts); learnt && err == nil {
 				arts, err = s.selectVersions(res, id, d)
 			}
@@ -229,7 +239,7 @@ func (s *Source) list(ctx context.Context, res resources, fn func(providers.Arti
 
 // UpstreamHas tells, for a key the last listing did not report, whether
 // the feed still has the version (merely not selected: out of range, past
-// latest, unlisted, a pre-release) or no longer does (deleted, as a
+// latest, unlisted, deprecated, a pre-release) or no longer does (deleted, as a
 // catalog PackageDelete says); known is false for a package the listing
 // did not read.
 func (s *Source) UpstreamHas(key string) (has, known bool) {
@@ -354,6 +364,8 @@ func (s *Source) selectVersions(res resources, lowerID string, d packageData) ([
 			continue
 		case !s.cfg.IncludeUnlisted && !m.Listed:
 			continue
+		case !s.cfg.IncludeDeprecated && m.Deprecation != nil:
+			continue
 		case s.cfg.Versions != nil && !s.cfg.Versions.Contains(v):
 			continue
 		}
@@ -391,7 +403,38 @@ type registrationLeaf struct {
 		Published            string `json:"published"`
 		PackageHash          string `json:"packageHash"`
 		PackageHashAlgorithm string `json:"packageHashAlgorithm"`
+		// Deprecation is read leniently (readDeprecation): a malformed one
+		// must not fail the whole registration.
+		Deprecation json.RawMessage `json:"deprecation"`
 	} `json:"catalogEntry"`
+}
+
+// deprecation is a version's deprecation as a registration's catalogEntry
+// or a catalog leaf declares it (NuGet's registration-base-url-resource.md,
+// "Package deprecation").
+type deprecation struct {
+	Reasons          []string          `json:"reasons,omitempty"` // "Legacy", "CriticalBugs", "Other"
+	Message          string            `json:"message,omitempty"`
+	AlternatePackage *alternatePackage `json:"alternatePackage,omitempty"`
+}
+
+type alternatePackage struct {
+	ID    string `json:"id"`
+	Range string `json:"range,omitempty"`
+}
+
+// readDeprecation is the deprecation a document declares; nil when it
+// declares none (absent or null). The object's presence is what makes a
+// version deprecated: one ferry cannot read still counts, without details.
+func readDeprecation(raw json.RawMessage) *deprecation {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil
+	}
+	var d deprecation
+	if json.Unmarshal(raw, &d) != nil {
+		return &deprecation{}
+	}
+	return &d
 }
 
 type registrationPage struct {
@@ -440,7 +483,7 @@ func (s *Source) registration(ctx context.Context, res resources, lowerID string
 			if !ok {
 				continue
 			}
-			m := versionMeta{Listed: e.Listed == nil || *e.Listed}
+			m := versionMeta{Listed: e.Listed == nil || *e.Listed, Deprecation: readDeprecation(e.Deprecation)}
 			if t, err := time.Parse(time.RFC3339Nano, e.Published); err == nil && t.Year() > 1900 {
 				// nuget.org sets year 1900 on unlisted versions.
 				m.Published = t.UTC()

@@ -37,8 +37,9 @@ func sha512Hex(b []byte) string {
 }
 
 // TestSourceSelection lists a Gitea feed (behind nugettest.Feed, which
-// declares packageHash and marks 1.9.0 unlisted) with ranges, latest,
-// pre-releases, unlisted versions and globs, and refuses tampered bytes.
+// declares packageHash, marks 1.9.0 unlisted and 1.5.0 deprecated) with
+// ranges, latest, pre-releases, unlisted and deprecated versions and
+// globs, and refuses tampered bytes.
 func TestSourceSelection(t *testing.T) {
 	srv := testenv.StartGitea(t)
 	index := nugettest.GiteaIndex(srv.URL, srv.User)
@@ -51,6 +52,8 @@ func TestSourceSelection(t *testing.T) {
 	nugettest.Push(t, index, srv.Token, nugettest.Package(t, "Other.Pkg", "1.0.0", nil))
 	feed := nugettest.NewFeed(t, srv.URL)
 	feed.Unlist("Ferry.Sel", "1.9.0")
+	legacy := nugettest.Deprecation{Reasons: []string{"Legacy"}, Message: "use Ferry.Second", AlternateID: "Ferry.Second", AlternateRange: "*"}
+	feed.Deprecate("Ferry.Sel", "1.5.0", legacy)
 	feedIndex := nugettest.GiteaIndex(feed.URL, srv.User)
 
 	source := func(t *testing.T, index, extra string) providers.Source {
@@ -68,6 +71,14 @@ latest = 2`, want: []string{"ferry.sel/1.5.0/ferry.sel.1.5.0.nupkg", "ferry.sel/
 versions = "[1.0,2.0)"
 latest = 2
 include_unlisted = true`, want: []string{"ferry.sel/1.9.0/ferry.sel.1.9.0.nupkg", "ferry.sel/1.5.0/ferry.sel.1.5.0.nupkg"}},
+		{name: "deprecated excluded before latest", extra: `packages = ["Ferry.Sel"]
+versions = "[1.0,2.0)"
+latest = 1
+include_deprecated = false`, want: []string{"ferry.sel/1.0.0/ferry.sel.1.0.0.nupkg"}},
+		{name: "deprecated excluded, unlisted included", extra: `packages = ["Ferry.Sel"]
+versions = "[1.0,2.0)"
+include_unlisted = true
+include_deprecated = false`, want: []string{"ferry.sel/1.9.0/ferry.sel.1.9.0.nupkg", "ferry.sel/1.0.0/ferry.sel.1.0.0.nupkg"}},
 		{name: "pre-release included", extra: `packages = ["Ferry.Sel"]
 versions = "[1.0,2.0)"
 latest = 2
@@ -185,6 +196,33 @@ versions = "[1.0,2.0)"`)
 		}
 		if n := leafFeed.Requests("/catalogleaf/"); n != len(arts) {
 			t.Errorf("%d catalog leaves read for %d selected versions", n, len(arts))
+		}
+	})
+
+	t.Run("deprecation in the catalog leaf", func(t *testing.T) {
+		// The registration says nothing; the leaf of the newest version
+		// declares it deprecated, so the next one is selected (and its
+		// leaf read for its hash).
+		leafFeed := nugettest.NewFeed(t, srv.URL)
+		leafFeed.HashInCatalogLeaf()
+		leafFeed.Deprecate("Ferry.Sel", "1.9.0", nugettest.Deprecation{Reasons: []string{"CriticalBugs"}})
+		s := source(t, nugettest.GiteaIndex(leafFeed.URL, srv.User), `packages = ["Ferry.Sel"]
+versions = "[1.0,2.0)"
+latest = 1
+include_deprecated = false`)
+		keys, arts, err := listKeys(t, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff([]string{nuget.Key("ferry.sel", "1.5.0")}, keys); diff != "" {
+			t.Fatalf("keys (-want +got):\n%s", diff)
+		}
+		if d, _ := arts[0].Digests.Get(providers.SHA512); d.Hex != sha512Hex(pkgs["1.5.0"]) {
+			t.Errorf("digests %v, want the catalog leaf's packageHash of the pushed bytes", arts[0].Digests)
+		}
+		// 1.9.0's leaf (deprecated), then 1.5.0's; no other.
+		if n := leafFeed.Requests("/catalogleaf/"); n != 2 {
+			t.Errorf("%d catalog leaves read, want 2", n)
 		}
 	})
 

@@ -1,7 +1,8 @@
 // Package nugettest builds NuGet packages for tests and puts a labelled
 // test double in front of a real feed: Feed adds to a Gitea feed's
 // registrations what Gitea's lack and nuget.org's have (packageHash,
-// packageHashAlgorithm, listed), and can serve tampered package bytes.
+// packageHashAlgorithm, listed, deprecation), and can serve tampered
+// package bytes.
 package nugettest
 
 import (
@@ -83,6 +84,8 @@ func Hash(b []byte) string {
 //     packageHashAlgorithm "SHA512" and listed, as nuget.org's
 //     registrations carry them (NuGet's registration-base-url-resource.md;
 //     Gitea's carry none and Gitea cannot unlist);
+//   - adds a deprecation, in that document's shape, to the versions
+//     Deprecate names (Gitea has no deprecation);
 //   - serves Tampered bytes instead of the upstream's for chosen packages,
 //     while the registration still declares the upstream's hash.
 //
@@ -92,26 +95,56 @@ type Feed struct {
 	upstream string
 	client   *http.Client
 
-	mu       sync.Mutex
-	unlisted map[string]bool   // "lowerid/lowerversion"
-	tampered map[string][]byte // "lowerid/lowerversion"
-	catalog  []CatalogEvent    // nil: the feed declares no catalog
-	requests []string          // paths asked for, since ResetRequests
+	mu         sync.Mutex
+	unlisted   map[string]bool        // "lowerid/lowerversion"
+	deprecated map[string]Deprecation // "lowerid/lowerversion"
+	tampered   map[string][]byte      // "lowerid/lowerversion"
+	catalog    []CatalogEvent         // nil: the feed declares no catalog
+	requests   []string               // paths asked for, since ResetRequests
 	// inLeaf puts packageHash in catalog leaves instead of registrations
 	// (nuget.org's shape); leaves maps a leaf's path to its package's
 	// content URL upstream.
 	inLeaf bool
-	leaves map[string]string
+	leaves map[string]leafOf
+}
+
+// leafOf is what a replayed catalog leaf describes.
+type leafOf struct {
+	content string // the package's content URL upstream
+	key     string // "lowerid/lowerversion"
+}
+
+// Deprecation is a version's deprecation as registration-base-url-resource.md
+// documents it ("Package deprecation").
+type Deprecation struct {
+	Reasons        []string // "Legacy", "CriticalBugs", "Other"
+	Message        string   // optional
+	AlternateID    string   // optional: the package to use instead
+	AlternateRange string   // its version range; "*" for any
+}
+
+// doc is the documented shape: {"reasons": [...], "message": "...",
+// "alternatePackage": {"id": "...", "range": "..."}}.
+func (d Deprecation) doc() map[string]any {
+	m := map[string]any{"reasons": d.Reasons}
+	if d.Message != "" {
+		m["message"] = d.Message
+	}
+	if d.AlternateID != "" {
+		m["alternatePackage"] = map[string]any{"id": d.AlternateID, "range": d.AlternateRange}
+	}
+	return m
 }
 
 // HashInCatalogLeaf makes the registrations declare no packageHash and
 // point each catalogEntry's @id at a catalog leaf the feed serves, which
 // declares it: nuget.org's shape (its registrations carry no hash; the
-// catalog leaf does).
+// catalog leaf does). Deprecations then appear in the leaves only, so a
+// test sees the source read them there.
 func (f *Feed) HashInCatalogLeaf() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.inLeaf, f.leaves = true, map[string]string{}
+	f.inLeaf, f.leaves = true, map[string]leafOf{}
 }
 
 // CatalogEvent is one item of the replayed catalog.
@@ -131,7 +164,7 @@ const catalogPageSize = 2
 func NewFeed(t testing.TB, upstream string) *Feed {
 	t.Helper()
 	f := &Feed{upstream: strings.TrimSuffix(upstream, "/"), client: &http.Client{Timeout: time.Minute},
-		unlisted: map[string]bool{}, tampered: map[string][]byte{}}
+		unlisted: map[string]bool{}, deprecated: map[string]Deprecation{}, tampered: map[string][]byte{}}
 	srv := httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(srv.Close)
 	f.URL = srv.URL
@@ -143,6 +176,14 @@ func (f *Feed) Unlist(id, version string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.unlisted[strings.ToLower(id+"/"+version)] = true
+}
+
+// Deprecate makes the registration (or, with HashInCatalogLeaf, the
+// catalog leaf) declare id's version deprecated.
+func (f *Feed) Deprecate(id, version string, d Deprecation) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.deprecated[strings.ToLower(id+"/"+version)] = d
 }
 
 // Tamper makes the flat container serve b as id's version.
@@ -320,11 +361,12 @@ func (f *Feed) enrichEntry(e map[string]any) {
 	id, _ := e["id"].(string)
 	version, _ := e["version"].(string)
 	content, _ := e["packageContent"].(string)
+	key := strings.ToLower(id + "/" + version)
 	f.mu.Lock()
 	inLeaf := f.inLeaf
 	if inLeaf && content != "" {
-		leaf := "/catalogleaf/" + strings.ToLower(id) + "/" + strings.ToLower(version) + ".json"
-		f.leaves[leaf] = content
+		leaf := "/catalogleaf/" + key + ".json"
+		f.leaves[leaf] = leafOf{content: content, key: key}
 		e["@id"] = f.upstream + leaf // the upstream's origin is rewritten to the feed's
 	}
 	f.mu.Unlock()
@@ -336,7 +378,10 @@ func (f *Feed) enrichEntry(e map[string]any) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	e["listed"] = !f.unlisted[strings.ToLower(id+"/"+version)]
+	e["listed"] = !f.unlisted[key]
+	if d, ok := f.deprecated[key]; ok && !inLeaf {
+		e["deprecation"] = d.doc()
+	}
 }
 
 // Push uploads a .nupkg to Gitea's NuGet feed whose service index is
@@ -397,24 +442,30 @@ func CreateOrg(t testing.TB, base, token, name string) {
 }
 
 // serveLeaf answers a catalog leaf (HashInCatalogLeaf): the package's
-// packageHash, packageHashAlgorithm and packageSize, as catalog-resource.md
-// documents a nuget:PackageDetails leaf.
+// packageHash, packageHashAlgorithm and packageSize, and its deprecation
+// if Deprecate names it, as catalog-resource.md documents a
+// nuget:PackageDetails leaf.
 func (f *Feed) serveLeaf(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
-	content, ok := f.leaves[r.URL.Path]
+	leaf, ok := f.leaves[r.URL.Path]
+	dep, deprecated := f.deprecated[leaf.key]
 	f.mu.Unlock()
 	if !ok {
 		http.NotFound(w, r)
 		return
 	}
-	b, status, _, err := f.fetch(content)
+	b, status, _, err := f.fetch(leaf.content)
 	if err != nil || status != http.StatusOK {
-		http.Error(w, fmt.Sprintf("reading %s upstream: %v %d", content, err, status), http.StatusBadGateway)
+		http.Error(w, fmt.Sprintf("reading %s upstream: %v %d", leaf.content, err, status), http.StatusBadGateway)
 		return
 	}
+	doc := map[string]any{"@id": "http://" + r.Host + r.URL.Path, "@type": []string{"PackageDetails", "catalog:Permalink"},
+		"packageHash": Hash(b), "packageHashAlgorithm": "SHA512", "packageSize": len(b)}
+	if deprecated {
+		doc["deprecation"] = dep.doc()
+	}
 	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(map[string]any{"@id": "http://" + r.Host + r.URL.Path, "@type": []string{"PackageDetails", "catalog:Permalink"},
-		"packageHash": Hash(b), "packageHashAlgorithm": "SHA512", "packageSize": len(b)})
+	json.NewEncoder(w).Encode(doc)
 }
 
 // Delete deletes id's version from Gitea's NuGet feed whose service index
