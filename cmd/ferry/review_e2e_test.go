@@ -1,11 +1,16 @@
 package main_test
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // TestShowMarkdown: a saved plan renders as a pull-request comment.
@@ -126,5 +131,60 @@ func TestApplyJSON(t *testing.T) {
 	evs = events(t, r.stdout)
 	if len(evs) != 2 || evs[0].Start == nil || evs[0].Start.Changes != 0 || evs[1].Summary.Status != "ok" {
 		t.Errorf("apply -json of an empty plan:\n%s", r.stdout)
+	}
+}
+
+// TestApplyJSONInterrupted: SIGINT in the middle of a transfer closes the
+// stream with an apply_summary of status "interrupted", exit 1.
+func TestApplyJSONInterrupted(t *testing.T) {
+	dir := copyDir(t, "../../examples/quickstart")
+	up := startUpstream(t, filepath.Join(dir, "upstream"))
+	up.bytesPerSecond.Store(32 << 10) // the 256 KiB tool takes about 8 s
+	cmd := exec.Command(ferryBin, "apply", "-json", "-auto-approve")
+	cmd.Dir = dir
+	cmd.Env = []string{"HOME=" + dir, "PATH=" + os.Getenv("PATH"), "FERRY_VAR_upstream=" + up.URL}
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Wait until the tool's bytes flow.
+	deadline := time.Now().Add(20 * time.Second)
+	for up.bytesSent("/tool-linux-amd64.bin") == 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("interrupted apply -json: %v; want exit 1\nstdout:\n%s\nstderr:\n%s", err, out.String(), errb.String())
+	}
+	evs := events(t, out.String())
+	if s := evs[len(evs)-1].Summary; s == nil || s.Status != "interrupted" {
+		t.Errorf("summary %+v; want status interrupted\n%s", s, out.String())
+	}
+}
+
+// TestApplyJSONProgress: a transfer of a few seconds reports progress,
+// at most about once a second.
+func TestApplyJSONProgress(t *testing.T) {
+	dir := copyDir(t, "../../examples/quickstart")
+	up := startUpstream(t, filepath.Join(dir, "upstream"))
+	up.bytesPerSecond.Store(96 << 10) // the 256 KiB tool takes about 3 s
+	env := []string{"FERRY_VAR_upstream=" + up.URL}
+	start := time.Now()
+	r := ferry(t, dir, env, "apply", "-json", "-auto-approve")
+	elapsed := time.Since(start)
+	r.must(t, 0)
+	n := 0
+	for _, ev := range events(t, r.stdout) {
+		if ev.Type == "progress" {
+			n++
+		}
+	}
+	if n == 0 || n > int(elapsed/time.Second)+1 {
+		t.Errorf("%d progress events in %s; want 1..%d\n%s", n, elapsed, int(elapsed/time.Second)+1, r.stdout)
 	}
 }
