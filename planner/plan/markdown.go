@@ -43,6 +43,7 @@ func (p *Plan) WriteMarkdown(w io.Writer, opts MarkdownOptions) error {
 		planFile = "PLANFILE"
 	}
 
+	var cut []string // what was left out, for the truncation note
 	var head strings.Builder
 	head.WriteString("### ferry plan\n\n")
 	if warns := p.warnings(); len(warns) > 0 {
@@ -53,7 +54,9 @@ func (p *Plan) WriteMarkdown(w io.Writer, opts MarkdownOptions) error {
 		head.WriteString("\n")
 	}
 	head.WriteString("**" + mdText(p.SummaryLine()) + "**\n\n")
-	p.mirrorTable(&head)
+	// The table gets half the limit at most: thousands of mirrors must
+	// not crowd out everything else, or the limit.
+	p.mirrorTable(&head, limit/2, &cut)
 
 	var tail strings.Builder
 	if len(p.DeleteQuotas) > 0 {
@@ -78,7 +81,6 @@ func (p *Plan) WriteMarkdown(w io.Writer, opts MarkdownOptions) error {
 	// is kept back.
 	const noteRoom = 600
 	budget := limit - head.Len() - tail.Len() - len(foot) - noteRoom
-	var cut []string
 
 	var changes strings.Builder
 	if len(p.Changes) > 0 {
@@ -173,8 +175,9 @@ func (p *Plan) warnings() []string {
 }
 
 // mirrorTable writes one row per mirror the plan changes, counted as the
-// plan's summary is.
-func (p *Plan) mirrorTable(b *strings.Builder) {
+// plan's summary is, in at most budget bytes; what it leaves out it adds
+// to *cut.
+func (p *Plan) mirrorTable(b *strings.Builder, budget int, cut *[]string) {
 	per := map[string]*Plan{}
 	for _, c := range p.Changes {
 		if per[c.Mirror] == nil {
@@ -185,7 +188,8 @@ func (p *Plan) mirrorTable(b *strings.Builder) {
 	if len(per) == 0 {
 		return
 	}
-	b.WriteString("| Mirror | Add | Replace | Delete | Forget | Outputs | Transfer |\n|---|---:|---:|---:|---:|---:|---:|\n")
+	const tableHead = "| Mirror | Add | Replace | Delete | Forget | Outputs | Transfer |\n|---|---:|---:|---:|---:|---:|---:|\n"
+	var rows []string
 	for _, name := range slices.Sorted(maps.Keys(per)) {
 		per[name].Summarize(0)
 		s := per[name].Summary
@@ -201,7 +205,16 @@ func (p *Plan) mirrorTable(b *strings.Builder) {
 		if s.UnknownSizes > 0 {
 			size += fmt.Sprintf(" (+%d unknown)", s.UnknownSizes)
 		}
-		fmt.Fprintf(b, "| %s | %d | %d | %s | %d | %d | %s |\n", mdCode("mirror."+name), s.Add, s.Replace, del, s.Forget, outputs, size)
+		rows = append(rows, fmt.Sprintf("| %s | %d | %d | %s | %d | %d | %s |\n", mdCode("mirror."+name), s.Add, s.Replace, del, s.Forget, outputs, size))
+	}
+	b.WriteString(tableHead)
+	shown := fitRows(rows, budget-len(tableHead)-80)
+	for _, r := range rows[:shown] {
+		b.WriteString(r)
+	}
+	if shown < len(rows) {
+		fmt.Fprintf(b, "\n_…and %d more mirrors, not shown._\n", len(rows)-shown)
+		*cut = append(*cut, fmt.Sprintf("%d of %d mirrors", len(rows)-shown, len(rows)))
 	}
 	b.WriteString("\n")
 }

@@ -86,6 +86,31 @@ func TestMarkdownTruncates(t *testing.T) {
 	}
 }
 
+// TestMarkdownManyMirrors: a plan over thousands of mirrors stays under
+// the limit too, its per-mirror table cut and said so.
+func TestMarkdownManyMirrors(t *testing.T) {
+	p := &Plan{FormatVersion: FormatVersion, ToolVersion: "test", Refreshed: true}
+	for i := range 5000 {
+		m := fmt.Sprintf("mirror-with-a-long-name-%04d", i)
+		p.Changes = append(p.Changes, Change{Address: Address(m, "k"), Mirror: m, Key: "k", Action: Add, Reason: NewInSource,
+			Source: "http.s", Destination: "dir.local", After: &Object{Size: 1}})
+	}
+	p.Summarize(0)
+	var b strings.Builder
+	if err := p.WriteMarkdown(&b, MarkdownOptions{PlanFile: "plan.json"}); err != nil {
+		t.Fatal(err)
+	}
+	got := b.String()
+	if len(got) > DefaultMarkdownLimit {
+		t.Errorf("markdown is %d bytes, over the limit %d", len(got), DefaultMarkdownLimit)
+	}
+	for _, want := range []string{"more mirrors, not shown._", "of 5000 mirrors", "of 5000 changes", "`ferry show plan.json`"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("markdown lacks %q", want)
+		}
+	}
+}
+
 // TestMarkdownFitsUntruncated: a plan under the limit renders whole,
 // without a truncation note, and the same every time.
 func TestMarkdownFitsUntruncated(t *testing.T) {
