@@ -214,9 +214,10 @@ func (e *engine) emit(ev Event) {
 	if e.opts.Events == nil {
 		return
 	}
-	ev.Version, ev.Timestamp = EventsVersion, e.opts.Now().UTC()
 	e.evMu.Lock()
 	defer e.evMu.Unlock()
+	// Stamped under the lock: timestamps never run backwards in the stream.
+	ev.Version, ev.Timestamp = EventsVersion, e.opts.Now().UTC()
 	e.opts.Events(ev)
 }
 
@@ -304,12 +305,13 @@ func Apply(ctx context.Context, p *plan.Plan, st *state.State, cp Checkpointer, 
 		if ferr := e.persist(); err == nil {
 			err = ferr
 		}
+		interrupted := false
 		if err != nil {
 			err = fmt.Errorf("persisting state: %w", err)
 		} else if ctx.Err() != nil {
-			err = fmt.Errorf("apply interrupted: %w", ctx.Err())
+			err, interrupted = fmt.Errorf("apply interrupted: %w", ctx.Err()), true
 		}
-		e.emit(summaryEvent(&e.result, err, err != nil && ctx.Err() != nil))
+		e.emit(summaryEvent(&e.result, err, interrupted))
 		return &e.result, err
 	}
 
@@ -325,8 +327,12 @@ func Apply(ctx context.Context, p *plan.Plan, st *state.State, cp Checkpointer, 
 	for _, c := range deletes {
 		if interrupted || e.blocked(c) {
 			e.result.SkippedDeletes = append(e.result.SkippedDeletes, c)
-			e.log.Warn("delete skipped", "address", c.Address, "reason", "an earlier change failed")
-			e.emit(Event{Type: EventDeleteSkipped, Level: "warn", Change: eventChange(c), Message: fmt.Sprintf("%s: not deleted because an earlier change failed", c.Address)})
+			why := "an earlier change failed"
+			if interrupted {
+				why = "the apply was interrupted"
+			}
+			e.log.Warn("delete skipped", "address", c.Address, "reason", why)
+			e.emit(Event{Type: EventDeleteSkipped, Level: "warn", Change: eventChange(c), Message: fmt.Sprintf("%s: not deleted because %s", c.Address, why)})
 		} else {
 			proceed = append(proceed, c)
 		}

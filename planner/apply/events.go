@@ -170,7 +170,7 @@ func changeEvent(c plan.Change, err error) Event {
 }
 
 // summaryEvent is the closing event of an apply with result r and fatal
-// error err.
+// error err, which interrupted says is the cancellation.
 func summaryEvent(r *Result, err error, interrupted bool) Event {
 	s := &SummaryInfo{Status: StatusOK, Applied: r.Applied, Failed: len(r.Failed), SkippedDeletes: len(r.SkippedDeletes),
 		DeferredDeletes: r.DeferredCount(), TransferredBytes: r.TransferredBytes}
