@@ -283,16 +283,23 @@ func contentBytes(s *State) ([]byte, error) {
 // Manager persists successive snapshots of one state file. Hold the state
 // lock (see Lock) for as long as a Manager may write.
 type Manager struct {
-	path        string
+	path        string // the file, or the remote state's URL (in messages)
 	toolVersion string
 
 	mu      sync.Mutex
+	sink    sink   // where snapshots are written
 	onDisk  bool   // a file was read or written
 	lineage string // fixed for the Manager's life
 	serial  uint64 // of the last snapshot read or written
 	content []byte // contentBytes of that snapshot; nil while raw is set
 	raw     []byte // the file as read, until baseline computes content
-	swept   bool   // stale temp files of earlier writers were removed
+}
+
+// sink writes one snapshot's bytes: a local file (fileSink) or a remote
+// object (remoteSink). written says the new bytes are in place, even when
+// err reports a later step failing.
+type sink interface {
+	write(data []byte) (written bool, err error)
 }
 
 // Open reads the state at path, or starts a new one (New(toolVersion)) if
@@ -304,7 +311,7 @@ func Open(path, toolVersion string) (*Manager, *State, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	m := &Manager{path: path, toolVersion: toolVersion}
+	m := &Manager{path: path, toolVersion: toolVersion, sink: &fileSink{path: path}}
 	data, err := os.ReadFile(path)
 	var s *State
 	switch {
@@ -416,35 +423,55 @@ func (m *Manager) Persist(s *State) (changed bool, err error) {
 		return false, nil
 	}
 
-	if !m.swept {
-		m.sweepTemps()
-		m.swept = true
-	}
 	next := *s // shallow: only the header fields change
 	next.Serial = m.serial + 1
 	next.ToolVersion = m.toolVersion
-	data, err := Marshal(&next)
-	if err != nil {
-		return false, fmt.Errorf("state %s: %w", m.path, err)
+	if err := m.write(&next, content); err != nil {
+		return m.onDisk && m.serial == next.Serial, err
 	}
-	renamed, err := safefile.WriteAtomic(m.path, data, 0o600, m.backup)
-	if renamed {
-		// The new file is in place even if syncing its directory failed:
-		// never hand out its serial twice.
-		m.onDisk, m.serial, m.content = true, next.Serial, content
-		s.Serial, s.ToolVersion = next.Serial, next.ToolVersion
-	}
-	if err != nil {
-		return renamed, fmt.Errorf("writing state: %w", err)
-	}
+	s.Serial, s.ToolVersion = next.Serial, next.ToolVersion
 	return true, nil
+}
+
+// write writes next, whose content is content, through the sink and
+// records it as the last snapshot once it is in place.
+func (m *Manager) write(next *State, content []byte) error {
+	data, err := Marshal(next)
+	if err != nil {
+		return fmt.Errorf("state %s: %w", m.path, err)
+	}
+	written, err := m.sink.write(data)
+	if written {
+		// The new state is in place even if a later step (syncing the
+		// directory) failed: never hand out its serial twice.
+		m.onDisk, m.serial, m.content = true, next.Serial, content
+	}
+	if err != nil {
+		return fmt.Errorf("writing state: %w", err)
+	}
+	return nil
+}
+
+// fileSink writes the state file atomically, with a backup of the
+// previous one.
+type fileSink struct {
+	path  string
+	swept bool // stale temp files of earlier writers were removed
+}
+
+func (f *fileSink) write(data []byte) (bool, error) {
+	if !f.swept {
+		f.sweepTemps()
+		f.swept = true
+	}
+	return safefile.WriteAtomic(f.path, data, 0o600, f.backup)
 }
 
 // sweepTemps removes temp files an earlier writer left when it was killed
 // between creating and renaming one (.STATE.tmp-*). Only the lock holder
 // writes, so none of them can be in use.
-func (m *Manager) sweepTemps() {
-	dir, base := filepath.Split(m.path)
+func (f *fileSink) sweepTemps() {
+	dir, base := filepath.Split(f.path)
 	if dir == "" {
 		dir = "."
 	}
@@ -456,15 +483,15 @@ func (m *Manager) sweepTemps() {
 
 // backup copies the current state file, if any, to PATH.backup. It runs
 // after the new file is durably in its temp file and before the rename.
-func (m *Manager) backup() error {
-	prev, err := os.ReadFile(m.path)
+func (f *fileSink) backup() error {
+	prev, err := os.ReadFile(f.path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("reading previous state for backup: %w", err)
 	}
-	_, err = safefile.WriteAtomic(m.path+".backup", prev, 0o600, nil)
+	_, err = safefile.WriteAtomic(f.path+".backup", prev, 0o600, nil)
 	return err
 }
 

@@ -59,6 +59,9 @@ type LockError struct {
 	// so the lock is left over from a crash. Lock takes such a lock over; it
 	// reports one as an error only when it could not (see Lock).
 	Stale bool
+	// Remote is true for the lock object of a remote state: its holder
+	// may run on any machine, so whether it is gone cannot be told.
+	Remote bool
 	// Err is why acquiring stopped early (the context's error), why the
 	// lock file could not be parsed, or why a gone holder's lock could not
 	// be taken over; nil when the lock is simply held.
@@ -69,16 +72,27 @@ func (e *LockError) Error() string {
 	var b bytes.Buffer
 	i := e.Info
 	if i == nil || i.ID == "" {
-		fmt.Fprintf(&b, "state is locked, but the lock file %s cannot be read", e.LockFile)
+		what := "lock file"
+		if e.Remote {
+			what = "lock object"
+		}
+		fmt.Fprintf(&b, "state is locked, but the %s %s cannot be read", what, e.LockFile)
 		if e.Err != nil {
 			fmt.Fprintf(&b, " (%v)", e.Err)
+		}
+		if e.Remote {
+			fmt.Fprintf(&b, "; it is held by an unknown process: if no ferry is using this state, delete the object %s", e.LockFile)
+			return b.String()
 		}
 		fmt.Fprintf(&b, "; it is held by an unknown process: if no ferry is using this state, remove %s", e.LockFile)
 		return b.String()
 	}
 	fmt.Fprintf(&b, "state is locked by %s (pid %d, operation %s) since %s; lock ID %s",
 		i.Who, i.PID, i.Operation, i.Created.UTC().Format(time.RFC3339), i.ID)
-	if e.Stale {
+	if e.Remote {
+		fmt.Fprintf(&b, " (%s); wait for it to finish. ferry cannot tell whether a holder on another machine is still running: "+
+			"if it is gone (a killed or lost runner) and no other ferry is using this state, run `ferry state unlock %s`", e.LockFile, i.ID)
+	} else if e.Stale {
 		fmt.Fprintf(&b, "; the process that holds it is gone")
 		if e.Err != nil && !errors.Is(e.Err, context.Canceled) && !errors.Is(e.Err, context.DeadlineExceeded) {
 			fmt.Fprintf(&b, ", but ferry %v", e.Err)
@@ -104,6 +118,8 @@ type HeldLock struct {
 	file string
 	// tookOver is the dead holder whose lock this one replaced.
 	tookOver *LockInfo
+	// release removes a remote lock (compare-and-delete); nil for a file.
+	release func() error
 
 	mu       sync.Mutex
 	released bool
@@ -380,6 +396,9 @@ func (l *HeldLock) Unlock() error {
 		return nil
 	}
 	l.released = true
+	if l.release != nil {
+		return l.release()
+	}
 	return removeIfID(l.info.Path, l.file, l.info.ID, "our lock was removed")
 }
 

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -159,7 +160,7 @@ func Load(opts LoadOptions) (*Config, hcl.Diagnostics) {
 			continue
 		}
 		settingsRange = b.DefRange.Ptr()
-		diags = append(diags, decodeSettings(b, ectx, &cfg.Settings)...)
+		diags = append(diags, decodeSettings(b, ectx, &cfg.Settings, opts.Backends)...)
 	}
 
 	// Declared addresses, including blocks with an unsupported type or
@@ -303,12 +304,13 @@ func settingsSchema() *hcl.BodySchema {
 		{Name: "max_deletes"},
 		{Name: "max_artifact_size"},
 		{Name: "http_idle_timeout"},
-	}}
+	}, Blocks: []hcl.BlockHeaderSchema{{Type: "backend", LabelNames: []string{"type"}}}}
 }
 
-func decodeSettings(block *hcl.Block, ectx *hcl.EvalContext, s *Settings) hcl.Diagnostics {
+func decodeSettings(block *hcl.Block, ectx *hcl.EvalContext, s *Settings, backends map[string]BackendDecoder) hcl.Diagnostics {
 	s.DeclRange = block.DefRange
 	content, diags := block.Body.Content(settingsSchema())
+	diags = append(diags, decodeBackend(content, ectx, s, backends)...)
 	if attr := content.Attributes["state"]; attr != nil {
 		p, moreDiags := schema.DecodePlainString(attr, ectx)
 		diags = append(diags, moreDiags...)
@@ -339,6 +341,36 @@ func decodeSettings(block *hcl.Block, ectx *hcl.EvalContext, s *Settings) hcl.Di
 		}
 	}
 	diags = append(diags, decodeTransferLimits(content, ectx, s)...)
+	return diags
+}
+
+// decodeBackend reads the ferry block's backend "TYPE" block, if any.
+func decodeBackend(content *hcl.BodyContent, ectx *hcl.EvalContext, s *Settings, backends map[string]BackendDecoder) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	for _, b := range content.Blocks.OfType("backend") {
+		if s.Backend != nil {
+			diags = append(diags, duplicate("backend", "A backend block", s.Backend.DeclRange, b,
+				"The state lives in one place; remove one of them."))
+			continue
+		}
+		decode, ok := backends[b.Labels[0]]
+		if !ok {
+			names := slices.Sorted(maps.Keys(backends))
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unsupported backend type",
+				Detail:  fmt.Sprintf("There is no backend type %q; the supported types are: %s.", b.Labels[0], strings.Join(names, ", ")),
+				Subject: b.LabelRanges[0].Ptr()})
+			s.Backend = &Backend{Type: b.Labels[0], DeclRange: b.DefRange}
+			continue
+		}
+		settings, moreDiags := decode(b.Body, ectx)
+		diags = append(diags, moreDiags...)
+		s.Backend = &Backend{Type: b.Labels[0], Settings: settings, DeclRange: b.DefRange}
+		if attr := content.Attributes["state"]; attr != nil {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Conflicting state settings",
+				Detail:  "The state is kept either in a local file (state) or in a backend, not both: remove the state argument, or the backend block to keep the state in that file.",
+				Subject: attr.NameRange.Ptr()})
+		}
+	}
 	return diags
 }
 

@@ -42,6 +42,9 @@ type Config struct {
 type Settings struct {
 	// StatePath is relative to Dir unless absolute. Defaults to DefaultStatePath.
 	StatePath string
+	// Backend is where the state is kept when not in the local file; nil:
+	// the file at StatePath.
+	Backend *Backend
 	// Parallelism is the default transfer concurrency; 0 means DefaultParallelism.
 	Parallelism int
 	// MaxDeletes is the default delete guard for mirrors without their own
@@ -206,4 +209,19 @@ type LoadOptions struct {
 	Vars []VarArg
 	// Types are the accepted source and destination types.
 	Types []schema.Type
+	// Backends decode the backend "TYPE" block of the ferry block, by
+	// type: a remote state. nil: no backend type is accepted.
+	Backends map[string]BackendDecoder
+}
+
+// BackendDecoder decodes the body of a backend block into its settings.
+type BackendDecoder func(body hcl.Body, ectx *hcl.EvalContext) (any, hcl.Diagnostics)
+
+// Backend is the backend "TYPE" block of the ferry block: the state is kept
+// there instead of in a local file.
+type Backend struct {
+	Type string
+	// Settings is what the type's BackendDecoder returned.
+	Settings  any
+	DeclRange hcl.Range
 }

@@ -3,6 +3,8 @@
 // written with aws-sdk-go-v2.
 package s3
 
+import "github.com/ferry-mirror/ferry/internal/s3client"
+
 // DestinationConfig is the decoded destination "s3" block.
 type DestinationConfig struct {
 	// Bucket is the bucket objects are stored in.
@@ -10,22 +12,9 @@ type DestinationConfig struct {
 	// Prefix is put before every key: KEY is stored as Prefix+KEY. Empty or
 	// a clean relative path ending in "/".
 	Prefix string
-	// Region is the bucket's region; empty: the AWS configuration's
-	// (AWS_REGION, the profile), else us-east-1.
-	Region string
-	// Endpoint is the base URL of an S3-compatible server; empty: AWS.
-	Endpoint string
-	// ForcePathStyle addresses the bucket in the path
-	// (ENDPOINT/BUCKET/KEY) instead of the host name (BUCKET.ENDPOINT/KEY),
-	// as most S3-compatible servers need.
-	ForcePathStyle bool
-	// Profile is the shared configuration profile to take credentials and
-	// region from; empty: AWS_PROFILE, else "default".
-	Profile string
-	// AccessKeyID, SecretAccessKey and SessionToken are explicit
-	// credentials; empty: the standard AWS chain (environment, shared
-	// files, profile, instance role). They never leave this package.
-	AccessKeyID, SecretAccessKey, SessionToken string
+	// Config is the connection: region, endpoint, addressing, profile
+	// and explicit credentials (which never leave the client).
+	s3client.Config
 	// PublicURL is the base URL consumers download PREFIX+KEY from
 	// anonymously (PublicURL/PREFIX/KEY); empty: the destination has no
 	// consumer URLs.

@@ -6,6 +6,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 
+	"github.com/ferry-mirror/ferry/internal/s3client"
 	"github.com/ferry-mirror/ferry/planner/config/schema"
 	"github.com/ferry-mirror/ferry/providers"
 	"github.com/ferry-mirror/ferry/providers/registry"
@@ -30,19 +31,12 @@ func DestinationType() registry.Type {
 
 func decodeDestination(body hcl.Body, ectx *hcl.EvalContext, env schema.DecodeEnv) (*DestinationConfig, hcl.Diagnostics) {
 	cfg := &DestinationConfig{}
-	content, diags := body.Content(&hcl.BodySchema{Attributes: []hcl.AttributeSchema{
+	content, diags := body.Content(&hcl.BodySchema{Attributes: append([]hcl.AttributeSchema{
 		{Name: "bucket", Required: true},
 		{Name: "prefix"},
-		{Name: "region"},
-		{Name: "endpoint"},
-		{Name: "force_path_style"},
-		{Name: "profile"},
-		{Name: "access_key_id"},
-		{Name: "secret_access_key"},
-		{Name: "session_token"},
 		{Name: "public_url"},
 		{Name: "part_size_mib"},
-	}})
+	}, s3client.Attributes()...)})
 	plain := func(name string) (string, *hcl.Attribute) {
 		attr := content.Attributes[name]
 		if attr == nil {
@@ -55,18 +49,8 @@ func decodeDestination(body hcl.Body, ectx *hcl.EvalContext, env schema.DecodeEn
 		}
 		return s, attr
 	}
-	secret := func(name string) (string, *hcl.Attribute) {
-		attr := content.Attributes[name]
-		if attr == nil {
-			return "", nil
-		}
-		s, _, moreDiags := schema.DecodeString(attr, ectx)
-		diags = append(diags, moreDiags...)
-		return s, attr
-	}
-
 	if b, attr := plain("bucket"); attr != nil {
-		if !validBucket(b) {
+		if !s3client.ValidBucket(b) {
 			diags = append(diags, schema.AttrError(attr, "Invalid bucket",
 				"bucket is an S3 bucket name: 3 to 63 lower-case letters, digits, dots and hyphens, starting and ending with a letter or digit, like \"ferry-mirror\"."))
 		} else {
@@ -83,27 +67,10 @@ func decodeDestination(body hcl.Body, ectx *hcl.EvalContext, env schema.DecodeEn
 			cfg.Prefix = p + "/"
 		}
 	}
-	cfg.Region, _ = plain("region")
-	cfg.Profile, _ = plain("profile")
-	baseURL := func(name, example string) string {
-		s, attr := plain(name)
-		if attr == nil {
-			return ""
-		}
-		if !schema.IsBaseURL(s) {
-			diags = append(diags, schema.AttrError(attr, "Invalid "+name, name+" is an http(s) URL like \""+example+"\", "+
-				"with no query, fragment or credentials (credentials go in access_key_id and secret_access_key, or the AWS configuration)."))
-			return ""
-		}
-		return strings.TrimSuffix(s, "/")
-	}
-	cfg.Endpoint = baseURL("endpoint", "http://127.0.0.1:9000")
-	cfg.PublicURL = baseURL("public_url", "https://mirror.example.com/bucket")
-	if attr := content.Attributes["force_path_style"]; attr != nil {
-		v, moreDiags := schema.DecodeBool(attr, ectx)
-		diags = append(diags, moreDiags...)
-		cfg.ForcePathStyle = v
-	}
+	var moreDiags hcl.Diagnostics
+	cfg.Config, moreDiags = s3client.Decode(content, ectx)
+	diags = append(diags, moreDiags...)
+	cfg.PublicURL = s3client.BaseURL(content, ectx, "public_url", "https://mirror.example.com/bucket", &diags)
 	if attr := content.Attributes["part_size_mib"]; attr != nil {
 		// S3 parts are 5 MiB to 5 GiB; ferry buffers two at a time.
 		n, ok, moreDiags := schema.DecodeCount(attr, ectx, 5, 1024, "part_size_mib is the multipart part size in MiB, and the size above which an upload is multipart")
@@ -113,44 +80,5 @@ func decodeDestination(body hcl.Body, ectx *hcl.EvalContext, env schema.DecodeEn
 		}
 	}
 
-	var keyAttr, secretAttr, tokenAttr *hcl.Attribute
-	cfg.AccessKeyID, keyAttr = secret("access_key_id")
-	cfg.SecretAccessKey, secretAttr = secret("secret_access_key")
-	cfg.SessionToken, tokenAttr = secret("session_token")
-	switch {
-	case (keyAttr == nil) != (secretAttr == nil):
-		missing, at := "secret_access_key", keyAttr
-		if keyAttr == nil {
-			missing, at = "access_key_id", secretAttr
-		}
-		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Incomplete credentials",
-			Detail:  "Explicit S3 credentials need both access_key_id and secret_access_key; " + missing + " is missing. Leave both out to use the standard AWS chain (environment, shared files, profile).",
-			Subject: at.NameRange.Ptr()})
-	case tokenAttr != nil && keyAttr == nil:
-		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Incomplete credentials",
-			Detail:  "session_token goes with access_key_id and secret_access_key (temporary credentials); set those too, or leave all three out to use the standard AWS chain.",
-			Subject: tokenAttr.NameRange.Ptr()})
-	}
-	if keyAttr != nil && cfg.Profile != "" {
-		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Conflicting credentials",
-			Detail:  "Set either profile (credentials from the shared AWS files) or access_key_id and secret_access_key, not both.",
-			Subject: content.Attributes["profile"].NameRange.Ptr()})
-	}
 	return cfg, diags
-}
-
-// validBucket is S3's bucket naming rule (general purpose buckets).
-func validBucket(b string) bool {
-	if len(b) < 3 || len(b) > 63 || strings.Contains(b, "..") {
-		return false
-	}
-	for i, c := range b {
-		switch {
-		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
-		case (c == '.' || c == '-') && i > 0 && i < len(b)-1:
-		default:
-			return false
-		}
-	}
-	return true
 }

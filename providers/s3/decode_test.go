@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ferry-mirror/ferry/internal/s3client"
 	"github.com/ferry-mirror/ferry/planner/config/schema/schematest"
 
 	"github.com/google/go-cmp/cmp"
@@ -40,9 +41,9 @@ secret_access_key = var.secret
 session_token     = "tok"
 public_url        = "https://cdn.example.com/b"
 part_size_mib     = 16
-`, want: DestinationConfig{Bucket: "b.x-1", Prefix: "conda/channel/", Region: "eu-west-1", Endpoint: "http://127.0.0.1:9400", ForcePathStyle: true,
-			AccessKeyID: "AKIDEXAMPLE", SecretAccessKey: "s3cr3t", SessionToken: "tok", PublicURL: "https://cdn.example.com/b", PartSize: 16 << 20}},
-		{name: "profile", src: "bucket = \"abc\"\nprofile = \"mirror\"\nprefix = \"p\"", want: DestinationConfig{Bucket: "abc", Profile: "mirror", Prefix: "p/"}},
+`, want: DestinationConfig{Bucket: "b.x-1", Prefix: "conda/channel/", Config: s3client.Config{Region: "eu-west-1", Endpoint: "http://127.0.0.1:9400", ForcePathStyle: true,
+			AccessKeyID: "AKIDEXAMPLE", SecretAccessKey: "s3cr3t", SessionToken: "tok"}, PublicURL: "https://cdn.example.com/b", PartSize: 16 << 20}},
+		{name: "profile", src: "bucket = \"abc\"\nprofile = \"mirror\"\nprefix = \"p\"", want: DestinationConfig{Bucket: "abc", Config: s3client.Config{Profile: "mirror"}, Prefix: "p/"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -100,7 +101,7 @@ func TestDecodeErrors(t *testing.T) {
 
 func TestLocation(t *testing.T) {
 	loc := func(bucket, prefix, endpoint string) providers.Location {
-		return (&DestinationConfig{Bucket: bucket, Prefix: prefix, Endpoint: endpoint}).Location()
+		return (&DestinationConfig{Bucket: bucket, Prefix: prefix, Config: s3client.Config{Endpoint: endpoint}}).Location()
 	}
 	tests := []struct {
 		name    string

@@ -18,13 +18,12 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/feature/s3/manager"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/ferry-mirror/ferry/internal/s3client"
 	"github.com/ferry-mirror/ferry/providers"
 	"github.com/ferry-mirror/ferry/providers/httpx"
 	"github.com/ferry-mirror/ferry/providers/registry"
@@ -77,40 +76,10 @@ var (
 // chain (AWS_* environment variables, the shared config and credentials
 // files, the profile, a role); they are resolved on the first request.
 func NewDestination(name string, cfg *DestinationConfig, env registry.Env) (*Store, error) {
-	opts := []func(*config.LoadOptions) error{
-		// Only the checksums ferry asks for (sha256): the SDK's default
-		// CRC32 trailers break many S3-compatible servers.
-		config.WithRequestChecksumCalculation(aws.RequestChecksumCalculationWhenRequired),
-		config.WithResponseChecksumValidation(aws.ResponseChecksumValidationWhenRequired),
-		config.WithHTTPClient(awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
-			t.Proxy = http.ProxyFromEnvironment
-		})),
-	}
-	if cfg.Region != "" {
-		opts = append(opts, config.WithRegion(cfg.Region))
-	}
-	if cfg.Profile != "" {
-		opts = append(opts, config.WithSharedConfigProfile(cfg.Profile))
-	}
-	if cfg.AccessKeyID != "" {
-		opts = append(opts, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(cfg.AccessKeyID, cfg.SecretAccessKey, cfg.SessionToken)))
-	}
-	awsCfg, err := config.LoadDefaultConfig(context.Background(), opts...)
+	client, err := s3client.New(cfg.Config, "destination "+name, env.UserAgent)
 	if err != nil {
-		return nil, fmt.Errorf("destination %s: loading the AWS configuration: %w", name, err)
+		return nil, err
 	}
-	if awsCfg.Region == "" {
-		awsCfg.Region = "us-east-1"
-	}
-	client := s3.NewFromConfig(awsCfg, func(o *s3.Options) {
-		if cfg.Endpoint != "" {
-			o.BaseEndpoint = aws.String(cfg.Endpoint)
-		}
-		o.UsePathStyle = cfg.ForcePathStyle
-		if env.UserAgent != "" {
-			o.AppID = sanitizeAppID(env.UserAgent)
-		}
-	})
 	ps := cfg.PartSize
 	if ps <= 0 {
 		ps = DefaultPartSize
@@ -133,20 +102,6 @@ func newUploader(client *s3.Client, partSize int64) *manager.Uploader {
 		u.LeavePartsOnError = false
 		u.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
 	})
-}
-
-// sanitizeAppID keeps the characters the SDK's app id allows.
-func sanitizeAppID(s string) string {
-	var b strings.Builder
-	for _, c := range s {
-		if c < 0x80 && (c == '-' || c == '.' || c == '_' || c == '/' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
-			b.WriteRune(c)
-		}
-		if b.Len() >= 50 {
-			break
-		}
-	}
-	return b.String()
 }
 
 func (s *Store) opErr(op, key string, err error) error {

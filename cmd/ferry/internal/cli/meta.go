@@ -60,11 +60,12 @@ func (a *app) loadConfig(vars []config.VarArg) (*config.Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg, diags := config.Load(config.LoadOptions{Dir: wd, Env: a.env, Vars: vars, Types: providerTypes()})
+	cfg, diags := config.Load(config.LoadOptions{Dir: wd, Env: a.env, Vars: vars, Types: providerTypes(), Backends: backendTypes()})
 	a.renderDiags(cfg, diags)
 	if diags.HasErrors() {
 		return cfg, silent(ExitError)
 	}
+	a.backend = cfg.Settings.Backend
 	return cfg, nil
 }
 
@@ -169,7 +170,15 @@ func (s *stateSession) close() {
 }
 
 // openState locks (unless -lock=false) and reads the state.
+// A configuration with a backend (the last one loadConfig loaded) keeps
+// the state there instead (openRemoteState).
 func (a *app) openState(path, op string, lf lockFlags) (*stateSession, error) {
+	if r, ok, err := a.remoteState(a.backend); err != nil || ok {
+		if err != nil {
+			return nil, err
+		}
+		return a.openRemoteState(r, op, lf)
+	}
 	s := &stateSession{path: path}
 	if lf.lock {
 		l, err := state.Lock(a.ctx, path, op, Version, lf.timeout)

@@ -15,6 +15,8 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
+
+	"github.com/ferry-mirror/ferry/planner/config"
 )
 
 // Version is ferry's version, recorded in plans and state.
@@ -67,6 +69,10 @@ type app struct {
 	// onLogger receives the logger once FERRY_LOG and FERRY_LOG_PATH are
 	// applied (see WithLoggerHook).
 	onLogger func(hclog.Logger)
+
+	// backend is the state backend of the configuration loadConfig loaded
+	// last; nil: the local state file.
+	backend *config.Backend
 }
 
 // Option configures one Execute.

@@ -72,7 +72,7 @@ func (a *app) readStateForShow() (*state.State, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := state.Read(statePath(cfg))
+	st, err := a.readState(cfg)
 	if errors.Is(err, state.ErrNoState) {
 		return &state.State{Version: state.FormatVersion, Mirrors: map[string]*state.Mirror{}}, nil
 	}
@@ -188,6 +188,8 @@ func (a *app) newStateCommand() *cobra.Command {
 			},
 		},
 		a.newStateRmCommand(),
+		a.newStatePullCommand(),
+		a.newStatePushCommand(),
 		&cobra.Command{
 			Use:   "unlock ID",
 			Short: "Remove a stale state lock (the ID is in the lock error)",
@@ -197,7 +199,7 @@ func (a *app) newStateCommand() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				if err := state.ForceUnlock(statePath(cfg), args[0]); err != nil {
+				if err := a.forceUnlock(cfg, args[0]); err != nil {
 					return &exitError{code: ExitError, err: err}
 				}
 				fmt.Fprintln(a.streams.Out, "The state lock was removed.")
@@ -291,7 +293,7 @@ func (a *app) newValidateCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			cfg, diags := config.Load(config.LoadOptions{Dir: wd, Env: a.env, Vars: vars, Types: providerTypes()})
+			cfg, diags := config.Load(config.LoadOptions{Dir: wd, Env: a.env, Vars: vars, Types: providerTypes(), Backends: backendTypes()})
 			if asJSON {
 				errs, warns := 0, 0
 				for _, d := range diags {
