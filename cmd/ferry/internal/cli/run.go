@@ -280,7 +280,7 @@ func (r *runner) once(run *daemon.Run) (result, msg string) {
 		return outcome(metrics.RunSuccess, "")
 	}
 	fmt.Fprintln(a.streams.Out)
-	execErr := a.execute(cfg, lsess, ps, p, r.f)
+	execErr := a.execute(cfg, lsess, ps, p, r.f, false)
 	res, applyErr := a.obs.takeApply()
 	if res != nil {
 		run.Applied, run.Failed = res.Applied, len(res.Failed)
