@@ -18,12 +18,15 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// The CLI decides what a signal means: a one-shot command is cancelled
+	// by the first, ferry run drains on the first and aborts on the second.
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	stopProfiles := startProfiles()
-	code := cli.Execute(ctx, os.Args[1:], cli.Streams{In: os.Stdin, Out: os.Stdout, Err: os.Stderr}, os.Environ(),
-		cli.WithLoggerHook(routeStdLog))
+	code := cli.Execute(context.Background(), os.Args[1:], cli.Streams{In: os.Stdin, Out: os.Stdout, Err: os.Stderr}, os.Environ(),
+		cli.WithLoggerHook(routeStdLog), cli.WithSignals(sigs))
 	stopProfiles()
-	stop()
+	signal.Stop(sigs)
 	os.Exit(code)
 }
 

@@ -86,7 +86,17 @@ type Options struct {
 	// Sleep waits d or until ctx ends (its error then); nil means a
 	// timer. Tests pass one that moves a fake Now instead.
 	Sleep func(ctx context.Context, d time.Duration) error
+	// Stop, once closed, ends the apply gently (a daemon's first
+	// SIGTERM): no change starts after it, those in flight go on under
+	// ctx (which may still abort them), the deletes not begun are skipped,
+	// and Apply persists the state and returns an error wrapping
+	// ErrStopped. Nil: only ctx stops the apply.
+	Stop <-chan struct{}
 }
+
+// ErrStopped reports an apply ended through Options.Stop before it
+// started every change.
+var ErrStopped = errors.New("apply stopped before every change started")
 
 // DefaultMaxArtifactSize bounds an artifact whose size no source declares:
 // far above any package or toolchain archive mirrored in practice (the
@@ -147,7 +157,10 @@ type Failure struct {
 
 // Result reports what an apply did.
 type Result struct {
-	Applied        int
+	Applied int
+	// Succeeded are the changes that applied, in the order they completed
+	// (Applied of them).
+	Succeeded      []plan.Change
 	Failed         []Failure
 	SkippedDeletes []plan.Change
 	// Deferred are the deletes a destination's quota left for a later
@@ -310,6 +323,8 @@ func Apply(ctx context.Context, p *plan.Plan, st *state.State, cp Checkpointer, 
 			err = fmt.Errorf("persisting state: %w", err)
 		} else if ctx.Err() != nil {
 			err, interrupted = fmt.Errorf("apply interrupted: %w", ctx.Err()), true
+		} else if e.stopped() {
+			err, interrupted = ErrStopped, true
 		}
 		e.emit(summaryEvent(&e.result, err, interrupted))
 		return &e.result, err
@@ -319,10 +334,10 @@ func Apply(ctx context.Context, p *plan.Plan, st *state.State, cp Checkpointer, 
 	// Consumer outputs change only once what they point at has landed,
 	// and before deletes: an index must stop naming an artifact before the
 	// artifact is deleted.
-	if ctx.Err() == nil {
+	if ctx.Err() == nil && !e.stopped() {
 		e.run(ctx, outputs, e.publish)
 	}
-	interrupted := ctx.Err() != nil
+	interrupted := ctx.Err() != nil || e.stopped()
 	var proceed []plan.Change
 	for _, c := range deletes {
 		if interrupted || e.blocked(c) {
@@ -366,15 +381,29 @@ func (e *engine) run(ctx context.Context, changes []plan.Change, do func(context
 	var g errgroup.Group
 	g.SetLimit(e.opts.Parallelism)
 	for _, c := range changes {
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || e.stopped() {
 			break
 		}
 		g.Go(func() error {
+			// g.Go may have waited for a slot past Stop.
+			if e.stopped() {
+				return nil
+			}
 			e.done(c, e.limited(ctx, c, do))
 			return nil
 		})
 	}
 	_ = g.Wait()
+}
+
+// stopped reports whether Options.Stop is closed.
+func (e *engine) stopped() bool {
+	select {
+	case <-e.opts.Stop:
+		return true
+	default:
+		return false
+	}
 }
 
 // done records how change c ended.
@@ -385,6 +414,7 @@ func (e *engine) done(c plan.Change, err error) {
 		e.log.Error("change failed", "address", c.Address, "action", c.Action.String(), "error", err)
 	} else {
 		e.result.Applied++
+		e.result.Succeeded = append(e.result.Succeeded, c)
 		e.log.Debug("change applied", "address", c.Address, "action", c.Action.String())
 	}
 	e.mu.Unlock()
@@ -435,7 +465,7 @@ func (e *engine) pace(ctx context.Context, addr string, changes []plan.Change, u
 		return e.delete(ctx, c)
 	}
 	for i, c := range changes {
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || e.stopped() {
 			return
 		}
 		now := e.opts.Now()

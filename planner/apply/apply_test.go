@@ -6,6 +6,7 @@ import (
 	"crypto/sha512"
 	"encoding/hex"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -343,5 +344,56 @@ func TestApplyFailureSkipsOnlyItsMirrorsDeletes(t *testing.T) {
 	}
 	if st2.Artifact("old", "k/a.txt") == nil || st2.Artifact("n", "k/n-old.txt") != nil || st2.Artifact("n", "k/b.txt") == nil {
 		t.Errorf("state after apply: %+v", st2.Mirrors)
+	}
+}
+
+// stoppingWorld closes stop as the first fetch starts: a SIGTERM that
+// arrives with one transfer in flight.
+type stoppingWorld struct {
+	*world
+	stop    chan struct{}
+	once    sync.Once
+	fetched atomic.Int64
+}
+
+type stoppingSource struct {
+	providers.Source
+	w *stoppingWorld
+}
+
+func (s stoppingSource) Fetch(ctx context.Context, a providers.Artifact) (io.ReadCloser, error) {
+	s.w.fetched.Add(1)
+	s.w.once.Do(func() { close(s.w.stop) })
+	return s.Source.Fetch(ctx, a)
+}
+
+func (w *stoppingWorld) Source(addr string) (providers.Source, error) {
+	src, err := w.world.Source(addr)
+	if err != nil {
+		return nil, err
+	}
+	return stoppingSource{Source: src, w: w}, nil
+}
+
+// TestApplyStopFinishesInFlightOnly: once Stop is closed, the transfer in
+// flight lands and is recorded, no other change starts, deletes are
+// skipped, and Apply says it stopped.
+func TestApplyStopFinishesInFlightOnly(t *testing.T) {
+	a, b, c := []byte("alpha"), []byte("bravo"), []byte("charlie")
+	w := &stoppingWorld{world: newWorld(t, map[string][]byte{"a.txt": a, "b.txt": b, "c.txt": c}), stop: make(chan struct{})}
+	mgr, st, path := openState(t)
+	p := &plan.Plan{Changes: []plan.Change{addChange("a.txt", sha(a)), addChange("b.txt", sha(b)), addChange("c.txt", sha(c)), deleteChange("k/old")}}
+	res, err := apply.Apply(context.Background(), p, st, mgr, w, apply.Options{Parallelism: 1, Stop: w.stop})
+	if !errors.Is(err, apply.ErrStopped) {
+		t.Fatalf("Apply error = %v; want ErrStopped", err)
+	}
+	if res.Applied != 1 || len(res.Failed) != 0 || len(res.SkippedDeletes) != 1 {
+		t.Errorf("applied %d, failed %v, skipped deletes %d; want the in-flight transfer applied and the delete skipped", res.Applied, res.Failed, len(res.SkippedDeletes))
+	}
+	if got := w.fetched.Load(); got != 1 {
+		t.Errorf("%d fetches; want only the one in flight at Stop", got)
+	}
+	if diff := cmp.Diff([]string{"k/a.txt"}, stateKeys(t, path)); diff != "" {
+		t.Errorf("persisted keys (-want +got):\n%s", diff)
 	}
 }

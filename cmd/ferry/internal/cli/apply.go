@@ -81,6 +81,7 @@ that cache without contacting the upstreams.`,
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the apply's events as JSON, one object per line (docs/plan-format.md); needs a plan file or -auto-approve")
 	cmd.Flags().BoolVar(&downloadOnly, "download-only", false, "air gap, connected side: fetch and verify what the config selects into -cache DIR; no state, no destination")
 	cmd.Flags().StringVar(&cacheDir, "cache", "", "the content-addressed cache `DIR` for -download-only")
+	a.withMetricsFile(cmd, &f)
 	cmd.Flags().DurationVar(&f.maxDeleteWait, "max-delete-wait", 0, "how long to wait for a destination's delete quota (deletes_per_hour); deletes that would wait longer are left for the next apply (default 0: only what the quota allows now)")
 	return cmd
 }
@@ -232,7 +233,13 @@ func (a *app) execute(cfg *config.Config, sess *stateSession, ps *providerSet, p
 		}
 		sink = te.event
 	}
+	began := time.Now()
+	var stop <-chan struct{}
+	if a.obs != nil {
+		stop = a.obs.stop
+	}
 	res, err := apply.Apply(a.ctx, p, sess.state, sess.manager, ps, apply.Options{
+		Stop:             stop,
 		Parallelism:      f.parallelismFor(cfg),
 		Connections:      ps.connections,
 		DeletesPerHour:   deletesPerHour(cfg),
@@ -242,6 +249,7 @@ func (a *app) execute(cfg *config.Config, sess *stateSession, ps *providerSet, p
 		Events:           sink,
 		ProgressInterval: interval,
 	})
+	a.obs.applied(cfg, res, err, sess.state, time.Since(began))
 	if err != nil {
 		return &exitError{code: ExitError, err: err}
 	}

@@ -56,17 +56,24 @@ func addVarFlags(fs *pflag.FlagSet, args *[]config.VarArg) {
 // loadConfig loads the working directory's config and renders its
 // diagnostics. It returns a silent error when there are errors.
 func (a *app) loadConfig(vars []config.VarArg) (*config.Config, error) {
+	cfg, _, err := a.loadConfigDiags(vars)
+	return cfg, err
+}
+
+// loadConfigDiags is loadConfig with the diagnostics, which ferry run
+// shows on its status page too.
+func (a *app) loadConfigDiags(vars []config.VarArg) (*config.Config, hcl.Diagnostics, error) {
 	wd, err := os.Getwd()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	cfg, diags := config.Load(config.LoadOptions{Dir: wd, Env: a.env, Vars: vars, Types: providerTypes(), Backends: backendTypes()})
 	a.renderDiags(cfg, diags)
 	if diags.HasErrors() {
-		return cfg, silent(ExitError)
+		return cfg, diags, silent(ExitError)
 	}
 	a.backend = cfg.Settings.Backend
-	return cfg, nil
+	return cfg, diags, nil
 }
 
 // renderDiags writes diagnostics to stderr with file:line:col and the source line.

@@ -31,6 +31,9 @@ type planFlags struct {
 	// maxDeleteWait is apply -max-delete-wait: how long apply may wait
 	// for a destination's delete quota.
 	maxDeleteWait time.Duration
+	// metricsFile is -metrics-file: where to write the metrics of the
+	// command (Prometheus textfile format).
+	metricsFile string
 }
 
 func addPlanFlags(fs *pflag.FlagSet, f *planFlags) {
@@ -43,6 +46,7 @@ func addPlanFlags(fs *pflag.FlagSet, f *planFlags) {
 	fs.IntVar(&f.parallelism, "parallelism", 0, "concurrent operations (default: ferry.parallelism, else 8)")
 	fs.StringVar(&f.fromCache, "from-cache", "", "air gap, inner side: read artifacts (and sizes) from the cache `DIR` made by apply -download-only, never from the upstreams")
 	addLockFlags(fs, &f.lock)
+	fs.StringVar(&f.metricsFile, "metrics-file", "", "write the metrics of this command to `FILE` (Prometheus textfile format, for node exporter's textfile collector)")
 }
 
 // planningOptionsGiven reports whether any option that shapes a plan was set,
@@ -103,6 +107,7 @@ func (a *app) makePlan(cfg *config.Config, sess *stateSession, f *planFlags, ps 
 	if err != nil {
 		return nil, err
 	}
+	began := time.Now()
 	inv, err := inventory.Gather(a.ctx, cfg, sess.state, ps, inventory.Options{
 		Refresh:     f.refresh,
 		Parallelism: f.parallelismFor(cfg),
@@ -135,6 +140,7 @@ func (a *app) makePlan(cfg *config.Config, sess *stateSession, f *planFlags, ps 
 	if len(targets) > 0 || len(excludes) > 0 {
 		fmt.Fprintln(a.streams.Err, "Warning: -target/-exclude in effect: the plan covers only part of the configuration.")
 	}
+	a.obs.planned(cfg, p, sess.state, time.Since(began))
 	return p, nil
 }
 
@@ -213,6 +219,7 @@ Exit codes: 0 success, 1 error; with -detailed-exitcode, 0 no changes, 1 error,
 	cmd.Flags().StringVar(&out, "out", "", "save the plan to `FILE` for apply")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the plan as JSON")
 	cmd.Flags().BoolVar(&detailed, "detailed-exitcode", false, "exit 2 when the plan has changes, 0 when it has none")
+	a.withMetricsFile(cmd, &f)
 	return cmd
 }
 

@@ -28,6 +28,9 @@ const (
 	ExitError   = 1
 	ExitChanges = 2 // plan -detailed-exitcode: success with changes
 	ExitFmt     = 3 // fmt -check: files need formatting
+	// ExitInterrupted: ferry run stopped by SIGINT or SIGTERM (128 +
+	// SIGINT, as shells report an interrupted command).
+	ExitInterrupted = 130
 )
 
 // Streams are the process's standard streams.
@@ -69,6 +72,12 @@ type app struct {
 	// onLogger receives the logger once FERRY_LOG and FERRY_LOG_PATH are
 	// applied (see WithLoggerHook).
 	onLogger func(hclog.Logger)
+	// signalCh delivers SIGINT and SIGTERM (WithSignals); sig handles them.
+	signalCh <-chan os.Signal
+	sig      *signals
+	// obs receives plan and apply results (-metrics-file, ferry run); nil:
+	// nobody listens.
+	obs *observers
 
 	// backend is the state backend of the configuration loadConfig loaded
 	// last; nil: the local state file.
@@ -116,6 +125,21 @@ func Execute(ctx context.Context, args []string, streams Streams, env []string, 
 	a := newApp(ctx, streams, env)
 	for _, o := range opts {
 		o(a)
+	}
+	if a.signalCh != nil {
+		ctx, cancel := context.WithCancel(a.ctx)
+		defer cancel()
+		a.ctx, a.sig = ctx, &signals{cancel: cancel}
+		go func() {
+			for {
+				select {
+				case sig := <-a.signalCh:
+					a.sig.handle(sig)
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
 	}
 	defer func() {
 		if a.logFile != nil {
@@ -191,6 +215,7 @@ destination, and "ferry apply" executes that plan, verifying every byte.`,
 		a.newImportCommand(),
 		a.newShowCommand(),
 		a.newStateCommand(),
+		a.newRunCommand(),
 		a.newVersionCommand(),
 	)
 	return root
