@@ -481,7 +481,7 @@ func (b *builder) planMirror(m *config.Mirror) hcl.Diagnostics {
 			if obj.Claimed {
 				// Apply adopts only verified bytes (apply.Adopt); say so
 				// where the digest shown is merely claimed.
-				c.Detail = "the destination's digest is a claim; apply reads the object back and verifies it before recording it"
+				c.Detail = "its digest is only the uploader's claim, so apply reads it back and verifies its bytes first"
 			}
 		case checked && obj.Exists && obj.Digests.Conflicts(a.Digests) && !replace:
 			delete(b.present[m.Name], a.Key)

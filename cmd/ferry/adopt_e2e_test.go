@@ -28,7 +28,7 @@ func TestAdoptS3FalseClaim(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	ferry(t, dir, env, "plan").must(t, 0, `mirror.tools["greeting/1.1.0/greeting-1.1.0.txt"]`, "the destination's digest is a claim; apply reads the object back and verifies it before recording it")
+	ferry(t, dir, env, "plan").must(t, 0, `mirror.tools["greeting/1.1.0/greeting-1.1.0.txt"]`, "its digest is only the uploader's claim, so apply reads it back and verifies its bytes first")
 	r := ferry(t, dir, env, "apply", "-auto-approve")
 	r.must(t, 1, "greeting-1.1.0.txt", "(read back), but source http.tools declares sha256:25be25e7", "digest mismatch")
 	if got := stateKeys(t, filepath.Join(dir, "ferry.state.json"), "tools"); slices.Contains(got, "greeting/1.1.0/greeting-1.1.0.txt") {
