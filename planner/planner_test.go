@@ -2,7 +2,6 @@ package planner_test
 
 import (
 	"encoding/json"
-	"errors"
 	"flag"
 	"os"
 	"path/filepath"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/ferry-mirror/ferry/planner"
 	"github.com/ferry-mirror/ferry/planner/config"
+	"github.com/ferry-mirror/ferry/planner/internal/golden"
 	"github.com/ferry-mirror/ferry/planner/plan"
 	"github.com/ferry-mirror/ferry/providers"
 	"github.com/ferry-mirror/ferry/providers/all"
@@ -26,7 +26,7 @@ import (
 	"github.com/ferry-mirror/ferry/state"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden plan.json, plan.txt and diags.txt files")
+var update = flag.Bool("update", false, "rewrite the golden plan.json, plan.txt, plan.md and diags.txt files")
 
 // caseOptions is the optional options.json of a golden case.
 type caseOptions struct {
@@ -40,7 +40,8 @@ type caseOptions struct {
 
 // TestGolden plans every directory under testdata: main.ferry.hcl +
 // state.json (optional) + inventory.json + options.json (optional) →
-// plan.json, plan.txt and diags.txt (the diagnostics, one per line, when any).
+// plan.json, plan.txt, plan.md (the pull-request markdown) and diags.txt
+// (the diagnostics, one per line, when any).
 func TestGolden(t *testing.T) {
 	dirs, err := filepath.Glob("testdata/*")
 	if err != nil {
@@ -65,11 +66,16 @@ func TestGolden(t *testing.T) {
 			if err := p.WriteText(&text); err != nil {
 				t.Fatal(err)
 			}
+			var md strings.Builder
+			if err := p.WriteMarkdown(&md, plan.MarkdownOptions{PlanFile: "plan.json"}); err != nil {
+				t.Fatal(err)
+			}
 			gotDiags := renderDiags(diags)
 
-			compareGolden(t, filepath.Join(abs, "plan.json"), string(gotJSON))
-			compareGolden(t, filepath.Join(abs, "plan.txt"), text.String())
-			compareGolden(t, filepath.Join(abs, "diags.txt"), gotDiags)
+			golden.Compare(t, filepath.Join(abs, "plan.json"), string(gotJSON), *update)
+			golden.Compare(t, filepath.Join(abs, "plan.txt"), text.String(), *update)
+			golden.Compare(t, filepath.Join(abs, "plan.md"), md.String(), *update)
+			golden.Compare(t, filepath.Join(abs, "diags.txt"), gotDiags, *update)
 
 			// apply validates a saved plan against the config, the state
 			// and a fresh source listing: every plan ferry makes must pass.
@@ -216,30 +222,5 @@ func readJSON(t *testing.T, path string, v any) {
 	}
 	if err := json.Unmarshal(b, v); err != nil {
 		t.Fatalf("%s: %v", path, err)
-	}
-}
-
-// compareGolden compares got with the file at path; an absent file means
-// empty. With -update it rewrites the file (removing it when got is empty).
-func compareGolden(t *testing.T, path, got string) {
-	t.Helper()
-	if *update {
-		if got == "" {
-			if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
-				t.Fatal(err)
-			}
-			return
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(string(want), got); diff != "" {
-		t.Errorf("%s (-want +got):\n%s", filepath.Base(path), diff)
 	}
 }

@@ -20,14 +20,6 @@ const (
 	ciConfig = "../../examples/ci/mirrors"
 )
 
-// ciPending are flags (and config blocks) the CI examples use that other
-// work in flight adds: absent from this build they are logged, not failed.
-// Remove an entry once it has landed; from then on it is checked like any
-// other.
-var ciPending = map[string]bool{
-	"show -markdown": true, // ferry show -markdown PLANFILE
-}
-
 // actionlintPath finds actionlint as .ci/install-test-servers installs it:
 // on PATH, else under $FERRY_TESTENV_ROOT/bin (default ~/.cache/ferry-testenv/bin).
 func actionlintPath(t *testing.T) string {
@@ -135,10 +127,6 @@ func TestCIExamplesShape(t *testing.T) {
 			for _, f := range used {
 				seen = append(seen, sub+" -"+f)
 				if !slices.Contains(flags[sub], f) {
-					if ciPending[sub+" -"+f] {
-						t.Logf("%s: ferry %s -%s: pending (not in this build yet)", file, sub, f)
-						continue
-					}
 					t.Errorf("%s: %q: ferry %s has no flag -%s (has %v)", file, call, sub, f, flags[sub])
 				}
 			}

@@ -45,24 +45,20 @@ type Checkpointer interface {
 	Persist(s *state.State) (bool, error)
 }
 
-// Progress receives transfer progress; it must be safe for concurrent use.
-type Progress interface {
-	Start(items int, bytes int64)
-	Advance(bytes int64)
-	ItemDone()
-	Finish()
-}
-
 // Options control Apply. Zero values get the documented defaults.
 type Options struct {
 	// Parallelism bounds concurrent changes; <= 0 means 8.
 	Parallelism int
 	Logger      hclog.Logger
-	// Progress, if set, receives byte and item counts.
-	Progress Progress
-	// OnDone, if set, is called once per executed change as it completes (err
-	// nil on success). Calls are serialised.
-	OnDone func(c plan.Change, err error)
+	// Events, if set, receives the apply's event stream (see Event): one
+	// apply_started, then per change change_started and one of
+	// change_done, output_published or change_failed, progress while
+	// bytes move, delete_skipped and delete_deferred, and last
+	// apply_summary. Calls are serialised; Timestamp and Version are set.
+	Events func(Event)
+	// ProgressInterval is the least time between two progress events;
+	// <= 0 means one second.
+	ProgressInterval time.Duration
 	// Now is the clock for added_at; nil means time.Now.
 	Now func() time.Time
 	// CheckpointInterval bounds how long a completed change may go unpersisted;
@@ -202,10 +198,47 @@ type engine struct {
 	// (the checkpoint loop and a paced delete both persist).
 	persistMu sync.Mutex
 
-	mu     sync.Mutex // guards st, dirty, result, OnDone calls
+	mu     sync.Mutex // guards st, dirty, result
 	st     *state.State
 	dirty  bool
 	result Result
+
+	// evMu serialises events and guards the progress counters.
+	evMu         sync.Mutex
+	prog         ProgressInfo
+	lastProgress time.Time
+}
+
+// emit sends ev to Options.Events, stamped.
+func (e *engine) emit(ev Event) {
+	if e.opts.Events == nil {
+		return
+	}
+	e.evMu.Lock()
+	defer e.evMu.Unlock()
+	// Stamped under the lock: timestamps never run backwards in the stream.
+	ev.Version, ev.Timestamp = EventsVersion, e.opts.Now().UTC()
+	e.opts.Events(ev)
+}
+
+// advance counts n bytes moved, emitting a progress event when the last
+// is ProgressInterval old.
+func (e *engine) advance(n int64) {
+	if e.opts.Events == nil {
+		return
+	}
+	now := e.opts.Now()
+	e.evMu.Lock()
+	e.prog.BytesDone += n
+	if now.Sub(e.lastProgress) < e.opts.ProgressInterval {
+		e.evMu.Unlock()
+		return
+	}
+	e.lastProgress = now
+	pr := e.prog
+	e.evMu.Unlock()
+	e.emit(Event{Type: EventProgress, Level: "info", Progress: &pr,
+		Message: fmt.Sprintf("%d/%d changes, %s of %s", pr.ChangesDone, pr.Changes, plan.FormatBytes(pr.BytesDone), plan.FormatBytes(pr.Bytes))})
 }
 
 // Apply executes p against st (the live state, updated in place) and
@@ -223,6 +256,9 @@ func Apply(ctx context.Context, p *plan.Plan, st *state.State, cp Checkpointer, 
 	}
 	if opts.Sleep == nil {
 		opts.Sleep = sleep
+	}
+	if opts.ProgressInterval <= 0 {
+		opts.ProgressInterval = time.Second
 	}
 	e := &engine{provs: provs, opts: opts, st: st, cp: cp, log: opts.Logger, limits: limit.New(opts.Connections)}
 	if e.log == nil {
@@ -246,10 +282,11 @@ func Apply(ctx context.Context, p *plan.Plan, st *state.State, cp Checkpointer, 
 			}
 		}
 	}
-	if opts.Progress != nil {
-		opts.Progress.Start(len(transfers)+len(outputs)+len(deletes), bytes)
-		defer opts.Progress.Finish()
-	}
+	start := StartInfo{Changes: len(transfers) + len(outputs) + len(deletes), Transfers: len(transfers), Outputs: len(outputs), Deletes: len(deletes), Bytes: bytes}
+	e.prog = ProgressInfo{Changes: start.Changes, Bytes: bytes}
+	e.lastProgress = opts.Now()
+	e.emit(Event{Type: EventApplyStarted, Level: "info", Start: &start,
+		Message: fmt.Sprintf("Applying %s: %s to transfer.", plan.Plural(start.Changes, "change"), plan.FormatBytes(bytes))})
 
 	// The checkpointer persists at most every interval while changes land.
 	cpCtx, stopCP := context.WithCancel(context.Background())
@@ -268,13 +305,14 @@ func Apply(ctx context.Context, p *plan.Plan, st *state.State, cp Checkpointer, 
 		if ferr := e.persist(); err == nil {
 			err = ferr
 		}
+		interrupted := false
 		if err != nil {
-			return &e.result, fmt.Errorf("persisting state: %w", err)
+			err = fmt.Errorf("persisting state: %w", err)
+		} else if ctx.Err() != nil {
+			err, interrupted = fmt.Errorf("apply interrupted: %w", ctx.Err()), true
 		}
-		if ctx.Err() != nil {
-			return &e.result, fmt.Errorf("apply interrupted: %w", ctx.Err())
-		}
-		return &e.result, nil
+		e.emit(summaryEvent(&e.result, err, interrupted))
+		return &e.result, err
 	}
 
 	e.run(ctx, transfers, e.transfer)
@@ -289,7 +327,12 @@ func Apply(ctx context.Context, p *plan.Plan, st *state.State, cp Checkpointer, 
 	for _, c := range deletes {
 		if interrupted || e.blocked(c) {
 			e.result.SkippedDeletes = append(e.result.SkippedDeletes, c)
-			e.log.Warn("delete skipped", "address", c.Address, "reason", "an earlier change failed")
+			why := "an earlier change failed"
+			if interrupted {
+				why = "the apply was interrupted"
+			}
+			e.log.Warn("delete skipped", "address", c.Address, "reason", why)
+			e.emit(Event{Type: EventDeleteSkipped, Level: "warn", Change: eventChange(c), Message: fmt.Sprintf("%s: not deleted because %s", c.Address, why)})
 		} else {
 			proceed = append(proceed, c)
 		}
@@ -337,7 +380,6 @@ func (e *engine) run(ctx context.Context, changes []plan.Change, do func(context
 // done records how change c ended.
 func (e *engine) done(c plan.Change, err error) {
 	e.mu.Lock()
-	defer e.mu.Unlock()
 	if err != nil {
 		e.result.Failed = append(e.result.Failed, Failure{Change: c, Err: err})
 		e.log.Error("change failed", "address", c.Address, "action", c.Action.String(), "error", err)
@@ -345,12 +387,11 @@ func (e *engine) done(c plan.Change, err error) {
 		e.result.Applied++
 		e.log.Debug("change applied", "address", c.Address, "action", c.Action.String())
 	}
-	if e.opts.Progress != nil {
-		e.opts.Progress.ItemDone()
-	}
-	if e.opts.OnDone != nil {
-		e.opts.OnDone(c, err)
-	}
+	e.mu.Unlock()
+	e.evMu.Lock()
+	e.prog.ChangesDone++
+	e.evMu.Unlock()
+	e.emit(changeEvent(c, err))
 }
 
 // runDeletes runs the deletes and forgets: those at a destination with a
@@ -405,6 +446,12 @@ func (e *engine) pace(ctx context.Context, addr string, changes []plan.Change, u
 			e.mu.Lock()
 			e.result.Deferred = append(e.result.Deferred, Deferral{Destination: addr, PerHour: perHour, Next: next, Changes: changes[i:]})
 			e.mu.Unlock()
+			var addrs []string
+			for _, c := range changes[i:] {
+				addrs = append(addrs, c.Address)
+			}
+			e.emit(Event{Type: EventDeleteDeferred, Level: "warn", Deferred: &DeferredInfo{Destination: addr, PerHour: perHour, Next: next.UTC(), Addresses: addrs},
+				Message: fmt.Sprintf("%s left for a later apply by destination.%s's delete quota (%d per hour)", plan.Plural(len(addrs), "delete"), addr, perHour)})
 			e.log.Info("deletes deferred to a later apply", "destination", addr, "deletes", len(changes)-i, "per_hour", perHour, "next", next.UTC())
 			return
 		}
@@ -460,6 +507,7 @@ func (e *engine) limited(ctx context.Context, c plan.Change, do func(context.Con
 		return err
 	}
 	defer release()
+	e.emit(Event{Type: EventChangeStarted, Level: "info", Change: eventChange(c), Message: fmt.Sprintf("%s: %s started", c.Address, c.Verb())})
 	return do(ctx, c)
 }
 
@@ -526,7 +574,7 @@ func (e *engine) transfer(ctx context.Context, c plan.Change) error {
 		return err
 	}
 	defer rc.Close()
-	vr := NewVerifyingReader(c, &progressReader{r: rc, p: e.opts.Progress}, e.opts.MaxArtifactSize)
+	vr := NewVerifyingReader(c, &progressReader{r: rc, advance: e.advance}, e.opts.MaxArtifactSize)
 	err = put(ctx, want, vr, providers.PutOptions{Overwrite: c.Action == plan.Replace})
 	if errors.Is(err, providers.ErrAlreadyExists) {
 		// Something appeared at the key after planning (or the plan did not
@@ -704,14 +752,14 @@ func (e *engine) persist() error {
 }
 
 type progressReader struct {
-	r io.Reader
-	p Progress
+	r       io.Reader
+	advance func(int64)
 }
 
 func (p *progressReader) Read(b []byte) (int, error) {
 	n, err := p.r.Read(b)
-	if n > 0 && p.p != nil {
-		p.p.Advance(int64(n))
+	if n > 0 {
+		p.advance(int64(n))
 	}
 	return n, err
 }

@@ -141,13 +141,15 @@ func TestApplyTransfersRecordsAndDeletes(t *testing.T) {
 	var mu sync.Mutex
 	res, err := apply.Apply(context.Background(), p, st, mgr, w, apply.Options{
 		Parallelism: 2,
-		OnDone: func(c plan.Change, err error) {
+		Events: func(ev apply.Event) {
 			mu.Lock()
 			defer mu.Unlock()
-			if err != nil {
-				t.Errorf("%s: %v", c.Address, err)
+			switch ev.Type {
+			case apply.EventChangeFailed:
+				t.Errorf("%s: %s", ev.Change.Address, ev.Error)
+			case apply.EventChangeDone:
+				done = append(done, ev.Change.Key)
 			}
-			done = append(done, c.Key)
 		},
 	})
 	if err != nil {

@@ -4,13 +4,10 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"strings"
-	"sync"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
 	"github.com/ferry-mirror/ferry/planner"
@@ -28,6 +25,7 @@ func (a *app) newApplyCommand() *cobra.Command {
 		autoApprove  bool
 		downloadOnly bool
 		cacheDir     string
+		asJSON       bool
 	)
 	cmd := &cobra.Command{
 		Use:   "apply [PLANFILE]",
@@ -49,6 +47,12 @@ what the configuration selects; -from-cache DIR on the other side applies from
 that cache without contacting the upstreams.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if asJSON && downloadOnly {
+				return &exitError{code: ExitError, err: errors.New("-json reports an apply's events; -download-only has none")}
+			}
+			if asJSON && len(args) == 0 && !autoApprove {
+				return &exitError{code: ExitError, err: errors.New("-json needs a saved plan file or -auto-approve: it cannot ask for confirmation")}
+			}
 			if downloadOnly {
 				if cacheDir == "" || f.fromCache != "" || len(args) > 0 {
 					return &exitError{code: ExitError, err: errors.New("-download-only needs -cache DIR, and takes neither a plan file nor -from-cache")}
@@ -67,20 +71,21 @@ that cache without contacting the upstreams.`,
 				if given := planningOptionsGiven(cmd.Flags()); len(given) > 0 {
 					return &exitError{code: ExitError, err: fmt.Errorf("a saved plan is applied as it is: %s cannot be combined with a plan file (plan again with them instead)", strings.Join(given, ", "))}
 				}
-				return a.applySaved(args[0], &f)
+				return a.applySaved(args[0], &f, asJSON)
 			}
-			return a.applyFresh(&f, autoApprove)
+			return a.applyFresh(&f, autoApprove, asJSON)
 		},
 	}
 	addPlanFlags(cmd.Flags(), &f)
 	cmd.Flags().BoolVar(&autoApprove, "auto-approve", false, "apply without asking for confirmation")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the apply's events as JSON, one object per line (docs/plan-format.md); needs a plan file or -auto-approve")
 	cmd.Flags().BoolVar(&downloadOnly, "download-only", false, "air gap, connected side: fetch and verify what the config selects into -cache DIR; no state, no destination")
 	cmd.Flags().StringVar(&cacheDir, "cache", "", "the content-addressed cache `DIR` for -download-only")
 	cmd.Flags().DurationVar(&f.maxDeleteWait, "max-delete-wait", 0, "how long to wait for a destination's delete quota (deletes_per_hour); deletes that would wait longer are left for the next apply (default 0: only what the quota allows now)")
 	return cmd
 }
 
-func (a *app) applySaved(path string, f *planFlags) error {
+func (a *app) applySaved(path string, f *planFlags, asJSON bool) error {
 	p, err := readPlanFile(path)
 	if err != nil {
 		return err
@@ -131,11 +136,13 @@ func (a *app) applySaved(path string, f *planFlags) error {
 	if err := a.validateSaved(path, cfg, sess, ps, p, f); err != nil {
 		return err
 	}
-	if !p.Summary.Changed() {
+	if !p.Summary.Changed() && !asJSON {
 		fmt.Fprintln(a.streams.Out, "No changes. Nothing to apply.")
 		return a.recordFeeds(sess, p)
 	}
-	return a.execute(cfg, sess, ps, p, f)
+	// With -json a plan without changes is applied too: its events say so
+	// (and apply records its feeds).
+	return a.execute(cfg, sess, ps, p, f, asJSON)
 }
 
 // validateSaved refuses a saved plan holding any change the configuration
@@ -165,7 +172,7 @@ func (a *app) validateSaved(path string, cfg *config.Config, sess *stateSession,
 	return silent(ExitError)
 }
 
-func (a *app) applyFresh(f *planFlags, autoApprove bool) error {
+func (a *app) applyFresh(f *planFlags, autoApprove, asJSON bool) error {
 	cfg, err := a.loadConfig(f.vars)
 	if err != nil {
 		return err
@@ -183,6 +190,10 @@ func (a *app) applyFresh(f *planFlags, autoApprove bool) error {
 	p, err := a.makePlan(cfg, sess, f, ps)
 	if err != nil {
 		return err
+	}
+	if asJSON {
+		// stdout carries only events; the plan is in apply_started.
+		return a.execute(cfg, sess, ps, p, f, true)
 	}
 	if err := p.WriteText(a.streams.Out); err != nil {
 		return err
@@ -202,39 +213,40 @@ func (a *app) applyFresh(f *planFlags, autoApprove bool) error {
 		}
 	}
 	fmt.Fprintln(a.streams.Out)
-	return a.execute(cfg, sess, ps, p, f)
+	return a.execute(cfg, sess, ps, p, f, false)
 }
 
-func (a *app) execute(cfg *config.Config, sess *stateSession, ps *providerSet, p *plan.Plan, f *planFlags) error {
-	var mu sync.Mutex
-	var bar *progressbar.ProgressBar
-	prog := a.progress(&bar, &mu)
-	res, err := apply.Apply(a.ctx, p, sess.state, sess.manager, ps, apply.Options{
-		Parallelism:     f.parallelismFor(cfg),
-		Connections:     ps.connections,
-		DeletesPerHour:  deletesPerHour(cfg),
-		MaxDeleteWait:   f.maxDeleteWait,
-		MaxArtifactSize: cfg.Settings.MaxArtifactSize,
-		Logger:          a.logger,
-		Progress:        prog,
-		OnDone: func(c plan.Change, err error) {
-			mu.Lock()
-			defer mu.Unlock()
-			if bar != nil {
-				_ = bar.Clear()
-			}
-			if err != nil {
-				fmt.Fprintf(a.streams.Out, "%s: %s failed\n", c.Address, c.Verb())
-				return
-			}
-			fmt.Fprintf(a.streams.Out, "%s: %s\n", c.Address, doneText(c))
-		},
-	})
-	if res != nil {
-		a.reportApply(p, res)
+// execute applies p, rendering its event stream as JSON lines (-json) or
+// as text.
+func (a *app) execute(cfg *config.Config, sess *stateSession, ps *providerSet, p *plan.Plan, f *planFlags, asJSON bool) error {
+	var sink func(apply.Event)
+	interval := 100 * time.Millisecond // the progress bar's refresh
+	var js *jsonEvents
+	if asJSON {
+		js = newJSONEvents(a.raw.Out)
+		sink, interval = js.event, time.Second
+	} else {
+		te := &textEvents{out: a.streams.Out, errw: a.streams.Err, now: time.Now}
+		if isTerminal(a.raw.Err) {
+			te.bar = a.raw.Err
+		}
+		sink = te.event
 	}
+	res, err := apply.Apply(a.ctx, p, sess.state, sess.manager, ps, apply.Options{
+		Parallelism:      f.parallelismFor(cfg),
+		Connections:      ps.connections,
+		DeletesPerHour:   deletesPerHour(cfg),
+		MaxDeleteWait:    f.maxDeleteWait,
+		MaxArtifactSize:  cfg.Settings.MaxArtifactSize,
+		Logger:           a.logger,
+		Events:           sink,
+		ProgressInterval: interval,
+	})
 	if err != nil {
 		return &exitError{code: ExitError, err: err}
+	}
+	if js != nil && js.err != nil {
+		return &exitError{code: ExitError, err: fmt.Errorf("writing events: %w", js.err)}
 	}
 	if res.Err() != nil {
 		return silent(ExitError)
@@ -282,123 +294,4 @@ func (a *app) providersFor(cfg *config.Config, f *planFlags) (*providerSet, erro
 		}
 	}
 	return ps, nil
-}
-
-func doneText(c plan.Change) string {
-	switch {
-	case c.Reason == plan.AlreadyAtDestination:
-		return "recorded (already at destination, verified)"
-	case c.Action == plan.Add:
-		return "added"
-	case c.Action == plan.Replace:
-		return "replaced"
-	case c.Action == plan.Delete:
-		return "deleted"
-	case c.Action == plan.Publish && c.Output != nil && c.Output.Done != "":
-		return c.Output.Done
-	case c.Action == plan.Forget:
-		return "forgotten (the object stays; another mirror owns it)"
-	}
-	return c.Action.String()
-}
-
-func (a *app) reportApply(p *plan.Plan, res *apply.Result) {
-	w := a.streams.Out
-	if len(res.Failed) == 0 && len(res.SkippedDeletes) == 0 {
-		fmt.Fprintf(w, "\nApply complete: %s applied, %s transferred.\n", plan.Plural(res.Applied, "change"), plan.FormatBytes(res.TransferredBytes))
-		a.reportDeferred(w, res)
-		return
-	}
-	e := a.streams.Err
-	defer a.reportDeferred(e, res)
-	fmt.Fprintf(e, "\nApply failed: %d applied, %d failed, %d deletes skipped (%s transferred).\n", res.Applied, len(res.Failed), len(res.SkippedDeletes), plan.FormatBytes(res.TransferredBytes))
-	for _, fl := range res.Failed {
-		fmt.Fprintf(e, "\nError: %s: %s failed\n  %s\n", fl.Change.Address, fl.Change.Verb(), fl.Err)
-	}
-	if len(res.SkippedDeletes) > 0 {
-		fmt.Fprintf(e, "\nNot deleted because an earlier change failed:\n")
-		for _, c := range res.SkippedDeletes {
-			fmt.Fprintf(e, "  - %s\n", c.Address)
-		}
-	}
-	fmt.Fprintln(e, "\nWhat landed is recorded in the state; run ferry apply again to retry the rest.")
-}
-
-// reportDeferred lists the deletes a destination's quota left for a
-// later apply, with when the next may start.
-func (a *app) reportDeferred(w io.Writer, res *apply.Result) {
-	if len(res.Deferred) == 0 {
-		return
-	}
-	fmt.Fprintf(w, "\n%s left for a later apply by delete quotas (still owned; the next plan plans them again):\n", plan.Plural(res.DeferredCount(), "delete"))
-	now := time.Now()
-	for _, d := range res.Deferred {
-		fmt.Fprintf(w, "  destination.%s takes at most %d per hour; the next may start at %s (in about %s):\n",
-			d.Destination, d.PerHour, d.Next.UTC().Format(time.RFC3339), plan.FormatWait(d.Next.Sub(now)))
-		for _, c := range d.Changes {
-			fmt.Fprintf(w, "    - %s\n", c.Address)
-		}
-	}
-	fmt.Fprintln(w, "Run ferry apply again then, or give -max-delete-wait to let one apply wait for the quota.")
-}
-
-// barProgress adapts a terminal progress bar to apply.Progress.
-type barProgress struct {
-	a     *app
-	barp  **progressbar.ProgressBar
-	mu    *sync.Mutex
-	items int
-	done  int
-}
-
-func (a *app) progress(barp **progressbar.ProgressBar, mu *sync.Mutex) apply.Progress {
-	if !isTerminal(a.raw.Err) {
-		return nil
-	}
-	return &barProgress{a: a, barp: barp, mu: mu}
-}
-
-func (b *barProgress) Start(items int, bytes int64) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.items = items
-	total := bytes
-	if total <= 0 {
-		total = -1
-	}
-	*b.barp = progressbar.NewOptions64(total,
-		progressbar.OptionSetWriter(b.a.raw.Err),
-		progressbar.OptionShowBytes(true),
-		progressbar.OptionSetDescription(fmt.Sprintf("0/%d", items)),
-		progressbar.OptionThrottle(100e6),
-		progressbar.OptionShowCount(),
-		progressbar.OptionClearOnFinish(),
-	)
-}
-
-func (b *barProgress) Advance(n int64) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if *b.barp != nil {
-		_ = (*b.barp).Add64(n)
-	}
-}
-
-func (b *barProgress) ItemDone() {
-	// Called with the engine's lock held but not ours.
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.done++
-	if *b.barp != nil {
-		(*b.barp).Describe(fmt.Sprintf("%d/%d", b.done, b.items))
-	}
-}
-
-func (b *barProgress) Finish() {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if *b.barp != nil {
-		_ = (*b.barp).Finish()
-		*b.barp = nil
-	}
 }

@@ -15,12 +15,15 @@ import (
 )
 
 func (a *app) newShowCommand() *cobra.Command {
-	var asJSON bool
+	var asJSON, asMarkdown bool
 	cmd := &cobra.Command{
 		Use:   "show [PLANFILE|state]",
 		Short: "Show a saved plan, or the state",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if asMarkdown && (asJSON || len(args) == 0 || args[0] == "state") {
+				return &exitError{code: ExitError, err: errors.New("-markdown renders a saved plan: ferry show -markdown PLANFILE (without -json)")}
+			}
 			if len(args) == 1 && args[0] != "state" {
 				p, err := readPlanFile(args[0])
 				if err != nil {
@@ -33,6 +36,9 @@ func (a *app) newShowCommand() *cobra.Command {
 					}
 					_, err = a.raw.Out.Write(b)
 					return err
+				}
+				if asMarkdown {
+					return p.WriteMarkdown(a.streams.Out, plan.MarkdownOptions{PlanFile: args[0]})
 				}
 				return p.WriteText(a.streams.Out)
 			}
@@ -56,6 +62,7 @@ func (a *app) newShowCommand() *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print as JSON")
+	cmd.Flags().BoolVar(&asMarkdown, "markdown", false, "print a saved plan as a pull-request comment in markdown (under GitHub's comment size limit)")
 	return cmd
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
@@ -79,10 +80,12 @@ func TestHumanOutputEscapesControls(t *testing.T) {
 	if err := p.WriteText(a.streams.Out); err != nil {
 		t.Fatal(err)
 	}
-	a.reportApply(p, &apply.Result{
-		Failed:         []apply.Failure{{Change: add, Err: errors.New("upstream said \x1b]0;pwned\x07 \x9b2J")}},
-		SkippedDeletes: []plan.Change{del},
-	})
+	te := &textEvents{out: a.streams.Out, errw: a.streams.Err, now: time.Now}
+	te.event(apply.Event{Type: apply.EventApplyStarted, Start: &apply.StartInfo{Changes: 2}})
+	te.event(apply.Event{Type: apply.EventChangeFailed, Message: add.Address + ": add failed", Change: &apply.ChangeInfo{Address: add.Address},
+		Error: errors.New("upstream said \x1b]0;pwned\x07 \x9b2J").Error()})
+	te.event(apply.Event{Type: apply.EventDeleteSkipped, Change: &apply.ChangeInfo{Address: del.Address}})
+	te.event(apply.Event{Type: apply.EventApplySummary, Message: "Apply failed", Summary: &apply.SummaryInfo{Status: apply.StatusFailed, Failed: 1, SkippedDeletes: 1}})
 	assertNoControls(t, "stdout", out.String())
 	assertNoControls(t, "stderr", errb.String())
 	for _, want := range []string{`evil\x1b]0;pwned\x07`, `\x1b[2J`} {
