@@ -60,6 +60,8 @@ type Object struct {
 	Exists  bool              `json:"exists"`
 	Size    int64             `json:"size,omitempty"`
 	Digests providers.Digests `json:"digests,omitempty"`
+	// Claimed: the digests are the uploader's claim (providers.Artifact.Claimed).
+	Claimed bool `json:"claimed,omitempty"`
 }
 
 // Lookup returns what a stat of key at dest found, and whether it was checked.
@@ -476,6 +478,11 @@ func (b *builder) planMirror(m *config.Mirror) hcl.Diagnostics {
 			c.Action, c.Reason = plan.Add, plan.AlreadyAtDestination
 			c.Before = &plan.Object{Size: obj.Size, Digests: obj.Digests}
 			c.After = &plan.Object{Size: obj.Size, Digests: a.Digests}
+			if obj.Claimed {
+				// Apply adopts only verified bytes (apply.Adopt); say so
+				// where the digest shown is merely claimed.
+				c.Detail = "its digest is only the uploader's claim, so apply reads it back and verifies its bytes first"
+			}
 		case checked && obj.Exists && obj.Digests.Conflicts(a.Digests) && !replace:
 			delete(b.present[m.Name], a.Key)
 			diags = append(diags, &hcl.Diagnostic{

@@ -49,6 +49,15 @@ type Artifact struct {
 	// Digests are the expected (source) or observed (destination) content
 	// hashes, sorted by algorithm. Empty when unknown without fetching.
 	Digests Digests `json:"digests,omitempty"`
+	// Claimed marks, on what a destination's Stat returns, Digests that are
+	// a claim about the bytes rather than a hash of them: recorded by
+	// whoever uploaded the object (S3's x-amz-meta-sha256) and never
+	// checked against what the destination stores. False means the
+	// destination or the provider computed them from the stored bytes (a
+	// file hashed, a server-computed checksum, a content-addressed
+	// digest). Adopting an object (recording as ferry's one ferry did not
+	// write) never trusts a claim: apply.Adopt reads the bytes back.
+	Claimed bool `json:"claimed,omitempty"`
 	// Created is when the upstream published the artifact; zero if unknown.
 	Created time.Time `json:"created,omitzero"`
 	// Origin is a display string for the upstream location (a URL with any

@@ -554,14 +554,13 @@ func (e *engine) transfer(ctx context.Context, c plan.Change) error {
 	src, srcErr := e.provs.Source(c.Source)
 	pair, pairErr := providers.NewPair(src, dst)
 	if c.Reason == plan.AlreadyAtDestination {
-		obj, err := pair.Stat(ctx, c.Key)
+		// ferry did not write it (or cannot tell: a run killed before its
+		// checkpoint): adopt it only once its bytes are verified.
+		got, _, err := Adopt(ctx, pair, c.Source, c.Destination, want, e.opts.MaxArtifactSize)
 		if err != nil {
-			return fmt.Errorf("recording an object found at the destination: %w (plan again)", err)
+			return fmt.Errorf("%w: not recording the object found at the destination: %w (plan again)", ErrNotOwned, err)
 		}
-		if !obj.Digests.Matches(c.After.Digests) {
-			return fmt.Errorf("object at the destination changed since the plan (now %s): plan again", obj.Digests.Primary())
-		}
-		e.record(c, obj.Size, mergeDigests(obj.Digests, c.After.Digests))
+		e.record(c, got.Size, mergeDigests(got.Digests, c.After.Digests))
 		return nil
 	}
 
@@ -609,13 +608,19 @@ func (e *engine) transfer(ctx context.Context, c plan.Change) error {
 	err = put(ctx, want, vr, providers.PutOptions{Overwrite: c.Action == plan.Replace})
 	if errors.Is(err, providers.ErrAlreadyExists) {
 		// Something appeared at the key after planning (or the plan did not
-		// refresh). Identical bytes are adopted; anything else is left alone.
-		obj, serr := dst.Stat(ctx, c.Key)
-		if serr == nil && (obj.Digests.Matches(c.After.Digests) || vr.Verified() && obj.Digests.Matches(vr.Digests())) {
-			e.record(c, obj.Size, mergeDigests(obj.Digests, c.After.Digests))
+		// refresh). Verified identical bytes are adopted; anything else is
+		// left alone.
+		ident := want
+		if vr.Verified() {
+			// What was streamed is proven: its digests identify it too.
+			ident.Digests = mergeDigests(c.After.Digests, vr.Digests())
+		}
+		got, _, aerr := Adopt(ctx, pair, c.Source, c.Destination, ident, e.opts.MaxArtifactSize)
+		if aerr == nil {
+			e.record(c, got.Size, mergeDigests(got.Digests, c.After.Digests))
 			return nil
 		}
-		return fmt.Errorf("%w: remove it, plan with -replace='%s' to overwrite it, or adopt it with ferry import '%s' if it holds the source's bytes", ErrNotOwned, c.Address, c.Address)
+		return fmt.Errorf("%w (%w): remove it, plan with -replace='%s' to overwrite it, or adopt it with ferry import '%s' if it holds the source's bytes", ErrNotOwned, aerr, c.Address, c.Address)
 	}
 	if err != nil {
 		return err

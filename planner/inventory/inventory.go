@@ -346,7 +346,7 @@ func Gather(ctx context.Context, cfg *config.Config, prior *state.State, provs P
 				}
 				if _, ok := a.Digests.Get(providers.SHA256); ok {
 					mu.Lock()
-					inv.Destinations[j.dest][j.key] = planner.Object{Exists: true, Size: a.Size, Digests: a.Digests}
+					inv.Destinations[j.dest][j.key] = planner.Object{Exists: true, Size: a.Size, Digests: a.Digests, Claimed: a.Claimed}
 					mu.Unlock()
 					return nil
 				}
@@ -367,7 +367,7 @@ func Gather(ctx context.Context, cfg *config.Config, prior *state.State, provs P
 			case err != nil:
 				return fmt.Errorf("refreshing %s: %w", j.dest, err)
 			default:
-				obj = planner.Object{Exists: true, Size: a.Size, Digests: a.Digests}
+				obj = planner.Object{Exists: true, Size: a.Size, Digests: a.Digests, Claimed: a.Claimed}
 			}
 			mu.Lock()
 			inv.Destinations[j.dest][j.key] = obj

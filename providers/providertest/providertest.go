@@ -168,6 +168,11 @@ func (h Harness) checkStored(t *testing.T, d providers.Destination, key string, 
 	if _, ok := got.Digests.Get(providers.SHA256); !ok && h.Manifest == nil {
 		t.Errorf("Stat(%q) reports no sha256 (digests %v)", key, got.Digests)
 	}
+	if _, ok := d.(providers.Fetcher); got.Claimed && !ok {
+		// apply.Adopt reads a claimed object back: without a Fetcher
+		// nothing the destination holds could ever be adopted.
+		t.Errorf("Stat(%q) reports claimed digests, but the destination is no providers.Fetcher to read them back", key)
+	}
 }
 
 // checkAbsent fails unless Stat reports key as not found.

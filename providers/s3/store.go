@@ -148,8 +148,10 @@ func classify(err error) error {
 
 // Stat reports the object's size and sha256: the sha256 checksum the
 // server stored for a single-part upload, else the x-amz-meta-sha256 ferry
-// set at upload, else (an object ferry did not write, or uploaded without
-// a declared sha256 in several parts) a GET that hashes it.
+// set at upload (marked Claimed: anyone may set that header to any value,
+// so adopting such an object reads its bytes back), else (an object ferry
+// did not write, or uploaded without a declared sha256 in several parts) a
+// GET that hashes it.
 func (s *Store) Stat(ctx context.Context, key string) (providers.Artifact, error) {
 	k, err := s.objectKey(key)
 	if err != nil {
@@ -166,7 +168,8 @@ func (s *Store) Stat(ctx context.Context, key string) (providers.Artifact, error
 	if hx := strings.ToLower(out.Metadata[metaSHA256]); hx != "" {
 		d := providers.Digest{Algorithm: providers.SHA256, Hex: hx}
 		if d.Validate() == nil {
-			return providers.Artifact{Key: key, Size: size, Digests: providers.NewDigests(d)}, nil
+			// Whoever uploaded the object set it; S3 never checked it.
+			return providers.Artifact{Key: key, Size: size, Digests: providers.NewDigests(d), Claimed: true}, nil
 		}
 	}
 	hx, n, err := s.hashObject(ctx, k)

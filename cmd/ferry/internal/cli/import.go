@@ -1,10 +1,8 @@
 package cli
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"io"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -16,7 +14,6 @@ import (
 	"github.com/ferry-mirror/ferry/planner/config"
 	"github.com/ferry-mirror/ferry/planner/plan"
 	"github.com/ferry-mirror/ferry/providers"
-	"github.com/ferry-mirror/ferry/providers/verify"
 )
 
 func (a *app) newImportCommand() *cobra.Command {
@@ -113,7 +110,10 @@ func (a *app) runImport(cfg *config.Config, sess *stateSession, ps *providerSet,
 	if err != nil {
 		return &exitError{code: ExitError, err: fmt.Errorf("import %s: %w", addr, err)}
 	}
-	got, how, err := verifyAtDestination(ctx, pair, m, want, cfg.Settings.MaxArtifactSize)
+	got, how, err := apply.Adopt(ctx, pair, m.From, m.To, want, cfg.Settings.MaxArtifactSize)
+	if errors.Is(err, providers.ErrNotFound) {
+		err = fmt.Errorf("destination %s holds nothing under %q: nothing to import (ferry apply transfers it)", m.To, want.Key)
+	}
 	if err != nil {
 		return &exitError{code: ExitError, err: fmt.Errorf("import %s: %w; the state is unchanged", addr, err)}
 	}
@@ -130,92 +130,4 @@ func (a *app) runImport(cfg *config.Config, sess *stateSession, ps *providerSet,
 	}
 	fmt.Fprintf(a.streams.Out, "Imported %s: ferry owns it now; the next plan shows no change for it.\n", addr)
 	return nil
-}
-
-// verifyAtDestination proves that what dst holds under want.Key is want.
-// When the destination can read objects back (providers.Fetcher) the object
-// is read and hashed, once: import adopts objects ferry did not write, so a
-// digest the destination merely reports (S3's x-amz-meta-sha256, set by
-// whoever uploaded) is no proof while the bytes can be checked. Otherwise
-// (registries, OCI graphs, compared by the pair's Stat as the plan does)
-// the reported size and digests must agree with the source's and include a
-// sha256 or sha512. It returns the object as observed and how it was
-// verified.
-func verifyAtDestination(ctx context.Context, pair providers.Pair, m *config.Mirror, want providers.Artifact, maxSize int64) (providers.Artifact, string, error) {
-	missing := func(err error) error {
-		if errors.Is(err, providers.ErrNotFound) {
-			return fmt.Errorf("destination %s holds nothing under %q: nothing to import (ferry apply transfers it)", m.To, want.Key)
-		}
-		return err
-	}
-	// differs names what the destination holds against what the source
-	// declares.
-	differs := func(got, declared, how string, kind error) error {
-		return fmt.Errorf("destination %s holds %s under %q%s, but source %s declares %s: %w", m.To, got, want.Key, how, m.From, declared, kind)
-	}
-	if f, ok := pair.Destination.(providers.Fetcher); ok && pair.Transfer != providers.GraphCopy {
-		rc, err := f.Fetch(ctx, providers.Artifact{Key: want.Key, Size: -1})
-		if err != nil {
-			return providers.Artifact{}, "", missing(err)
-		}
-		defer rc.Close()
-		if maxSize <= 0 {
-			maxSize = apply.DefaultMaxArtifactSize
-		}
-		vr := verify.NewReader(rc, want.Size, want.Digests).Limit(maxSize, fmt.Errorf("more than %d bytes (max_artifact_size): %w", maxSize, apply.ErrTooLarge))
-		_, err = io.Copy(io.Discard, vr)
-		var mm *providers.MismatchError
-		switch {
-		case errors.As(err, &mm) && mm.What == "size":
-			return providers.Artifact{}, "", differs(mm.Got+" bytes", mm.Want+" bytes", " (read back)", mm.Unwrap())
-		case errors.As(err, &mm):
-			return providers.Artifact{}, "", differs(mm.What+":"+mm.Got, mm.What+":"+mm.Want, " (read back)", mm.Unwrap())
-		case err != nil:
-			return providers.Artifact{}, "", fmt.Errorf("reading %q back from destination %s: %w", want.Key, m.To, err)
-		case !vr.Verified():
-			return providers.Artifact{}, "", fmt.Errorf("reading %q back from destination %s: the stream ended unverified", want.Key, m.To)
-		}
-		return providers.Artifact{Key: want.Key, Size: vr.N(), Digests: vr.Digests()}, "read back and hashed", nil
-	}
-
-	obj, err := pair.Stat(ctx, want.Key)
-	if err != nil {
-		return providers.Artifact{}, "", missing(err)
-	}
-	if want.Size >= 0 && obj.Size >= 0 && want.Size != obj.Size {
-		return providers.Artifact{}, "", differs(fmt.Sprintf("%d bytes", obj.Size), fmt.Sprintf("%d bytes", want.Size), "", providers.ErrSizeMismatch)
-	}
-	for _, d := range want.Digests {
-		if od, ok := obj.Digests.Get(d.Algorithm); ok && od.Hex != d.Hex {
-			return providers.Artifact{}, "", differs(od.String(), d.String(), "", providers.ErrDigestMismatch)
-		}
-	}
-	if !provenByStat(obj.Digests, want.Digests) {
-		return providers.Artifact{}, "", fmt.Errorf("destination %s reports %s for %q, which cannot prove the source's %s, and it cannot read the object back: not verified", m.To, describeDigests(obj.Digests), want.Key, want.Digests.Primary())
-	}
-	return obj, "by the digest the destination reports", nil
-}
-
-// provenByStat reports whether observed digests prove the declared ones:
-// they agree on every shared algorithm and share sha256 or sha512 (an md5
-// or sha1 alone is no proof).
-func provenByStat(observed, declared providers.Digests) bool {
-	if !observed.Matches(declared) {
-		return false
-	}
-	for _, alg := range []providers.Algorithm{providers.SHA256, providers.SHA512} {
-		_, o := observed.Get(alg)
-		_, d := declared.Get(alg)
-		if o && d {
-			return true
-		}
-	}
-	return false
-}
-
-func describeDigests(ds providers.Digests) string {
-	if len(ds) == 0 {
-		return "no digest"
-	}
-	return ds.Primary().String()
 }
