@@ -492,13 +492,20 @@ func TestCondaRattlerSolves(t *testing.T) {
 // and fail to solve for one it does not mirror.
 func checkRattler(t *testing.T, mods, url string) {
 	t.Helper()
+	checkRattlerIn(t, mods, url, "linux-64")
+}
+
+// checkRattlerIn is checkRattler for a channel holding clobber-1 and
+// clobber-directory-upgrade in subdir (clobber-pynoarch-1 in noarch).
+func checkRattlerIn(t *testing.T, mods, url, subdir string) {
+	t.Helper()
 	out, err := rattlerSolve(mods, url, "clobber-1", "clobber-directory-upgrade >=0.2", "clobber-pynoarch-1")
 	if err != nil {
 		t.Fatalf("rattler: %v\n%s", err, out)
 	}
 	want := []string{
-		"clobber-1 0.2.0 h4616a5c_0 " + url + "/linux-64/clobber-1-0.2.0-h4616a5c_0.tar.bz2",
-		"clobber-directory-upgrade 0.2.0 h4616a5c_0 " + url + "/linux-64/clobber-directory-upgrade-0.2.0-h4616a5c_0.conda",
+		"clobber-1 0.2.0 h4616a5c_0 " + url + "/" + subdir + "/clobber-1-0.2.0-h4616a5c_0.tar.bz2",
+		"clobber-directory-upgrade 0.2.0 h4616a5c_0 " + url + "/" + subdir + "/clobber-directory-upgrade-0.2.0-h4616a5c_0.conda",
 		"clobber-pynoarch-1 0.1.0 pyh4616a5c_0 " + url + "/noarch/clobber-pynoarch-1-0.1.0-pyh4616a5c_0.tar.bz2",
 	}
 	got := strings.Split(strings.TrimSpace(out), "\n")
