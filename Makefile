@@ -115,7 +115,8 @@ FUZZ_TARGETS = \
 	./providers/oci:FuzzCheckManifest \
 	./providers/httpx:FuzzRedact \
 	./providers/httpx:FuzzParseRetryAfter \
-	./providers/httpx:FuzzParseContentRange
+	./providers/httpx:FuzzParseContentRange \
+	./providers/httpsrc:FuzzParseRows
 
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \

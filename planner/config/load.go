@@ -141,7 +141,6 @@ func Load(opts LoadOptions) (*Config, hcl.Diagnostics) {
 		cfg.Variables[v.Name] = v
 	}
 	diags = append(diags, resolveVariables(cfg.Variables, opts, cfg.Files)...)
-	cfg.Digest = configDigest(digest.Sum(nil), cfg.Variables)
 
 	varVals := make(map[string]cty.Value, len(cfg.Variables))
 	for n, v := range cfg.Variables {
@@ -166,9 +165,10 @@ func Load(opts LoadOptions) (*Config, hcl.Diagnostics) {
 	// Declared addresses, including blocks with an unsupported type or
 	// invalid body, so that mirrors referring to them get no second error.
 	declared := map[schema.Kind]map[string]hcl.Range{schema.KindSource: {}, schema.KindDestination: {}}
+	inputs := &schema.Inputs{}
 	for _, kind := range []schema.Kind{schema.KindSource, schema.KindDestination} {
 		for _, b := range blocks(string(kind)) {
-			settings, moreDiags := decodeProviderBlock(b, kind, ectx, dir, opts.Types, declared[kind])
+			settings, moreDiags := decodeProviderBlock(b, kind, ectx, dir, opts.Types, declared[kind], inputs)
 			diags = append(diags, moreDiags...)
 			if settings == nil {
 				continue
@@ -181,6 +181,7 @@ func Load(opts LoadOptions) (*Config, hcl.Diagnostics) {
 			}
 		}
 	}
+	cfg.Digest = configDigest(digest.Sum(nil), cfg.Variables, inputs.Files())
 
 	for _, b := range blocks("mirror") {
 		m, moreDiags := decodeMirror(b, ectx, declared, opts.Types, cfg.Dir)
@@ -210,13 +211,15 @@ func (c *Config) DestinationFor(m *Mirror) *Destination { return c.Destinations[
 func FormatFile(src []byte) []byte { return hclwrite.Format(src) }
 
 // configDigest finishes the digest over the files (already in h) with the
-// values of the non-sensitive variables, as NAME=JSON NUL, sorted by name.
+// values of the non-sensitive variables, as NAME=JSON NUL, sorted by name,
+// then the data files the provider decoders read (artifact lists), as
+// "input:" NAME NUL SHA256 NUL, sorted by name.
 //
 // Sensitive variables are left out entirely: they are credentials, which
 // change how ferry authenticates but not what it plans, and hashing them
 // would let a saved plan (which records the digest) be used to confirm a
 // guessed secret. Rotating a password therefore does not invalidate a plan.
-func configDigest(files []byte, vars map[string]*Variable) string {
+func configDigest(files []byte, vars map[string]*Variable, inputs []schema.InputFile) string {
 	h := sha256.New()
 	h.Write(files)
 	names := make([]string, 0, len(vars))
@@ -244,6 +247,12 @@ func configDigest(files []byte, vars map[string]*Variable) string {
 		}
 		h.Write([]byte(n + "="))
 		h.Write(j)
+		h.Write([]byte{0})
+	}
+	for _, in := range inputs {
+		h.Write([]byte("input:" + in.Name))
+		h.Write([]byte{0})
+		h.Write(in.SHA256[:])
 		h.Write([]byte{0})
 	}
 	return "sha256:" + hex.EncodeToString(h.Sum(nil))
@@ -418,7 +427,7 @@ func decodeDeletesPerHour(attr *hcl.Attribute, ectx *hcl.EvalContext) (int, bool
 // decodeProviderBlock decodes a source or destination block with the
 // matching schema.Type. It records the address in declared and returns nil
 // for a duplicate or an unsupported type.
-func decodeProviderBlock(b *hcl.Block, kind schema.Kind, ectx *hcl.EvalContext, dir string, types []schema.Type, declared map[string]hcl.Range) (*providerSettings, hcl.Diagnostics) {
+func decodeProviderBlock(b *hcl.Block, kind schema.Kind, ectx *hcl.EvalContext, dir string, types []schema.Type, declared map[string]hcl.Range, inputs *schema.Inputs) (*providerSettings, hcl.Diagnostics) {
 	var diags hcl.Diagnostics
 	typeName, name := b.Labels[0], b.Labels[1]
 	addr := typeName + "." + name
@@ -480,6 +489,7 @@ func decodeProviderBlock(b *hcl.Block, kind schema.Kind, ectx *hcl.EvalContext, 
 		Dir:       dir,
 		Address:   string(kind) + "." + addr,
 		DeclRange: b.DefRange,
+		Inputs:    inputs,
 	})
 	diags = append(diags, moreDiags...)
 	return &providerSettings{addr: addr, value: value, order: pt.VersionOrder, deletesPerHour: perHour, deleteNote: pt.DeleteNote}, diags

@@ -1,6 +1,7 @@
 // Package httpsrc is the "http" source: artifacts declared one by one in the
-// config, fetched over HTTP(S) or from file:// URLs, verified against the
-// declared sha256 and/or sha512.
+// config or listed in an artifacts_file (JSON Lines or CSV), fetched over
+// HTTP(S) or from file:// URLs, verified against the declared sha256 and/or
+// sha512.
 package httpsrc
 
 import (
@@ -14,9 +15,9 @@ type SourceConfig struct {
 	Artifacts []ArtifactConfig
 }
 
-// ArtifactConfig is one artifact "NAME" block.
+// ArtifactConfig is one artifact "NAME" block or artifacts_file row.
 type ArtifactConfig struct {
-	// Name is the block label; it groups versions for retention.
+	// Name is the block label (a row's name); it groups versions for retention.
 	Name string
 	// URL is where the bytes come from. It may carry credentials (user info or
 	// a sensitive variable); it never leaves this package except as DisplayURL.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"path"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -28,15 +29,19 @@ import (
 //	    key     = "tools/jq"          # optional; default NAME/VERSION/BASENAME
 //	    size    = 1234                # optional
 //	  }
+//	  artifacts_file = "artifacts.jsonl"  # optional; more artifacts, .jsonl or .csv
 //	}
 func SourceType() registry.Type {
 	return registry.Source("http", decodeSource, NewSource)
 }
 
 func sourceSchema() *hcl.BodySchema {
-	return &hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{
-		{Type: "artifact", LabelNames: []string{"name"}},
-	}}
+	return &hcl.BodySchema{
+		Attributes: []hcl.AttributeSchema{{Name: "artifacts_file"}},
+		Blocks: []hcl.BlockHeaderSchema{
+			{Type: "artifact", LabelNames: []string{"name"}},
+		},
+	}
 }
 
 func artifactSchema() *hcl.BodySchema {
@@ -54,13 +59,10 @@ func artifactSchema() *hcl.BodySchema {
 func decodeSource(body hcl.Body, ectx *hcl.EvalContext, env schema.DecodeEnv) (*SourceConfig, hcl.Diagnostics) {
 	cfg := &SourceConfig{}
 	content, diags := body.Content(sourceSchema())
+	// One map for blocks and list rows: duplicate detection stays linear
+	// however long the list is.
 	keys := map[string]hcl.Range{}
-	for _, b := range content.Blocks {
-		a, ok, moreDiags := decodeArtifact(b, ectx)
-		diags = append(diags, moreDiags...)
-		if !ok {
-			continue
-		}
+	add := func(a ArtifactConfig, where hcl.Range) {
 		if prev, dup := keys[a.Key]; dup {
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
@@ -68,129 +70,191 @@ func decodeSource(body hcl.Body, ectx *hcl.EvalContext, env schema.DecodeEnv) (*
 				Detail: fmt.Sprintf("The artifact key %q is already used in %s by the artifact declared at %s. "+
 					"Keys must be unique within a source; give the artifacts different versions or set key explicitly.",
 					a.Key, env.Address, prev),
-				Subject: b.DefRange.Ptr(),
+				Subject: where.Ptr(),
 			})
-			continue
+			return
 		}
-		keys[a.Key] = b.DefRange
+		keys[a.Key] = where
 		cfg.Artifacts = append(cfg.Artifacts, a)
+	}
+	for _, b := range content.Blocks {
+		a, ok, moreDiags := decodeArtifact(b, ectx)
+		diags = append(diags, moreDiags...)
+		if ok {
+			add(a, b.DefRange)
+		}
+	}
+	if attr := content.Attributes["artifacts_file"]; attr != nil {
+		diags = append(diags, decodeArtifactsFile(attr, ectx, env, add)...)
 	}
 	return cfg, diags
 }
 
+// field is one artifact argument as written, in a block or in a list file
+// row, before validation.
+type field struct {
+	Value string
+	// Set: the argument is present. Bad: present, but its value was
+	// already reported (an HCL type error); validation skips it.
+	Set, Bad bool
+	// Sensitive: the value came from a sensitive variable (url only).
+	Sensitive bool
+	// Range is what a diagnostic about the value points at.
+	Range hcl.Range
+}
+
+// rawArtifact is an artifact as declared, by a block or by a row of an
+// artifacts_file: validateArtifact checks both the same way.
+type rawArtifact struct {
+	Name                                         field
+	URL, SHA256, SHA512, Version, Key, Published field
+	// Size is the decimal number of bytes.
+	Size field
+	// Where is the block header or the row, for diagnostics about the
+	// artifact as a whole (a missing argument).
+	Where hcl.Range
+}
+
 // decodeArtifact decodes one artifact block; ok is false when it has errors.
 func decodeArtifact(b *hcl.Block, ectx *hcl.EvalContext) (ArtifactConfig, bool, hcl.Diagnostics) {
-	a := ArtifactConfig{Name: b.Labels[0], Size: -1}
 	content, diags := b.Body.Content(artifactSchema())
 	ok := !diags.HasErrors()
+	r := rawArtifact{
+		Name:  field{Value: b.Labels[0], Set: true, Range: b.LabelRanges[0]},
+		Where: b.DefRange,
+	}
+	str := func(name string) field {
+		attr := content.Attributes[name]
+		if attr == nil {
+			return field{}
+		}
+		f := field{Set: true, Range: attr.Expr.Range()}
+		var moreDiags hcl.Diagnostics
+		if name == "url" {
+			f.Value, f.Sensitive, moreDiags = schema.DecodeString(attr, ectx)
+		} else {
+			f.Value, moreDiags = schema.DecodePlainString(attr, ectx)
+		}
+		diags = append(diags, moreDiags...)
+		f.Bad = moreDiags.HasErrors()
+		return f
+	}
+	r.URL = str("url")
+	if !r.URL.Set {
+		r.URL.Bad = true // HCL reported the missing argument
+	}
+	r.SHA256, r.SHA512 = str(string(providers.SHA256)), str(string(providers.SHA512))
+	r.Version, r.Key, r.Published = str("version"), str("key"), str("published")
+	if attr := content.Attributes["size"]; attr != nil {
+		n, moreDiags := schema.DecodeInt(attr, ectx)
+		diags = append(diags, moreDiags...)
+		r.Size = field{Value: strconv.FormatInt(n, 10), Set: true, Bad: moreDiags.HasErrors(), Range: attr.Expr.Range()}
+	}
+	a, valid, moreDiags := validateArtifact(r)
+	return a, ok && valid && !diags.HasErrors(), append(diags, moreDiags...)
+}
+
+// validateArtifact checks an artifact however it was declared and builds
+// its config; ok is false when it has errors (or a field was Bad).
+func validateArtifact(r rawArtifact) (ArtifactConfig, bool, hcl.Diagnostics) {
+	a := ArtifactConfig{Name: r.Name.Value, Size: -1}
+	var diags hcl.Diagnostics
+	ok := true
 	fail := func(d *hcl.Diagnostic) {
 		diags = append(diags, d)
 		ok = false
 	}
-	decodeString := func(name string) (string, *hcl.Attribute) {
-		attr := content.Attributes[name]
-		if attr == nil {
-			return "", nil
-		}
-		s, moreDiags := schema.DecodePlainString(attr, ectx)
-		diags = append(diags, moreDiags...)
-		if moreDiags.HasErrors() {
+	for _, f := range []field{r.Name, r.URL, r.SHA256, r.SHA512, r.Version, r.Key, r.Published, r.Size} {
+		if f.Bad {
 			ok = false
-			return "", nil
 		}
-		return s, attr
+	}
+	missing := func(what, detail string) {
+		fail(&hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Missing artifact " + what, Detail: detail, Subject: r.Where.Ptr()})
 	}
 
-	if err := checkSegment(a.Name); err != nil {
-		fail(&hcl.Diagnostic{
-			Severity: hcl.DiagError,
-			Summary:  "Invalid artifact name",
-			Detail:   fmt.Sprintf("The artifact name is the first segment of its key, so it %s.", err),
-			Subject:  b.LabelRanges[0].Ptr(),
-		})
+	switch {
+	case !r.Name.Set:
+		missing("name", "Every artifact needs a name: it groups the versions of one package for retention.")
+	case r.Name.Bad:
+	default:
+		if err := checkSegment(a.Name); err != nil {
+			fail(fieldError(r.Name, "Invalid artifact name", fmt.Sprintf("The artifact name is the first segment of its key, so it %s.", err)))
+		}
 	}
 
 	var u *url.URL
-	var urlAttr *hcl.Attribute
-	urlSensitive := false
-	if attr := content.Attributes["url"]; attr != nil {
-		s, sensitive, moreDiags := schema.DecodeString(attr, ectx)
-		diags = append(diags, moreDiags...)
-		if moreDiags.HasErrors() {
-			ok = false
-		} else if parsed, d := parseURL(s, sensitive, attr); d != nil {
+	switch {
+	case !r.URL.Set && !r.URL.Bad:
+		missing("url", fmt.Sprintf("The artifact %q has no url: ferry needs to know where to fetch it from.", a.Name))
+	case r.URL.Bad:
+	default:
+		if parsed, d := parseURL(r.URL); d != nil {
 			fail(d)
 		} else {
-			u, urlAttr, urlSensitive = parsed, attr, sensitive
-			a.URL = s
+			u = parsed
+			a.URL = r.URL.Value
 			a.DisplayURL = httpx.Redact(parsed)
-			if sensitive {
+			if r.URL.Sensitive {
 				a.DisplayURL = "(sensitive)"
 			}
 		}
-	} else {
-		ok = false // HCL reported the missing argument
 	}
 
-	sawDigest := false
-	for _, alg := range []providers.Algorithm{providers.SHA256, providers.SHA512} {
-		if content.Attributes[string(alg)] != nil {
-			sawDigest = true
-		}
-		s, attr := decodeString(string(alg))
-		if attr == nil {
+	for _, d := range []struct {
+		alg providers.Algorithm
+		f   field
+	}{{providers.SHA256, r.SHA256}, {providers.SHA512, r.SHA512}} {
+		alg, f := d.alg, d.f
+		if !f.Set || f.Bad {
 			continue
 		}
 		// Lenient on case, strict on length and alphabet.
-		d := providers.Digest{Algorithm: alg, Hex: strings.ToLower(s)}
+		d := providers.Digest{Algorithm: alg, Hex: strings.ToLower(f.Value)}
 		if err := d.Validate(); err != nil {
-			fail(schema.AttrError(attr, fmt.Sprintf("Invalid %s digest", alg), fmt.Sprintf("The %s argument is not a valid digest: %s.", alg, err)))
+			fail(fieldError(f, fmt.Sprintf("Invalid %s digest", alg), fmt.Sprintf("The %s argument is not a valid digest: %s.", alg, err)))
 			continue
 		}
 		a.Digests = a.Digests.With(d)
 	}
-	if !sawDigest {
-		fail(&hcl.Diagnostic{
-			Severity: hcl.DiagError,
-			Summary:  "Missing artifact digest",
-			Detail: fmt.Sprintf("The artifact %q declares neither sha256 nor sha512. ferry verifies every byte it "+
-				"copies against a declared digest, so at least one is required.", a.Name),
-			Subject: b.DefRange.Ptr(),
-		})
+	if !r.SHA256.Set && !r.SHA512.Set {
+		missing("digest", fmt.Sprintf("The artifact %q declares neither sha256 nor sha512. ferry verifies every byte it "+
+			"copies against a declared digest, so at least one is required.", a.Name))
 	}
 
-	version, versionAttr := decodeString("version")
-	a.Version = version
+	if !r.Version.Bad {
+		a.Version = r.Version.Value
+	}
 
-	if attr := content.Attributes["size"]; attr != nil {
-		n, moreDiags := schema.DecodeInt(attr, ectx)
-		diags = append(diags, moreDiags...)
+	if r.Size.Set && !r.Size.Bad {
+		n, err := strconv.ParseInt(r.Size.Value, 10, 64)
 		switch {
-		case moreDiags.HasErrors():
-			ok = false
+		case err != nil:
+			fail(fieldError(r.Size, "Invalid artifact size", fmt.Sprintf("The size is a whole number of bytes; %q is not.", r.Size.Value)))
 		case n < 0:
-			fail(schema.AttrError(attr, "Invalid artifact size", fmt.Sprintf("The size is a number of bytes and must be 0 or more; got %d.", n)))
+			fail(fieldError(r.Size, "Invalid artifact size", fmt.Sprintf("The size is a number of bytes and must be 0 or more; got %d.", n)))
 		default:
 			a.Size = n
 		}
 	}
 
-	if published, attr := decodeString("published"); attr != nil {
-		t, err := time.Parse(time.RFC3339, published)
+	if r.Published.Set && !r.Published.Bad {
+		t, err := time.Parse(time.RFC3339, r.Published.Value)
 		if err != nil {
-			fail(schema.AttrError(attr, "Invalid publish time", fmt.Sprintf("published is when the upstream released the artifact, as RFC 3339 (\"2024-05-01T00:00:00Z\"); %q is not.", published)))
+			fail(fieldError(r.Published, "Invalid publish time", fmt.Sprintf("published is when the upstream released the artifact, as RFC 3339 (\"2024-05-01T00:00:00Z\"); %q is not.", r.Published.Value)))
 		} else {
 			a.Published = t.UTC()
 		}
 	}
 
-	if key, attr := decodeString("key"); attr != nil {
-		if err := checkKey(key); err != nil {
-			fail(schema.AttrError(attr, "Invalid artifact key", fmt.Sprintf("The key is a relative slash-separated path, so it %s.", err)))
+	switch {
+	case r.Key.Set && !r.Key.Bad:
+		if err := checkKey(r.Key.Value); err != nil {
+			fail(fieldError(r.Key, "Invalid artifact key", fmt.Sprintf("The key is a relative slash-separated path, so it %s.", err)))
 		}
-		a.Key = key
-	} else if content.Attributes["key"] == nil && u != nil {
-		key, d := deriveKey(a.Name, version, versionAttr, u, urlAttr, urlSensitive)
+		a.Key = r.Key.Value
+	case !r.Key.Set && u != nil && !r.Version.Bad:
+		key, d := deriveKey(a.Name, r.Version, u, r.URL)
 		if d != nil {
 			fail(d)
 		}
@@ -199,11 +263,17 @@ func decodeArtifact(b *hcl.Block, ectx *hcl.EvalContext) (ArtifactConfig, bool, 
 	return a, ok, diags
 }
 
+// fieldError is the error diagnostic about f's value.
+func fieldError(f field, summary, detail string) *hcl.Diagnostic {
+	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary, Detail: detail, Subject: f.Range.Ptr()}
+}
+
 // parseURL checks the scheme and shape of an artifact URL. When the URL is
 // sensitive, no part of it appears in the diagnostic.
-func parseURL(s string, sensitive bool, attr *hcl.Attribute) (*url.URL, *hcl.Diagnostic) {
+func parseURL(f field) (*url.URL, *hcl.Diagnostic) {
+	s, sensitive := f.Value, f.Sensitive
 	bad := func(summary, detail string) *hcl.Diagnostic {
-		return schema.AttrError(attr, summary, detail)
+		return fieldError(f, summary, detail)
 	}
 	u, err := url.Parse(s)
 	if err != nil {
@@ -241,11 +311,11 @@ func parseURL(s string, sensitive bool, attr *hcl.Attribute) (*url.URL, *hcl.Dia
 // deriveKey builds NAME/VERSION/BASENAME (NAME/BASENAME without a version)
 // from the URL path. A sensitive URL is never used: the key appears in plans
 // and state, and even the file name is part of the secret value.
-func deriveKey(name, version string, versionAttr *hcl.Attribute, u *url.URL, urlAttr *hcl.Attribute, urlSensitive bool) (string, *hcl.Diagnostic) {
+func deriveKey(name string, version field, u *url.URL, urlField field) (string, *hcl.Diagnostic) {
 	keyRequired := func(detail string) *hcl.Diagnostic {
-		return schema.AttrError(urlAttr, "Artifact key required", detail)
+		return fieldError(urlField, "Artifact key required", detail)
 	}
-	if urlSensitive {
+	if urlField.Sensitive {
 		return "", keyRequired(fmt.Sprintf("The url of artifact %q is sensitive, so ferry does not derive the artifact "+
 			"key from it: keys appear in plans and state. Set key explicitly.", name))
 	}
@@ -255,17 +325,17 @@ func deriveKey(name, version string, versionAttr *hcl.Attribute, u *url.URL, url
 			"from. Set key explicitly.", name))
 	}
 	if err := checkSegment(base); err != nil {
-		return "", schema.AttrError(urlAttr, "Invalid artifact key", fmt.Sprintf("The file name of the URL is the last segment of the derived key, so it %s. "+
+		return "", fieldError(urlField, "Invalid artifact key", fmt.Sprintf("The file name of the URL is the last segment of the derived key, so it %s. "+
 			"Set key explicitly.", err))
 	}
-	if version == "" {
+	if version.Value == "" {
 		return name + "/" + base, nil
 	}
-	if err := checkSegment(version); err != nil {
-		return "", schema.AttrError(versionAttr, "Invalid artifact key", fmt.Sprintf("The version is a segment of the derived key, so it %s. Set key explicitly "+
+	if err := checkSegment(version.Value); err != nil {
+		return "", fieldError(version, "Invalid artifact key", fmt.Sprintf("The version is a segment of the derived key, so it %s. Set key explicitly "+
 			"or use a version without slashes.", err))
 	}
-	return name + "/" + version + "/" + base, nil
+	return name + "/" + version.Value + "/" + base, nil
 }
 
 // checkKey reports why key is not a clean relative slash path. The error

@@ -6,6 +6,13 @@
 package schema
 
 import (
+	"bytes"
+	"cmp"
+	"crypto/sha256"
+	"os"
+	"path/filepath"
+	"slices"
+
 	"github.com/hashicorp/hcl/v2"
 )
 
@@ -82,6 +89,54 @@ type DecodeEnv struct {
 	Address string
 	// DeclRange is the block header's range, for diagnostics about the block itself.
 	DeclRange hcl.Range
+	// Inputs records the data files the decoder reads through ReadInput;
+	// nil records nothing (tests).
+	Inputs *Inputs
+}
+
+// Inputs are the data files provider decoders read besides the *.ferry.hcl
+// files (an artifact list). config.Load makes each one part of the config
+// digest, so a saved plan is refused once a file it was planned from changed.
+type Inputs struct {
+	files []InputFile
+}
+
+// InputFile is one data file read while decoding.
+type InputFile struct {
+	// Name is the path as written in the configuration, cleaned; it does
+	// not depend on where the configuration directory is.
+	Name string
+	// SHA256 is the digest of the bytes the decoder read.
+	SHA256 [sha256.Size]byte
+}
+
+// Files returns the files read, sorted by name (then digest).
+func (in *Inputs) Files() []InputFile {
+	if in == nil {
+		return nil
+	}
+	out := slices.Clone(in.files)
+	slices.SortFunc(out, func(a, b InputFile) int {
+		return cmp.Or(cmp.Compare(a.Name, b.Name), bytes.Compare(a.SHA256[:], b.SHA256[:]))
+	})
+	return out
+}
+
+// ReadInput reads the data file name (relative to Dir unless absolute) and
+// records it in Inputs.
+func (e DecodeEnv) ReadInput(name string) (src []byte, err error) {
+	p := name
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(e.Dir, p)
+	}
+	src, err = os.ReadFile(p)
+	if err != nil {
+		return nil, err
+	}
+	if e.Inputs != nil {
+		e.Inputs.files = append(e.Inputs.files, InputFile{Name: filepath.ToSlash(filepath.Clean(name)), SHA256: sha256.Sum256(src)})
+	}
+	return src, nil
 }
 
 // AttrError is the error diagnostic about attr's value: Subject is the

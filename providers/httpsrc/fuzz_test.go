@@ -1,0 +1,58 @@
+package httpsrc
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/hcl/v2"
+)
+
+// FuzzParseRows feeds arbitrary bytes to both list file parsers and
+// validates every row they yield. Nothing may panic; every diagnostic must
+// point into the file at a line it has (the CLI names file:line); every
+// artifact accepted must have the key, URL and digest the planner relies on.
+func FuzzParseRows(f *testing.F) {
+	row := `{"name": "jq", "url": "https://x/jq", "sha256": "` + zeros256 + `", "version": "1.7.1", "size": 12}`
+	for _, seed := range []struct {
+		csv bool
+		src string
+	}{
+		{false, row + "\n" + row},
+		{false, `{"name": "a", "name": "b"}` + "\n[]\n{\"key\": null, \"size\": 1e99}\n{\"url\": {\"x\": [1, 2]}}\r\n"},
+		{false, "{\"name\": \"\xff\", \"url\": \"file:///a\", \"sha512\": \"" + zeros512 + "\"} {}"},
+		{false, "{\"name\":\"a\",\"url\":\"https://u:p@x/%zz\",\"sha256\":\"\",\"published\":\"2024-05-01T00:00:00Z\"}"},
+		{true, "name,url,sha256,version,size\njq,https://x/jq," + zeros256 + ",1.7.1,12\n"},
+		{true, "\ufeffname,url,sha512,key\n\"a\nb\",file:///a," + zeros512 + ",x/../y\nc,\"d\n"},
+		{true, "name,url\na,b,c\n\"x\"y,z\n"},
+		{true, ""},
+	} {
+		f.Add(seed.csv, []byte(seed.src))
+	}
+	f.Fuzz(func(t *testing.T, isCSV bool, src []byte) {
+		parse, name := parseJSONL, "a.jsonl"
+		if isCSV {
+			parse, name = parseCSV, "a.csv"
+		}
+		lines := bytes.Count(src, []byte("\n")) + 1
+		check := func(diags hcl.Diagnostics) {
+			for _, d := range diags {
+				if d.Summary == "" || d.Subject == nil || d.Subject.Filename != name ||
+					d.Subject.Start.Line < 1 || d.Subject.Start.Line > lines || d.Subject.Start.Column < 1 {
+					t.Fatalf("diagnostic %v at %v: want a summary and a position inside %s (%d lines)", d, d.Subject, name, lines)
+				}
+			}
+		}
+		check(parse(name, src, func(r rawArtifact) bool {
+			a, ok, diags := validateArtifact(r)
+			check(diags)
+			if ok && (a.Key == "" || a.URL == "" || len(a.Digests) == 0 || strings.HasPrefix(a.Key, "/") || checkKey(a.Key) != nil) {
+				t.Fatalf("accepted %+v: want a clean key, a URL and a digest", a)
+			}
+			if !ok && len(diags) == 0 {
+				t.Fatalf("row %+v rejected without a diagnostic", r)
+			}
+			return true
+		}))
+	})
+}
