@@ -77,7 +77,9 @@ gc() { "$gitea" --config "$G/custom/conf/app.ini" --work-path "$G" --custom-path
 gc migrate >"$work/gitea-cli.log" 2>&1
 gc admin user create --username ferry --password example-password --email ferry@example.invalid --admin --must-change-password=false >>"$work/gitea-cli.log" 2>&1
 token=$(gc admin user generate-access-token --username ferry --token-name example --scopes all --raw 2>>"$work/gitea-cli.log" | tail -1)
-gc web >"$work/gitea.log" 2>&1 & pids+=($!)
+# The binary itself in the background (not through gc: $! would be the
+# subshell running the function, and killing it would leave Gitea running).
+"$gitea" --config "$G/custom/conf/app.ini" --work-path "$G" --custom-path "$G/custom" web >"$work/gitea.log" 2>&1 & pids+=($!)
 base="http://127.0.0.1:$port"
 for _ in $(seq 300); do curl -sf -H "Authorization: token $token" "$base/api/v1/user" >/dev/null && break; sleep 0.1; done
 curl -sf -H "Authorization: token $token" "$base/api/v1/user" >/dev/null || { echo "gitea did not start:" >&2; tail -20 "$work/gitea.log" >&2; exit 1; }
