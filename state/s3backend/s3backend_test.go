@@ -334,3 +334,61 @@ func TestRemotePush(t *testing.T) {
 		t.Errorf("Push of an older serial = %v, want a refusal", err)
 	}
 }
+
+// TestRemoteShardsNeverLoseRecords races shards merging their records
+// into one remote state on a real versitygw, many rounds, each merge a
+// short read-merge-write under the lock object (state.UpdateRemote, as
+// `ferry apply -shard` checkpoints): every record of every shard is in
+// the final state, and the barrier counts every shard done.
+func TestRemoteShardsNeverLoseRecords(t *testing.T) {
+	srv := testenv.StartS3(t, testenv.S3Options{})
+	r := newRemote(t, srv)
+	ctx := context.Background()
+	const shards, rounds = 3, 8
+	const planID = "sha256:race"
+	if _, err := state.UpdateRemote(ctx, r, "apply -shard", "test", time.Minute, func(s *state.State, next uint64) (bool, error) {
+		return s.JoinShards(planID, "", 0, shards, next)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, shards*(rounds+1))
+	for i := range shards {
+		wg.Go(func() {
+			own := state.New("test")
+			for j := range rounds {
+				key := fmt.Sprintf("shard%d-%d", i, j)
+				record(own, key)
+				if _, err := state.UpdateRemote(ctx, r, "apply -shard", "test", time.Minute, func(s *state.State, next uint64) (bool, error) {
+					return s.MergeShard(planID, own, []state.ArtifactRef{{Mirror: "tools", Key: key}}, next)
+				}); err != nil {
+					errs <- err
+				}
+			}
+			if _, err := state.UpdateRemote(ctx, r, "apply -shard", "test", time.Minute, func(s *state.State, next uint64) (bool, error) {
+				return s.FinishShard(planID, i, state.ShardDone{Changes: rounds}, next)
+			}); err != nil {
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	s, err := state.ReadRemote(ctx, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := s.ArtifactCount(); n != shards*rounds {
+		t.Errorf("%d records in the remote state, want %d", n, shards*rounds)
+	}
+	if err := s.ShardsComplete(planID); err != nil {
+		t.Error(err)
+	}
+	// Every merge and finish wrote once: the serial counts them.
+	if want := uint64(1 + shards*(rounds+1)); s.Serial != want {
+		t.Errorf("serial %d, want %d", s.Serial, want)
+	}
+}
