@@ -16,7 +16,7 @@ import (
 )
 
 // shardLockTimeout bounds how long a shard waits for the state lock at
-// each of its checkpoints (at least; -lock-timeout may raise it). Shards
+// each of its checkpoints unless -lock-timeout says otherwise. Shards
 // take the lock for a moment per checkpoint, so they wait for each other
 // briefly; an apply or plan holding it for its whole run makes them give
 // up after this long.
@@ -106,7 +106,10 @@ func readPlanID(path string) (*plan.Plan, string, error) {
 // writes are not cancelled with the command: a shard's last checkpoint
 // after an interrupt must land, as a whole apply's does.
 func (a *app) shardUpdater(path, op string, lf lockFlags) (func(state.UpdateFunc) (*state.State, error), error) {
-	timeout := max(lf.timeout, shardLockTimeout)
+	timeout := shardLockTimeout
+	if lf.timeout > 0 {
+		timeout = lf.timeout
+	}
 	ctx := context.WithoutCancel(a.ctx)
 	r, ok, err := a.remoteState(a.backend)
 	if err != nil {
