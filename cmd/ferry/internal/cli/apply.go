@@ -43,6 +43,11 @@ each only once what it points at has landed; deletes run last, and only when
 everything before succeeded. The state is checkpointed as changes complete, so
 an interrupted apply resumes without re-sending what landed.
 
+Sharded: -shard I/N (or -shards N with JOB_COMPLETION_INDEX) applies one of N
+parts of a saved plan's transfers; shards run at once, each merging its records
+into the state. -finalize, once every shard finished, runs the publish steps
+and deletes (docs/scaling.md).
+
 Air gap: -download-only -cache DIR on the connected side fetches and verifies
 what the configuration selects; -from-cache DIR on the other side applies from
 that cache without contacting the upstreams.`,
