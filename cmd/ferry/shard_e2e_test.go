@@ -315,3 +315,32 @@ func TestShardExcludedByApplyLock(t *testing.T) {
 		t.Errorf("the refused shard wrote a barrier: %+v", st.Shards)
 	}
 }
+
+// TestShardedCondaIndexWaitsForFinalize applies a conda channel into a dir
+// in 2 shards started at once: the shards land the packages and no index
+// (the channel's repodata.json is a publish step); the finalize writes the
+// indexes, and the next plan has no changes.
+func TestShardedCondaIndexWaitsForFinalize(t *testing.T) {
+	chdir := condaChannel(t)
+	dir, _, env := condaWork(t, chdir, condaConfig)
+	pkgs := []string{
+		"linux-64/clobber-1-0.2.0-h4616a5c_0.tar.bz2",
+		"linux-64/clobber-directory-upgrade-0.2.0-h4616a5c_0.conda",
+		"noarch/clobber-pynoarch-1-0.1.0-pyh4616a5c_0.tar.bz2",
+	}
+	ferry(t, dir, env, "plan", "-out", "plan.json").must(t, 0, pkgs...)
+	var procs []*shardProc
+	for i := range 2 {
+		cmd, out := startFerry(t, dir, env, "apply", "-shard", fmt.Sprintf("%d/2", i), "plan.json")
+		procs = append(procs, &shardProc{name: fmt.Sprint(i), cmd: cmd, out: out})
+	}
+	waitAll(t, procs)
+	if got := filesUnder(t, filepath.Join(dir, "channel")); !slices.Equal(got, pkgs) {
+		t.Fatalf("after the shards the channel holds %v, want only the packages %v (no index before the finalize)", got, pkgs)
+	}
+	ferry(t, dir, env, "apply", "-finalize", "plan.json").must(t, 0, "all 2 shards finished")
+	if got, want := filesUnder(t, filepath.Join(dir, "channel")), withIndexes(pkgs, "linux-64", "noarch"); !slices.Equal(got, want) {
+		t.Fatalf("after the finalize the channel holds %v, want %v", got, want)
+	}
+	ferry(t, dir, env, "plan", "-detailed-exitcode").must(t, 0, "No changes. 3 artifacts up to date.")
+}
