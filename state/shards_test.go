@@ -143,7 +143,7 @@ func TestUpdateConcurrentShards(t *testing.T) {
 	}
 	const per = 10
 	var wg sync.WaitGroup
-	errs := make(chan error, 4*per)
+	errs := make(chan error, 4*(per+1))
 	for i := range 4 {
 		wg.Go(func() {
 			own := New("test")
