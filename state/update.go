@@ -34,10 +34,17 @@ func Update(ctx context.Context, path, op, version string, timeout time.Duration
 	return update(m, s, fn)
 }
 
-// UpdateRemote is Update for a remote state: the lock object, then the
-// state object, written under a condition on the ETag read.
+// UpdateLease is how long the lock object of one UpdateRemote is valid:
+// far longer than reading and writing a state takes, short enough that a
+// writer killed inside it blocks the others only briefly (they take an
+// expired one over).
+const UpdateLease = time.Minute
+
+// UpdateRemote is Update for a remote state: the lock object (leased for
+// UpdateLease), then the state object, written under a condition on the
+// ETag read.
 func UpdateRemote(ctx context.Context, r Remote, op, version string, timeout time.Duration, fn UpdateFunc) (s *State, err error) {
-	l, err := LockRemote(ctx, r, op, version, timeout)
+	l, err := LockRemoteLease(ctx, r, op, version, timeout, UpdateLease)
 	if err != nil {
 		return nil, err
 	}

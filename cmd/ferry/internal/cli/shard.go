@@ -20,7 +20,7 @@ import (
 // take the lock for a moment per checkpoint, so they wait for each other
 // briefly; an apply or plan holding it for its whole run makes them give
 // up after this long.
-const shardLockTimeout = 2 * time.Minute
+const shardLockTimeout = 5 * time.Minute
 
 // jobIndexEnv is the variable a Kubernetes Indexed Job sets in each pod:
 // its completion index, 0 to completions-1.
