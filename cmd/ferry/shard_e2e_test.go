@@ -146,12 +146,36 @@ func pulledState(t *testing.T, data string) *state.State {
 // is at the destination once with its bytes, those recorded before the
 // kill were fetched exactly once, and the next plan has no changes.
 func TestShardCrashResumes(t *testing.T) {
+	t.Run("local state", func(t *testing.T) { shardCrash(t, nil) })
+	t.Run("s3 state", func(t *testing.T) { shardCrash(t, testenv.StartS3(t, testenv.S3Options{})) })
+}
+
+// shardCrash is TestShardCrashResumes with the state in srv's bucket, or
+// in a local file when srv is nil.
+func shardCrash(t *testing.T, srv *testenv.S3) {
 	work, upDir := t.TempDir(), t.TempDir()
 	blobs := makeBlobs(t, upDir, rand.New(rand.NewPCG(16, 6)), 24, 48<<10, 96<<10)
 	d := dirDest(work)
 	shardConfig(t, work, blobs, blobs.names, "dir", d.hcl)
 	up := startUpstream(t, upDir)
 	env := []string{"FERRY_VAR_upstream=" + up.URL}
+	statePath := filepath.Join(work, "ferry.state.json")
+	readSt := func() *state.State {
+		return readStateFile(t, statePath)
+	}
+	if srv != nil {
+		if err := os.WriteFile(filepath.Join(work, "backend.ferry.hcl"), []byte(backendHCL(srv)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		env = append(env, backendEnv(srv)...)
+		readSt = func() *state.State {
+			b := getObject(t, srv, backendKey)
+			if b == nil {
+				return nil
+			}
+			return pulledState(t, string(b))
+		}
+	}
 	ferry(t, work, env, "plan", "-out", "plan.json").must(t, 0, "24 to add")
 	victim := 1
 	var victims []string
@@ -178,14 +202,13 @@ func TestShardCrashResumes(t *testing.T) {
 		procs = append(procs, &shardProc{name: fmt.Sprint(i), cmd: cmd, out: out})
 	}
 	// Kill the victim once the state records one of its blobs.
-	statePath := filepath.Join(work, "ferry.state.json")
 	var recorded []string
 	for deadline := time.Now().Add(60 * time.Second); len(recorded) == 0; time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("shard %d recorded nothing:\n%s", victim, killedOut)
 		}
-		st, err := state.Read(statePath)
-		if err != nil {
+		st := readSt()
+		if st == nil {
 			continue // not written yet
 		}
 		for _, name := range victims {
@@ -203,7 +226,7 @@ func TestShardCrashResumes(t *testing.T) {
 	up.bytesPerSecond.Store(0)
 	waitAll(t, procs)
 
-	st := readStateFile(t, statePath)
+	st := readSt()
 	recorded = recorded[:0]
 	for _, name := range victims {
 		if st.Artifact("m", name) != nil {
@@ -236,12 +259,20 @@ func TestShardCrashResumes(t *testing.T) {
 			t.Errorf("%s, recorded before the kill, was fetched %d bytes, want once (%d)", name, sent, size)
 		}
 	}
-	st = readStateFile(t, statePath)
+	st = readSt()
 	if got := stateArtifacts(st); !slices.Equal(got, all) {
 		t.Errorf("the state records %v, want %v", got, all)
 	}
 	if st.Shards != nil {
 		t.Errorf("the finalize left the barrier: %+v", st.Shards)
+	}
+	if srv != nil {
+		if lock := getObject(t, srv, backendKey+".lock"); lock != nil {
+			t.Errorf("a lock object was left: %s", lock)
+		}
+		if _, err := os.Stat(statePath); !os.IsNotExist(err) {
+			t.Errorf("a local state file was written beside the backend (err=%v)", err)
+		}
 	}
 	ferry(t, work, env, "plan", "-detailed-exitcode").must(t, 0, "No changes")
 }
