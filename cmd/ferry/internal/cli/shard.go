@@ -165,16 +165,29 @@ func (a *app) applyShard(path string, f *planFlags, asJSON bool, i, n int) error
 	if err != nil {
 		return err
 	}
-	st, err := update(func(s *state.State, next uint64) (bool, error) {
+	join := func(s *state.State, next uint64) (bool, error) {
 		return s.JoinShards(id, p.PriorState.Lineage, p.PriorState.Serial, n, next)
+	}
+	// First only read and check: a plan refused below (stale, or not
+	// justified) must leave the state as it was.
+	st, err := update(func(s *state.State, next uint64) (bool, error) {
+		c := *s // JoinShards replaces the barrier, never changes it
+		_, err := join(&c, next)
+		return false, err
 	})
 	if err != nil {
 		return &exitError{code: ExitError, err: fmt.Errorf("shard %d/%d of saved plan %s: %w", i, n, path, err)}
 	}
-	if d, ok := st.Shards.Done[i]; ok {
-		fmt.Fprintf(a.streams.Out, "Shard %d/%d of plan %s already finished at %s (%s). Nothing to do.\n",
-			i, n, id, d.At.Format(time.RFC3339), plan.Plural(d.Changes, "change"))
-		return nil
+	if b := st.Shards; b != nil && b.Plan == id {
+		if d, ok := b.Done[i]; ok {
+			msg := a.streams.Out
+			if asJSON {
+				msg = a.streams.Err // stdout carries only events
+			}
+			fmt.Fprintf(msg, "Shard %d/%d of plan %s already finished at %s (%s). Nothing to do.\n",
+				i, n, id, d.At.Format(time.RFC3339), plan.Plural(d.Changes, "change"))
+			return nil
+		}
 	}
 	split, err := shard.Partition(p.Changes, n)
 	if err != nil {
@@ -187,7 +200,7 @@ func (a *app) applyShard(path string, f *planFlags, asJSON bool, i, n int) error
 	var mine []plan.Change
 	skipped := 0
 	for _, c := range split.Shards[i] {
-		if a := st.Artifact(c.Mirror, c.Key); a != nil && a.VerifiedAt.After(p.CreatedAt) && a.SourceDigests.Equal(c.After.Digests) {
+		if rec := st.Artifact(c.Mirror, c.Key); rec != nil && rec.VerifiedAt.After(p.CreatedAt) && rec.SourceDigests.Equal(c.After.Digests) {
 			skipped++
 			continue
 		}
@@ -208,6 +221,10 @@ func (a *app) applyShard(path string, f *planFlags, asJSON bool, i, n int) error
 	if err := a.validateSaved(path, cfg, sess, ps, &sub, f); err != nil {
 		return err
 	}
+	if st, err = update(join); err != nil {
+		return &exitError{code: ExitError, err: fmt.Errorf("shard %d/%d of saved plan %s: %w", i, n, path, err)}
+	}
+	sess.state = st
 	refs := make([]state.ArtifactRef, len(mine))
 	for k, c := range mine {
 		refs[k] = state.ArtifactRef{Mirror: c.Mirror, Key: c.Key}
