@@ -310,6 +310,21 @@ func TestShardFlagErrors(t *testing.T) {
 			ferry(t, work, append(slices.Clone(env), tc.env...), append([]string{"apply"}, tc.args...)...).must(t, 1, tc.want)
 		})
 	}
+	// An edited plan is refused before the shard joins (or creates) the
+	// barrier: the state stays as it was (here: none).
+	planBytes, err := os.ReadFile(filepath.Join(work, "plan.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := fmt.Sprintf("%x", sha256.Sum256(blobs.data[blobs.names[0]]))
+	edited := bytes.ReplaceAll(planBytes, []byte(sum), []byte(strings.Repeat("0", 64)))
+	if bytes.Equal(edited, planBytes) {
+		t.Fatal("the plan does not name the blob's digest")
+	}
+	if err := os.WriteFile(filepath.Join(work, "edited.json"), edited, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ferry(t, work, env, "apply", "-shard", "0/1", "edited.json").must(t, 1, "Saved plan not justified by the configuration and state")
 	if _, err := os.Stat(filepath.Join(work, "ferry.state.json")); !os.IsNotExist(err) {
 		t.Errorf("a refused shard wrote the state (err=%v)", err)
 	}
