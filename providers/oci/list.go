@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 
+	"golang.org/x/sync/errgroup"
 	"oras.land/oras-go/v2/registry/remote/errcode"
 
 	"github.com/ferry-mirror/ferry/providers"
@@ -17,6 +18,12 @@ import (
 // distribution 3 refuses more than 1,000 by default, and without n
 // distribution 2 answers every tag in one document.
 const DefaultTagListPageSize = 1000
+
+// listConcurrency is how many repositories ListStatKeys lists at once: the
+// inventory holds one of the destination's connections for the whole
+// listing, and a template spreading keys over hundreds of repositories
+// should not list them one round trip after another.
+const listConcurrency = 4
 
 var _ providers.KeyListStater = (*Store)(nil)
 
@@ -56,24 +63,39 @@ func (s *Store) ListStatKeys(ctx context.Context, keys []string, fn func(provide
 		byRepo[r.name] = append(byRepo[r.name], key)
 		repos[r.name] = r
 	}
-	for _, name := range slices.Sorted(maps.Keys(byRepo)) {
-		ks := byRepo[name]
-		if len(ks) == 1 {
-			if err := unknown(ks[0]); err != nil {
-				return err
-			}
+	// List the repositories a few at a time (a template may name many),
+	// then report in order: fn need not be safe for concurrent use.
+	names := slices.Sorted(maps.Keys(byRepo))
+	tags := make([]map[string]bool, len(names))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(listConcurrency)
+	for i, name := range names {
+		if len(byRepo[name]) == 1 {
 			continue
 		}
-		tags, err := s.listTags(ctx, repos[name])
-		if err != nil {
-			if ctx.Err() != nil {
-				return s.opErr("list", name, ctx.Err())
+		g.Go(func() error {
+			want := map[string]bool{}
+			for _, key := range byRepo[name] {
+				want[Tag(key)] = true
 			}
-			s.log.Debug("tags list failed; the repository's keys are stat'ed one by one", "repository", name, "error", err)
-			tags = nil
-		}
-		for _, key := range ks {
-			if tags != nil && !tags[Tag(key)] {
+			t, err := s.listTags(gctx, repos[name], want)
+			if err != nil {
+				if ctx.Err() != nil {
+					return s.opErr("list", name, ctx.Err())
+				}
+				s.log.Debug("tags list failed; the repository's keys are stat'ed one by one", "repository", name, "error", err)
+				return nil
+			}
+			tags[i] = t
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	for i, name := range names {
+		for _, key := range byRepo[name] {
+			if tags[i] != nil && !tags[i][Tag(key)] {
 				continue // absent
 			}
 			if err := unknown(key); err != nil {
@@ -84,13 +106,17 @@ func (s *Store) ListStatKeys(ctx context.Context, keys []string, fn func(provide
 	return nil
 }
 
-// listTags is the set of r's tags, empty for a repository the registry does
-// not know, nil with an error when the registry did not answer a listing.
-func (s *Store) listTags(ctx context.Context, r *repository) (map[string]bool, error) {
+// listTags is the set of r's tags among want (memory stays bounded by the
+// keys asked about, whatever the registry lists), empty for a repository
+// the registry does not know, nil with an error when the registry did not
+// answer a listing or its pages went on past maxTagPages.
+func (s *Store) listTags(ctx context.Context, r *repository, want map[string]bool) (map[string]bool, error) {
 	tags := map[string]bool{}
 	err := r.remote.Tags(ctx, "", func(page []string) error {
 		for _, t := range page {
-			tags[t] = true
+			if want[t] {
+				tags[t] = true
+			}
 		}
 		return nil
 	})

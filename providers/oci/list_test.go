@@ -19,6 +19,7 @@ import (
 	"github.com/ferry-mirror/ferry/providers/oci"
 	"github.com/ferry-mirror/ferry/providers/providertest"
 	"github.com/ferry-mirror/ferry/providers/providertest/testenv"
+	provreg "github.com/ferry-mirror/ferry/providers/registry"
 )
 
 // listKeys runs ListStatKeys and returns the keys reported, sorted, failing
@@ -234,5 +235,23 @@ func TestListStatKeysLeavesToStat(t *testing.T) {
 				t.Errorf("requests %v, want %d tags list requests and nothing else", n, tt.tagsLists)
 			}
 		})
+	}
+}
+
+// A destination whose tags list never ends (every page links to another,
+// each with new tags) stops after the page bound, keeps only the tags asked
+// about, and leaves its keys to Stat instead of running for ever.
+func TestListStatKeysEndlessPagination(t *testing.T) {
+	host, pages := tagPages(t, 1, 0, true)
+	s, err := oci.NewDestinationWithOptions("oci.test", &oci.DestinationConfig{Registry: host, Repository: "app", PlainHTTP: true}, provreg.Env{}, oci.Options{MaxRetries: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := []string{"1.1.0", "2.0.0"}
+	if diff := cmp.Diff(keys, listKeys(t, s, keys)); diff != "" {
+		t.Errorf("reported keys (-want +got):\n%s", diff)
+	}
+	if *pages != 10000 {
+		t.Errorf("requested %d pages, want 10000", *pages)
 	}
 }

@@ -222,6 +222,7 @@ func (s *Store) newRepository(name string) *repository {
 		// Only a destination lists with it (ListStatKeys); a source's
 		// listing keeps the registry's default.
 		TagListPageSize: s.destPage(),
+		TagListMaxPages: maxTagPages,
 	}}
 }
 
