@@ -38,7 +38,7 @@ func Update(ctx context.Context, path, op, version string, timeout time.Duration
 // far longer than reading and writing a state takes, short enough that a
 // writer killed inside it blocks the others only briefly (they take an
 // expired one over).
-const UpdateLease = time.Minute
+const UpdateLease = 20 * time.Second
 
 // UpdateRemote is Update for a remote state: the lock object (leased for
 // UpdateLease), then the state object, written under a condition on the
