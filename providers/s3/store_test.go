@@ -151,7 +151,10 @@ func TestMultipart(t *testing.T) {
 			// The sha256 from x-amz-meta-sha256 is marked a claim: only
 			// the server's single-part checksum or a hash of the bytes
 			// is not.
-			want := providers.Artifact{Key: tt.a.Key, Size: int64(len(content)), Digests: providers.NewDigests(providertest.SHA256(content)), Claimed: tt.metaSum}
+			want := providers.Artifact{Key: tt.a.Key, Size: int64(len(content)), Digests: providers.NewDigests(providertest.SHA256(content)), Claimed: tt.metaSum, Token: got.Token}
+			if got.Token == "" {
+				t.Error("Stat reports no change token")
+			}
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("Stat (-want +got):\n%s", diff)
 			}
