@@ -48,6 +48,11 @@ func (e *env) bigDirScenario() error {
 	}
 	total := totalSize(files)
 	list := dataDir + ".list"
+	// A fresh registry: blobs of an earlier harness run (-keep, -work)
+	// would be skipped as already there.
+	if err := os.RemoveAll(filepath.Join(e.work, "registry-bigdir")); err != nil {
+		return err
+	}
 	fs, reg, stop, err := e.startServers("registry-bigdir")
 	if err != nil {
 		return err
