@@ -49,6 +49,7 @@ type Store struct {
 
 	// cleanOnce removes temp files left by dead processes, on first Put.
 	cleanOnce sync.Once
+	copier    copier
 }
 
 var (
@@ -202,11 +203,12 @@ func (s *Store) PutToken(ctx context.Context, a providers.Artifact, r io.Reader,
 		}
 	}()
 
-	vr := verify.NewReader(providers.ContextReader(ctx, r), a.Size, a.Digests)
-	if _, err := io.Copy(f, vr); err != nil {
+	// The engine's verifier, when r is one: each byte hashed once.
+	vr := verify.Reuse(r, a.Size, a.Digests)
+	if _, err := s.copier.copy(f, providers.ContextReader(ctx, vr), a.Size); err != nil {
 		return "", s.opErr("put", key, err)
 	}
-	if !vr.Verified() { // io.Copy stops only at EOF, which Verified confirms
+	if !vr.Verified() { // copy stops only at EOF, which Verified confirms
 		return "", s.opErr("put", key, errors.New("content was not verified"))
 	}
 	if err := f.Chmod(0o644); err != nil {

@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -98,7 +99,7 @@ func NewDestination(name string, cfg *DestinationConfig, env registry.Env) (*Sto
 //lint:ignore SA1019 see above
 func newUploader(client *s3.Client, partSize int64) *manager.Uploader {
 	//lint:ignore SA1019 see above
-	return manager.NewUploader(client, func(u *manager.Uploader) {
+	return manager.NewUploader(partSumClient{client}, func(u *manager.Uploader) {
 		u.PartSize = partSize
 		u.Concurrency = uploadConcurrency
 		u.LeavePartsOnError = false
@@ -226,12 +227,14 @@ func (s *Store) PutToken(ctx context.Context, a providers.Artifact, r io.Reader,
 	if err != nil {
 		return "", s.opErr("put", a.Key, err)
 	}
-	vr := verify.NewReader(providers.ContextReader(ctx, r), a.Size, a.Digests)
+	// The engine's verifier, when r is one: each byte hashed once for the
+	// check (the part checksums are other sums).
+	vr := verify.Reuse(r, a.Size, a.Digests)
 	parts := &partHasher{size: s.partSize}
 	in := &s3.PutObjectInput{
 		Bucket:            &s.cfg.Bucket,
 		Key:               &k,
-		Body:              io.TeeReader(vr, parts),
+		Body:              parts.reader(providers.ContextReader(ctx, vr)),
 		ContentType:       aws.String("application/octet-stream"),
 		ChecksumAlgorithm: types.ChecksumAlgorithmSha256,
 	}
@@ -242,7 +245,7 @@ func (s *Store) PutToken(ctx context.Context, a providers.Artifact, r io.Reader,
 		in.IfNoneMatch = aws.String("*")
 	}
 	up := s.uploader
-	_, err = up.Upload(ctx, in) //lint:ignore SA1019 see above
+	_, err = up.Upload(context.WithValue(ctx, partSumsKey{}, parts), in) //lint:ignore SA1019 see above
 	if err != nil {
 		var mf manager.MultiUploadFailure
 		if errors.As(err, &mf) && mf.UploadID() != "" {
@@ -344,12 +347,18 @@ func objectToken(etag *string, modified *time.Time) string {
 	return e + "@" + strconv.FormatInt(modified.Unix(), 10)
 }
 
-// partHasher computes the composite sha256 S3 reports for a multipart
-// upload with parts of size bytes: base64(sha256(sha256(part1) ‖ …))-N.
+// partHasher computes the sha256 of each part of an upload with parts of
+// size bytes, from the verified stream as the uploader reads it, and the
+// composite sha256 S3 reports for a multipart upload:
+// base64(sha256(sha256(part1) ‖ …))-N. partSumClient sends each part's
+// sum with the part, so the server checks the bytes it received against
+// ferry's hash of the verified stream (and the SDK hashes nothing again).
 type partHasher struct {
 	size int64
 	cur  hash.Hash
 	n    int64 // bytes in cur
+
+	mu   sync.Mutex // guards sums and num: UploadPart reads them
 	sums bytes.Buffer
 	num  int
 }
@@ -372,20 +381,97 @@ func (p *partHasher) Write(b []byte) (int, error) {
 }
 
 func (p *partHasher) finish() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	p.sums.Write(p.cur.Sum(nil))
 	p.num++
 	p.cur, p.n = nil, 0
+}
+
+// part is the base64 sha256 of part num (from 1), once all of it passed.
+func (p *partHasher) part(num int) (string, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if num < 1 || num > p.num {
+		return "", false
+	}
+	return base64.StdEncoding.EncodeToString(p.sums.Bytes()[(num-1)*sha256.Size : num*sha256.Size]), true
+}
+
+// whole is the base64 sha256 of a stream that fit in one part, read to
+// its end (the uploader sends it with one PutObject).
+func (p *partHasher) whole() (string, bool) {
+	p.mu.Lock()
+	one := p.num == 1
+	p.mu.Unlock()
+	if !one {
+		return "", false
+	}
+	return p.part(1)
+}
+
+// reader is r written to p as it is read; the last part is complete at
+// r's io.EOF (which a verifier returns only once everything matched).
+func (p *partHasher) reader(r io.Reader) io.Reader { return &partsReader{r: r, p: p} }
+
+type partsReader struct {
+	r io.Reader
+	p *partHasher
+}
+
+func (t *partsReader) Read(b []byte) (int, error) {
+	n, err := t.r.Read(b)
+	t.p.Write(b[:n])
+	if err == io.EOF && t.p.cur != nil && t.p.n > 0 {
+		t.p.finish()
+	}
+	return n, err
 }
 
 func (p *partHasher) composite() string {
 	if p.cur != nil && p.n > 0 {
 		p.finish()
 	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	if p.num == 0 {
 		return ""
 	}
 	sum := sha256.Sum256(p.sums.Bytes())
 	return base64.StdEncoding.EncodeToString(sum[:]) + "-" + strconv.Itoa(p.num)
+}
+
+// partSumsKey carries an upload's *partHasher in the context of
+// Uploader.Upload, which passes it to every request of the upload.
+type partSumsKey struct{}
+
+// partSumClient is the uploader's S3 client: it sets each part's
+// x-amz-checksum-sha256 to the sum the upload's partHasher computed from
+// the verified stream (the SDK then computes none), so each byte is
+// hashed once for the part checksums, and the server refuses a part whose
+// bytes are not the ones ferry verified.
+type partSumClient struct{ *s3.Client }
+
+func (c partSumClient) UploadPart(ctx context.Context, in *s3.UploadPartInput, optFns ...func(*s3.Options)) (*s3.UploadPartOutput, error) {
+	if p, ok := ctx.Value(partSumsKey{}).(*partHasher); ok && in.ChecksumSHA256 == nil && in.PartNumber != nil && in.ChecksumAlgorithm == types.ChecksumAlgorithmSha256 {
+		if sum, ok := p.part(int(*in.PartNumber)); ok {
+			cp := *in
+			cp.ChecksumSHA256 = &sum
+			in = &cp
+		}
+	}
+	return c.Client.UploadPart(ctx, in, optFns...)
+}
+
+func (c partSumClient) PutObject(ctx context.Context, in *s3.PutObjectInput, optFns ...func(*s3.Options)) (*s3.PutObjectOutput, error) {
+	if p, ok := ctx.Value(partSumsKey{}).(*partHasher); ok && in.ChecksumSHA256 == nil && in.ChecksumAlgorithm == types.ChecksumAlgorithmSha256 {
+		if sum, ok := p.whole(); ok {
+			cp := *in
+			cp.ChecksumSHA256 = &sum
+			in = &cp
+		}
+	}
+	return c.Client.PutObject(ctx, in, optFns...)
 }
 
 // remove deletes the object under k (no existence check).
