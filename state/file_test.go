@@ -102,12 +102,15 @@ func TestReadBasic(t *testing.T) {
 }
 
 func TestMarshalCanonical(t *testing.T) {
-	canonical := readFixture(t, "v4-basic.json")
+	canonical := readFixture(t, "v5-basic.json")
 	tests := []struct {
 		name    string
 		fixture string
+		want    string // fixture of the canonical bytes; empty: v5-basic.json
 	}{
-		{name: "canonical input round-trips byte for byte", fixture: "v4-basic.json"},
+		{name: "canonical input round-trips byte for byte", fixture: "v5-basic.json"},
+		{name: "version 4 input is upgraded to the canonical bytes", fixture: "v4-basic.json"},
+		{name: "version 4 input with a token is upgraded to the canonical bytes", fixture: "v4-token.json", want: "v5-token.json"},
 		{name: "version 3 input is upgraded to the canonical bytes", fixture: "v3-basic.json"},
 		{name: "version 2 input is upgraded to the canonical bytes", fixture: "v2-basic.json"},
 		{name: "version 1 input is upgraded to the canonical bytes", fixture: "v1-basic.json"},
@@ -123,7 +126,11 @@ func TestMarshalCanonical(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if diff := cmp.Diff(string(canonical), string(got)); diff != "" {
+			want := canonical
+			if tc.want != "" {
+				want = readFixture(t, tc.want)
+			}
+			if diff := cmp.Diff(string(want), string(got)); diff != "" {
 				t.Errorf("Marshal (-want +got):\n%s", diff)
 			}
 			// And the bytes read back into the same state.
@@ -238,17 +245,17 @@ func TestReadErrors(t *testing.T) {
 	}{
 		{
 			name:    "newer format",
-			fixture: "v5-future.json",
+			fixture: "v6-future.json",
 			wantIs:  ErrNewerVersion,
 			wantMsgs: []string{
-				"v5-future.json has format version 5, written by ferry 0.9.0; this ferry reads up to version 4: upgrade ferry",
+				"v6-future.json has format version 6, written by ferry 0.9.0; this ferry reads up to version 5: upgrade ferry",
 			},
 		},
 		{
 			name:     "newer format without tool version",
-			content:  `{"version": 5, "whatever": true}`,
+			content:  `{"version": 6, "whatever": true}`,
 			wantIs:   ErrNewerVersion,
-			wantMsgs: []string{"format version 5, written by an unknown ferry version"},
+			wantMsgs: []string{"format version 6, written by an unknown ferry version"},
 		},
 		{
 			name:     "truncated",
@@ -293,7 +300,7 @@ func TestReadErrors(t *testing.T) {
 			name:     "no version",
 			content:  `{"lineage": "x", "mirrors": {}}`,
 			wantIs:   ErrCorrupt,
-			wantMsgs: []string{`no format version (want a top-level "version": 4)`},
+			wantMsgs: []string{`no format version (want a top-level "version": 5)`},
 		},
 		{
 			name:     "version zero",
@@ -447,7 +454,7 @@ func TestOpenLeavesUnreadableFileAlone(t *testing.T) {
 		fixture string
 		wantIs  error
 	}{
-		{name: "newer format", fixture: "v5-future.json", wantIs: ErrNewerVersion},
+		{name: "newer format", fixture: "v6-future.json", wantIs: ErrNewerVersion},
 		{name: "truncated", fixture: "truncated.json", wantIs: ErrCorrupt},
 		{name: "not json", fixture: "not-json.txt", wantIs: ErrCorrupt},
 		{name: "bad digest", fixture: "bad-digest.json", wantIs: ErrCorrupt},

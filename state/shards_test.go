@@ -14,10 +14,10 @@ import (
 	"github.com/ferry-mirror/ferry/providers"
 )
 
-// TestReadV4Shards reads a version 4 state holding a barrier, and writes
+// TestReadV5Shards reads a version 5 state holding a barrier, and writes
 // it back byte for byte.
-func TestReadV4Shards(t *testing.T) {
-	path := filepath.Join("testdata", "v4-shards.json")
+func TestReadV5Shards(t *testing.T) {
+	path := filepath.Join("testdata", "v5-shards.json")
 	s, err := Read(path)
 	if err != nil {
 		t.Fatal(err)
@@ -41,7 +41,7 @@ func TestReadV4Shards(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(string(readFixture(t, "v4-shards.json")), string(got)); diff != "" {
+	if diff := cmp.Diff(string(readFixture(t, "v5-shards.json")), string(got)); diff != "" {
 		t.Errorf("Marshal (-want +got):\n%s", diff)
 	}
 	bad := s.DeepCopy()
