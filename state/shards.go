@@ -91,10 +91,12 @@ func (s *State) MergeShard(planID string, own *State, refs []ArtifactRef, next u
 	return changed, nil
 }
 
+// artifactEqual compares every field of two records (keep it in step
+// with Artifact).
 func artifactEqual(a, b *Artifact) bool {
 	return a.Key == b.Key && a.Name == b.Name && a.Version == b.Version && a.Size == b.Size &&
 		a.Digests.Equal(b.Digests) && a.SourceDigests.Equal(b.SourceDigests) && a.Created.Equal(b.Created) &&
-		a.AddedAt.Equal(b.AddedAt) && a.VerifiedAt.Equal(b.VerifiedAt) && a.Origin == b.Origin
+		a.AddedAt.Equal(b.AddedAt) && a.VerifiedAt.Equal(b.VerifiedAt) && a.Origin == b.Origin && a.Token == b.Token
 }
 
 // FinishShard records that shard i landed all its transfers; for an
