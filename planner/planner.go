@@ -403,6 +403,9 @@ func (b *builder) planMirror(m *config.Mirror) hcl.Diagnostics {
 		return diags
 	}
 	verdicts := retention.Decide(policy, b.opts.Now, cands)
+	// No-ops are owned artifacts still listed: reserve for them at once
+	// (append grows a large slice by a quarter, copying it again and again).
+	b.noOps = slices.Grow(b.noOps, min(len(listed), len(owned)))
 
 	for _, a := range listed {
 		base := plan.Change{

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"maps"
 	"os"
@@ -83,110 +82,6 @@ func decode(path string, data []byte) (*State, error) {
 		return nil, corrupt(path, err, "%s", err)
 	}
 	return s, nil
-}
-
-// decodeStream is the fast path of decode for a well-formed file: one pass
-// over data, artifact by artifact, with no copy of the whole file. It
-// gives up (ok false) on anything unusual: a syntax or type error, an
-// unknown or repeated field, a null, a format version out of range. Then
-// decodeChecked decodes the file again and explains what is wrong, so
-// every message comes from one place.
-func decodeStream(data []byte) (s *State, ok bool) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	s = &State{}
-	err := eachMember(dec, repeated(), func(name string) error {
-		switch name {
-		case "version":
-			return dec.Decode(&s.Version)
-		case "tool_version":
-			return dec.Decode(&s.ToolVersion)
-		case "serial":
-			return dec.Decode(&s.Serial)
-		case "lineage":
-			return dec.Decode(&s.Lineage)
-		case "feeds":
-			return dec.Decode(&s.Feeds)
-		case "recent_deletes":
-			return dec.Decode(&s.RecentDeletes)
-		case "mirrors":
-			s.Mirrors = map[string]*Mirror{}
-			return eachMember(dec, func(name string) bool { return s.Mirrors[name] != nil }, func(name string) error {
-				m := &Mirror{}
-				s.Mirrors[name] = m
-				return decodeMirror(dec, m)
-			})
-		}
-		return errGiveUp
-	})
-	if err != nil || s.Version < 1 || s.Version > FormatVersion {
-		return nil, false
-	}
-	if _, err := dec.Token(); err != io.EOF { // nothing after the object
-		return nil, false
-	}
-	return s, true
-}
-
-// errGiveUp stops decodeStream on something it leaves to decodeChecked.
-var errGiveUp = errors.New("not a plain state")
-
-// decodeMirror decodes one mirror object, its artifacts one at a time.
-func decodeMirror(dec *json.Decoder, m *Mirror) error {
-	return eachMember(dec, repeated(), func(name string) error {
-		switch name {
-		case "source":
-			return dec.Decode(&m.Source)
-		case "destination":
-			return dec.Decode(&m.Destination)
-		case "artifacts":
-			m.Artifacts = map[string]*Artifact{}
-			return eachMember(dec, func(key string) bool { return m.Artifacts[key] != nil }, func(key string) error {
-				var a *Artifact
-				if err := dec.Decode(&a); err != nil || a == nil {
-					return errGiveUp
-				}
-				m.Artifacts[key] = a
-				return nil
-			})
-		}
-		return errGiveUp
-	})
-}
-
-// repeated reports, call by call, whether it saw a name before.
-func repeated() func(name string) bool {
-	seen := map[string]bool{}
-	return func(name string) bool {
-		dup := seen[name]
-		seen[name] = true
-		return dup
-	}
-}
-
-// eachMember reads a JSON object member by member, calling member with
-// each name to decode the value. A null instead of the object, or a name
-// repeated (dup reports it), gives up: decodeChecked has the exact
-// semantics for those.
-func eachMember(dec *json.Decoder, dup func(name string) bool, member func(name string) error) error {
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-		return errGiveUp
-	}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return err
-		}
-		name, _ := tok.(string) // More and Token guarantee a string name
-		if dup(name) {
-			return errGiveUp
-		}
-		if err := member(name); err != nil {
-			return err
-		}
-	}
-	_, err := dec.Token() // the closing brace
-	return err
 }
 
 // decodeChecked is decode for any file: it checks the format version

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -119,6 +120,24 @@ func TestDecodeStreamAgreesWithChecked(t *testing.T) {
 		{name: "bad digest", data: `{"version":3,"lineage":"x","mirrors":{"m":{"artifacts":{"k":{"key":"k","digests":["sha256:xyz"]}}}}}`},
 		{name: "invalid state", data: `{"version":3,"lineage":"x","mirrors":{"m":{"artifacts":{"k":{"key":"other"}}}}}`, stream: true},
 		{name: "not an object", data: `[1,2]`},
+		{name: "indented", data: "{\n  \"version\": 3,\r\n\t\"lineage\" : \"x\" ,\n  \"mirrors\": {\"m\": {\"artifacts\": {\"k\": {\"key\": \"k\", \"digests\": [ ], \"size\": -0}}}}\n}\n", stream: true},
+		{name: "all artifact fields", data: `{"version":3,"lineage":"x","mirrors":{"m":{"artifacts":{"a/é":{"key":"a/é","name":"a","version":"1","size":0,"digests":[],"source_digests":["sha256:` + strings.Repeat("0", 64) + `"],"created":"2024-01-01T00:00:00.5Z","added_at":"2024-01-01T00:00:00Z","origin":"https://x/a","verified_at":"2024-01-02T00:00:00-07:00"}}}}}`, stream: true},
+		{name: "escaped key", data: `{"version":3,"lineage":"x","mirrors":{"m":{"artifacts":{"a\u002fb":{"key":"a/b"}}}}}`},
+		{name: "escaped origin", data: `{"version":3,"lineage":"x","mirrors":{"m":{"artifacts":{"k":{"key":"k","origin":"a\"b"}}}}}`},
+		{name: "escaped header", data: `{"version":3,"lineage":"x\ty","tool_version":"\u0030","mirrors":{}}`, stream: true},
+		{name: "fraction size", data: `{"version":3,"lineage":"x","mirrors":{"m":{"artifacts":{"k":{"key":"k","size":1.5}}}}}`},
+		{name: "exponent size", data: `{"version":3,"lineage":"x","mirrors":{"m":{"artifacts":{"k":{"key":"k","size":1e3}}}}}`},
+		{name: "huge size", data: `{"version":3,"lineage":"x","mirrors":{"m":{"artifacts":{"k":{"key":"k","size":99999999999999999999}}}}}`},
+		{name: "string size", data: `{"version":3,"lineage":"x","mirrors":{"m":{"artifacts":{"k":{"key":"k","size":"1"}}}}}`},
+		{name: "null digests", data: `{"version":3,"lineage":"x","mirrors":{"m":{"artifacts":{"k":{"key":"k","digests":null}}}}}`},
+		{name: "empty digest string", data: `{"version":3,"lineage":"x","mirrors":{"m":{"artifacts":{"k":{"key":"k","digests":[""]}}}}}`, stream: true},
+		{name: "bad time", data: `{"version":3,"lineage":"x","mirrors":{"m":{"artifacts":{"k":{"key":"k","added_at":"yesterday"}}}}}`},
+		{name: "repeated artifact field", data: `{"version":3,"lineage":"x","mirrors":{"m":{"artifacts":{"k":{"key":"k","key":"k"}}}}}`},
+		{name: "byte order mark", data: "\ufeff{\"version\":3,\"lineage\":\"x\",\"mirrors\":{}}"},
+		{name: "invalid UTF-8 key", data: "{\"version\":3,\"lineage\":\"x\",\"mirrors\":{\"m\":{\"artifacts\":{\"\xff\":{\"key\":\"\xff\"}}}}}"},
+		{name: "feeds nested", data: `{"version":3,"lineage":"x","mirrors":{},"feeds":{"npm.a":{"u\"]}":"1,2"}},"serial":7}`, stream: true},
+		{name: "version last", data: `{"lineage":"x","mirrors":{},"version":2}`, stream: true},
+		{name: "unclosed string at end", data: `{"version":3,"lineage":"x","feeds":{"a":"`},
 		{name: "truncated", data: `{"version":3,"lineage":"x","mirrors":{"m":{"artifacts":{"k":` + art},
 	}
 	for _, tc := range tests {

@@ -56,8 +56,9 @@ type rowParser func(filename string, src []byte, row func(rawArtifact) bool) hcl
 
 // decodeArtifactsFile reads the artifacts_file attr names (relative to the
 // config directory) and hands each valid artifact to add, with the row it
-// came from. Rows are validated exactly like artifact blocks.
-func decodeArtifactsFile(attr *hcl.Attribute, ectx *hcl.EvalContext, env schema.DecodeEnv, add func(ArtifactConfig, hcl.Range)) hcl.Diagnostics {
+// came from, after telling reserve how many rows there are at most. Rows
+// are validated exactly like artifact blocks.
+func decodeArtifactsFile(attr *hcl.Attribute, ectx *hcl.EvalContext, env schema.DecodeEnv, reserve func(rows int), add func(ArtifactConfig, hcl.Range)) hcl.Diagnostics {
 	name, diags := schema.DecodePlainString(attr, ectx)
 	if diags.HasErrors() {
 		return diags
@@ -84,6 +85,9 @@ func decodeArtifactsFile(attr *hcl.Attribute, ectx *hcl.EvalContext, env schema.
 	if !filepath.IsAbs(name) {
 		filename = filepath.Join(filepath.Dir(attr.NameRange.Filename), name)
 	}
+	// A valid row is at least a line and holds a digest of 64 or more
+	// characters: a file of blank lines reserves nothing much.
+	reserve(min(bytes.Count(src, []byte("\n"))+1, len(src)/64+1))
 	errs := 0
 	diags = append(diags, parse(filename, src, func(r rawArtifact) bool {
 		a, ok, moreDiags := validateArtifact(r)
