@@ -122,7 +122,7 @@ func decodeChecked(path string, data []byte) (*State, error) {
 			path, version, writer, FormatVersion)}
 	}
 
-	// Version 2 only added feeds, so a version 1 file decodes as is.
+	// Versions 2 to 4 only added optional fields, so older files decode as is.
 	// Later versions add an upgradeVNtoVN+1 step here.
 	// Unknown fields are refused rather than dropped: rewriting the file
 	// without them would lose data a newer ferry put there.

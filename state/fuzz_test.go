@@ -5,10 +5,14 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/ferry-mirror/ferry/providers"
 )
 
 // FuzzDecode feeds arbitrary bytes to the state reader. It must never
@@ -149,5 +153,39 @@ func TestDecodeStreamAgreesWithChecked(t *testing.T) {
 			s, err := decode("x.json", []byte(tc.data))
 			sameAsChecked(t, "x.json", []byte(tc.data), s, err)
 		})
+	}
+}
+
+// The fast path reads every field an artifact has: a field added to
+// Artifact but not to scanner.artifact would send every state through the
+// slow decoder.
+func TestDecodeStreamKnowsEveryArtifactField(t *testing.T) {
+	d := providers.NewDigests(providers.Digest{Algorithm: providers.SHA256, Hex: strings.Repeat("0", 64)})
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	a := &Artifact{Key: "k", Name: "n", Version: "1", Size: 1, Digests: d, SourceDigests: d,
+		Created: at, AddedAt: at, Origin: "https://x/k", VerifiedAt: at}
+	// Fill every other field with a non-zero value, so omitempty keeps it.
+	v := reflect.ValueOf(a).Elem()
+	for i := range v.NumField() {
+		if f := v.Field(i); f.IsZero() {
+			switch f.Kind() {
+			case reflect.String:
+				f.SetString("x")
+			case reflect.Int64:
+				f.SetInt(1)
+			default:
+				t.Fatalf("Artifact.%s: set it in this test", v.Type().Field(i).Name)
+			}
+		}
+	}
+	st := New("0.1.0")
+	st.EnsureMirror("m", "http.a", "dir.b")
+	st.SetArtifact("m", a)
+	b, err := Marshal(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := decodeStream(b); !ok {
+		t.Errorf("decodeStream gives up on a state ferry wrote:\n%s", b)
 	}
 }

@@ -251,6 +251,8 @@ func (sc *scanner) artifact(a *Artifact) bool {
 			bit, ok = 1<<8, sc.str(&a.Origin)
 		case "verified_at":
 			bit, ok = 1<<9, sc.time(&a.VerifiedAt)
+		case "token":
+			bit, ok = 1<<10, sc.str(&a.Token)
 		}
 		if bit == 0 || seen&bit != 0 {
 			return false

@@ -25,9 +25,9 @@ import (
 // reads. Bump it whenever an older ferry could not read (or would silently
 // drop part of) a file written by a newer one.
 //
-// Version 2 added feeds; version 3 recent_deletes. Older files read as
-// version 3 without them.
-const FormatVersion = 3
+// Version 2 added feeds; version 3 recent_deletes; version 4 artifacts'
+// token. Older files read as version 4 without them.
+const FormatVersion = 4
 
 // State is everything ferry remembers between runs.
 type State struct {
@@ -78,6 +78,12 @@ type Artifact struct {
 	Size    int64  `json:"size"`
 	// Digests were observed at the destination (sha256 always).
 	Digests providers.Digests `json:"digests"`
+	// Token is the destination's change token of the object right after
+	// ferry's verified write (providers.TokenPutter); empty when the
+	// destination has none or ferry did not write the bytes itself (an
+	// adoption). Refresh takes a listed object with this token and Size
+	// as holding Digests without a Stat.
+	Token string `json:"token,omitempty"`
 	// SourceDigests are what the upstream declared when the artifact was
 	// mirrored; they let plan notice an upstream republishing a version.
 	SourceDigests providers.Digests `json:"source_digests,omitempty"`
