@@ -630,6 +630,40 @@ func TestPersistRefusesOtherLineage(t *testing.T) {
 	}
 }
 
+// A read-only Manager (a plan) keeps no copy of the file it read and never
+// writes, even a changed state.
+func TestReadOnlyRefusesPersist(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ferry.state.json")
+	m, s, err := Open(path, "0.4.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.EnsureMirror("tools", "http.tools", "dir.local")
+	s.SetArtifact("tools", &Artifact{Key: "a", Digests: providers.NewDigests(providers.Digest{Algorithm: providers.SHA256, Hex: strings.Repeat("0", 64)})})
+	if _, err := m.Persist(s); err != nil {
+		t.Fatal(err)
+	}
+	before, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, s, err = Open(path, "0.4.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.ReadOnly()
+	if m.raw != nil {
+		t.Errorf("a read-only Manager keeps the %d bytes it read", len(m.raw))
+	}
+	s.RemoveArtifact("tools", "a")
+	if changed, err := m.Persist(s); err == nil || changed || !strings.Contains(err.Error(), "read-only") {
+		t.Errorf("Persist on a read-only Manager = %v, %v; want a read-only error", changed, err)
+	}
+	if after, err := os.ReadFile(path); err != nil || !bytes.Equal(after, before) {
+		t.Errorf("a refused Persist changed %s (%v)", path, err)
+	}
+}
+
 func TestPersistConcurrent(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "ferry.state.json")
 	m, s, err := Open(path, "0.4.0")

@@ -11,6 +11,7 @@ package state
 import (
 	"cmp"
 	"fmt"
+	"iter"
 	"maps"
 	"slices"
 	"time"
@@ -433,23 +434,39 @@ func (s *State) validate() error {
 		if m == nil {
 			return fmt.Errorf("mirrors[%q] is null", name)
 		}
-		for _, key := range slices.Sorted(maps.Keys(m.Artifacts)) {
-			a := m.Artifacts[key]
-			at := fmt.Sprintf("mirrors[%q].artifacts[%q]", name, key)
-			switch {
-			case a == nil:
-				return fmt.Errorf("%s is null", at)
-			case key == "":
-				return fmt.Errorf("mirrors[%q] has an artifact with an empty key", name)
-			case a.Key != key:
-				return fmt.Errorf("%s: key %q does not match its map key", at, a.Key)
-			}
-			if err := validateDigests(a.Digests); err != nil {
-				return fmt.Errorf("%s.digests: %w", at, err)
-			}
-			if err := validateDigests(a.SourceDigests); err != nil {
-				return fmt.Errorf("%s.source_digests: %w", at, err)
-			}
+		// Sorting a large mirror's keys costs more than checking them: the
+		// keys are sorted only to report the first problem.
+		if validateArtifacts(name, maps.All(m.Artifacts)) != nil {
+			return validateArtifacts(name, func(yield func(string, *Artifact) bool) {
+				for _, key := range slices.Sorted(maps.Keys(m.Artifacts)) {
+					if !yield(key, m.Artifacts[key]) {
+						return
+					}
+				}
+			})
+		}
+	}
+	return nil
+}
+
+// validateArtifacts reports the first problem among the artifacts of mirror
+// name, in the order arts yields them.
+func validateArtifacts(name string, arts iter.Seq2[string, *Artifact]) error {
+	for key, a := range arts {
+		at := func() string { return fmt.Sprintf("mirrors[%q].artifacts[%q]", name, key) }
+		switch {
+		case a == nil:
+			return fmt.Errorf("%s is null", at())
+		case key == "":
+			return fmt.Errorf("mirrors[%q] has an artifact with an empty key", name)
+		case a.Key != key:
+			return fmt.Errorf("%s: key %q does not match its map key", at(), a.Key)
+		}
+		if err := validateDigests(a.Digests); err != nil {
+			return fmt.Errorf("%s.digests: %w", at(), err)
+		}
+		if err := validateDigests(a.SourceDigests); err != nil {
+			return fmt.Errorf("%s.source_digests: %w", at(), err)
 		}
 	}
 	return nil

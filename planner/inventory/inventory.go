@@ -157,6 +157,11 @@ func Gather(ctx context.Context, cfg *config.Config, prior *state.State, provs P
 		}
 		var arts []providers.Artifact
 		collect := func(a providers.Artifact) error {
+			if len(arts) == cap(arts) {
+				// Double: append grows a large slice by a quarter,
+				// copying a 100,000-artifact listing many times.
+				arts = slices.Grow(arts, max(len(arts), 64))
+			}
 			arts = append(arts, a)
 			return nil
 		}
