@@ -448,7 +448,7 @@ func (m *Manager) Persist(s *State) (changed bool, err error) {
 	if err != nil {
 		return false, fmt.Errorf("state %s: %w", m.path, err)
 	}
-	if bytes.Equal(content, base) || (!m.onDisk && len(s.Mirrors) == 0) {
+	if bytes.Equal(content, base) || (!m.onDisk && len(s.Mirrors) == 0 && s.Shards == nil) {
 		return false, nil
 	}
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -101,14 +102,15 @@ func TestReadBasic(t *testing.T) {
 }
 
 func TestMarshalCanonical(t *testing.T) {
-	canonical := readFixture(t, "v4-basic.json")
+	canonical := readFixture(t, "v5-basic.json")
 	tests := []struct {
 		name    string
 		fixture string
-		want    string // fixture of the canonical bytes; empty: v4-basic.json
+		want    string // fixture of the canonical bytes; empty: v5-basic.json
 	}{
-		{name: "canonical input round-trips byte for byte", fixture: "v4-basic.json"},
-		{name: "version 4 input with a token round-trips byte for byte", fixture: "v4-token.json", want: "v4-token.json"},
+		{name: "canonical input round-trips byte for byte", fixture: "v5-basic.json"},
+		{name: "version 4 input is upgraded to the canonical bytes", fixture: "v4-basic.json"},
+		{name: "version 4 input with a token is upgraded to the canonical bytes", fixture: "v4-token.json", want: "v5-token.json"},
 		{name: "version 3 input is upgraded to the canonical bytes", fixture: "v3-basic.json"},
 		{name: "version 2 input is upgraded to the canonical bytes", fixture: "v2-basic.json"},
 		{name: "version 1 input is upgraded to the canonical bytes", fixture: "v1-basic.json"},
@@ -169,7 +171,7 @@ func TestMarshalDeterministic(t *testing.T) {
 			t.Fatalf("equal states marshalled differently:\n%s\n---\n%s", first, got)
 		}
 	}
-	if !bytes.HasSuffix(first, []byte("}\n")) || !bytes.HasPrefix(first, []byte("{\n  \"version\": 4,\n")) {
+	if !bytes.HasSuffix(first, []byte("}\n")) || !bytes.HasPrefix(first, fmt.Appendf(nil, "{\n  \"version\": %d,\n", FormatVersion)) {
 		t.Errorf("not indented JSON with a trailing newline:\n%s", first)
 	}
 }
@@ -243,17 +245,17 @@ func TestReadErrors(t *testing.T) {
 	}{
 		{
 			name:    "newer format",
-			fixture: "v5-future.json",
+			fixture: "v6-future.json",
 			wantIs:  ErrNewerVersion,
 			wantMsgs: []string{
-				"v5-future.json has format version 5, written by ferry 0.9.0; this ferry reads up to version 4: upgrade ferry",
+				"v6-future.json has format version 6, written by ferry 0.9.0; this ferry reads up to version 5: upgrade ferry",
 			},
 		},
 		{
 			name:     "newer format without tool version",
-			content:  `{"version": 5, "whatever": true}`,
+			content:  `{"version": 6, "whatever": true}`,
 			wantIs:   ErrNewerVersion,
-			wantMsgs: []string{"format version 5, written by an unknown ferry version"},
+			wantMsgs: []string{"format version 6, written by an unknown ferry version"},
 		},
 		{
 			name:     "truncated",
@@ -298,7 +300,7 @@ func TestReadErrors(t *testing.T) {
 			name:     "no version",
 			content:  `{"lineage": "x", "mirrors": {}}`,
 			wantIs:   ErrCorrupt,
-			wantMsgs: []string{`no format version (want a top-level "version": 4)`},
+			wantMsgs: []string{`no format version (want a top-level "version": 5)`},
 		},
 		{
 			name:     "version zero",
@@ -452,7 +454,7 @@ func TestOpenLeavesUnreadableFileAlone(t *testing.T) {
 		fixture string
 		wantIs  error
 	}{
-		{name: "newer format", fixture: "v5-future.json", wantIs: ErrNewerVersion},
+		{name: "newer format", fixture: "v6-future.json", wantIs: ErrNewerVersion},
 		{name: "truncated", fixture: "truncated.json", wantIs: ErrCorrupt},
 		{name: "not json", fixture: "not-json.txt", wantIs: ErrCorrupt},
 		{name: "bad digest", fixture: "bad-digest.json", wantIs: ErrCorrupt},

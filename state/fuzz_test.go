@@ -105,6 +105,8 @@ func TestDecodeStreamAgreesWithChecked(t *testing.T) {
 		{name: "plain", data: `{"version":3,"serial":2,"lineage":"x","mirrors":{"m":{"source":"http.a","destination":"dir.b","artifacts":{"k":` + art + `}}}}`, stream: true},
 		{name: "version 1", data: `{"version":1,"lineage":"x","mirrors":{}}`, stream: true},
 		{name: "feeds and deletes", data: `{"version":3,"lineage":"x","mirrors":{},"feeds":{"npm.a":{"u":"1"}},"recent_deletes":{"p.f":["2026-12-05T11:00:00Z"]}}`, stream: true},
+		{name: "shards", data: `{"version":5,"lineage":"x","mirrors":{},"serial":3,"shards":{"plan":"sha256:ab","count":2,"serial":3,"done":{"1":{"at":"2026-12-05T11:00:00Z","changes":2,"bytes":9}}}}`, stream: true},
+		{name: "unknown shards field", data: `{"version":5,"lineage":"x","mirrors":{},"shards":{"plan":"sha256:ab","count":2,"serial":3,"x":1}}`},
 		{name: "repeated top-level name", data: `{"version":3,"lineage":"x","lineage":"y","mirrors":{}}`},
 		{name: "repeated mirror", data: `{"version":3,"lineage":"x","mirrors":{"m":{"artifacts":{}},"m":{"artifacts":{"k":` + art + `}}}}`},
 		{name: "repeated artifact", data: `{"version":3,"lineage":"x","mirrors":{"m":{"artifacts":{"k":` + art + `,"k":` + art + `}}}}`},

@@ -46,6 +46,13 @@ type LockInfo struct {
 	// start time in clock ticks since boot. Empty where it cannot be told,
 	// and in lock files of earlier versions (which stay readable).
 	Start string `json:"start,omitempty"`
+
+	// Expires, when set, is when a remote lock held only for a moment (a
+	// shard's checkpoint) may be taken over: its holder promised to have
+	// released it by then, so one killed inside the moment does not block
+	// everyone until `ferry state unlock`. Locks held for a whole command
+	// have none and are never taken over.
+	Expires time.Time `json:"expires,omitzero"`
 }
 
 // LockError reports a lock held by someone else.

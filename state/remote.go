@@ -185,11 +185,24 @@ func (m *Manager) Push(s *State) (changed bool, err error) {
 // since whether a holder on another machine is still running cannot be
 // told from here: only `ferry state unlock ID` (ForceUnlockRemote) breaks it.
 func LockRemote(ctx context.Context, r Remote, op, version string, timeout time.Duration) (*HeldLock, error) {
+	return LockRemoteLease(ctx, r, op, version, timeout, 0)
+}
+
+// LockRemoteLease is LockRemote for a lock held only briefly: with lease >
+// 0 the lock object says it expires lease from now, and a lock found past
+// its expiry is taken over (a compare-and-delete on the ETag read, so
+// only that lock is removed) instead of waited for. A write made by a
+// holder past its lease still cannot clobber another: state writes are
+// conditional on the object read.
+func LockRemoteLease(ctx context.Context, r Remote, op, version string, timeout, lease time.Duration) (*HeldLock, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	info := newLockInfo(r.URL(), op, version)
 	info.Path, info.Start = r.URL(), ""
+	if lease > 0 {
+		info.Expires = info.Created.Add(lease)
+	}
 	data, err := json.MarshalIndent(info, "", "  ")
 	if err != nil {
 		return nil, err
@@ -206,7 +219,16 @@ func LockRemote(ctx context.Context, r Remote, op, version string, timeout time.
 		if !errors.Is(err, ErrPrecondition) {
 			return nil, fmt.Errorf("locking state: %w", err)
 		}
-		holder, _, err := r.readLock(ctx)
+		holder, holderTag, err := r.readLock(ctx)
+		if err == nil && !holder.Expires.IsZero() && time.Now().After(holder.Expires) {
+			// A brief holder past its lease (killed inside its moment):
+			// remove exactly that lock object, then try again.
+			if derr := r.Store.Delete(ctx, r.lockKey(), holderTag); derr == nil || errors.Is(derr, fs.ErrNotExist) || errors.Is(derr, ErrPrecondition) {
+				if vanished++; vanished < 5 {
+					continue
+				}
+			}
+		}
 		if errors.Is(err, fs.ErrNotExist) {
 			// Released between our attempt and our look: try again at once.
 			if vanished++; vanished < 5 {

@@ -1,6 +1,7 @@
 package state
 
 import (
+	"bytes"
 	"encoding/json"
 	"strconv"
 	"unicode/utf8"
@@ -37,6 +38,16 @@ func decodeStream(data []byte) (s *State, ok bool) {
 			return sc.unmarshal(&s.Feeds)
 		case "recent_deletes":
 			return sc.unmarshal(&s.RecentDeletes)
+		case "shards":
+			// A struct: unknown members are refused, as decodeChecked does.
+			sc.ws()
+			start := sc.i
+			if !sc.skip() {
+				return false
+			}
+			dec := json.NewDecoder(bytes.NewReader(sc.data[start:sc.i]))
+			dec.DisallowUnknownFields()
+			return dec.Decode(&s.Shards) == nil
 		case "mirrors":
 			s.Mirrors = map[string]*Mirror{}
 			return sc.object(func(name string) bool {

@@ -26,8 +26,9 @@ import (
 // drop part of) a file written by a newer one.
 //
 // Version 2 added feeds; version 3 recent_deletes; version 4 artifacts'
-// token. Older files read as version 4 without them.
-const FormatVersion = 4
+// token; version 5 shards (the barrier of a sharded apply). Older files
+// read as version 5 without them.
+const FormatVersion = 5
 
 // State is everything ferry remembers between runs.
 type State struct {
@@ -57,6 +58,50 @@ type State struct {
 	// before each delete is sent, so the next apply (even after a kill)
 	// stays within the quota, and the next plan's estimate counts them.
 	RecentDeletes map[string][]time.Time `json:"recent_deletes,omitempty"`
+	// Shards is the barrier of a sharded apply in progress (`ferry apply
+	// -shard I/N`): which saved plan, in how many shards, and which of
+	// them finished their transfers. Nil when none is in progress; the
+	// finalizing apply clears it.
+	Shards *Barrier `json:"shards,omitempty"`
+}
+
+// Barrier records a sharded apply of one saved plan. Shards write the
+// state concurrently, each merging its own records under a short lock;
+// Serial tells their writes from anyone else's.
+type Barrier struct {
+	// Plan is the saved plan's ID: "sha256:" and the digest of the plan
+	// file's bytes.
+	Plan string `json:"plan"`
+	// Count is N, the number of shards.
+	Count int `json:"count"`
+	// Serial is the state serial the last shard write produced: a state
+	// whose serial differs was written by something else since (then the
+	// plan is stale for the remaining shards and the finalize).
+	Serial uint64 `json:"serial"`
+	// Done are the shards that landed all their transfers, by index.
+	Done map[int]ShardDone `json:"done,omitempty"`
+}
+
+// ShardDone is what one finished shard landed.
+type ShardDone struct {
+	At time.Time `json:"at"`
+	// Changes counts the transfers and adoptions the shard applied (in
+	// its last run: a resumed shard skips what an earlier run recorded).
+	Changes int `json:"changes"`
+	// Skipped counts the shard's changes an earlier run had recorded.
+	Skipped int   `json:"skipped,omitempty"`
+	Bytes   int64 `json:"bytes"`
+}
+
+// Missing are the indexes of the shards not done, in order.
+func (b *Barrier) Missing() []int {
+	var out []int
+	for i := range b.Count {
+		if _, ok := b.Done[i]; !ok {
+			out = append(out, i)
+		}
+	}
+	return out
 }
 
 // Mirror is what one configured mirror has put at its destination.
@@ -133,6 +178,11 @@ func (s *State) DeepCopy() *State {
 		for dst, ts := range s.RecentDeletes {
 			c.RecentDeletes[dst] = slices.Clone(ts)
 		}
+	}
+	if s.Shards != nil {
+		b := *s.Shards
+		b.Done = maps.Clone(s.Shards.Done)
+		c.Shards = &b
 	}
 	return &c
 }
@@ -295,6 +345,15 @@ func (s *State) normalize() {
 	if len(s.RecentDeletes) == 0 {
 		s.RecentDeletes = nil
 	}
+	if b := s.Shards; b != nil {
+		for i, d := range b.Done {
+			d.At = d.At.UTC()
+			b.Done[i] = d
+		}
+		if len(b.Done) == 0 {
+			b.Done = nil
+		}
+	}
 	for _, m := range s.Mirrors {
 		if m == nil {
 			continue
@@ -354,6 +413,16 @@ func (s *State) validate() error {
 		for i, t := range s.RecentDeletes[addr] {
 			if t.IsZero() {
 				return fmt.Errorf("recent_deletes[%q][%d]: no time", addr, i)
+			}
+		}
+	}
+	if b := s.Shards; b != nil {
+		if b.Plan == "" || b.Count < 1 {
+			return fmt.Errorf("shards: no plan ID, or a shard count below 1")
+		}
+		for _, i := range slices.Sorted(maps.Keys(b.Done)) {
+			if i < 0 || i >= b.Count {
+				return fmt.Errorf("shards.done[%d]: out of range for %d shards", i, b.Count)
 			}
 		}
 	}

@@ -334,3 +334,103 @@ func TestRemotePush(t *testing.T) {
 		t.Errorf("Push of an older serial = %v, want a refusal", err)
 	}
 }
+
+// TestRemoteShardsNeverLoseRecords races shards merging their records
+// into one remote state on a real versitygw, many rounds, each merge a
+// short read-merge-write under the lock object (state.UpdateRemote, as
+// `ferry apply -shard` checkpoints): every record of every shard is in
+// the final state, and the barrier counts every shard done.
+func TestRemoteShardsNeverLoseRecords(t *testing.T) {
+	srv := testenv.StartS3(t, testenv.S3Options{})
+	r := newRemote(t, srv)
+	ctx := context.Background()
+	const shards, rounds = 3, 8
+	const planID = "sha256:race"
+	if _, err := state.UpdateRemote(ctx, r, "apply -shard", "test", time.Minute, func(s *state.State, next uint64) (bool, error) {
+		return s.JoinShards(planID, "", 0, shards, next)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, shards*(rounds+1))
+	for i := range shards {
+		wg.Go(func() {
+			own := state.New("test")
+			for j := range rounds {
+				key := fmt.Sprintf("shard%d-%d", i, j)
+				record(own, key)
+				if _, err := state.UpdateRemote(ctx, r, "apply -shard", "test", time.Minute, func(s *state.State, next uint64) (bool, error) {
+					return s.MergeShard(planID, own, []state.ArtifactRef{{Mirror: "tools", Key: key}}, next)
+				}); err != nil {
+					errs <- err
+				}
+			}
+			if _, err := state.UpdateRemote(ctx, r, "apply -shard", "test", time.Minute, func(s *state.State, next uint64) (bool, error) {
+				return s.FinishShard(planID, i, state.ShardDone{Changes: rounds}, next)
+			}); err != nil {
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	s, err := state.ReadRemote(ctx, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := s.ArtifactCount(); n != shards*rounds {
+		t.Errorf("%d records in the remote state, want %d", n, shards*rounds)
+	}
+	if err := s.ShardsComplete(planID); err != nil {
+		t.Error(err)
+	}
+	// Every merge and finish wrote once: the serial counts them.
+	if want := uint64(1 + shards*(rounds+1)); s.Serial != want {
+		t.Errorf("serial %d, want %d", s.Serial, want)
+	}
+}
+
+// TestRemoteLeaseTakeover: a lock object past its lease (a shard killed
+// inside a checkpoint) is taken over by the next UpdateRemote; one within
+// its lease, or without one (a whole command's lock), is not.
+func TestRemoteLeaseTakeover(t *testing.T) {
+	srv := testenv.StartS3(t, testenv.S3Options{})
+	r := newRemote(t, srv)
+	ctx := context.Background()
+	join := func(s *state.State, next uint64) (bool, error) { return s.JoinShards("sha256:lease", "", 0, 2, next) }
+	lockObj := func(expires string) []byte {
+		e := ""
+		if expires != "" {
+			e = fmt.Sprintf(`, "expires": %q`, expires)
+		}
+		return fmt.Appendf(nil, `{"id": "0b7e3c1a-0000-0000-0000-000000000001", "operation": "apply -shard 1/2", "who": "gone@node-3", "created": "2026-01-01T00:00:00Z"%s}`, e)
+	}
+	for _, tc := range []struct {
+		name, expires string
+		takeover      bool
+	}{
+		{name: "whole-command lock", expires: ""},
+		{name: "within its lease", expires: time.Now().Add(time.Hour).UTC().Format(time.RFC3339)},
+		{name: "past its lease", expires: time.Now().Add(-time.Second).UTC().Format(time.RFC3339), takeover: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			putRaw(t, srv, stateKey+".lock", lockObj(tc.expires))
+			_, err := state.UpdateRemote(ctx, r, "apply -shard 0/2", "test", 300*time.Millisecond, join)
+			if tc.takeover {
+				if err != nil {
+					t.Fatalf("expired lock not taken over: %v", err)
+				}
+				if _, err := srv.Client().HeadObject(ctx, &s3.HeadObjectInput{Bucket: &srv.Bucket, Key: aws.String(stateKey + ".lock")}); err == nil {
+					t.Error("the taken-over lock object is still there after the update")
+				}
+				return
+			}
+			if !errors.Is(err, state.ErrLocked) || !strings.Contains(err.Error(), "gone@node-3") {
+				t.Fatalf("got %v, want the lock held by gone@node-3", err)
+			}
+		})
+	}
+}

@@ -26,6 +26,7 @@ func (a *app) newApplyCommand() *cobra.Command {
 		downloadOnly bool
 		cacheDir     string
 		asJSON       bool
+		sr           shardRequest
 	)
 	cmd := &cobra.Command{
 		Use:   "apply [PLANFILE]",
@@ -42,6 +43,11 @@ each only once what it points at has landed; deletes run last, and only when
 everything before succeeded. The state is checkpointed as changes complete, so
 an interrupted apply resumes without re-sending what landed.
 
+Sharded: -shard I/N (or -shards N with JOB_COMPLETION_INDEX) applies one of N
+parts of a saved plan's transfers; shards run at once, each merging its records
+into the state. -finalize, once every shard finished, runs the publish steps
+and deletes (docs/scaling.md).
+
 Air gap: -download-only -cache DIR on the connected side fetches and verifies
 what the configuration selects; -from-cache DIR on the other side applies from
 that cache without contacting the upstreams.`,
@@ -52,6 +58,22 @@ that cache without contacting the upstreams.`,
 			}
 			if asJSON && len(args) == 0 && !autoApprove {
 				return &exitError{code: ExitError, err: errors.New("-json needs a saved plan file or -auto-approve: it cannot ask for confirmation")}
+			}
+			if sr.countSet = cmd.Flags().Changed("shards"); sr.any() {
+				if downloadOnly || cacheDir != "" {
+					return &exitError{code: ExitError, err: errors.New("-download-only fetches into a cache; it has no shards")}
+				}
+				if given := planningOptionsGiven(cmd.Flags()); len(given) > 0 {
+					return &exitError{code: ExitError, err: fmt.Errorf("a saved plan is applied as it is: %s cannot be combined with a plan file (plan again with them instead)", strings.Join(given, ", "))}
+				}
+				i, n, err := a.resolveShard(sr, len(args) == 1, f.lock.lock)
+				if err != nil {
+					return err
+				}
+				if sr.finalize {
+					return a.applyFinalize(args[0], &f, asJSON, n)
+				}
+				return a.applyShard(args[0], &f, asJSON, i, n)
 			}
 			if downloadOnly {
 				if cacheDir == "" || f.fromCache != "" || len(args) > 0 {
@@ -81,6 +103,9 @@ that cache without contacting the upstreams.`,
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the apply's events as JSON, one object per line (docs/plan-format.md); needs a plan file or -auto-approve")
 	cmd.Flags().BoolVar(&downloadOnly, "download-only", false, "air gap, connected side: fetch and verify what the config selects into -cache DIR; no state, no destination")
 	cmd.Flags().StringVar(&cacheDir, "cache", "", "the content-addressed cache `DIR` for -download-only")
+	cmd.Flags().StringVar(&sr.spec, "shard", "", "apply shard `I/N` of the saved plan (I from 0): its part of the transfers; publish steps and deletes wait for -finalize (docs/scaling.md)")
+	cmd.Flags().IntVar(&sr.count, "shards", 0, "apply one of `N` shards of the saved plan, the index taken from JOB_COMPLETION_INDEX (a Kubernetes Indexed Job)")
+	cmd.Flags().BoolVar(&sr.finalize, "finalize", false, "after every shard of the saved plan finished: run its publish steps and deletes, and clear the barrier")
 	a.withMetricsFile(cmd, &f)
 	cmd.Flags().DurationVar(&f.maxDeleteWait, "max-delete-wait", 0, "how long to wait for a destination's delete quota (deletes_per_hour); deletes that would wait longer are left for the next apply (default 0: only what the quota allows now)")
 	return cmd
@@ -119,6 +144,24 @@ func (a *app) applySaved(path string, f *planFlags, asJSON bool) error {
 		return err
 	}
 	defer ps.close()
+	if err := checkDestinations(path, ps, p); err != nil {
+		return err
+	}
+	if err := a.validateSaved(path, cfg, sess, ps, p, f); err != nil {
+		return err
+	}
+	if !p.Summary.Changed() && !asJSON {
+		fmt.Fprintln(a.streams.Out, "No changes. Nothing to apply.")
+		return a.recordFeeds(sess, p)
+	}
+	// With -json a plan without changes is applied too: its events say so
+	// (and apply records its feeds).
+	return a.execute(cfg, sess, ps, p, f, asJSON)
+}
+
+// checkDestinations refuses a saved plan when a destination it touches
+// is configured otherwise now.
+func checkDestinations(path string, ps *providerSet, p *plan.Plan) error {
 	now := ps.describeDestinations()
 	touched := maps.Clone(p.Destinations)
 	if touched == nil {
@@ -134,16 +177,7 @@ func (a *app) applySaved(path string, f *planFlags, asJSON bool) error {
 			return &exitError{code: ExitError, err: fmt.Errorf("saved plan %s is stale: destination %s was %q when planned and is %q now; run ferry plan again", path, addr, p.Destinations[addr], now[addr])}
 		}
 	}
-	if err := a.validateSaved(path, cfg, sess, ps, p, f); err != nil {
-		return err
-	}
-	if !p.Summary.Changed() && !asJSON {
-		fmt.Fprintln(a.streams.Out, "No changes. Nothing to apply.")
-		return a.recordFeeds(sess, p)
-	}
-	// With -json a plan without changes is applied too: its events say so
-	// (and apply records its feeds).
-	return a.execute(cfg, sess, ps, p, f, asJSON)
+	return nil
 }
 
 // validateSaved refuses a saved plan holding any change the configuration
@@ -238,7 +272,11 @@ func (a *app) execute(cfg *config.Config, sess *stateSession, ps *providerSet, p
 	if a.obs != nil {
 		stop = a.obs.stop
 	}
-	res, err := apply.Apply(a.ctx, p, sess.state, sess.manager, ps, apply.Options{
+	var cp apply.Checkpointer = sess.manager
+	if sess.cp != nil {
+		cp = sess.cp
+	}
+	res, err := apply.Apply(a.ctx, p, sess.state, cp, ps, apply.Options{
 		Stop:             stop,
 		Parallelism:      f.parallelismFor(cfg),
 		Connections:      ps.connections,
@@ -249,6 +287,7 @@ func (a *app) execute(cfg *config.Config, sess *stateSession, ps *providerSet, p
 		Events:           sink,
 		ProgressInterval: interval,
 	})
+	sess.result = res
 	a.obs.applied(cfg, res, err, sess.state, time.Since(began))
 	if err != nil {
 		return &exitError{code: ExitError, err: err}

@@ -16,6 +16,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/spf13/pflag"
 
+	"github.com/ferry-mirror/ferry/planner/apply"
 	"github.com/ferry-mirror/ferry/planner/config"
 	"github.com/ferry-mirror/ferry/planner/config/schema"
 	"github.com/ferry-mirror/ferry/providers"
@@ -168,6 +169,11 @@ type stateSession struct {
 	// existed is false when there was no state file yet.
 	existed bool
 	lock    *state.HeldLock
+	// cp, when set, persists the apply's checkpoints instead of manager
+	// (a shard merging its records into the shared state).
+	cp apply.Checkpointer
+	// result is what execute's apply did.
+	result *apply.Result
 }
 
 func (s *stateSession) close() {
