@@ -7,7 +7,12 @@
 // checks nothing for existence and keeps no state: it is what the registry
 // itself sustains for this workload, the ceiling ferry is measured against.
 //
-//	rawoci -registry HOST:PORT -repo REPO -from URL -list FILE [-p 4]
+//	rawoci -registry HOST:PORT -repo REPO -from URL -list FILE [-p 4] [-checks]
+//
+// -checks adds, per file, the three reads ferry sends besides the minimum
+// (GET of the tag's manifest, HEAD of it, HEAD of the blob; each must
+// answer 404): the registry's cost of ferry's request sequence without
+// ferry.
 //
 // The list has lines NAME SHA256 SIZE; each file is tagged NAME in REPO
 // with the manifest shape ferry writes (artifactType, one layer, the title
@@ -44,14 +49,15 @@ func main() {
 	from := flag.String("from", "", "HTTP base URL to stream each NAME from")
 	list := flag.String("list", "", "file with lines NAME SHA256 SIZE")
 	p := flag.Int("p", 4, "files in flight")
+	checks := flag.Bool("checks", false, "also send ferry's existence checks per file (GET manifest, HEAD manifest, HEAD blob)")
 	flag.Parse()
-	if err := run(context.Background(), *reg, *repo, *from, *list, *p); err != nil {
+	if err := run(context.Background(), *reg, *repo, *from, *list, *p, *checks); err != nil {
 		fmt.Fprintln(os.Stderr, "rawoci:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, reg, repo, from, list string, p int) error {
+func run(ctx context.Context, reg, repo, from, list string, p int, checks bool) error {
 	if reg == "" || repo == "" || from == "" || list == "" || p < 1 {
 		return errors.New("want -registry, -repo, -from, -list and -p >= 1")
 	}
@@ -64,7 +70,7 @@ func run(ctx context.Context, reg, repo, from, list string, p int) error {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConnsPerHost = p
 	t.DisableCompression = true
-	c := &client{hc: &http.Client{Transport: t}, base: "http://" + reg + "/v2/" + repo}
+	c := &client{hc: &http.Client{Transport: t}, base: "http://" + reg + "/v2/" + repo, checks: checks}
 
 	const configDigest = "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
 	if err := c.blob(ctx, configDigest, 2, bytes.NewReader([]byte("{}"))); err != nil {
@@ -84,8 +90,9 @@ func run(ctx context.Context, reg, repo, from, list string, p int) error {
 }
 
 type client struct {
-	hc   *http.Client
-	base string // http://HOST/v2/REPO
+	hc     *http.Client
+	base   string // http://HOST/v2/REPO
+	checks bool
 }
 
 func (c *client) artifact(ctx context.Context, src string, f file, configDigest string) error {
@@ -102,6 +109,15 @@ func (c *client) artifact(ctx context.Context, src string, f file, configDigest 
 		return fmt.Errorf("GET %s: %s", src, resp.Status)
 	}
 	dgst := "sha256:" + f.sha256
+	if c.checks {
+		for _, chk := range []struct{ method, path string }{
+			{http.MethodGet, "/manifests/" + f.name}, {http.MethodHead, "/manifests/" + f.name}, {http.MethodHead, "/blobs/" + dgst},
+		} {
+			if _, err := c.do(ctx, chk.method, c.base+chk.path, "", 0, nil, http.StatusNotFound); err != nil {
+				return err
+			}
+		}
+	}
 	if err := c.blob(ctx, dgst, f.size, resp.Body); err != nil {
 		return err
 	}
