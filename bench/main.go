@@ -26,7 +26,7 @@ import (
 var (
 	sizeFlag = flag.String("size", envOr("BENCH_SIZE", "small"), "small (CI: tiny data, 1 run) or full (the issue's sizes, 3 runs); env BENCH_SIZE")
 	runsFlag = flag.Int("runs", 0, "runs per contender (default: 1 small, 3 full); the median is reported")
-	only     = flag.String("only", "", "comma-separated scenarios to run: big,small,rawoci,plan,memory,reapply,conda,s3 (default all)")
+	only     = flag.String("only", "", "comma-separated scenarios to run: big,small,rawoci,plan,memory,reapply,conda,s3,refreshoci (default all)")
 	outFlag  = flag.String("out", "", "also write the Markdown report to this file")
 	keep     = flag.Bool("keep", false, "keep the work directory")
 	workFlag = flag.String("work", "", "work directory (default: a new temp dir)")
@@ -180,6 +180,11 @@ func mainErr() error {
 	if sel("s3") {
 		if err := e.s3Scenario(); err != nil {
 			return fmt.Errorf("s3 apply: %w", err)
+		}
+	}
+	if sel("refreshoci") {
+		if err := e.refreshOCIScenario(); err != nil {
+			return fmt.Errorf("oci refresh by listing: %w", err)
 		}
 	}
 	e.rep.elapsed = time.Since(start)

@@ -223,6 +223,22 @@ type ListStater interface {
 	ListStat(ctx context.Context, fn func(Artifact) error) error
 }
 
+// KeyListStater is the ListStater of a store whose listing depends on the
+// keys asked about: one spread over several namespaces listed one by one
+// (an OCI destination with a repository template has one tags list per
+// repository), or whose names are not keys (an OCI tag is a hash of its
+// key, which the tag does not give back). ListStatKeys lists only what
+// keys need and calls fn for each key of keys the destination may hold,
+// never for another: with the digests the listing knows, or none when it
+// proves only presence or could not tell (the inventory then Stats the
+// key). A key of keys fn is not called for is absent. The inventory
+// calls it once per destination with every key it refreshes there, graph
+// keys included (a listing proves absence whatever a key holds; listed
+// graph keys are always described by StatGraph).
+type KeyListStater interface {
+	ListStatKeys(ctx context.Context, keys []string, fn func(Artifact) error) error
+}
+
 // Describer is an optional capability: a short, secret-free description of
 // where a provider points (a directory, a registry host), recorded in plans so
 // apply can refuse a plan whose destination moved.

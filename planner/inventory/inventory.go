@@ -230,9 +230,12 @@ func Gather(ctx context.Context, cfg *config.Config, prior *state.State, provs P
 		// failing the plan (keys of removed mirrors, checked only so a
 		// delete of replaced content can be flagged).
 		lenient bool
-		// listed: the destination is a ListStater compared object by
-		// object, so its listing answers first (see listStats).
+		// listed: the destination is a ListStater or KeyListStater, so
+		// its listing answers first (see listStats).
 		listed bool
+		// graph: the pair compares whole graphs (StatGraph), which a
+		// listing's digests do not describe: a listed key is Stat'ed.
+		graph bool
 	}
 	type sizeJob struct {
 		source string
@@ -263,7 +266,7 @@ func Gather(ctx context.Context, cfg *config.Config, prior *state.State, provs P
 		add := func(key string) {
 			if id := m.To + "\x00" + key; !queued[id] {
 				queued[id] = true
-				jobs = append(jobs, job{dest: m.To, key: key, stat: stat, listed: listed})
+				jobs = append(jobs, job{dest: m.To, key: key, stat: stat, listed: listed, graph: pair.Transfer == providers.GraphCopy})
 			}
 		}
 		var owned map[string]*state.Artifact
@@ -310,7 +313,7 @@ func Gather(ctx context.Context, cfg *config.Config, prior *state.State, provs P
 		for _, key := range sortedKeys(sm.Artifacts) {
 			if id := sm.Destination + "\x00" + key; !queued[id] {
 				queued[id] = true
-				jobs = append(jobs, job{dest: sm.Destination, key: key, stat: stat, lenient: true, listed: listed})
+				jobs = append(jobs, job{dest: sm.Destination, key: key, stat: stat, lenient: true, listed: listed, graph: pair.Transfer == providers.GraphCopy})
 			}
 		}
 	}
@@ -319,12 +322,16 @@ func Gather(ctx context.Context, cfg *config.Config, prior *state.State, provs P
 	sizeFailures, firstSizeErr := map[string]int{}, map[string]error{}
 	limits := limit.New(opts.Connections)
 	var listDests []string
+	listKeys := map[string][]string{}
 	for _, j := range jobs {
 		if j.listed && !slices.Contains(listDests, j.dest) {
 			listDests = append(listDests, j.dest)
 		}
+		if j.listed {
+			listKeys[j.dest] = append(listKeys[j.dest], j.key)
+		}
 	}
-	listings, listErrs := listStats(ctx, provs, listDests, limits, logger)
+	listings, listErrs := listStats(ctx, provs, listDests, listKeys, limits, logger)
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(par)
 	for _, j := range jobs {
@@ -344,7 +351,7 @@ func Gather(ctx context.Context, cfg *config.Config, prior *state.State, provs P
 					mu.Unlock()
 					return nil
 				}
-				if _, ok := a.Digests.Get(providers.SHA256); ok {
+				if _, ok := a.Digests.Get(providers.SHA256); ok && !j.graph {
 					mu.Lock()
 					inv.Destinations[j.dest][j.key] = planner.Object{Exists: true, Size: a.Size, Digests: a.Digests, Claimed: a.Claimed}
 					mu.Unlock()
@@ -422,16 +429,21 @@ func Gather(ctx context.Context, cfg *config.Config, prior *state.State, provs P
 }
 
 // listable reports whether the pair's destination answers a refresh from
-// one listing: it is a ListStater and compares objects (not graphs, which
-// StatGraph describes).
+// a listing: a KeyListStater, or a ListStater that compares objects (not
+// graphs, which StatGraph describes and a whole-store listing has no
+// business with).
 func listable(p providers.Pair) bool {
+	if _, ok := p.Destination.(providers.KeyListStater); ok {
+		return true
+	}
 	_, ok := p.Destination.(providers.ListStater)
 	return ok && p.Transfer != providers.GraphCopy
 }
 
-// listStats lists each ListStater destination once: what it holds, by key.
-// A destination whose listing failed has its error instead.
-func listStats(ctx context.Context, provs Providers, dests []string, limits *limit.Set, logger hclog.Logger) (map[string]map[string]providers.Artifact, map[string]error) {
+// listStats lists each listable destination once: what it holds, by key
+// (a KeyListStater, of keys[dest]). A destination whose listing failed has
+// its error instead.
+func listStats(ctx context.Context, provs Providers, dests []string, keys map[string][]string, limits *limit.Set, logger hclog.Logger) (map[string]map[string]providers.Artifact, map[string]error) {
 	listings, errs := map[string]map[string]providers.Artifact{}, map[string]error{}
 	for _, dest := range dests {
 		dst, err := provs.Destination(dest)
@@ -439,17 +451,21 @@ func listStats(ctx context.Context, provs Providers, dests []string, limits *lim
 			errs[dest] = err
 			continue
 		}
-		ls := dst.(providers.ListStater) // listable checked it
 		release, err := limits.Acquire(ctx, limit.Destination(dest))
 		if err != nil {
 			errs[dest] = err
 			continue
 		}
 		held := map[string]providers.Artifact{}
-		err = ls.ListStat(ctx, func(a providers.Artifact) error {
+		add := func(a providers.Artifact) error {
 			held[a.Key] = a
 			return nil
-		})
+		}
+		if kl, ok := dst.(providers.KeyListStater); ok {
+			err = kl.ListStatKeys(ctx, keys[dest], add)
+		} else {
+			err = dst.(providers.ListStater).ListStat(ctx, add) // listable checked it
+		}
 		release()
 		if err != nil {
 			errs[dest] = fmt.Errorf("listing: %w", err)

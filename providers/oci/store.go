@@ -88,6 +88,9 @@ type Options struct {
 	// its defaults).
 	MaxRetries             int
 	MinBackoff, MaxBackoff time.Duration
+	// TagListPageSize is the n of a destination's tags list pages
+	// (ListStatKeys; zero: DefaultTagListPageSize).
+	TagListPageSize int
 }
 
 // Store keeps artifacts in one repository of an OCI registry, or in one per
@@ -107,6 +110,8 @@ type Store struct {
 	log  hclog.Logger
 	host string        // the registry host requests go to ("registry-1.docker.io" for docker.io)
 	http *httpx.Client // anonymous: CheckConsumerAccess
+	// tagPage is the n of a destination's tags list pages.
+	tagPage int
 
 	// client sends every registry request (auth, digest checks, retries).
 	client remote.Client
@@ -190,7 +195,10 @@ func newStore(name string, cfg *DestinationConfig, env provreg.Env, opts Options
 		UserAgent:   env.UserAgent,
 		Transport:   rt,
 	})
-	s := &Store{name: name, side: side, cfg: cfg, log: logger, host: ref.Host(), http: hc}
+	s := &Store{name: name, side: side, cfg: cfg, log: logger, host: ref.Host(), http: hc, tagPage: opts.TagListPageSize}
+	if s.tagPage <= 0 {
+		s.tagPage = DefaultTagListPageSize
+	}
 	ac := &auth.Client{
 		Client:     &http.Client{Transport: httpxTransport{hc}},
 		Credential: s.credential,
@@ -211,7 +219,18 @@ func (s *Store) newRepository(name string) *repository {
 		Client:    s.client,
 		Reference: registry.Reference{Registry: s.cfg.Registry, Repository: name},
 		PlainHTTP: s.cfg.PlainHTTP,
+		// Only a destination lists with it (ListStatKeys); a source's
+		// listing keeps the registry's default.
+		TagListPageSize: s.destPage(),
+		TagListMaxPages: maxTagPages,
 	}}
+}
+
+func (s *Store) destPage() int {
+	if s.side != providers.SideDestination {
+		return 0
+	}
+	return s.tagPage
 }
 
 // repoFor is the repository key is stored in: the configured one, or the

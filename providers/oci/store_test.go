@@ -265,10 +265,12 @@ func TestManifestFormatAndDigestStability(t *testing.T) {
 }
 
 // countingTransport counts requests by "METHOD kind" where kind is
-// "upload" (blob upload session), "blob" or "manifest".
+// "upload" (blob upload session), "blob", "manifest" or "tags" (a tags
+// list page); refuse, if set, answers instead of the registry.
 type countingTransport struct {
-	mu sync.Mutex
-	n  map[string]int
+	mu     sync.Mutex
+	n      map[string]int
+	refuse func(*http.Request) *http.Response
 }
 
 func (c *countingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -280,6 +282,8 @@ func (c *countingTransport) RoundTrip(req *http.Request) (*http.Response, error)
 		kind = "blob"
 	case strings.Contains(p, "/manifests/"):
 		kind = "manifest"
+	case strings.HasSuffix(p, "/tags/list"):
+		kind = "tags"
 	}
 	c.mu.Lock()
 	if c.n == nil {
@@ -287,6 +291,11 @@ func (c *countingTransport) RoundTrip(req *http.Request) (*http.Response, error)
 	}
 	c.n[req.Method+" "+kind]++
 	c.mu.Unlock()
+	if c.refuse != nil {
+		if resp := c.refuse(req); resp != nil {
+			return resp, nil
+		}
+	}
 	return http.DefaultTransport.RoundTrip(req)
 }
 

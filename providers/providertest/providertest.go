@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"testing"
 
@@ -111,6 +112,7 @@ func Run(t *testing.T, h Harness) {
 		{"DeleteMissing", testDeleteMissing},
 		{"CancelMidStream", testCancelMidStream},
 		{"List", testList},
+		{"ListStatKeys", testListStatKeys},
 		{"ConcurrentPuts", testConcurrentPuts},
 	}
 	for _, tc := range tests {
@@ -402,6 +404,66 @@ func testList(t *testing.T, h Harness) {
 	err := l.List(t.Context(), func(providers.Artifact) error { calls++; return stop })
 	if !errors.Is(err, stop) || calls != 1 {
 		t.Errorf("List with a failing callback: %v after %d calls, want the callback's error after 1", err, calls)
+	}
+}
+
+// testListStatKeys holds a providers.KeyListStater to its contract: every
+// key asked about that the destination holds is reported, a key reported
+// with a sha256 holds those bytes, a key not asked about is never
+// reported, and a key reported without digests is only one Stat must
+// decide. A key deleted is not reported with digests.
+func testListStatKeys(t *testing.T, h Harness) {
+	d := h.New(t)
+	kl, ok := d.(providers.KeyListStater)
+	if !ok {
+		t.Skip("destination does not implement providers.KeyListStater")
+	}
+	contents := map[string][]byte{}
+	for i := 1; i <= 3; i++ {
+		c := h.content(t, h.key(i), uint64(30+i), 100*i)
+		h.mustPut(t, d, h.artifact(h.key(i), c), c, providers.PutOptions{})
+		contents[h.key(i)] = c
+	}
+	if err := d.Delete(t.Context(), h.key(2)); err != nil {
+		t.Fatalf("Delete: %v", err)
+	}
+	delete(contents, h.key(2))
+	keys := []string{h.key(1), h.key(2), h.key(3), h.key(4)}
+	got := map[string]providers.Artifact{}
+	if err := kl.ListStatKeys(t.Context(), keys, func(a providers.Artifact) error {
+		if _, dup := got[a.Key]; dup {
+			t.Errorf("ListStatKeys reported %q twice", a.Key)
+		}
+		got[a.Key] = a
+		return nil
+	}); err != nil {
+		t.Fatalf("ListStatKeys: %v", err)
+	}
+	for key, a := range got {
+		if !slices.Contains(keys, key) {
+			t.Errorf("ListStatKeys reported %q, which it was not asked about", key)
+			continue
+		}
+		d, ok := a.Digests.Get(providers.SHA256)
+		c, held := contents[key]
+		switch {
+		case ok && !held:
+			t.Errorf("ListStatKeys reported %q (absent) with sha256 %s", key, d.Hex)
+		case ok && d != SHA256(c):
+			t.Errorf("ListStatKeys reported %q with sha256 %s, want %s", key, d.Hex, SHA256(c).Hex)
+		}
+	}
+	for key := range contents {
+		if _, ok := got[key]; !ok {
+			t.Errorf("ListStatKeys did not report %q, which the destination holds", key)
+		}
+	}
+
+	stop := errors.New("stop")
+	calls := 0
+	err := kl.ListStatKeys(t.Context(), keys, func(providers.Artifact) error { calls++; return stop })
+	if !errors.Is(err, stop) || calls != 1 {
+		t.Errorf("ListStatKeys with a failing callback: %v after %d calls, want the callback's error after 1", err, calls)
 	}
 }
 
