@@ -74,7 +74,7 @@ func (e *env) rawOCIScenario() error {
 		// The registry's cost of ferry's request sequence without ferry:
 		// what separates ferry from the minimum splits into this and
 		// ferry's own work.
-		{name: fmt.Sprintf("raw: Go client, ferry's requests (+ GET manifest, HEAD manifest, HEAD blob), %d in flight", p),
+		{name: fmt.Sprintf("raw: Go client, ferry's requests (+ HEAD manifest, HEAD blob), %d in flight", p),
 			prepare: func(_ int, host, repo string) (string, []string, func(), error) {
 				return e.work, []string{rawBin, "-registry", host, "-repo", repo, "-from", up, "-list", list, "-p", strconv.Itoa(p), "-checks"}, nil, nil
 			}},

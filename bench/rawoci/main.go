@@ -9,10 +9,10 @@
 //
 //	rawoci -registry HOST:PORT -repo REPO -from URL -list FILE [-p 4] [-checks]
 //
-// -checks adds, per file, the three reads ferry sends besides the minimum
-// (GET of the tag's manifest, HEAD of it, HEAD of the blob; each must
-// answer 404): the registry's cost of ferry's request sequence without
-// ferry.
+// -checks adds, per file, the two reads ferry's apply sends besides the
+// minimum (HEAD of the tag's manifest, HEAD of the blob; each must answer
+// 404): the registry's cost of ferry's request sequence without ferry.
+// (ferry's plan reads the repository's tags list once, not per file.)
 //
 // The list has lines NAME SHA256 SIZE; each file is tagged NAME in REPO
 // with the manifest shape ferry writes (artifactType, one layer, the title
@@ -49,7 +49,7 @@ func main() {
 	from := flag.String("from", "", "HTTP base URL to stream each NAME from")
 	list := flag.String("list", "", "file with lines NAME SHA256 SIZE")
 	p := flag.Int("p", 4, "files in flight")
-	checks := flag.Bool("checks", false, "also send ferry's existence checks per file (GET manifest, HEAD manifest, HEAD blob)")
+	checks := flag.Bool("checks", false, "also send ferry's existence checks per file (HEAD manifest, HEAD blob)")
 	flag.Parse()
 	if err := run(context.Background(), *reg, *repo, *from, *list, *p, *checks); err != nil {
 		fmt.Fprintln(os.Stderr, "rawoci:", err)
@@ -111,7 +111,7 @@ func (c *client) artifact(ctx context.Context, src string, f file, configDigest 
 	dgst := "sha256:" + f.sha256
 	if c.checks {
 		for _, chk := range []struct{ method, path string }{
-			{http.MethodGet, "/manifests/" + f.name}, {http.MethodHead, "/manifests/" + f.name}, {http.MethodHead, "/blobs/" + dgst},
+			{http.MethodHead, "/manifests/" + f.name}, {http.MethodHead, "/blobs/" + dgst},
 		} {
 			if _, err := c.do(ctx, chk.method, c.base+chk.path, "", 0, nil, http.StatusNotFound); err != nil {
 				return err
