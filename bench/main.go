@@ -26,7 +26,7 @@ import (
 var (
 	sizeFlag = flag.String("size", envOr("BENCH_SIZE", "small"), "small (CI: tiny data, 1 run) or full (the issue's sizes, 3 runs); env BENCH_SIZE")
 	runsFlag = flag.Int("runs", 0, "runs per contender (default: 1 small, 3 full); the median is reported")
-	only     = flag.String("only", "", "comma-separated scenarios to run: big,small,rawoci,plan,memory,reapply,conda,s3,refreshoci (default all)")
+	only     = flag.String("only", "", "comma-separated scenarios to run: big,small,rawoci,plan,planlist,memory,reapply,conda,s3,refreshoci,refresh,shards,bigdir (default all)")
 	outFlag  = flag.String("out", "", "also write the Markdown report to this file")
 	keep     = flag.Bool("keep", false, "keep the work directory")
 	workFlag = flag.String("work", "", "work directory (default: a new temp dir)")
@@ -48,14 +48,23 @@ type sizes struct {
 	condaN      int // records in the generated conda channel (linux-64 + noarch)
 	s3N         int
 	s3Size      int64
-	runs        int
+	shardN      int // artifacts of the sharded apply scenario
+	shardSize   int64
+	shardNs     []int // shard counts measured (the killed-shard trial uses the largest up to 4)
+	// refreshListN objects of 1 KiB are refreshed by listing (dir, S3).
+	refreshListN int
+	bigDirN      int // issue #16: big files into dir, OCI and S3
+	bigDirSize   int64
+	runs         int
 }
 
 var presets = map[string]sizes{
 	"small": {bigN: 4, bigSize: 8 << 20, smallN: 100, smallSize: 8 << 10, planNs: []int{1000, 10000}, refreshNs: []int{500},
-		memSize: 256 << 20, reapplyN: 4, reapplySize: 8 << 20, condaN: 500, s3N: 4, s3Size: 8 << 20, runs: 1},
+		memSize: 256 << 20, reapplyN: 4, reapplySize: 8 << 20, condaN: 500, s3N: 4, s3Size: 8 << 20,
+		shardN: 16, shardSize: 4 << 10, shardNs: []int{1, 2}, refreshListN: 1000, bigDirN: 4, bigDirSize: 4 << 20, runs: 1},
 	"full": {bigN: 32, bigSize: 32 << 20, smallN: 2000, smallSize: 8 << 10, planNs: []int{1000, 10000, 100000}, refreshNs: []int{1000, 10000},
-		memSize: 2 << 30, reapplyN: 32, reapplySize: 32 << 20, condaN: 5000, s3N: 32, s3Size: 32 << 20, runs: 3},
+		memSize: 2 << 30, reapplyN: 32, reapplySize: 32 << 20, condaN: 5000, s3N: 32, s3Size: 32 << 20,
+		shardN: 2000, shardSize: 64 << 10, shardNs: []int{1, 2, 4, 8}, refreshListN: 100000, bigDirN: 16, bigDirSize: 64 << 20, runs: 3},
 }
 
 type env struct {
@@ -162,6 +171,11 @@ func mainErr() error {
 			return fmt.Errorf("planning: %w", err)
 		}
 	}
+	if sel("planlist") {
+		if err := e.planListScenario(); err != nil {
+			return fmt.Errorf("planning from list files: %w", err)
+		}
+	}
 	if sel("memory") {
 		if err := e.memoryScenario(); err != nil {
 			return fmt.Errorf("memory: %w", err)
@@ -185,6 +199,21 @@ func mainErr() error {
 	if sel("refreshoci") {
 		if err := e.refreshOCIScenario(); err != nil {
 			return fmt.Errorf("oci refresh by listing: %w", err)
+		}
+	}
+	if sel("refresh") {
+		if err := e.refreshScenario(); err != nil {
+			return fmt.Errorf("refresh by listing: %w", err)
+		}
+	}
+	if sel("shards") {
+		if err := e.shardsScenario(); err != nil {
+			return fmt.Errorf("sharded apply: %w", err)
+		}
+	}
+	if sel("bigdir") {
+		if err := e.bigDirScenario(); err != nil {
+			return fmt.Errorf("big files into a directory: %w", err)
 		}
 	}
 	e.rep.elapsed = time.Since(start)

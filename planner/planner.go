@@ -127,7 +127,7 @@ func build(cfg *config.Config, prior *state.State, inv *Inventory, opts Options)
 		p.AllowDeletes = append(p.AllowDeletes, t.String())
 	}
 
-	b := &builder{cfg: cfg, prior: prior, inv: inv, opts: opts, owners: map[string]string{}, present: map[string]map[string]bool{}}
+	b := &builder{cfg: cfg, prior: prior, inv: inv, opts: opts, owners: map[object]string{}, present: map[string]map[string]bool{}}
 	for _, name := range slices.Sorted(maps.Keys(cfg.Mirrors)) {
 		diags = append(diags, b.planMirror(cfg.Mirrors[name])...)
 	}
@@ -261,6 +261,9 @@ func executedDeletes(changes []plan.Change) map[string]int {
 	return deletes
 }
 
+// object is an object at a destination: its address and key.
+type object struct{ destination, key string }
+
 type builder struct {
 	cfg     *config.Config
 	prior   *state.State
@@ -268,9 +271,9 @@ type builder struct {
 	opts    Options
 	changes []plan.Change
 	noOps   []plan.Change
-	// owners maps "destination\x00key" to the mirror that writes it, to catch
-	// two mirrors writing one object.
-	owners       map[string]string
+	// owners maps each object to the mirror that writes it, to catch two
+	// mirrors writing one object.
+	owners       map[object]string
 	usedReplaces []bool
 	// present holds, per mirror, the keys that will be at the destination
 	// once the plan is applied (kept by retention, not in error).
@@ -366,8 +369,8 @@ func (b *builder) planMirror(m *config.Mirror) hcl.Diagnostics {
 	}
 
 	policy := retention.Policy{KeepLast: m.Retention.KeepLast, MaxAge: m.Retention.MaxAge, Keep: m.Retention.Keep, Order: b.versionOrder(m)}
-	seen := map[string]bool{}
-	var cands []retention.Candidate
+	seen := make(map[string]bool, len(listed))
+	cands := make([]retention.Candidate, 0, len(listed))
 	ageless := 0
 	for _, a := range listed {
 		if seen[a.Key] {
@@ -400,6 +403,9 @@ func (b *builder) planMirror(m *config.Mirror) hcl.Diagnostics {
 		return diags
 	}
 	verdicts := retention.Decide(policy, b.opts.Now, cands)
+	// No-ops are owned artifacts still listed: reserve for them at once
+	// (append grows a large slice by a quarter, copying it again and again).
+	b.noOps = slices.Grow(b.noOps, min(len(listed), len(owned)))
 
 	for _, a := range listed {
 		base := plan.Change{
@@ -422,7 +428,7 @@ func (b *builder) planMirror(m *config.Mirror) hcl.Diagnostics {
 			}
 			continue
 		}
-		if prev, dup := b.owners[m.To+"\x00"+a.Key]; dup {
+		if prev, dup := b.owners[object{m.To, a.Key}]; dup {
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
 				Summary:  "Two mirrors write one object",
@@ -431,7 +437,7 @@ func (b *builder) planMirror(m *config.Mirror) hcl.Diagnostics {
 			})
 			continue
 		}
-		b.owners[m.To+"\x00"+a.Key] = m.Name
+		b.owners[object{m.To, a.Key}] = m.Name
 		if b.present[m.Name] == nil {
 			b.present[m.Name] = map[string]bool{}
 		}
@@ -575,7 +581,7 @@ func (b *builder) forgetMoved() {
 		if c.Action != plan.Delete {
 			continue
 		}
-		if owner, ok := b.owners[c.Destination+"\x00"+c.Key]; ok && owner != c.Mirror {
+		if owner, ok := b.owners[object{c.Destination, c.Key}]; ok && owner != c.Mirror {
 			c.Action, c.Reason, c.DryRun = plan.Forget, plan.MovedToMirror, false
 			c.Detail = "now mirror." + owner
 		}

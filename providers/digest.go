@@ -5,7 +5,6 @@ import (
 	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/sha512"
-	"encoding/hex"
 	"fmt"
 	"hash"
 	"slices"
@@ -83,8 +82,10 @@ func (d Digest) Validate() error {
 	if len(d.Hex) != n {
 		return fmt.Errorf("%s digest must be %d hex characters, got %d", d.Algorithm, n, len(d.Hex))
 	}
-	if _, err := hex.DecodeString(d.Hex); err != nil || strings.ToLower(d.Hex) != d.Hex {
-		return fmt.Errorf("%s digest must be lowercase hexadecimal", d.Algorithm)
+	for i := 0; i < len(d.Hex); i++ { // no allocation: a state checks one per artifact
+		if c := d.Hex[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return fmt.Errorf("%s digest must be lowercase hexadecimal", d.Algorithm)
+		}
 	}
 	return nil
 }

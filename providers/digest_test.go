@@ -26,3 +26,32 @@ func TestMD5VerifyOnly(t *testing.T) {
 		t.Errorf("Primary = %v, want the sha1 over md5", got)
 	}
 }
+
+// Validate accepts exactly lowercase hex of the algorithm's length.
+func TestDigestValidate(t *testing.T) {
+	hex64 := strings.Repeat("0123456789abcdef", 4)
+	tests := []struct {
+		name    string
+		d       Digest
+		wantErr string
+	}{
+		{name: "ok", d: Digest{Algorithm: SHA256, Hex: hex64}},
+		{name: "upper case", d: Digest{Algorithm: SHA256, Hex: strings.ToUpper(hex64)}, wantErr: "sha256 digest must be lowercase hexadecimal"},
+		{name: "not hex", d: Digest{Algorithm: SHA256, Hex: hex64[:63] + "g"}, wantErr: "sha256 digest must be lowercase hexadecimal"},
+		{name: "multibyte", d: Digest{Algorithm: SHA256, Hex: hex64[:62] + "é"}, wantErr: "sha256 digest must be lowercase hexadecimal"},
+		{name: "short", d: Digest{Algorithm: SHA256, Hex: hex64[:62]}, wantErr: "sha256 digest must be 64 hex characters, got 62"},
+		{name: "unknown algorithm", d: Digest{Algorithm: "crc", Hex: "00"}, wantErr: `digest algorithm "crc" is not supported`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.d.Validate()
+			got := ""
+			if err != nil {
+				got = err.Error()
+			}
+			if tc.wantErr == "" && got != "" || !strings.Contains(got, tc.wantErr) {
+				t.Errorf("Validate() = %q, want %q", got, tc.wantErr)
+			}
+		})
+	}
+}

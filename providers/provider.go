@@ -58,6 +58,12 @@ type Artifact struct {
 	// digest). Adopting an object (recording as ferry's one ferry did not
 	// write) never trusts a claim: apply.Adopt reads the bytes back.
 	Claimed bool `json:"claimed,omitempty"`
+	// Token is, on what a TokenPutter's PutToken, a Stat or a ListStat
+	// reports, the destination's opaque change token for the object: a
+	// value that changes whenever the stored object is written (an S3
+	// ETag with its Last-Modified; a file's inode, size and times).
+	// Empty when the destination has none. See TokenPutter.
+	Token string `json:"token,omitempty"`
 	// Created is when the upstream published the artifact; zero if unknown.
 	Created time.Time `json:"created,omitzero"`
 	// Origin is a display string for the upstream location (a URL with any
@@ -214,13 +220,30 @@ type ConsumerChecker interface {
 
 // ListStater is an optional Destination capability: a store that tells in
 // one listing which objects it holds (S3's ListObjectsV2, 1,000 keys a
-// request), cheaper than a Stat per key. ListStat calls fn for every object
-// the destination holds, with its key and size and the digests the listing
-// knows (often none). The inventory lists once per destination: a key the
-// listing does not report is absent (no Stat), one reported with a sha256
-// is taken as listed, and only one reported without a sha256 is Stat'ed.
+// request; a directory walk), cheaper than a Stat per key. ListStat calls
+// fn for every object the destination holds, with its key and size, the
+// digests the listing knows (often none) and, for a TokenPutter, its
+// change token. The inventory lists once per destination: a key the
+// listing does not report is absent (no Stat); one reported with the size
+// and token ferry recorded when it wrote the object holds the recorded
+// digests (no Stat); one reported with a sha256 is taken as listed; any
+// other is Stat'ed.
 type ListStater interface {
 	ListStat(ctx context.Context, fn func(Artifact) error) error
+}
+
+// TokenPutter is an optional Destination capability that goes with
+// ListStater: PutToken is Put that also returns the object's change token
+// as the destination stores it right after the verified write (empty when
+// it cannot tell that token belongs to the bytes it verified). ferry
+// records the token in the state; a later listing that reports the same
+// token and size proves the object is the one ferry verified, so refresh
+// needs no Stat of it. A token must change whenever the object is
+// rewritten, by anyone: a mismatch (or no token) falls back to Stat,
+// which reads the bytes or a server-computed checksum, so drift is still
+// found.
+type TokenPutter interface {
+	PutToken(ctx context.Context, a Artifact, r io.Reader, opts PutOptions) (string, error)
 }
 
 // KeyListStater is the ListStater of a store whose listing depends on the

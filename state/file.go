@@ -72,6 +72,21 @@ func Read(path string) (*State, error) {
 }
 
 func decode(path string, data []byte) (*State, error) {
+	s, ok := decodeStream(data)
+	if !ok {
+		return decodeChecked(path, data)
+	}
+	s.Version = FormatVersion
+	s.normalize()
+	if err := s.validate(); err != nil {
+		return nil, corrupt(path, err, "%s", err)
+	}
+	return s, nil
+}
+
+// decodeChecked is decode for any file: it checks the format version
+// first and explains every problem with its place in the file.
+func decodeChecked(path string, data []byte) (*State, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, corrupt(path, nil, "the file is empty")
 	}
@@ -107,7 +122,7 @@ func decode(path string, data []byte) (*State, error) {
 			path, version, writer, FormatVersion)}
 	}
 
-	// Version 2 only added feeds, so a version 1 file decodes as is.
+	// Versions 2 to 4 only added optional fields, so older files decode as is.
 	// Later versions add an upgradeVNtoVN+1 step here.
 	// Unknown fields are refused rather than dropped: rewriting the file
 	// without them would lose data a newer ferry put there.
@@ -293,6 +308,8 @@ type Manager struct {
 	serial  uint64 // of the last snapshot read or written
 	content []byte // contentBytes of that snapshot; nil while raw is set
 	raw     []byte // the file as read, until baseline computes content
+	// readOnly: Persist refuses (see ReadOnly).
+	readOnly bool
 }
 
 // sink writes one snapshot's bytes: a local file (fileSink) or a remote
@@ -383,6 +400,15 @@ func (m *Manager) baseline() ([]byte, error) {
 	return m.content, nil
 }
 
+// ReadOnly declares that this Manager will never write (a plan): it lets
+// go of the bytes it read, which it keeps only to compare the first write
+// with (as much memory as the file again), and Persist refuses from now on.
+func (m *Manager) ReadOnly() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.readOnly, m.raw = true, nil
+}
+
 // Path is the state file the Manager writes.
 func (m *Manager) Path() string { return m.path }
 
@@ -408,6 +434,9 @@ func (m *Manager) Persist(s *State) (changed bool, err error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 
+	if m.readOnly {
+		return false, fmt.Errorf("state %s: opened read-only", m.path)
+	}
 	if s.Lineage != m.lineage {
 		return false, fmt.Errorf("state %s: refusing to write lineage %q over lineage %q", m.path, s.Lineage, m.lineage)
 	}

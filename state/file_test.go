@@ -101,12 +101,15 @@ func TestReadBasic(t *testing.T) {
 }
 
 func TestMarshalCanonical(t *testing.T) {
-	canonical := readFixture(t, "v3-basic.json")
+	canonical := readFixture(t, "v4-basic.json")
 	tests := []struct {
 		name    string
 		fixture string
+		want    string // fixture of the canonical bytes; empty: v4-basic.json
 	}{
-		{name: "canonical input round-trips byte for byte", fixture: "v3-basic.json"},
+		{name: "canonical input round-trips byte for byte", fixture: "v4-basic.json"},
+		{name: "version 4 input with a token round-trips byte for byte", fixture: "v4-token.json", want: "v4-token.json"},
+		{name: "version 3 input is upgraded to the canonical bytes", fixture: "v3-basic.json"},
 		{name: "version 2 input is upgraded to the canonical bytes", fixture: "v2-basic.json"},
 		{name: "version 1 input is upgraded to the canonical bytes", fixture: "v1-basic.json"},
 		{name: "unsorted input gives the canonical bytes", fixture: "v1-unsorted.json"},
@@ -121,7 +124,11 @@ func TestMarshalCanonical(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if diff := cmp.Diff(string(canonical), string(got)); diff != "" {
+			want := canonical
+			if tc.want != "" {
+				want = readFixture(t, tc.want)
+			}
+			if diff := cmp.Diff(string(want), string(got)); diff != "" {
 				t.Errorf("Marshal (-want +got):\n%s", diff)
 			}
 			// And the bytes read back into the same state.
@@ -162,7 +169,7 @@ func TestMarshalDeterministic(t *testing.T) {
 			t.Fatalf("equal states marshalled differently:\n%s\n---\n%s", first, got)
 		}
 	}
-	if !bytes.HasSuffix(first, []byte("}\n")) || !bytes.HasPrefix(first, []byte("{\n  \"version\": 3,\n")) {
+	if !bytes.HasSuffix(first, []byte("}\n")) || !bytes.HasPrefix(first, []byte("{\n  \"version\": 4,\n")) {
 		t.Errorf("not indented JSON with a trailing newline:\n%s", first)
 	}
 }
@@ -236,17 +243,17 @@ func TestReadErrors(t *testing.T) {
 	}{
 		{
 			name:    "newer format",
-			fixture: "v4-future.json",
+			fixture: "v5-future.json",
 			wantIs:  ErrNewerVersion,
 			wantMsgs: []string{
-				"v4-future.json has format version 4, written by ferry 0.9.0; this ferry reads up to version 3: upgrade ferry",
+				"v5-future.json has format version 5, written by ferry 0.9.0; this ferry reads up to version 4: upgrade ferry",
 			},
 		},
 		{
 			name:     "newer format without tool version",
-			content:  `{"version": 4, "whatever": true}`,
+			content:  `{"version": 5, "whatever": true}`,
 			wantIs:   ErrNewerVersion,
-			wantMsgs: []string{"format version 4, written by an unknown ferry version"},
+			wantMsgs: []string{"format version 5, written by an unknown ferry version"},
 		},
 		{
 			name:     "truncated",
@@ -291,7 +298,7 @@ func TestReadErrors(t *testing.T) {
 			name:     "no version",
 			content:  `{"lineage": "x", "mirrors": {}}`,
 			wantIs:   ErrCorrupt,
-			wantMsgs: []string{`no format version (want a top-level "version": 3)`},
+			wantMsgs: []string{`no format version (want a top-level "version": 4)`},
 		},
 		{
 			name:     "version zero",
@@ -445,7 +452,7 @@ func TestOpenLeavesUnreadableFileAlone(t *testing.T) {
 		fixture string
 		wantIs  error
 	}{
-		{name: "newer format", fixture: "v4-future.json", wantIs: ErrNewerVersion},
+		{name: "newer format", fixture: "v5-future.json", wantIs: ErrNewerVersion},
 		{name: "truncated", fixture: "truncated.json", wantIs: ErrCorrupt},
 		{name: "not json", fixture: "not-json.txt", wantIs: ErrCorrupt},
 		{name: "bad digest", fixture: "bad-digest.json", wantIs: ErrCorrupt},
@@ -618,6 +625,40 @@ func TestPersistRefusesOtherLineage(t *testing.T) {
 	}
 	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("a refused Persist wrote %s", path)
+	}
+}
+
+// A read-only Manager (a plan) keeps no copy of the file it read and never
+// writes, even a changed state.
+func TestReadOnlyRefusesPersist(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ferry.state.json")
+	m, s, err := Open(path, "0.4.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.EnsureMirror("tools", "http.tools", "dir.local")
+	s.SetArtifact("tools", &Artifact{Key: "a", Digests: providers.NewDigests(providers.Digest{Algorithm: providers.SHA256, Hex: strings.Repeat("0", 64)})})
+	if _, err := m.Persist(s); err != nil {
+		t.Fatal(err)
+	}
+	before, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, s, err = Open(path, "0.4.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.ReadOnly()
+	if m.raw != nil {
+		t.Errorf("a read-only Manager keeps the %d bytes it read", len(m.raw))
+	}
+	s.RemoveArtifact("tools", "a")
+	if changed, err := m.Persist(s); err == nil || changed || !strings.Contains(err.Error(), "read-only") {
+		t.Errorf("Persist on a read-only Manager = %v, %v; want a read-only error", changed, err)
+	}
+	if after, err := os.ReadFile(path); err != nil || !bytes.Equal(after, before) {
+		t.Errorf("a refused Persist changed %s (%v)", path, err)
 	}
 }
 

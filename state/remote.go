@@ -147,6 +147,9 @@ func (r *remoteSink) write(data []byte) (bool, error) {
 func (m *Manager) Push(s *State) (changed bool, err error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.readOnly {
+		return false, fmt.Errorf("state %s: opened read-only", m.path)
+	}
 	content, err := contentBytes(s)
 	if err != nil {
 		return false, fmt.Errorf("state %s: %w", m.path, err)

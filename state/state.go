@@ -11,6 +11,7 @@ package state
 import (
 	"cmp"
 	"fmt"
+	"iter"
 	"maps"
 	"slices"
 	"time"
@@ -24,9 +25,9 @@ import (
 // reads. Bump it whenever an older ferry could not read (or would silently
 // drop part of) a file written by a newer one.
 //
-// Version 2 added feeds; version 3 recent_deletes. Older files read as
-// version 3 without them.
-const FormatVersion = 3
+// Version 2 added feeds; version 3 recent_deletes; version 4 artifacts'
+// token. Older files read as version 4 without them.
+const FormatVersion = 4
 
 // State is everything ferry remembers between runs.
 type State struct {
@@ -77,6 +78,12 @@ type Artifact struct {
 	Size    int64  `json:"size"`
 	// Digests were observed at the destination (sha256 always).
 	Digests providers.Digests `json:"digests"`
+	// Token is the destination's change token of the object right after
+	// ferry's verified write (providers.TokenPutter); empty when the
+	// destination has none or ferry did not write the bytes itself (an
+	// adoption). Refresh takes a listed object with this token and Size
+	// as holding Digests without a Stat.
+	Token string `json:"token,omitempty"`
 	// SourceDigests are what the upstream declared when the artifact was
 	// mirrored; they let plan notice an upstream republishing a version.
 	SourceDigests providers.Digests `json:"source_digests,omitempty"`
@@ -358,23 +365,39 @@ func (s *State) validate() error {
 		if m == nil {
 			return fmt.Errorf("mirrors[%q] is null", name)
 		}
-		for _, key := range slices.Sorted(maps.Keys(m.Artifacts)) {
-			a := m.Artifacts[key]
-			at := fmt.Sprintf("mirrors[%q].artifacts[%q]", name, key)
-			switch {
-			case a == nil:
-				return fmt.Errorf("%s is null", at)
-			case key == "":
-				return fmt.Errorf("mirrors[%q] has an artifact with an empty key", name)
-			case a.Key != key:
-				return fmt.Errorf("%s: key %q does not match its map key", at, a.Key)
-			}
-			if err := validateDigests(a.Digests); err != nil {
-				return fmt.Errorf("%s.digests: %w", at, err)
-			}
-			if err := validateDigests(a.SourceDigests); err != nil {
-				return fmt.Errorf("%s.source_digests: %w", at, err)
-			}
+		// Sorting a large mirror's keys costs more than checking them: the
+		// keys are sorted only to report the first problem.
+		if validateArtifacts(name, maps.All(m.Artifacts)) != nil {
+			return validateArtifacts(name, func(yield func(string, *Artifact) bool) {
+				for _, key := range slices.Sorted(maps.Keys(m.Artifacts)) {
+					if !yield(key, m.Artifacts[key]) {
+						return
+					}
+				}
+			})
+		}
+	}
+	return nil
+}
+
+// validateArtifacts reports the first problem among the artifacts of mirror
+// name, in the order arts yields them.
+func validateArtifacts(name string, arts iter.Seq2[string, *Artifact]) error {
+	for key, a := range arts {
+		at := func() string { return fmt.Sprintf("mirrors[%q].artifacts[%q]", name, key) }
+		switch {
+		case a == nil:
+			return fmt.Errorf("%s is null", at())
+		case key == "":
+			return fmt.Errorf("mirrors[%q] has an artifact with an empty key", name)
+		case a.Key != key:
+			return fmt.Errorf("%s: key %q does not match its map key", at(), a.Key)
+		}
+		if err := validateDigests(a.Digests); err != nil {
+			return fmt.Errorf("%s.digests: %w", at(), err)
+		}
+		if err := validateDigests(a.SourceDigests); err != nil {
+			return fmt.Errorf("%s.source_digests: %w", at(), err)
 		}
 	}
 	return nil

@@ -589,7 +589,17 @@ func (e *engine) transfer(ctx context.Context, c plan.Change) error {
 		e.record(c, got.Size, mergeDigests(got.Digests, c.After.Digests))
 		return nil
 	}
+	// token is the destination's change token of what the Put stored, when
+	// it tells one (providers.TokenPutter): recorded so refresh can trust a
+	// listing that reports it.
+	var token string
 	put := dst.Put
+	if tp, ok := dst.(providers.TokenPutter); ok && pair.Transfer == providers.Stream {
+		put = func(ctx context.Context, a providers.Artifact, r io.Reader, opts providers.PutOptions) (err error) {
+			token, err = tp.PutToken(ctx, a, r, opts)
+			return err
+		}
+	}
 	if pair.Transfer == providers.ManifestPut {
 		// A package registry publishes the bytes with their document.
 		if pairErr != nil {
@@ -637,7 +647,7 @@ func (e *engine) transfer(ctx context.Context, c plan.Change) error {
 	e.mu.Lock()
 	e.result.TransferredBytes += vr.N()
 	e.mu.Unlock()
-	e.record(c, vr.N(), vr.Digests())
+	e.recordToken(c, vr.N(), vr.Digests(), token)
 	return nil
 }
 
@@ -652,6 +662,12 @@ func mergeDigests(observed, declared providers.Digests) providers.Digests {
 }
 
 func (e *engine) record(c plan.Change, size int64, digests providers.Digests) {
+	e.recordToken(c, size, digests, "")
+}
+
+// recordToken records c as landed with the destination's change token of
+// the object ferry wrote (empty: none).
+func (e *engine) recordToken(c plan.Change, size int64, digests providers.Digests, token string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.st.EnsureMirror(c.Mirror, c.Source, c.Destination)
@@ -666,6 +682,7 @@ func (e *engine) record(c plan.Change, size int64, digests providers.Digests) {
 		Version:       c.Version,
 		Size:          size,
 		Digests:       digests,
+		Token:         token,
 		SourceDigests: c.After.Digests,
 		Created:       c.Created,
 		AddedAt:       addedAt,

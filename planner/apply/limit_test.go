@@ -29,6 +29,11 @@ func (s *peakStore) Put(ctx context.Context, a providers.Artifact, r io.Reader, 
 	return s.Store.Put(ctx, a, r, opts)
 }
 
+// PutToken is the Put the engine calls (dir.Store is a TokenPutter).
+func (s *peakStore) PutToken(ctx context.Context, a providers.Artifact, r io.Reader, opts providers.PutOptions) (string, error) {
+	return "", s.Put(ctx, a, r, opts)
+}
+
 type peakWorld struct {
 	*world
 	dst *peakStore

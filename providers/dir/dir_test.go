@@ -17,6 +17,7 @@ import (
 	"github.com/ferry-mirror/ferry/providers/dir"
 	"github.com/ferry-mirror/ferry/providers/providertest"
 	"github.com/ferry-mirror/ferry/providers/registry"
+	"github.com/ferry-mirror/ferry/providers/verify"
 )
 
 func newStore(t *testing.T) (*dir.Store, string) {
@@ -340,4 +341,31 @@ func TestTempDirSymlinkRefused(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Put handed the engine's verifier (which it reads through rather than
+// hashing each byte again: verify.TestReuse) stores the bytes, and one
+// expecting other bytes still fails the Put and leaves nothing.
+func TestPutThroughEnginesVerifier(t *testing.T) {
+	s, root := newStore(t)
+	content := providertest.Content(2, 3<<20)
+	a := artifact("pkg/1.0/file", content)
+	vr := verify.NewReader(bytes.NewReader(content), a.Size, a.Digests)
+	if err := s.Put(t.Context(), a, vr, providers.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if !vr.Verified() {
+		t.Error("the engine's verifier was not read to the end")
+	}
+	if got, err := os.ReadFile(filepath.Join(root, "pkg", "1.0", "file")); err != nil || !bytes.Equal(got, content) {
+		t.Errorf("stored file: %d bytes, %v; want the content", len(got), err)
+	}
+
+	wrong := artifact("pkg/2.0/file", content)
+	wrong.Digests = providers.NewDigests(providertest.SHA256([]byte("other")))
+	vr = verify.NewReader(bytes.NewReader(content), wrong.Size, wrong.Digests)
+	if err := s.Put(t.Context(), wrong, vr, providers.PutOptions{}); !errors.Is(err, providers.ErrDigestMismatch) {
+		t.Fatalf("error = %v, want ErrDigestMismatch", err)
+	}
+	checkNoTemps(t, root)
 }

@@ -49,11 +49,14 @@ type Store struct {
 
 	// cleanOnce removes temp files left by dead processes, on first Put.
 	cleanOnce sync.Once
+	copier    copier
 }
 
 var (
 	_ providers.Destination = (*Store)(nil)
 	_ providers.Lister      = (*Store)(nil)
+	_ providers.ListStater  = (*Store)(nil)
+	_ providers.TokenPutter = (*Store)(nil)
 	_ providers.Describer   = (*Store)(nil)
 	_ providers.URLer       = (*Store)(nil)
 	_ providers.Fetcher     = (*Store)(nil)
@@ -94,7 +97,8 @@ func (s *Store) URL(a providers.Artifact) (string, error) {
 
 // Stat reports the size, sha256 and sha512 of the file at key, reading it
 // whole once. Both digests are reported so an object can be compared with
-// whichever algorithm the source declares.
+// whichever algorithm the source declares. The token is the file's before
+// the read: a write during it changes the token the next listing reports.
 func (s *Store) Stat(ctx context.Context, key string) (providers.Artifact, error) {
 	if err := checkKey(key); err != nil {
 		return providers.Artifact{}, s.opErr("stat", key, err)
@@ -112,7 +116,8 @@ func (s *Store) Stat(ctx context.Context, key string) (providers.Artifact, error
 		return providers.Artifact{}, s.opErr("stat", key, notFound(err))
 	}
 	defer f.Close()
-	if fi, err := f.Stat(); err != nil {
+	fi, err := f.Stat()
+	if err != nil {
 		return providers.Artifact{}, s.opErr("stat", key, err)
 	} else if !fi.Mode().IsRegular() {
 		return providers.Artifact{}, s.opErr("stat", key, fmt.Errorf("not a regular file (%s)", fi.Mode().Type()))
@@ -129,6 +134,7 @@ func (s *Store) Stat(ctx context.Context, key string) (providers.Artifact, error
 			providers.Digest{Algorithm: providers.SHA256, Hex: hex.EncodeToString(h256.Sum(nil))},
 			providers.Digest{Algorithm: providers.SHA512, Hex: hex.EncodeToString(h512.Sum(nil))},
 		),
+		Token: fileToken(fi),
 	}, nil
 }
 
@@ -139,85 +145,109 @@ func (s *Store) Stat(ctx context.Context, key string) (providers.Artifact, error
 // wraps providers.ErrAlreadyExists). On any failure, a mismatch or ctx
 // being cancelled included, the temp file is removed and nothing is
 // published.
-func (s *Store) Put(ctx context.Context, a providers.Artifact, r io.Reader, opts providers.PutOptions) (err error) {
+func (s *Store) Put(ctx context.Context, a providers.Artifact, r io.Reader, opts providers.PutOptions) error {
+	_, err := s.PutToken(ctx, a, r, opts)
+	return err
+}
+
+// PutToken is Put, returning the published file's change token (see
+// fileToken): the file's lstat once published, provided it is still the
+// inode ferry wrote with the size and mtime it had when synced (nothing
+// wrote to it since); else no token.
+func (s *Store) PutToken(ctx context.Context, a providers.Artifact, r io.Reader, opts providers.PutOptions) (token string, err error) {
 	key := a.Key
 	if err := checkKey(key); err != nil {
-		return s.opErr("put", key, err)
+		return "", s.opErr("put", key, err)
 	}
 	if err := os.MkdirAll(s.root, 0o755); err != nil {
-		return s.opErr("put", key, err)
+		return "", s.opErr("put", key, err)
 	}
 	root, err := os.OpenRoot(s.root)
 	if err != nil {
-		return s.opErr("put", key, err)
+		return "", s.opErr("put", key, err)
 	}
 	defer root.Close()
 	if err := makeTempDir(root); err != nil {
-		return s.opErr("put", key, err)
+		return "", s.opErr("put", key, err)
 	}
 	s.cleanOnce.Do(func() { s.removeStaleTemps(root) })
 
 	if err := noSymlinks(root, key); err != nil {
-		return s.opErr("put", key, err)
+		return "", s.opErr("put", key, err)
 	}
 	if !opts.Overwrite {
 		// Fail before transferring anything; the link below still guards
 		// against a file appearing meanwhile.
 		if _, err := root.Lstat(key); err == nil {
-			return s.opErr("put", key, providers.ErrAlreadyExists)
+			return "", s.opErr("put", key, providers.ErrAlreadyExists)
 		}
 	}
 	parent := path.Dir(key)
 	if err := root.MkdirAll(parent, 0o755); err != nil {
-		return s.opErr("put", key, err)
+		return "", s.opErr("put", key, err)
 	}
 
 	tmp, f, err := createTemp(root)
 	if err != nil {
-		return s.opErr("put", key, err)
+		return "", s.opErr("put", key, err)
 	}
-	published := false
+	published, tmpGone := false, false
 	defer func() {
 		if f != nil {
 			f.Close()
 		}
-		if err != nil || !opts.Overwrite && published {
+		if !tmpGone && (err != nil || !opts.Overwrite && published) {
 			if rerr := root.Remove(tmp); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
 				s.log.Warn("could not remove temp file", "path", filepath.Join(s.root, filepath.FromSlash(tmp)), "error", rerr)
 			}
 		}
 	}()
 
-	vr := verify.NewReader(providers.ContextReader(ctx, r), a.Size, a.Digests)
-	if _, err := io.Copy(f, vr); err != nil {
-		return s.opErr("put", key, err)
+	// The engine's verifier, when r is one: each byte hashed once.
+	vr := verify.Reuse(r, a.Size, a.Digests)
+	if _, err := s.copier.copy(f, providers.ContextReader(ctx, vr), a.Size); err != nil {
+		return "", s.opErr("put", key, err)
 	}
-	if !vr.Verified() { // io.Copy stops only at EOF, which Verified confirms
-		return s.opErr("put", key, errors.New("content was not verified"))
+	if !vr.Verified() { // copy stops only at EOF, which Verified confirms
+		return "", s.opErr("put", key, errors.New("content was not verified"))
 	}
 	if err := f.Chmod(0o644); err != nil {
-		return s.opErr("put", key, err)
+		return "", s.opErr("put", key, err)
 	}
 	if err := f.Sync(); err != nil && !syncUnsupported(err) {
-		return s.opErr("put", key, err)
+		return "", s.opErr("put", key, err)
+	}
+	synced, err := f.Stat()
+	if err != nil {
+		return "", s.opErr("put", key, err)
 	}
 	err = f.Close()
 	f = nil
 	if err != nil {
-		return s.opErr("put", key, err)
+		return "", s.opErr("put", key, err)
 	}
 	if err := ctx.Err(); err != nil {
-		return s.opErr("put", key, err)
+		return "", s.opErr("put", key, err)
 	}
 	if err := s.publish(root, tmp, key, opts.Overwrite); err != nil {
-		return s.opErr("put", key, err)
+		return "", s.opErr("put", key, err)
 	}
-	published = true
+	published, tmpGone = true, opts.Overwrite // a rename moved it
+	if !opts.Overwrite {
+		// The link's second name goes before the token is taken: removing
+		// it changes the file's ctime.
+		if rerr := root.Remove(tmp); rerr == nil || errors.Is(rerr, fs.ErrNotExist) {
+			tmpGone = true
+		}
+	}
 	if err := syncDir(root, parent); err != nil {
-		return s.opErr("put", key, fmt.Errorf("syncing directory: %w", err))
+		return "", s.opErr("put", key, fmt.Errorf("syncing directory: %w", err))
+	}
+	if fi, err := root.Lstat(key); err == nil && tmpGone && sameContent(synced, fi) {
+		token = fileToken(fi)
 	}
 	s.log.Debug("stored", "key", key, "bytes", vr.N(), "overwrite", opts.Overwrite)
-	return nil
+	return token, nil
 }
 
 // publish makes tmp visible at key. A concurrent Delete may remove the
@@ -289,6 +319,17 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 // symbolic links and names that are not valid keys excepted) with its size.
 // A missing root lists nothing.
 func (s *Store) List(ctx context.Context, fn func(providers.Artifact) error) error {
+	return s.walk(ctx, false, fn)
+}
+
+// ListStat is List with each file's change token (see fileToken), from one
+// lstat a file: a directory walk that never follows a symbolic link and
+// reports only regular files, as List.
+func (s *Store) ListStat(ctx context.Context, fn func(providers.Artifact) error) error {
+	return s.walk(ctx, true, fn)
+}
+
+func (s *Store) walk(ctx context.Context, tokens bool, fn func(providers.Artifact) error) error {
 	root, err := os.OpenRoot(s.root)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
@@ -315,13 +356,20 @@ func (s *Store) List(ctx context.Context, fn func(providers.Artifact) error) err
 			s.log.Debug("skipping file whose name is not a valid key", "path", p)
 			return nil
 		}
-		fi, err := d.Info()
+		fi, err := d.Info() // an lstat
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil // deleted meanwhile
 		} else if err != nil {
 			return err
 		}
-		if err := fn(providers.Artifact{Key: p, Size: fi.Size()}); err != nil {
+		if !fi.Mode().IsRegular() {
+			return nil // replaced meanwhile
+		}
+		a := providers.Artifact{Key: p, Size: fi.Size()}
+		if tokens {
+			a.Token = fileToken(fi)
+		}
+		if err := fn(a); err != nil {
 			fnErr = err
 			return fs.SkipAll
 		}

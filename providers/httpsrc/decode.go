@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -84,8 +85,19 @@ func decodeSource(body hcl.Body, ectx *hcl.EvalContext, env schema.DecodeEnv) (*
 			add(a, b.DefRange)
 		}
 	}
+	// reserve makes room for up to n more artifacts at once: append grows
+	// a large slice by a quarter, copying a long list many times.
+	reserve := func(n int) {
+		cfg.Artifacts = slices.Grow(cfg.Artifacts, n)
+		if len(keys) == 0 {
+			keys = make(map[string]hcl.Range, n)
+		}
+	}
 	if attr := content.Attributes["artifacts_file"]; attr != nil {
-		diags = append(diags, decodeArtifactsFile(attr, ectx, env, add)...)
+		diags = append(diags, decodeArtifactsFile(attr, ectx, env, reserve, add)...)
+		if len(cfg.Artifacts) == 0 {
+			cfg.Artifacts = nil // as without the reservation
+		}
 	}
 	return cfg, diags
 }
@@ -195,6 +207,9 @@ func validateArtifact(r rawArtifact) (ArtifactConfig, bool, hcl.Diagnostics) {
 			u = parsed
 			a.URL = r.URL.Value
 			a.DisplayURL = httpx.Redact(parsed)
+			if a.DisplayURL == a.URL {
+				a.DisplayURL = a.URL // one copy, not two
+			}
 			if r.URL.Sensitive {
 				a.DisplayURL = "(sensitive)"
 			}

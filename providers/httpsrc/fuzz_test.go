@@ -5,13 +5,16 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/hashicorp/hcl/v2"
 )
 
 // FuzzParseRows feeds arbitrary bytes to both list file parsers and
 // validates every row they yield. Nothing may panic; every diagnostic must
 // point into the file at a line it has (the CLI names file:line); every
-// artifact accepted must have the key, URL and digest the planner relies on.
+// artifact accepted must have the key, URL and digest the planner relies on;
+// the fast JSON Lines scanner must agree with the decoder on every line it
+// reads.
 func FuzzParseRows(f *testing.F) {
 	row := `{"name": "jq", "url": "https://x/jq", "sha256": "` + zeros256 + `", "version": "1.7.1", "size": 12}`
 	for _, seed := range []struct {
@@ -40,6 +43,21 @@ func FuzzParseRows(f *testing.F) {
 				if d.Summary == "" || d.Subject == nil || d.Subject.Filename != name ||
 					d.Subject.Start.Line < 1 || d.Subject.Start.Line > lines || d.Subject.Start.Column < 1 {
 					t.Fatalf("diagnostic %v at %v: want a summary and a position inside %s (%d lines)", d, d.Subject, name, lines)
+				}
+			}
+		}
+		if !isCSV {
+			// The fast line scanner reads a line exactly as the decoder
+			// does, or leaves it to the decoder.
+			for i, line := range bytes.Split(src, []byte("\n")) {
+				if got, ok := scanJSONLine(name, i+1, 0, line); ok {
+					want, d := parseJSONLine(name, i+1, 0, line)
+					if d != nil {
+						t.Fatalf("line %q: scanJSONLine accepts it, parseJSONLine says %v", line, d)
+					}
+					if diff := cmp.Diff(want, got); diff != "" {
+						t.Fatalf("line %q: scanJSONLine differs from parseJSONLine (-parse +scan):\n%s", line, diff)
+					}
 				}
 			}
 		}

@@ -194,3 +194,58 @@ func TestArtifactsFileErrorLimit(t *testing.T) {
 		t.Errorf("got %d diagnostics (last %v), want %d and a \"Too many errors\"", len(diags), diags[len(diags)-1], maxListErrors+1)
 	}
 }
+
+// scanJSONLine reads a line exactly as parseJSONLine does, or gives up.
+func TestScanJSONLineAgrees(t *testing.T) {
+	tests := []struct {
+		name string
+		line string
+		fast bool // scanJSONLine reads it
+	}{
+		{name: "generated", line: `{"name":"jq","version":"1.7.1","url":"https://x/jq-1.7.1","sha256":"` + zeros256 + `","size":12,"published":"2024-05-01T00:00:00Z"}`, fast: true},
+		{name: "spaced", line: " \t{ \"name\" : \"jq\" ,\t\"url\": \"https://x/jq\", \"size\" : 0 }  \r", fast: true},
+		{name: "empty object", line: `{}`, fast: true},
+		{name: "negative size", line: `{"size": -3}`, fast: true},
+		{name: "non-ASCII", line: `{"name": "jq-é", "url": "https://x/ü/jq"}`, fast: true},
+		{name: "empty strings", line: `{"name": "", "sha256": ""}`, fast: true},
+		{name: "escape", line: `{"name": "j\"q"}`},
+		{name: "unicode escape", line: `{"name": "j\u0071"}`},
+		{name: "control character", line: "{\"name\": \"j\tq\"}"},
+		{name: "invalid UTF-8", line: "{\"name\": \"\xff\"}"},
+		{name: "null", line: `{"name": null}`},
+		{name: "unknown field", line: `{"nmae": "jq"}`},
+		{name: "field in other case", line: `{"Name": "jq"}`},
+		{name: "repeated field", line: `{"name": "a", "name": "b"}`},
+		{name: "string size", line: `{"size": "12"}`},
+		{name: "number name", line: `{"name": 12}`},
+		{name: "fraction", line: `{"size": 1.5}`},
+		{name: "exponent", line: `{"size": 1e3}`},
+		{name: "leading zero", line: `{"size": 012}`},
+		{name: "minus alone", line: `{"size": -}`},
+		{name: "object value", line: `{"url": {"x": 1}}`},
+		{name: "trailing comma", line: `{"name": "a",}`},
+		{name: "two objects", line: `{} {}`},
+		{name: "not closed", line: `{"name": "a"`},
+		{name: "array", line: `["name"]`},
+		{name: "garbage after number", line: `{"size": 12x}`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			line := []byte(tc.line)
+			got, ok := scanJSONLine("a.jsonl", 3, 100, line)
+			if ok != tc.fast {
+				t.Fatalf("scanJSONLine ok = %v, want %v", ok, tc.fast)
+			}
+			if !ok {
+				return
+			}
+			want, d := parseJSONLine("a.jsonl", 3, 100, line)
+			if d != nil {
+				t.Fatalf("parseJSONLine: %v", d)
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("scanJSONLine differs from parseJSONLine (-parse +scan):\n%s", diff)
+			}
+		})
+	}
+}

@@ -569,7 +569,7 @@ func (s *Store) Put(ctx context.Context, a providers.Artifact, body io.Reader, o
 			return s.opErr("put", a.Key, s.describe(ctx, err))
 		}
 	}
-	layer, err := s.pushLayer(ctx, repo, a, ctxReader{ctx, body})
+	layer, err := s.pushLayer(ctx, repo, a, body)
 	if err != nil {
 		return s.opErr("put", a.Key, err)
 	}
@@ -590,17 +590,19 @@ func (s *Store) Put(ctx context.Context, a providers.Artifact, body io.Reader, o
 // pushLayer uploads the file blob unless the repository has it, and returns
 // its descriptor. With a known size and sha256 it streams r through the
 // verifier into the upload; otherwise it spools r to a temporary file first,
-// since the upload needs both up front.
+// since the upload needs both up front. r stops once ctx is done, even
+// when the source ignores it.
 func (s *Store) pushLayer(ctx context.Context, repo *repository, a providers.Artifact, r io.Reader) (ocispec.Descriptor, error) {
 	d, ok := a.Digests.Get(providers.SHA256)
 	if !ok || a.Size < 0 {
-		return s.pushSpooled(ctx, repo, a, r)
+		return s.pushSpooled(ctx, repo, a, ctxReader{ctx, r})
 	}
 	if err := d.Validate(); err != nil {
 		return ocispec.Descriptor{}, err
 	}
 	desc := ocispec.Descriptor{MediaType: LayerMediaType, Digest: digest.Digest(d.String()), Size: a.Size}
-	vr := verify.NewReader(r, a.Size, a.Digests)
+	// The engine's verifier, when r is one: each byte hashed once.
+	vr := verify.Reuse(r, a.Size, a.Digests)
 	unlock, err := s.blobs.Lock(ctx, desc.Digest.String())
 	if err != nil {
 		return desc, err
@@ -612,13 +614,13 @@ func (s *Store) pushLayer(ctx context.Context, repo *repository, a providers.Art
 	}
 	if exists {
 		// Nothing to send, but the source must still be what it claims.
-		if _, err := io.Copy(io.Discard, vr); err != nil {
+		if _, err := io.Copy(io.Discard, ctxReader{ctx, vr}); err != nil {
 			return desc, s.sourceErr(ctx, err)
 		}
 		s.log.Debug("blob already in the repository, not sent again", "digest", desc.Digest)
 		return desc, nil
 	}
-	body := &holdLast{vr: vr, size: a.Size}
+	body := &holdLast{vr: ctxReader{ctx, vr}, size: a.Size}
 	err = repo.remote.Blobs().Push(ctx, desc, body)
 	if body.err != nil {
 		// The source failed or did not match: the root cause, whatever the
@@ -728,11 +730,11 @@ func (c ctxReader) Read(p []byte) (int, error) {
 
 // holdLast is the upload body for a verified stream of known size: it does
 // not hand out the last bytes until the verifier has seen the end of the
-// stream and accepted it. A mismatch therefore fails the upload before the
-// registry has received a complete body it could commit, and whatever the
+// stream and accepted it (vr reads through the verifier). A mismatch
+// therefore fails the upload before the registry has received a complete body it could commit, and whatever the
 // transport does with the error, err records it.
 type holdLast struct {
-	vr      *verify.Reader
+	vr      io.Reader
 	size, n int64
 	err     error
 }

@@ -14,6 +14,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -65,6 +67,7 @@ type Store struct {
 var (
 	_ providers.Destination = (*Store)(nil)
 	_ providers.ListStater  = (*Store)(nil)
+	_ providers.TokenPutter = (*Store)(nil)
 	_ providers.Lister      = (*Store)(nil)
 	_ providers.URLer       = (*Store)(nil)
 	_ providers.Describer   = (*Store)(nil)
@@ -96,7 +99,7 @@ func NewDestination(name string, cfg *DestinationConfig, env registry.Env) (*Sto
 //lint:ignore SA1019 see above
 func newUploader(client *s3.Client, partSize int64) *manager.Uploader {
 	//lint:ignore SA1019 see above
-	return manager.NewUploader(client, func(u *manager.Uploader) {
+	return manager.NewUploader(partSumClient{client}, func(u *manager.Uploader) {
 		u.PartSize = partSize
 		u.Concurrency = uploadConcurrency
 		u.LeavePartsOnError = false
@@ -151,7 +154,7 @@ func classify(err error) error {
 // set at upload (marked Claimed: anyone may set that header to any value,
 // so adopting such an object reads its bytes back), else (an object ferry
 // did not write, or uploaded without a declared sha256 in several parts) a
-// GET that hashes it.
+// GET that hashes it. The token is the HEAD's (see objectToken).
 func (s *Store) Stat(ctx context.Context, key string) (providers.Artifact, error) {
 	k, err := s.objectKey(key)
 	if err != nil {
@@ -161,22 +164,22 @@ func (s *Store) Stat(ctx context.Context, key string) (providers.Artifact, error
 	if err != nil {
 		return providers.Artifact{}, s.opErr("stat", key, classify(err))
 	}
-	size := aws.ToInt64(out.ContentLength)
+	size, token := aws.ToInt64(out.ContentLength), objectToken(out.ETag, out.LastModified)
 	if hx, ok := fullSHA256(aws.ToString(out.ChecksumSHA256)); ok {
-		return providers.Artifact{Key: key, Size: size, Digests: providers.NewDigests(providers.Digest{Algorithm: providers.SHA256, Hex: hx})}, nil
+		return providers.Artifact{Key: key, Size: size, Digests: providers.NewDigests(providers.Digest{Algorithm: providers.SHA256, Hex: hx}), Token: token}, nil
 	}
 	if hx := strings.ToLower(out.Metadata[metaSHA256]); hx != "" {
 		d := providers.Digest{Algorithm: providers.SHA256, Hex: hx}
 		if d.Validate() == nil {
 			// Whoever uploaded the object set it; S3 never checked it.
-			return providers.Artifact{Key: key, Size: size, Digests: providers.NewDigests(d), Claimed: true}, nil
+			return providers.Artifact{Key: key, Size: size, Digests: providers.NewDigests(d), Claimed: true, Token: token}, nil
 		}
 	}
 	hx, n, err := s.hashObject(ctx, k)
 	if err != nil {
 		return providers.Artifact{}, s.opErr("stat", key, err)
 	}
-	return providers.Artifact{Key: key, Size: n, Digests: providers.NewDigests(providers.Digest{Algorithm: providers.SHA256, Hex: hx})}, nil
+	return providers.Artifact{Key: key, Size: n, Digests: providers.NewDigests(providers.Digest{Algorithm: providers.SHA256, Hex: hx}), Token: token}, nil
 }
 
 // fullSHA256 decodes a full-object x-amz-checksum-sha256 (base64 of the
@@ -212,16 +215,26 @@ func (s *Store) hashObject(ctx context.Context, k string) (string, int64, error)
 // CompleteMultipartUpload): an existing object is left alone and the
 // error wraps providers.ErrAlreadyExists.
 func (s *Store) Put(ctx context.Context, a providers.Artifact, r io.Reader, opts providers.PutOptions) error {
+	_, err := s.PutToken(ctx, a, r, opts)
+	return err
+}
+
+// PutToken is Put, returning the object's change token (see objectToken)
+// from the HEAD that verified the upload: the ETag and Last-Modified in
+// the same response as the checksum (or size) it proved.
+func (s *Store) PutToken(ctx context.Context, a providers.Artifact, r io.Reader, opts providers.PutOptions) (string, error) {
 	k, err := s.objectKey(a.Key)
 	if err != nil {
-		return s.opErr("put", a.Key, err)
+		return "", s.opErr("put", a.Key, err)
 	}
-	vr := verify.NewReader(providers.ContextReader(ctx, r), a.Size, a.Digests)
+	// The engine's verifier, when r is one: each byte hashed once for the
+	// check (the part checksums are other sums).
+	vr := verify.Reuse(r, a.Size, a.Digests)
 	parts := &partHasher{size: s.partSize}
 	in := &s3.PutObjectInput{
 		Bucket:            &s.cfg.Bucket,
 		Key:               &k,
-		Body:              io.TeeReader(vr, parts),
+		Body:              parts.reader(providers.ContextReader(ctx, vr)),
 		ContentType:       aws.String("application/octet-stream"),
 		ChecksumAlgorithm: types.ChecksumAlgorithmSha256,
 	}
@@ -232,7 +245,7 @@ func (s *Store) Put(ctx context.Context, a providers.Artifact, r io.Reader, opts
 		in.IfNoneMatch = aws.String("*")
 	}
 	up := s.uploader
-	_, err = up.Upload(ctx, in) //lint:ignore SA1019 see above
+	_, err = up.Upload(context.WithValue(ctx, partSumsKey{}, parts), in) //lint:ignore SA1019 see above
 	if err != nil {
 		var mf manager.MultiUploadFailure
 		if errors.As(err, &mf) && mf.UploadID() != "" {
@@ -241,10 +254,10 @@ func (s *Store) Put(ctx context.Context, a providers.Artifact, r io.Reader, opts
 		}
 		var mm *providers.MismatchError
 		if errors.As(err, &mm) {
-			return s.opErr("put", a.Key, mm)
+			return "", s.opErr("put", a.Key, mm)
 		}
 		if statusOf(err) == http.StatusPreconditionFailed {
-			return s.opErr("put", a.Key, providers.ErrAlreadyExists)
+			return "", s.opErr("put", a.Key, providers.ErrAlreadyExists)
 		}
 		if ctx.Err() != nil && vr.Verified() && !opts.Overwrite {
 			// Cancelled after the whole body went out: the last request
@@ -255,72 +268,97 @@ func (s *Store) Put(ctx context.Context, a providers.Artifact, r io.Reader, opts
 			// holds other bytes and stays.
 			sum, _ := vr.Digests().Get(providers.SHA256)
 			bg := context.WithoutCancel(ctx)
-			if s.verifyStored(bg, k, sum.Hex, vr.N(), parts.composite()) == nil {
+			if _, err := s.verifyStored(bg, k, sum.Hex, vr.N(), parts.composite()); err == nil {
 				_ = s.remove(bg, k)
 			}
 		}
 		if ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
 			err = fmt.Errorf("%w: %w", ctx.Err(), err)
 		}
-		return s.opErr("put", a.Key, classify(err))
+		return "", s.opErr("put", a.Key, classify(err))
 	}
 	if !vr.Verified() {
 		_ = s.remove(context.WithoutCancel(ctx), k)
-		return s.opErr("put", a.Key, errors.New("the upload finished before the stream was verified; the object was removed"))
+		return "", s.opErr("put", a.Key, errors.New("the upload finished before the stream was verified; the object was removed"))
 	}
 	sum, _ := vr.Digests().Get(providers.SHA256)
-	if err := s.verifyStored(ctx, k, sum.Hex, vr.N(), parts.composite()); err != nil {
+	token, err := s.verifyStored(ctx, k, sum.Hex, vr.N(), parts.composite())
+	if err != nil {
 		if derr := s.remove(context.WithoutCancel(ctx), k); derr != nil {
-			return s.opErr("put", a.Key, fmt.Errorf("%w; removing the object failed too: %v", err, derr))
+			return "", s.opErr("put", a.Key, fmt.Errorf("%w; removing the object failed too: %v", err, derr))
 		}
-		return s.opErr("put", a.Key, fmt.Errorf("%w; the object was removed", err))
+		return "", s.opErr("put", a.Key, fmt.Errorf("%w; the object was removed", err))
 	}
-	return nil
+	return token, nil
 }
 
 // verifyStored checks that the object under k is the n bytes with sha256
 // want that ferry sent: by the checksum the server computed and stored
 // (the object's for one PutObject, the composite of the parts' for a
-// multipart upload), else by reading it back.
-func (s *Store) verifyStored(ctx context.Context, k, want string, n int64, composite string) error {
+// multipart upload), else by reading it back. It returns the object's
+// change token from the HEAD.
+func (s *Store) verifyStored(ctx context.Context, k, want string, n int64, composite string) (string, error) {
 	out, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &s.cfg.Bucket, Key: &k, ChecksumMode: types.ChecksumModeEnabled})
 	if err != nil {
-		return fmt.Errorf("reading the upload back: %w", classify(err))
+		return "", fmt.Errorf("reading the upload back: %w", classify(err))
 	}
 	if got := aws.ToInt64(out.ContentLength); got != n {
-		return &providers.MismatchError{What: "size", Want: strconv.FormatInt(n, 10), Got: strconv.FormatInt(got, 10)}
+		return "", &providers.MismatchError{What: "size", Want: strconv.FormatInt(n, 10), Got: strconv.FormatInt(got, 10)}
 	}
+	token := objectToken(out.ETag, out.LastModified)
 	stored := aws.ToString(out.ChecksumSHA256)
 	if hx, ok := fullSHA256(stored); ok {
 		if hx != want {
-			return &providers.MismatchError{What: "sha256", Want: want, Got: hx}
+			return "", &providers.MismatchError{What: "sha256", Want: want, Got: hx}
 		}
-		return nil
+		return token, nil
 	}
 	if stored != "" && stored == composite {
-		return nil
+		return token, nil
 	}
 	// No checksum, or a composite over other part boundaries than ferry's:
 	// hash what the server serves.
 	hx, got, err := s.hashObject(ctx, k)
 	if err != nil {
-		return fmt.Errorf("reading the upload back: %w", err)
+		return "", fmt.Errorf("reading the upload back: %w", err)
 	}
 	if got != n {
-		return &providers.MismatchError{What: "size", Want: strconv.FormatInt(n, 10), Got: strconv.FormatInt(got, 10)}
+		return "", &providers.MismatchError{What: "size", Want: strconv.FormatInt(n, 10), Got: strconv.FormatInt(got, 10)}
 	}
 	if hx != want {
-		return &providers.MismatchError{What: "sha256", Want: want, Got: hx}
+		return "", &providers.MismatchError{What: "sha256", Want: want, Got: hx}
 	}
-	return nil
+	// The GET read whatever the key held then; were it rewritten after the
+	// HEAD with other bytes the hash would differ, with the same bytes the
+	// token is merely stale (a later refresh Stat's the object).
+	return token, nil
 }
 
-// partHasher computes the composite sha256 S3 reports for a multipart
-// upload with parts of size bytes: base64(sha256(sha256(part1) ‖ …))-N.
+// objectToken is an object's change token: its ETag and Last-Modified in
+// seconds (what both HEAD and ListObjectsV2 report). Every write of a key
+// gives it a new Last-Modified, or, within the same second, a new ETag
+// unless the bytes (their MD5, for a single-part upload) are the same.
+// Empty without an ETag or a time.
+func objectToken(etag *string, modified *time.Time) string {
+	e := strings.Trim(aws.ToString(etag), `"`)
+	if e == "" || modified == nil || modified.IsZero() {
+		return ""
+	}
+	return e + "@" + strconv.FormatInt(modified.Unix(), 10)
+}
+
+// partHasher computes the sha256 of each part of an upload with parts of
+// size bytes, from the verified stream as the uploader reads it, and the
+// composite sha256 S3 reports for a multipart upload:
+// base64(sha256(sha256(part1) ‖ …))-N. partSumClient sends each part's
+// sum with the part, so the server checks the bytes it received against
+// ferry's hash of the verified stream (and the SDK hashes nothing again).
 type partHasher struct {
 	size int64
 	cur  hash.Hash
 	n    int64 // bytes in cur
+
+	mu   sync.Mutex // guards sums and num: UploadPart reads them
 	sums bytes.Buffer
 	num  int
 }
@@ -343,20 +381,97 @@ func (p *partHasher) Write(b []byte) (int, error) {
 }
 
 func (p *partHasher) finish() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	p.sums.Write(p.cur.Sum(nil))
 	p.num++
 	p.cur, p.n = nil, 0
+}
+
+// part is the base64 sha256 of part num (from 1), once all of it passed.
+func (p *partHasher) part(num int) (string, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if num < 1 || num > p.num {
+		return "", false
+	}
+	return base64.StdEncoding.EncodeToString(p.sums.Bytes()[(num-1)*sha256.Size : num*sha256.Size]), true
+}
+
+// whole is the base64 sha256 of a stream that fit in one part, read to
+// its end (the uploader sends it with one PutObject).
+func (p *partHasher) whole() (string, bool) {
+	p.mu.Lock()
+	one := p.num == 1
+	p.mu.Unlock()
+	if !one {
+		return "", false
+	}
+	return p.part(1)
+}
+
+// reader is r written to p as it is read; the last part is complete at
+// r's io.EOF (which a verifier returns only once everything matched).
+func (p *partHasher) reader(r io.Reader) io.Reader { return &partsReader{r: r, p: p} }
+
+type partsReader struct {
+	r io.Reader
+	p *partHasher
+}
+
+func (t *partsReader) Read(b []byte) (int, error) {
+	n, err := t.r.Read(b)
+	t.p.Write(b[:n])
+	if err == io.EOF && t.p.cur != nil && t.p.n > 0 {
+		t.p.finish()
+	}
+	return n, err
 }
 
 func (p *partHasher) composite() string {
 	if p.cur != nil && p.n > 0 {
 		p.finish()
 	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	if p.num == 0 {
 		return ""
 	}
 	sum := sha256.Sum256(p.sums.Bytes())
 	return base64.StdEncoding.EncodeToString(sum[:]) + "-" + strconv.Itoa(p.num)
+}
+
+// partSumsKey carries an upload's *partHasher in the context of
+// Uploader.Upload, which passes it to every request of the upload.
+type partSumsKey struct{}
+
+// partSumClient is the uploader's S3 client: it sets each part's
+// x-amz-checksum-sha256 to the sum the upload's partHasher computed from
+// the verified stream (the SDK then computes none), so each byte is
+// hashed once for the part checksums, and the server refuses a part whose
+// bytes are not the ones ferry verified.
+type partSumClient struct{ *s3.Client }
+
+func (c partSumClient) UploadPart(ctx context.Context, in *s3.UploadPartInput, optFns ...func(*s3.Options)) (*s3.UploadPartOutput, error) {
+	if p, ok := ctx.Value(partSumsKey{}).(*partHasher); ok && in.ChecksumSHA256 == nil && in.PartNumber != nil && in.ChecksumAlgorithm == types.ChecksumAlgorithmSha256 {
+		if sum, ok := p.part(int(*in.PartNumber)); ok {
+			cp := *in
+			cp.ChecksumSHA256 = &sum
+			in = &cp
+		}
+	}
+	return c.Client.UploadPart(ctx, in, optFns...)
+}
+
+func (c partSumClient) PutObject(ctx context.Context, in *s3.PutObjectInput, optFns ...func(*s3.Options)) (*s3.PutObjectOutput, error) {
+	if p, ok := ctx.Value(partSumsKey{}).(*partHasher); ok && in.ChecksumSHA256 == nil && in.ChecksumAlgorithm == types.ChecksumAlgorithmSha256 {
+		if sum, ok := p.whole(); ok {
+			cp := *in
+			cp.ChecksumSHA256 = &sum
+			in = &cp
+		}
+	}
+	return c.Client.PutObject(ctx, in, optFns...)
 }
 
 // remove deletes the object under k (no existence check).
@@ -383,10 +498,12 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	return nil
 }
 
-// ListStat reports every object under the prefix with its size, from
-// ListObjectsV2 (up to 1,000 keys a request). The listing carries no
-// sha256 (S3 lists neither checksums nor metadata), so the artifacts have
-// no digests: the inventory asks Stat for the objects it must compare.
+// ListStat reports every object under the prefix with its size and change
+// token (objectToken), from ListObjectsV2 (up to 1,000 keys a request).
+// The listing carries no sha256 (S3 lists neither checksums nor
+// metadata), so the artifacts have no digests: the inventory compares the
+// token with the one ferry recorded after its verified upload, and asks
+// Stat for the objects whose token differs.
 // Objects whose names are not keys ferry could have written (a "dir/"
 // marker, a ".." segment) are skipped.
 func (s *Store) ListStat(ctx context.Context, fn func(providers.Artifact) error) error {
@@ -405,7 +522,7 @@ func (s *Store) ListStat(ctx context.Context, fn func(providers.Artifact) error)
 			if !ok || providers.CheckKey(key) != nil {
 				continue
 			}
-			if err := fn(providers.Artifact{Key: key, Size: aws.ToInt64(o.Size)}); err != nil {
+			if err := fn(providers.Artifact{Key: key, Size: aws.ToInt64(o.Size), Token: objectToken(o.ETag, o.LastModified)}); err != nil {
 				return err
 			}
 		}

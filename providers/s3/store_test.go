@@ -151,7 +151,10 @@ func TestMultipart(t *testing.T) {
 			// The sha256 from x-amz-meta-sha256 is marked a claim: only
 			// the server's single-part checksum or a hash of the bytes
 			// is not.
-			want := providers.Artifact{Key: tt.a.Key, Size: int64(len(content)), Digests: providers.NewDigests(providertest.SHA256(content)), Claimed: tt.metaSum}
+			want := providers.Artifact{Key: tt.a.Key, Size: int64(len(content)), Digests: providers.NewDigests(providertest.SHA256(content)), Claimed: tt.metaSum, Token: got.Token}
+			if got.Token == "" {
+				t.Error("Stat reports no change token")
+			}
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("Stat (-want +got):\n%s", diff)
 			}
@@ -584,5 +587,58 @@ func TestFetchReadsBack(t *testing.T) {
 	}
 	if _, err := d.Fetch(t.Context(), providers.Artifact{Key: "noarch/absent.json"}); !errors.Is(err, providers.ErrNotFound) {
 		t.Fatalf("Fetch of a missing object: %v", err)
+	}
+}
+
+// The change token PutToken returns (from the HEAD that verified the
+// upload) is what ListStat and Stat report for the object, single-part
+// and multipart; an object overwritten behind ferry's back with other
+// bytes of the same size, at once (within the same second), lists with
+// another token.
+func TestListStatTokens(t *testing.T) {
+	srv := testenv.StartS3(t, testenv.S3Options{})
+	d := newDest(t, srv, "  prefix = \"p\"\n  part_size_mib = 5\n")
+	tp := d.(providers.TokenPutter)
+	small := []byte("ferry's verified bytes")
+	big := providertest.Content(3, 5<<20+11)
+	tokens := map[string]string{}
+	for key, content := range map[string][]byte{"small.bin": small, "big.bin": big} {
+		tok, err := tp.PutToken(t.Context(), art(key, content), bytes.NewReader(content), providers.PutOptions{})
+		if err != nil || tok == "" {
+			t.Fatalf("PutToken(%s): %q, %v", key, tok, err)
+		}
+		tokens[key] = tok
+	}
+	listed := func() map[string]providers.Artifact {
+		got := map[string]providers.Artifact{}
+		if err := d.(providers.ListStater).ListStat(t.Context(), func(a providers.Artifact) error {
+			got[a.Key] = a
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	want := map[string]providers.Artifact{
+		"small.bin": {Key: "small.bin", Size: int64(len(small)), Token: tokens["small.bin"]},
+		"big.bin":   {Key: "big.bin", Size: int64(len(big)), Token: tokens["big.bin"]},
+	}
+	if diff := cmp.Diff(want, listed()); diff != "" {
+		t.Errorf("ListStat (-want +got):\n%s", diff)
+	}
+	for key, tok := range tokens {
+		if a, err := d.Stat(t.Context(), key); err != nil || a.Token != tok {
+			t.Errorf("Stat(%s): token %q, error %v; want %q", key, a.Token, err, tok)
+		}
+	}
+
+	other := []byte("someone else's bytes!")
+	other = append(other, '!') // same length as small
+	if _, err := srv.Client().PutObject(t.Context(), &awss3.PutObjectInput{Bucket: &srv.Bucket, Key: aws.String("p/small.bin"), Body: bytes.NewReader(other)}); err != nil {
+		t.Fatal(err)
+	}
+	got := listed()["small.bin"]
+	if got.Size != int64(len(small)) || got.Token == "" || got.Token == tokens["small.bin"] {
+		t.Errorf("after an overwrite with other bytes of the same size: listed %+v, want size %d and a token other than %q", got, len(small), tokens["small.bin"])
 	}
 }

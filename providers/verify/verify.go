@@ -65,6 +65,33 @@ func NewReader(r io.Reader, size int64, want providers.Digests) *Reader {
 	return v
 }
 
+// Reuse returns r itself when it is a *Reader no byte has been read from
+// yet that checks exactly size (or, for size < 0, is bounded) and every
+// digest in want, and NewReader(r, size, want) otherwise. A destination
+// handed the apply engine's verifier (which checks the change's size and
+// digests) thus checks the same stream without hashing every byte a
+// second time: what it reads still fails before EOF unless it matches.
+func Reuse(r io.Reader, size int64, want providers.Digests) *Reader {
+	if v, ok := r.(*Reader); ok && v.n == 0 && v.err == nil && v.covers(size, want) {
+		return v
+	}
+	return NewReader(r, size, want)
+}
+
+// covers reports whether v checks at least what a new Reader for size and
+// want would.
+func (v *Reader) covers(size int64, want providers.Digests) bool {
+	if size != v.size || size < 0 && v.max < 0 {
+		return false
+	}
+	for _, d := range want {
+		if got, ok := v.want.Get(d.Algorithm); !ok || got.Hex != d.Hex {
+			return false
+		}
+	}
+	return true
+}
+
 // Limit bounds a stream whose size is unknown (NewReader's size < 0): once
 // more than max bytes arrive, Read fails with err, having read at most one
 // byte past max. It does nothing when the size is known, since that is

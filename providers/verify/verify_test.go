@@ -249,3 +249,51 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	c.n += n
 	return n, err
 }
+
+func TestReuse(t *testing.T) {
+	content := []byte("the bytes")
+	sum := sha256Of(content)
+	engine := func() *verify.Reader {
+		return verify.NewReader(bytes.NewReader(content), int64(len(content)), providers.NewDigests(sum))
+	}
+	tests := []struct {
+		name   string
+		r      func() io.Reader
+		size   int64
+		want   providers.Digests
+		reused bool
+	}{
+		{name: "same size and digests", r: func() io.Reader { return engine() }, size: int64(len(content)), want: providers.NewDigests(sum), reused: true},
+		{name: "no digests wanted", r: func() io.Reader { return engine() }, size: int64(len(content)), reused: true},
+		{name: "other size", r: func() io.Reader { return engine() }, size: 3, want: providers.NewDigests(sum)},
+		{name: "unknown size, unbounded verifier", r: func() io.Reader {
+			return verify.NewReader(bytes.NewReader(content), -1, providers.NewDigests(sum))
+		}, size: -1, want: providers.NewDigests(sum)},
+		{name: "unknown size, bounded verifier", r: func() io.Reader {
+			return verify.NewReader(bytes.NewReader(content), -1, providers.NewDigests(sum)).Limit(100, errors.New("too large"))
+		}, size: -1, want: providers.NewDigests(sum), reused: true},
+		{name: "other digest", r: func() io.Reader { return engine() }, size: int64(len(content)), want: providers.NewDigests(sha256Of([]byte("other")))},
+		{name: "digest it does not check", r: func() io.Reader { return engine() }, size: int64(len(content)), want: providers.NewDigests(sum, sha512Of(content))},
+		{name: "already read from", r: func() io.Reader {
+			v := engine()
+			_, _ = v.Read(make([]byte, 1))
+			return v
+		}, size: int64(len(content)), want: providers.NewDigests(sum)},
+		{name: "not a verifier", r: func() io.Reader { return bytes.NewReader(content) }, size: int64(len(content)), want: providers.NewDigests(sum)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := tt.r()
+			v := verify.Reuse(r, tt.size, tt.want)
+			if got := v == r; got != tt.reused {
+				t.Errorf("reused = %v, want %v", got, tt.reused)
+			}
+		})
+	}
+
+	// A new verifier over a verifier still checks what the store wants.
+	v := verify.Reuse(engine(), int64(len(content)), providers.NewDigests(sha256Of([]byte("other"))))
+	if _, err := io.ReadAll(v); !errors.Is(err, providers.ErrDigestMismatch) {
+		t.Errorf("error = %v, want ErrDigestMismatch", err)
+	}
+}

@@ -283,7 +283,7 @@ func TestRemoteCorruptAndNewerRefused(t *testing.T) {
 	}{
 		{name: "empty", data: "", want: state.ErrCorrupt, message: "is corrupt: the file is empty"},
 		{name: "truncated", data: `{"version": 3, "lineage": "x"`, want: state.ErrCorrupt, message: "is corrupt: truncated JSON"},
-		{name: "newer", data: `{"version": 99, "tool_version": "9.0.0"}`, want: state.ErrNewerVersion, message: "has format version 99, written by ferry 9.0.0; this ferry reads up to version 3: upgrade ferry"},
+		{name: "newer", data: `{"version": 99, "tool_version": "9.0.0"}`, want: state.ErrNewerVersion, message: fmt.Sprintf("has format version 99, written by ferry 9.0.0; this ferry reads up to version %d: upgrade ferry", state.FormatVersion)},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			putRaw(t, srv, stateKey, []byte(tt.data))

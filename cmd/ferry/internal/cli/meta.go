@@ -184,7 +184,11 @@ func (a *app) openState(path, op string, lf lockFlags) (*stateSession, error) {
 		if err != nil {
 			return nil, err
 		}
-		return a.openRemoteState(r, op, lf)
+		s, err := a.openRemoteState(r, op, lf)
+		if err == nil && op == "plan" {
+			s.manager.ReadOnly()
+		}
+		return s, err
 	}
 	s := &stateSession{path: path}
 	if lf.lock {
@@ -204,6 +208,9 @@ func (a *app) openState(path, op string, lf lockFlags) (*stateSession, error) {
 	if err != nil {
 		s.close()
 		return nil, &exitError{code: ExitError, err: err}
+	}
+	if op == "plan" {
+		m.ReadOnly() // a plan never writes the state: keep no second copy of it
 	}
 	s.manager, s.state = m, st
 	return s, nil
