@@ -26,7 +26,7 @@ import (
 var (
 	sizeFlag = flag.String("size", envOr("BENCH_SIZE", "small"), "small (CI: tiny data, 1 run) or full (the issue's sizes, 3 runs); env BENCH_SIZE")
 	runsFlag = flag.Int("runs", 0, "runs per contender (default: 1 small, 3 full); the median is reported")
-	only     = flag.String("only", "", "comma-separated scenarios to run: big,small,plan,planlist,memory,reapply,conda,s3,refreshoci,refresh,shards,bigdir (default all)")
+	only     = flag.String("only", "", "comma-separated scenarios to run: big,small,rawoci,plan,planlist,memory,reapply,conda,s3,refreshoci,refresh,shards,bigdir (default all)")
 	outFlag  = flag.String("out", "", "also write the Markdown report to this file")
 	keep     = flag.Bool("keep", false, "keep the work directory")
 	workFlag = flag.String("work", "", "work directory (default: a new temp dir)")
@@ -159,6 +159,11 @@ func mainErr() error {
 	if sel("small") {
 		if err := e.transferScenario("small", "Many small files", sz.smallN, sz.smallSize); err != nil {
 			return fmt.Errorf("small files: %w", err)
+		}
+	}
+	if sel("rawoci") {
+		if err := e.rawOCIScenario(); err != nil {
+			return fmt.Errorf("raw OCI client: %w", err)
 		}
 	}
 	if sel("plan") {

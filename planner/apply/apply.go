@@ -61,8 +61,12 @@ type Options struct {
 	ProgressInterval time.Duration
 	// Now is the clock for added_at; nil means time.Now.
 	Now func() time.Time
-	// CheckpointInterval bounds how long a completed change may go unpersisted;
-	// <= 0 means 250ms. The state is always persisted before Apply returns.
+	// CheckpointInterval is the least time between two state snapshots
+	// while changes land; <= 0 means 250ms. A snapshot that took d to
+	// write is followed by at least CheckpointSpacing × d without one, so
+	// writing a large state takes a bounded share of the apply (what lands
+	// meanwhile and is lost to a crash is adopted by the next apply). The
+	// state is always persisted before Apply returns.
 	CheckpointInterval time.Duration
 	// MaxArtifactSize bounds an artifact whose source declares no size
 	// (see NewVerifyingReader); <= 0 means DefaultMaxArtifactSize.
@@ -757,17 +761,27 @@ func (e *engine) delete(ctx context.Context, c plan.Change) error {
 	return nil
 }
 
+// CheckpointSpacing is how many times the cost of its last snapshot the
+// checkpoint loop waits before the next: each snapshot encodes and syncs
+// the whole state, so a fixed interval would spend an ever larger share of
+// the apply (and of the cores the transfers and the servers need) on a
+// growing state. With 9, writing the state takes at most about a tenth of
+// the apply's time.
+const CheckpointSpacing = 9
+
 func (e *engine) checkpointLoop(ctx context.Context) error {
-	t := time.NewTicker(e.opts.CheckpointInterval)
+	t := time.NewTimer(e.opts.CheckpointInterval)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
+			began := time.Now()
 			if err := e.persist(); err != nil {
 				return err
 			}
+			t.Reset(max(e.opts.CheckpointInterval, CheckpointSpacing*time.Since(began)))
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/sha512"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -16,6 +17,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -395,5 +397,67 @@ func TestApplyStopFinishesInFlightOnly(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{"k/a.txt"}, stateKeys(t, path)); diff != "" {
 		t.Errorf("persisted keys (-want +got):\n%s", diff)
+	}
+}
+
+// slowCheckpointer persists through a real Manager after a fixed delay,
+// recording how long it spent persisting.
+type slowCheckpointer struct {
+	next  apply.Checkpointer
+	delay time.Duration
+
+	mu    sync.Mutex
+	calls int
+	busy  time.Duration
+}
+
+func (c *slowCheckpointer) Persist(s *state.State) (bool, error) {
+	began := time.Now()
+	time.Sleep(c.delay)
+	ok, err := c.next.Persist(s)
+	c.mu.Lock()
+	c.calls++
+	c.busy += time.Since(began)
+	c.mu.Unlock()
+	return ok, err
+}
+
+// TestCheckpointsSpacedByTheirCost: a state that is slow to write (a
+// large one) is not rewritten back to back while changes land: the loop
+// waits CheckpointSpacing times a snapshot's cost before the next, so
+// persisting takes a bounded share of the apply, and the state still
+// records every change at the end.
+func TestCheckpointsSpacedByTheirCost(t *testing.T) {
+	files := map[string][]byte{}
+	var changes []plan.Change
+	for i := range 24 {
+		name := fmt.Sprintf("f%02d.txt", i)
+		files[name] = []byte(name)
+		changes = append(changes, addChange(name, sha(files[name])))
+	}
+	w := newWorld(t, files)
+	fs := w.server.Config.Handler
+	w.server.Config.Handler = http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		time.Sleep(40 * time.Millisecond) // each transfer takes a while
+		fs.ServeHTTP(rw, r)
+	})
+	mgr, st, path := openState(t)
+	cp := &slowCheckpointer{next: mgr, delay: 30 * time.Millisecond}
+	began := time.Now()
+	res, err := apply.Apply(context.Background(), &plan.Plan{Changes: changes}, st, cp, w, apply.Options{Parallelism: 1, CheckpointInterval: time.Millisecond})
+	if err != nil || res.Err() != nil {
+		t.Fatalf("apply: %v, %v", err, res.Err())
+	}
+	elapsed := time.Since(began)
+	if got := len(stateKeys(t, path)); got != len(files) {
+		t.Fatalf("state records %d artifacts, want %d", got, len(files))
+	}
+	cp.mu.Lock()
+	defer cp.mu.Unlock()
+	// Back to back, persisting would take nearly all of the apply; spaced,
+	// about a tenth (plus the final snapshot). Half leaves room for a
+	// loaded machine.
+	if share := cp.busy.Seconds() / elapsed.Seconds(); share > 0.5 {
+		t.Errorf("persisting took %v of a %v apply (%d snapshots, %.0f%%), want at most half", cp.busy, elapsed, cp.calls, 100*share)
 	}
 }

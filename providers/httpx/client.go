@@ -65,10 +65,31 @@ type Options struct {
 	IdleTimeout time.Duration
 	// UserAgent is sent when a request has no User-Agent of its own.
 	UserAgent string
-	// Transport performs single attempts. If nil, a clone of
-	// http.DefaultTransport is used with transparent decompression disabled,
-	// so bodies arrive exactly as the server sent them.
+	// Transport performs single attempts. If nil, NewTransport(Timeout)
+	// is used.
 	Transport http.RoundTripper
+}
+
+// MaxIdleConnsPerHost is how many idle keep-alive connections NewTransport
+// keeps per host: more than the transfers ferry runs at once, so that
+// concurrent requests to one server reuse connections. net/http's default
+// (2) closes all but two after every burst, and an apply of many small
+// artifacts then dials a new connection for most requests.
+const MaxIdleConnsPerHost = 64
+
+// NewTransport is the transport a Client uses when Options.Transport is
+// nil: http.DefaultTransport's settings with transparent decompression
+// disabled (bodies arrive exactly as the server sent them), a response
+// header timeout (<= 0: DefaultTimeout) and MaxIdleConnsPerHost.
+func NewTransport(responseHeaderTimeout time.Duration) *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.ResponseHeaderTimeout = responseHeaderTimeout
+	if t.ResponseHeaderTimeout <= 0 {
+		t.ResponseHeaderTimeout = DefaultTimeout
+	}
+	t.DisableCompression = true
+	t.MaxIdleConnsPerHost = MaxIdleConnsPerHost
+	return t
 }
 
 // Client is an HTTP client with bounded retries. It is safe for concurrent
@@ -111,13 +132,7 @@ func New(opts Options) *Client {
 	}
 	rt := opts.Transport
 	if rt == nil {
-		t := http.DefaultTransport.(*http.Transport).Clone()
-		t.ResponseHeaderTimeout = opts.Timeout
-		if t.ResponseHeaderTimeout <= 0 {
-			t.ResponseHeaderTimeout = DefaultTimeout
-		}
-		t.DisableCompression = true
-		rt = t
+		rt = NewTransport(opts.Timeout)
 	}
 	idle := opts.IdleTimeout
 	if idle <= 0 {

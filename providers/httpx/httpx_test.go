@@ -692,3 +692,41 @@ func TestStandardClient(t *testing.T) {
 		t.Errorf("got %q after %d requests, want ok after 2", b, calls.Load())
 	}
 }
+
+// TestConcurrentRequestsReuseConnections: bursts of concurrent requests to
+// one server reuse their keep-alive connections instead of dialing anew
+// after each burst (net/http's default keeps only 2 idle per host).
+func TestConcurrentRequestsReuseConnections(t *testing.T) {
+	var dials atomic.Int64
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, "ok")
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			dials.Add(1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	c := New(Options{})
+	const workers, rounds = 8, 20
+	for range rounds {
+		var wg sync.WaitGroup
+		for range workers {
+			wg.Go(func() {
+				req, _ := http.NewRequest(http.MethodGet, srv.URL, nil)
+				resp, err := c.Do(req)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			})
+		}
+		wg.Wait()
+	}
+	if n := dials.Load(); n > 2*workers {
+		t.Errorf("%d rounds of %d concurrent requests opened %d connections, want at most %d", rounds, workers, n, 2*workers)
+	}
+}

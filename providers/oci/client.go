@@ -85,12 +85,11 @@ func (c digestCheckingClient) Do(req *http.Request) (*http.Response, error) {
 }
 
 // newTransport is the transport for the registry when Options.Transport is
-// not set: http.DefaultTransport's settings, no transparent decompression,
-// and no certificate verification when insecure.
+// not set: httpx's (no transparent decompression, idle connections kept for
+// every concurrent transfer), without certificate verification when
+// insecure.
 func newTransport(insecure bool) http.RoundTripper {
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.DisableCompression = true
-	t.ResponseHeaderTimeout = httpx.DefaultTimeout
+	t := httpx.NewTransport(httpx.DefaultTimeout)
 	if insecure {
 		if t.TLSClientConfig == nil {
 			t.TLSClientConfig = &tls.Config{}
