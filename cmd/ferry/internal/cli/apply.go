@@ -116,13 +116,9 @@ func (a *app) applySaved(path string, f *planFlags, asJSON bool) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := a.loadConfig(f.vars)
+	cfg, err := a.loadConfigForPlan(path, p, f.vars)
 	if err != nil {
 		return err
-	}
-	if p.ConfigDigest != cfg.Digest {
-		return &exitError{code: ExitError, err: fmt.Errorf("saved plan %s is stale: the configuration (or a non-sensitive variable) changed since it was made; "+
-			"pass the same -var and -var-file values as to plan, or run ferry plan again", path)}
 	}
 	sess, err := a.openState(statePath(cfg), "apply", f.lock)
 	if err != nil {

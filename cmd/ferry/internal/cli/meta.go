@@ -19,6 +19,7 @@ import (
 	"github.com/ferry-mirror/ferry/planner/apply"
 	"github.com/ferry-mirror/ferry/planner/config"
 	"github.com/ferry-mirror/ferry/planner/config/schema"
+	"github.com/ferry-mirror/ferry/planner/plan"
 	"github.com/ferry-mirror/ferry/providers"
 	"github.com/ferry-mirror/ferry/providers/all"
 	"github.com/ferry-mirror/ferry/providers/httpx"
@@ -56,6 +57,20 @@ func addVarFlags(fs *pflag.FlagSet, args *[]config.VarArg) {
 
 // loadConfig loads the working directory's config and renders its
 // diagnostics. It returns a silent error when there are errors.
+// loadConfigForPlan loads the configuration a saved plan at path is
+// applied with, refusing it when the plan was made from another one.
+func (a *app) loadConfigForPlan(path string, p *plan.Plan, vars []config.VarArg) (*config.Config, error) {
+	cfg, err := a.loadConfig(vars)
+	if err != nil {
+		return nil, err
+	}
+	if p.ConfigDigest != cfg.Digest {
+		return nil, &exitError{code: ExitError, err: fmt.Errorf("saved plan %s is stale: the configuration (or a non-sensitive variable) changed since it was made; "+
+			"pass the same -var and -var-file values as to plan, or run ferry plan again", path)}
+	}
+	return cfg, nil
+}
+
 func (a *app) loadConfig(vars []config.VarArg) (*config.Config, error) {
 	cfg, _, err := a.loadConfigDiags(vars)
 	return cfg, err

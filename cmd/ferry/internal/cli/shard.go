@@ -153,13 +153,9 @@ func (a *app) applyShard(path string, f *planFlags, asJSON bool, i, n int) error
 	if err != nil {
 		return err
 	}
-	cfg, err := a.loadConfig(f.vars)
+	cfg, err := a.loadConfigForPlan(path, p, f.vars)
 	if err != nil {
 		return err
-	}
-	if p.ConfigDigest != cfg.Digest {
-		return &exitError{code: ExitError, err: fmt.Errorf("saved plan %s is stale: the configuration (or a non-sensitive variable) changed since it was made; "+
-			"pass the same -var and -var-file values as to plan, or run ferry plan again", path)}
 	}
 	update, err := a.shardUpdater(statePath(cfg), fmt.Sprintf("apply -shard %d/%d", i, n), f.lock)
 	if err != nil {
@@ -280,13 +276,9 @@ func (a *app) applyFinalize(path string, f *planFlags, asJSON bool, n int) error
 	if err != nil {
 		return err
 	}
-	cfg, err := a.loadConfig(f.vars)
+	cfg, err := a.loadConfigForPlan(path, p, f.vars)
 	if err != nil {
 		return err
-	}
-	if p.ConfigDigest != cfg.Digest {
-		return &exitError{code: ExitError, err: fmt.Errorf("saved plan %s is stale: the configuration (or a non-sensitive variable) changed since it was made; "+
-			"pass the same -var and -var-file values as to plan, or run ferry plan again", path)}
 	}
 	sess, err := a.openState(statePath(cfg), "apply -finalize", f.lock)
 	if err != nil {
