@@ -537,9 +537,9 @@ func (e *env) killedShard(dests []shardDest, arts []ferryArtifact, gw *versityGW
 			when = "exited before the kill reached it"
 		}
 		// The others finish. A shard killed while it held the state lock
-		// for a checkpoint leaves that remote lock, which is never taken
-		// over (state-format.md): shards waiting for it give up after
-		// -lock-timeout naming it, and are run again below like shard 0.
+		// for a checkpoint leaves that remote lock until its lease expires
+		// (state-format.md): shards waiting longer than -lock-timeout give
+		// up naming it, and are run again below like shard 0.
 		rerun := []int{0}
 		for i, p := range procs[1:] {
 			if err := p.wait(); err != nil {
