@@ -85,7 +85,7 @@ bench-small:
 
 # Rewrite the planner's golden plans after an intended change; review the diff.
 golden:
-	$(GO) test ./planner/ ./planner/plan/ ./planner/apply/ -run 'TestGolden|TestMarkdown|TestApplyEventsGolden' -update
+	$(GO) test ./planner/ ./planner/plan/ ./planner/apply/ ./planner/shard/ -run 'TestGolden|TestMarkdown|TestApplyEventsGolden|TestPartitionGolden' -update
 
 # Run every fuzz target for FUZZTIME each, one after the other (the seed
 # corpora already run as plain tests in `make test`). See docs/testing.md.

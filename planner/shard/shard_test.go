@@ -67,7 +67,7 @@ func TestPartitionGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			golden.Compare(t, filepath.Join("..", "testdata", "shard", fmt.Sprintf("partition-%d.txt", n)), render(s), *update)
+			golden.Compare(t, filepath.Join("testdata", fmt.Sprintf("partition-%d.txt", n)), render(s), *update)
 		})
 	}
 }
