@@ -559,17 +559,11 @@ func (s *Store) Put(ctx context.Context, a providers.Artifact, body io.Reader, o
 		return s.opErr("put", a.Key, err)
 	}
 	tag := Tag(a.Key)
-	if !opts.Overwrite {
-		// Registries have no conditional tag write; ask first.
-		_, err := repo.remote.Resolve(ctx, tag)
-		switch {
-		case err == nil:
-			return s.opErr("put", a.Key, fmt.Errorf("tag %s: %w", tag, providers.ErrAlreadyExists))
-		case !errors.Is(err, errdef.ErrNotFound):
-			return s.opErr("put", a.Key, s.describe(ctx, err))
-		}
+	tagFree := s.checkTagFree(ctx, repo, tag, opts.Overwrite)
+	layer, err := s.pushLayer(ctx, repo, a, body, tagFree)
+	if err == nil {
+		err = tagFree() // a no-op once pushLayer asked it
 	}
-	layer, err := s.pushLayer(ctx, repo, a, body)
 	if err != nil {
 		return s.opErr("put", a.Key, err)
 	}
@@ -587,14 +581,43 @@ func (s *Store) Put(ctx context.Context, a providers.Artifact, body io.Reader, o
 	return nil
 }
 
+// checkTagFree starts asking whether tag is taken (registries have no
+// conditional tag write, so ferry asks first), and returns the function
+// that waits for the answer: nil when the tag is free (or overwrite
+// allows replacing it), an error wrapping providers.ErrAlreadyExists when
+// it is taken. The question runs while pushLayer asks about the blob, so
+// the two checks cost one round trip; the source is read only after the
+// answer. Later calls return the first answer.
+func (s *Store) checkTagFree(ctx context.Context, repo *repository, tag string, overwrite bool) func() error {
+	if overwrite {
+		return func() error { return nil }
+	}
+	answer := make(chan error, 1) // buffered: the goroutine never blocks
+	go func() {
+		_, err := repo.remote.Resolve(ctx, tag)
+		switch {
+		case err == nil:
+			answer <- fmt.Errorf("tag %s: %w", tag, providers.ErrAlreadyExists)
+		case errors.Is(err, errdef.ErrNotFound):
+			answer <- nil
+		default:
+			answer <- s.describe(ctx, err)
+		}
+	}()
+	return sync.OnceValue(func() error { return <-answer })
+}
+
 // pushLayer uploads the file blob unless the repository has it, and returns
 // its descriptor. With a known size and sha256 it streams r through the
 // verifier into the upload; otherwise it spools r to a temporary file first,
 // since the upload needs both up front. r stops once ctx is done, even
-// when the source ignores it.
-func (s *Store) pushLayer(ctx context.Context, repo *repository, a providers.Artifact, r io.Reader) (ocispec.Descriptor, error) {
+// when the source ignores it. tagFree must return nil before r is read.
+func (s *Store) pushLayer(ctx context.Context, repo *repository, a providers.Artifact, r io.Reader, tagFree func() error) (ocispec.Descriptor, error) {
 	d, ok := a.Digests.Get(providers.SHA256)
 	if !ok || a.Size < 0 {
+		if err := tagFree(); err != nil {
+			return ocispec.Descriptor{}, err
+		}
 		return s.pushSpooled(ctx, repo, a, ctxReader{ctx, r})
 	}
 	if err := d.Validate(); err != nil {
@@ -609,6 +632,9 @@ func (s *Store) pushLayer(ctx context.Context, repo *repository, a providers.Art
 	}
 	defer unlock()
 	exists, err := repo.remote.Blobs().Exists(ctx, desc)
+	if tagErr := tagFree(); tagErr != nil {
+		return desc, tagErr
+	}
 	if err != nil {
 		return desc, s.describe(ctx, err)
 	}

@@ -666,3 +666,48 @@ func TestTLSAndInsecure(t *testing.T) {
 		t.Errorf("GET %s = %q", u, got)
 	}
 }
+
+// unreadable fails the test when read: a Put refused for a taken tag must
+// not read its source.
+type unreadable struct{ t *testing.T }
+
+func (u unreadable) Read([]byte) (int, error) {
+	u.t.Error("the source was read although the tag is taken")
+	return 0, io.ErrUnexpectedEOF
+}
+
+// The tag check runs while the blob is asked about (one round trip for
+// both); a taken tag still refuses before the source is read or anything
+// is uploaded, whether the blob is there or not.
+func TestPutTakenTagReadsNothing(t *testing.T) {
+	reg := testenv.StartRegistry(t, testenv.RegistryOptions{})
+	ct := &countingTransport{}
+	s := newStore(t, reg, oci.DestinationConfig{}, oci.Options{Transport: ct})
+	content := providertest.Content(9, 50_000)
+	mustPut(t, s, artifact("t/1.0/file.bin", content), content, providers.PutOptions{})
+	ct.take()
+	for _, tc := range []struct {
+		name  string
+		bytes []byte
+	}{
+		{name: "blob present", bytes: content},
+		{name: "blob absent", bytes: providertest.Content(10, 50_000)},
+		{name: "unknown size", bytes: nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := artifact("t/1.0/file.bin", content)
+			if tc.bytes == nil {
+				a.Size = -1
+			} else {
+				a = artifact("t/1.0/file.bin", tc.bytes)
+			}
+			err := s.Put(t.Context(), a, unreadable{t}, providers.PutOptions{})
+			if !errors.Is(err, providers.ErrAlreadyExists) {
+				t.Fatalf("Put over a taken tag: %v, want ErrAlreadyExists", err)
+			}
+			if n := ct.take(); n["PUT upload"] != 0 || n["POST upload"] != 0 || n["PUT manifest"] != 0 {
+				t.Errorf("Put over a taken tag wrote: %v", n)
+			}
+		})
+	}
+}
