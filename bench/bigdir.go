@@ -48,24 +48,12 @@ func (e *env) bigDirScenario() error {
 	}
 	total := totalSize(files)
 	list := dataDir + ".list"
-	// A fresh registry: blobs of an earlier harness run (-keep, -work)
-	// would be skipped as already there.
-	if err := os.RemoveAll(filepath.Join(e.work, "registry-bigdir")); err != nil {
-		return err
-	}
 	fs, reg, stop, err := e.startServers("registry-bigdir")
 	if err != nil {
 		return err
 	}
 	defer stop()
-	gwDir := filepath.Join(e.work, "versitygw-bigdir")
-	if err := os.RemoveAll(gwDir); err != nil {
-		return err
-	}
-	if err := os.MkdirAll(gwDir, 0o755); err != nil {
-		return err
-	}
-	gw, err := startVersityGW(gwDir)
+	gw, err := startVersityGW(filepath.Join(e.work, "versitygw-bigdir"))
 	if err != nil {
 		return err
 	}

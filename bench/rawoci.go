@@ -31,11 +31,6 @@ func (e *env) rawOCIScenario() error {
 	if err != nil {
 		return err
 	}
-	// A fresh registry even in a reused -work directory: every contender
-	// must push everything (ferry would adopt what an earlier run left).
-	if err := os.RemoveAll(filepath.Join(e.work, "registry-rawoci")); err != nil {
-		return err
-	}
 	fs, reg, stop, err := e.startServers("registry-rawoci")
 	if err != nil {
 		return err

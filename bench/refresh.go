@@ -116,11 +116,7 @@ func (e *env) refreshOne(s *section, kind string, n int, content []byte, digests
 			return run(work, nil, "find", root, "-type", "f", "-fprintf", "/dev/null", "%s %i %T@ %C@ %p\n")
 		}
 	case "s3":
-		gwDir := filepath.Join(work, "versitygw")
-		if err := os.MkdirAll(gwDir, 0o755); err != nil {
-			return err
-		}
-		gw, err := startVersityGW(gwDir)
+		gw, err := startVersityGW(filepath.Join(work, "versitygw"))
 		if err != nil {
 			return err
 		}

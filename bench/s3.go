@@ -55,9 +55,14 @@ func versityGWBin() (string, error) {
 	return bin, nil
 }
 
+// startVersityGW starts versitygw keeping its buckets under dir, emptied
+// first (buckets of an earlier harness run in a reused -work directory).
 func startVersityGW(dir string) (*versityGW, error) {
 	bin, err := versityGWBin()
 	if err != nil {
+		return nil, err
+	}
+	if err := os.RemoveAll(dir); err != nil {
 		return nil, err
 	}
 	g := &versityGW{root: filepath.Join(dir, "root"), access: "ferrybench", secret: rand.Text()}
@@ -201,14 +206,7 @@ func (e *env) s3Scenario() error {
 		return err
 	}
 	defer fs.Close()
-	gwDir := filepath.Join(e.work, "versitygw")
-	if err := os.RemoveAll(gwDir); err != nil { // buckets of an earlier harness run
-		return err
-	}
-	if err := os.MkdirAll(gwDir, 0o755); err != nil {
-		return err
-	}
-	gw, err := startVersityGW(gwDir)
+	gw, err := startVersityGW(filepath.Join(e.work, "versitygw"))
 	if err != nil {
 		return err
 	}

@@ -80,6 +80,9 @@ type registry struct {
 	cmd  *exec.Cmd
 }
 
+// startRegistry starts docker-registry storing under dir, emptied first:
+// blobs and tags an earlier harness run left in a reused -work directory
+// would be skipped or adopted as already there.
 func startRegistry(dir string) (*registry, error) {
 	bin, err := exec.LookPath("docker-registry")
 	if err != nil {
@@ -87,6 +90,9 @@ func startRegistry(dir string) (*registry, error) {
 			return nil, fmt.Errorf("docker-registry not found: run `sudo bash .ci/install-test-servers` (Debian package docker-registry)")
 		}
 		bin = "/usr/bin/docker-registry"
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return nil, err
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err

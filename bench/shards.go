@@ -230,23 +230,12 @@ func (e *env) shardsScenario() error {
 		return err
 	}
 	defer fs.Close()
-	gwDir := filepath.Join(e.work, "versitygw-shards")
-	if err := os.RemoveAll(gwDir); err != nil { // buckets of an earlier harness run
-		return err
-	}
-	if err := os.MkdirAll(gwDir, 0o755); err != nil {
-		return err
-	}
-	gw, err := startVersityGW(gwDir)
+	gw, err := startVersityGW(filepath.Join(e.work, "versitygw-shards"))
 	if err != nil {
 		return err
 	}
 	defer gw.Close()
-	regDir := filepath.Join(e.work, "registry-shards")
-	if err := os.RemoveAll(regDir); err != nil {
-		return err
-	}
-	reg, err := startRegistry(regDir)
+	reg, err := startRegistry(filepath.Join(e.work, "registry-shards"))
 	if err != nil {
 		return err
 	}
