@@ -240,23 +240,6 @@ func (p *kindProxy) snapshot() map[string]int64 {
 
 func (p *kindProxy) Close() { p.srv.Close() }
 
-// cpu is the user + system time the registry process has used so far, from
-// /proc/PID/stat (0 when it cannot be read).
-func (r *registry) cpu() time.Duration {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", r.cmd.Process.Pid))
-	if err != nil {
-		return 0
-	}
-	// After the command name in parentheses: utime is field 14, stime 15.
-	_, rest, ok := strings.Cut(string(b), ") ")
-	f := strings.Fields(rest)
-	if !ok || len(f) < 13 {
-		return 0
-	}
-	ut, err1 := strconv.ParseInt(f[11], 10, 64)
-	st, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0
-	}
-	return time.Duration(ut+st) * time.Second / clockTicks
-}
+// cpu is the user + system time the registry process has used so far (0
+// when it cannot be read).
+func (r *registry) cpu() time.Duration { return processCPU(r.cmd.Process.Pid) }

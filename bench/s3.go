@@ -122,10 +122,14 @@ func (g *versityGW) Close() {
 	}
 }
 
-// cpu is the user + system time versitygw has used so far, from
+// cpu is the user + system time versitygw has used so far (0 when it
+// cannot be read).
+func (g *versityGW) cpu() time.Duration { return processCPU(g.cmd.Process.Pid) }
+
+// processCPU is the user + system time process pid has used so far, from
 // /proc/PID/stat (0 when it cannot be read).
-func (g *versityGW) cpu() time.Duration {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", g.cmd.Process.Pid))
+func processCPU(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return 0
 	}
