@@ -39,6 +39,35 @@ type world struct {
 	files    map[string][]byte
 	src      *httpsrc.Source
 	dst      *dir.Store
+	// readChunk, when set, caps every Read of a fetched body: a test that
+	// counts reads must not depend on how the HTTP body happened to arrive.
+	readChunk int
+}
+
+// chunkedSource serves the real source's bytes at most chunk bytes a Read.
+type chunkedSource struct {
+	*httpsrc.Source
+	chunk int
+}
+
+func (s chunkedSource) Fetch(ctx context.Context, a providers.Artifact) (io.ReadCloser, error) {
+	rc, err := s.Source.Fetch(ctx, a)
+	if err != nil {
+		return nil, err
+	}
+	return struct {
+		io.Reader
+		io.Closer
+	}{&chunkReader{r: rc, chunk: s.chunk}, rc}, nil
+}
+
+type chunkReader struct {
+	r     io.Reader
+	chunk int
+}
+
+func (c *chunkReader) Read(b []byte) (int, error) {
+	return c.r.Read(b[:min(len(b), c.chunk)])
 }
 
 func sha(b []byte) providers.Digest {
@@ -80,6 +109,9 @@ func newWorld(t *testing.T, files map[string][]byte) *world {
 func (w *world) Source(addr string) (providers.Source, error) {
 	if addr != "http.up" {
 		return nil, errors.New("no such source")
+	}
+	if w.readChunk > 0 {
+		return chunkedSource{w.src, w.readChunk}, nil
 	}
 	return w.src, nil
 }

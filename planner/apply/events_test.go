@@ -116,6 +116,7 @@ func maskTimestamps(t *testing.T, jsonl string) string {
 func TestApplyProgressIsBounded(t *testing.T) {
 	big := bytes.Repeat([]byte("0123456789abcdef"), 64<<10) // 1 MiB: many reads
 	w := newWorld(t, map[string][]byte{"big.bin": big})
+	w.readChunk = 32 << 10 // 32 reads, however the body arrives
 	mgr, st, _ := openState(t)
 	c := addChange("big.bin", sha(big))
 	c.After.Size, c.SizeDeclared = int64(len(big)), true
