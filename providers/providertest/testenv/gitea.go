@@ -59,6 +59,7 @@ func StartGitea(t testing.TB) *Gitea {
 		t.Fatal(err)
 	}
 	srv := &Gitea{User: "ferry-admin", Password: "ferry-admin-pass"}
+	var newToken func(name string) (string, error)
 	port := launch(t, "gitea", bin,
 		func(r *http.Response) bool { return r.StatusCode == http.StatusOK },
 		func(dir string, port int) ([]string, string, []string, error) {
@@ -87,29 +88,56 @@ func StartGitea(t testing.TB) *Gitea {
 				"--email", "ferry-admin@example.invalid", "--admin", "--must-change-password=false"); err != nil {
 				return nil, "", nil, err
 			}
-			out, err := run("admin", "user", "generate-access-token", "--username", srv.User, "--token-name", "ferry-tests", "--scopes", "all", "--raw")
-			if err != nil {
+			newToken = func(name string) (string, error) {
+				out, err := run("admin", "user", "generate-access-token", "--username", srv.User, "--token-name", name, "--scopes", "all", "--raw")
+				if err != nil {
+					return "", err
+				}
+				return parseGiteaToken(out)
+			}
+			if srv.Token, err = newToken("ferry-tests"); err != nil {
 				return nil, "", nil, err
 			}
-			lines := strings.Fields(out)
-			if len(lines) == 0 {
-				return nil, "", nil, fmt.Errorf("gitea generate-access-token printed no token")
-			}
-			srv.Token = lines[len(lines)-1]
 			return append(global, "web"), fmt.Sprintf("http://127.0.0.1:%d/api/healthz", port), nil, nil
 		})
 	srv.URL = fmt.Sprintf("http://127.0.0.1:%d", port)
-	srv.waitForToken(t)
+	srv.waitForToken(t, newToken)
 	return srv
+}
+
+// parseGiteaToken finds the token in what generate-access-token --raw
+// printed: the last line of 40 hexadecimal digits (a log line may share
+// the output).
+func parseGiteaToken(out string) (string, error) {
+	lines := strings.Fields(out)
+	for i := len(lines) - 1; i >= 0; i-- {
+		if len(lines[i]) == 40 && strings.Trim(lines[i], "0123456789abcdef") == "" {
+			return lines[i], nil
+		}
+	}
+	return "", fmt.Errorf("gitea generate-access-token printed no token: %q", out)
 }
 
 // waitForToken waits until Gitea accepts the token: under load its health
 // check answers before requests authenticate (a first request then gets 401
-// "invalid username, password or token").
-func (g *Gitea) waitForToken(t testing.TB) {
+// "invalid username, password or token"). Once, under heavy load in CI, a
+// token was refused for 30 s on end; a token still refused after 10 s is
+// replaced by a new one made while the server runs.
+func (g *Gitea) waitForToken(t testing.TB, newToken func(name string) (string, error)) {
 	t.Helper()
 	last := "no answer"
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+	renewAt := time.Now().Add(10 * time.Second)
+	for deadline := time.Now().Add(40 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if !renewAt.IsZero() && time.Now().After(renewAt) {
+			renewAt = time.Time{}
+			tok, err := newToken("ferry-tests-2")
+			if err != nil {
+				t.Logf("testenv: gitea refused its token for 10s (%s); a new one failed: %v", last, err)
+			} else {
+				t.Logf("testenv: gitea refused its token for 10s (%s); using a new one", last)
+				g.Token = tok
+			}
+		}
 		req, err := http.NewRequest(http.MethodGet, g.URL+"/api/v1/user", nil)
 		if err != nil {
 			t.Fatal(err)
@@ -126,7 +154,7 @@ func (g *Gitea) waitForToken(t testing.TB) {
 		}
 		last = resp.Status
 	}
-	t.Fatalf("testenv: gitea does not accept its token after 30s (last answer: %s)", last)
+	t.Fatalf("testenv: gitea does not accept its token after 40s (last answer: %s)", last)
 }
 
 // giteaConfig is app.ini for a test instance: SQLite, no SSH, no mail,

@@ -511,3 +511,25 @@ func TestStartFailureShowsLog(t *testing.T) {
 		})
 	}
 }
+
+func TestParseGiteaToken(t *testing.T) {
+	const tok = "64bffcfcc91bc2adf282a3d39b1917f274d182b7"
+	tests := []struct {
+		name, out string
+		want      string
+		wantErr   bool
+	}{
+		{name: "raw", out: tok + "\n", want: tok},
+		{name: "log line after", out: tok + "\n2026/12/05 17:51:47 cmd/web.go:205 [W] Table system_setting\n", want: tok},
+		{name: "log line before", out: "2026/12/05 [W] warning\n" + tok + "\n", want: tok},
+		{name: "none", out: "Command error: CreateUser\n", wantErr: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := parseGiteaToken(tc.out)
+			if (err != nil) != tc.wantErr || got != tc.want {
+				t.Errorf("parseGiteaToken(%q) = %q, %v; want %q, error %v", tc.out, got, err, tc.want, tc.wantErr)
+			}
+		})
+	}
+}
