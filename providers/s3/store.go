@@ -19,6 +19,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/feature/s3/manager"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -230,6 +231,9 @@ func (s *Store) PutToken(ctx context.Context, a providers.Artifact, r io.Reader,
 	// The engine's verifier, when r is one: each byte hashed once for the
 	// check (the part checksums are other sums).
 	vr := verify.Reuse(r, a.Size, a.Digests)
+	if d, ok := a.Digests.Get(providers.SHA256); ok && a.Size >= 0 && a.Size <= maxStreamedPut {
+		return s.putStreamed(ctx, a, k, d, vr, opts)
+	}
 	parts := &partHasher{size: s.partSize}
 	in := &s3.PutObjectInput{
 		Bucket:            &s.cfg.Bucket,
@@ -252,37 +256,63 @@ func (s *Store) PutToken(ctx context.Context, a providers.Artifact, r io.Reader,
 			// The uploader aborts with ctx, which may be the cancelled one.
 			_, _ = s.client.AbortMultipartUpload(context.WithoutCancel(ctx), &s3.AbortMultipartUploadInput{Bucket: &s.cfg.Bucket, Key: &k, UploadId: aws.String(mf.UploadID())})
 		}
-		var mm *providers.MismatchError
-		if errors.As(err, &mm) {
-			return "", s.opErr("put", a.Key, mm)
-		}
-		if statusOf(err) == http.StatusPreconditionFailed {
-			return "", s.opErr("put", a.Key, providers.ErrAlreadyExists)
-		}
-		if ctx.Err() != nil && vr.Verified() && !opts.Overwrite {
-			// Cancelled after the whole body went out: the last request
-			// may have been carried out. Remove what it may have created
-			// rather than leave an object ferry never recorded, but only
-			// if the key holds exactly these bytes: an object that was
-			// there before (the create-only write would have been refused)
-			// holds other bytes and stays.
-			sum, _ := vr.Digests().Get(providers.SHA256)
-			bg := context.WithoutCancel(ctx)
-			if _, err := s.verifyStored(bg, k, sum.Hex, vr.N(), parts.composite()); err == nil {
-				_ = s.remove(bg, k)
-			}
-		}
-		if ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
-			err = fmt.Errorf("%w: %w", ctx.Err(), err)
-		}
-		return "", s.opErr("put", a.Key, classify(err))
+		return "", s.putFailed(ctx, a, k, endOf(vr), parts.composite(), opts, err)
 	}
-	if !vr.Verified() {
+	return s.putDone(ctx, a, k, endOf(vr), parts.composite())
+}
+
+// streamEnd is how an upload's verified stream ended, read once the
+// client no longer reads it.
+type streamEnd struct {
+	verified bool
+	sha256   string // hex, when verified
+	n        int64
+	failed   error // what ended an unverified stream, if anything did
+}
+
+func endOf(vr *verify.Reader) streamEnd {
+	sum, _ := vr.Digests().Get(providers.SHA256)
+	return streamEnd{verified: vr.Verified(), sha256: sum.Hex, n: vr.N(), failed: vr.Failed()}
+}
+
+// putFailed is the error of an upload of a to k that failed with err;
+// composite is the multipart checksum ferry computed ("" for one
+// PutObject).
+func (s *Store) putFailed(ctx context.Context, a providers.Artifact, k string, end streamEnd, composite string, opts providers.PutOptions, err error) error {
+	var mm *providers.MismatchError
+	if errors.As(err, &mm) {
+		return s.opErr("put", a.Key, mm)
+	}
+	if statusOf(err) == http.StatusPreconditionFailed {
+		return s.opErr("put", a.Key, providers.ErrAlreadyExists)
+	}
+	if ctx.Err() != nil && end.verified && !opts.Overwrite {
+		// Cancelled after the whole body went out: the last request
+		// may have been carried out. Remove what it may have created
+		// rather than leave an object ferry never recorded, but only
+		// if the key holds exactly these bytes: an object that was
+		// there before (the create-only write would have been refused)
+		// holds other bytes and stays.
+		bg := context.WithoutCancel(ctx)
+		if _, err := s.verifyStored(bg, k, end.sha256, end.n, composite); err == nil {
+			_ = s.remove(bg, k)
+		}
+	}
+	if ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
+		err = fmt.Errorf("%w: %w", ctx.Err(), err)
+	}
+	return s.opErr("put", a.Key, classify(err))
+}
+
+// putDone checks an upload of a to k that the server accepted and returns
+// the object's change token; an object that is not the verified bytes is
+// removed.
+func (s *Store) putDone(ctx context.Context, a providers.Artifact, k string, end streamEnd, composite string) (string, error) {
+	if !end.verified {
 		_ = s.remove(context.WithoutCancel(ctx), k)
 		return "", s.opErr("put", a.Key, errors.New("the upload finished before the stream was verified; the object was removed"))
 	}
-	sum, _ := vr.Digests().Get(providers.SHA256)
-	token, err := s.verifyStored(ctx, k, sum.Hex, vr.N(), parts.composite())
+	token, err := s.verifyStored(ctx, k, end.sha256, end.n, composite)
 	if err != nil {
 		if derr := s.remove(context.WithoutCancel(ctx), k); derr != nil {
 			return "", s.opErr("put", a.Key, fmt.Errorf("%w; removing the object failed too: %v", err, derr))
@@ -290,6 +320,144 @@ func (s *Store) PutToken(ctx context.Context, a providers.Artifact, r io.Reader,
 		return "", s.opErr("put", a.Key, fmt.Errorf("%w; the object was removed", err))
 	}
 	return token, nil
+}
+
+// maxStreamedPut is the largest object putStreamed sends: S3's limit for
+// one PutObject.
+const maxStreamedPut = 5 << 30
+
+// putStreamed is PutToken for an artifact whose size and sha256 the source
+// declared: one PutObject streamed from the verifier, with the declared
+// size as Content-Length and the declared sha256 as the
+// x-amz-checksum-sha256 the server checks the body against before the
+// object exists. No part is buffered, no byte hashed again for the
+// request signature (the payload is sent UNSIGNED-PAYLOAD: the signed
+// checksum header stands for it, as it does over TLS), and the server
+// writes the object once instead of assembling parts. A body that does
+// not match is refused twice over: ferry's verifier fails the stream
+// before its end, and the server refuses a body whose sha256 is not the
+// declared one (BadDigest), so nothing becomes visible either way.
+func (s *Store) putStreamed(ctx context.Context, a providers.Artifact, k string, declared providers.Digest, vr *verify.Reader, opts providers.PutOptions) (string, error) {
+	raw, err := hex.DecodeString(declared.Hex)
+	if err != nil {
+		return "", s.opErr("put", a.Key, err)
+	}
+	body := &endReader{r: providers.ContextReader(ctx, vr), vr: vr, left: a.Size}
+	var send io.Reader = body
+	if a.Size == 0 {
+		// An empty body is never read by the client: verify it here.
+		var none [1]byte
+		if _, err := body.Read(none[:]); err != io.EOF {
+			return "", s.putFailed(ctx, a, k, body.end(), "", opts, err)
+		}
+		send = bytes.NewReader(nil)
+	}
+	in := &s3.PutObjectInput{
+		Bucket:         &s.cfg.Bucket,
+		Key:            &k,
+		Body:           send,
+		ContentLength:  aws.Int64(a.Size),
+		ContentType:    aws.String("application/octet-stream"),
+		ChecksumSHA256: aws.String(base64.StdEncoding.EncodeToString(raw)),
+		Metadata:       map[string]string{metaSHA256: declared.Hex},
+	}
+	if !opts.Overwrite {
+		in.IfNoneMatch = aws.String("*")
+	}
+	_, err = s.client.PutObject(ctx, in, func(o *s3.Options) {
+		o.APIOptions = append(o.APIOptions, v4.SwapComputePayloadSHA256ForUnsignedPayloadMiddleware)
+		o.RetryMaxAttempts = 1 // a stream cannot be sent twice
+	})
+	end := body.end()
+	if err != nil {
+		if end.failed != nil {
+			err = end.failed // the bytes were wrong: the client only saw its body fail
+		}
+		return "", s.putFailed(ctx, a, k, end, "", opts, err)
+	}
+	return s.putDone(ctx, a, k, end, "")
+}
+
+// endReader hands an HTTP client the left bytes of a verified stream and
+// reads to the verifier's end within the Read that returns the last of
+// them: an HTTP client stops at Content-Length, and its server may answer
+// before the client looks for more, so the verdict must be in before the
+// last byte goes out. Bytes that fail it are withheld (the server then
+// never has the whole body). The client may still be reading when the
+// request returns (its writer runs apart): the verdict is kept under a
+// lock, and the verifier is not touched afterwards.
+type endReader struct {
+	r    io.Reader
+	vr   *verify.Reader
+	left int64
+
+	mu     sync.Mutex
+	result streamEnd
+	ended  bool
+}
+
+func (e *endReader) Read(p []byte) (int, error) {
+	if e.left <= 0 {
+		return 0, e.finish()
+	}
+	if int64(len(p)) > e.left {
+		p = p[:e.left]
+	}
+	n, err := e.r.Read(p)
+	e.left -= int64(n)
+	if err != nil && err != io.EOF {
+		e.record(err)
+		return 0, err
+	}
+	if e.left > 0 {
+		if err == io.EOF {
+			return n, e.finish() // short: the verifier reports the size
+		}
+		return n, nil
+	}
+	if ferr := e.finish(); ferr != io.EOF {
+		return 0, ferr
+	}
+	return n, nil
+}
+
+// finish reads the verifier to its end and records how it ended: io.EOF
+// when every byte matched.
+func (e *endReader) finish() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.ended {
+		if e.result.verified {
+			return io.EOF
+		}
+		return e.result.failed
+	}
+	var probe [1]byte
+	_, err := e.r.Read(probe[:])
+	e.ended = true
+	e.result = endOf(e.vr)
+	if err == nil || (err == io.EOF && !e.result.verified) {
+		err = errors.New("the stream did not end where it was expected to")
+	}
+	if err != io.EOF && e.result.failed == nil {
+		e.result.failed = err
+	}
+	return err
+}
+
+func (e *endReader) record(err error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !e.ended {
+		e.ended, e.result = true, streamEnd{failed: err}
+	}
+}
+
+// end is the verdict, once the stream ended (unverified before).
+func (e *endReader) end() streamEnd {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.result
 }
 
 // verifyStored checks that the object under k is the n bytes with sha256

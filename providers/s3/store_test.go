@@ -107,20 +107,25 @@ func TestVersityGWHonoursIfNoneMatch(t *testing.T) {
 	}
 }
 
-// A file of several parts streams as a multipart upload (unknown size too)
-// and is checked against the composite sha256 the server stored; Stat
-// reports its sha256 and size, also when the artifact declared no sha256
-// (from the x-amz-meta-sha256 ferry set, a claim, when it declared one).
+// A file of several parts whose size or sha256 was not declared streams as
+// a multipart upload and is checked against the composite sha256 the
+// server stored; one whose size and sha256 were declared is one streamed
+// PutObject the server checks against the declared sha256 and stores it.
+// Stat reports its sha256 and size, also when the artifact declared no
+// sha256 (from the x-amz-meta-sha256 ferry set, a claim, after a multipart
+// upload).
 func TestMultipart(t *testing.T) {
 	srv := testenv.StartS3(t, testenv.S3Options{PublicRead: true})
 	d := newDest(t, srv, "  prefix = \"chan\"\n  part_size_mib = 5\n")
 	content := providertest.Content(1, 12<<20+17)
+	whole := sha256.Sum256(content)
 	tests := []struct {
-		name    string
-		a       providers.Artifact
-		metaSum bool
+		name     string
+		a        providers.Artifact
+		metaSum  bool
+		streamed bool // one PutObject: the server stores the whole sha256
 	}{
-		{name: "declared sha256", a: art("noarch/big.conda", content), metaSum: true},
+		{name: "declared size and sha256", a: art("noarch/big.conda", content), metaSum: true, streamed: true},
 		{name: "unknown size", a: func() providers.Artifact { a := art("noarch/big2.conda", content); a.Size = -1; return a }(), metaSum: true},
 		{name: "sha512 only", a: func() providers.Artifact {
 			a := art("noarch/big3.conda", content)
@@ -138,8 +143,12 @@ func TestMultipart(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if cs := aws.ToString(h.ChecksumSHA256); cs != composite(content, 5<<20) {
-				t.Errorf("stored checksum %q, want the composite sha256 of 3 parts %q", cs, composite(content, 5<<20))
+			wantSum, what := composite(content, 5<<20), "the composite sha256 of 3 parts"
+			if tt.streamed {
+				wantSum, what = base64Std(whole[:]), "the object's sha256"
+			}
+			if cs := aws.ToString(h.ChecksumSHA256); cs != wantSum {
+				t.Errorf("stored checksum %q, want %s %q", cs, what, wantSum)
 			}
 			if got := h.Metadata["sha256"]; (got != "") != tt.metaSum {
 				t.Errorf("x-amz-meta-sha256 = %q", got)
@@ -151,7 +160,7 @@ func TestMultipart(t *testing.T) {
 			// The sha256 from x-amz-meta-sha256 is marked a claim: only
 			// the server's single-part checksum or a hash of the bytes
 			// is not.
-			want := providers.Artifact{Key: tt.a.Key, Size: int64(len(content)), Digests: providers.NewDigests(providertest.SHA256(content)), Claimed: tt.metaSum, Token: got.Token}
+			want := providers.Artifact{Key: tt.a.Key, Size: int64(len(content)), Digests: providers.NewDigests(providertest.SHA256(content)), Claimed: tt.metaSum && !tt.streamed, Token: got.Token}
 			if got.Token == "" {
 				t.Error("Stat reports no change token")
 			}
@@ -189,15 +198,31 @@ func TestSinglePartStoresSHA256Checksum(t *testing.T) {
 	}
 }
 
-// Bytes that do not match, in a multipart upload whose earlier parts were
-// already sent, never land: the upload is aborted, no part stays behind.
+// Bytes that do not match never land: in a multipart upload whose earlier
+// parts were already sent (a sha512 declared, no sha256) the upload is
+// aborted and no part stays behind; in a streamed PutObject (sha256
+// declared) the request fails before the object exists.
 func TestMismatchAbortsMultipart(t *testing.T) {
 	srv := testenv.StartS3(t, testenv.S3Options{})
 	d := newDest(t, srv, "  part_size_mib = 5\n")
 	content := providertest.Content(2, 11<<20)
-	for _, overwrite := range []bool{false, true} {
-		t.Run(fmt.Sprint("overwrite=", overwrite), func(t *testing.T) {
+	other := sha512.Sum512([]byte("other bytes"))
+	for _, tc := range []struct {
+		name      string
+		overwrite bool
+		streamed  bool
+	}{
+		{name: "multipart", overwrite: false},
+		{name: "multipart overwrite", overwrite: true},
+		{name: "streamed", overwrite: false, streamed: true},
+		{name: "streamed overwrite", overwrite: true, streamed: true},
+	} {
+		overwrite := tc.overwrite
+		t.Run(tc.name, func(t *testing.T) {
 			a := art("x/y.bin", []byte("other bytes"))
+			if !tc.streamed {
+				a.Digests = providers.NewDigests(providers.Digest{Algorithm: providers.SHA512, Hex: hex.EncodeToString(other[:])})
+			}
 			a.Size = int64(len(content))
 			err := d.Put(t.Context(), a, bytes.NewReader(content), providers.PutOptions{Overwrite: overwrite})
 			if !errors.Is(err, providers.ErrDigestMismatch) {

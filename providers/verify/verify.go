@@ -190,6 +190,16 @@ func (v *Reader) check() error {
 // and every wanted digest matched.
 func (v *Reader) Verified() bool { return v.verified }
 
+// Failed returns the error that ended the stream when it did not verify
+// (a *providers.MismatchError, say), nil otherwise: what a destination
+// reports when its client hides the read error behind its own.
+func (v *Reader) Failed() error {
+	if v.err == io.EOF {
+		return nil
+	}
+	return v.err
+}
+
 // Digests returns the computed sha256 plus every wanted algorithm. It returns
 // nil until Verified reports true.
 func (v *Reader) Digests() providers.Digests {
