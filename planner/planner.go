@@ -391,7 +391,10 @@ func (b *builder) planMirror(m *config.Mirror) hcl.Diagnostics {
 	}
 	ageless := 0
 	for _, a := range listed {
-		if seen[a.Key] {
+		// One map operation per key: the set grows unless it held the key.
+		n := len(seen)
+		seen[a.Key] = true
+		if len(seen) == n {
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
 				Summary:  "Duplicate artifact key",
@@ -400,7 +403,6 @@ func (b *builder) planMirror(m *config.Mirror) hcl.Diagnostics {
 			})
 			continue
 		}
-		seen[a.Key] = true
 		// Age is the upstream publish time only. Measuring from when ferry
 		// mirrored it would delete, then re-add, then delete again.
 		if cands != nil {
@@ -431,9 +433,13 @@ func (b *builder) planMirror(m *config.Mirror) hcl.Diagnostics {
 	// (append grows a large slice by a quarter, copying it again and again).
 	b.noOps = slices.Grow(b.noOps, min(len(listed), len(owned)))
 
+	stillListed := 0 // owned keys listed (each once: duplicates returned above)
 	for i := range listed {
 		a := &listed[i]
 		o := owned[a.Key]
+		if o != nil {
+			stillListed++
+		}
 		if v := verdicts[a.Key]; v != retention.Kept {
 			if o != nil {
 				c := deleteChange(plan.Change{
@@ -523,15 +529,17 @@ func (b *builder) planMirror(m *config.Mirror) hcl.Diagnostics {
 		b.changes = append(b.changes, c)
 	}
 
-	// Owned keys the source no longer lists; usually none, so the keys
-	// are sorted only once they are known to be gone.
+	// Owned keys the source no longer lists: usually none, so they are
+	// looked for (and sorted) only when some are.
 	var gone []string
-	for key := range owned {
-		if !seen[key] {
-			gone = append(gone, key)
+	if stillListed < len(owned) {
+		for key := range owned {
+			if !seen[key] {
+				gone = append(gone, key)
+			}
 		}
+		slices.Sort(gone)
 	}
-	slices.Sort(gone)
 	upstream, selective := b.inv.Upstream[m.From]
 	for _, key := range gone {
 		o := owned[key]
