@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"slices"
 	"strconv"
 	"unicode/utf8"
 
@@ -315,6 +316,11 @@ func (sc *scanner) artifacts(name string) (arts map[string]*Artifact, valid, ok 
 		a.normalize()
 		if valid && checkArtifact(name, k, a, true) != nil {
 			valid = false // validate checks the mirror again, in order
+		}
+		if len(sc.entries) == cap(sc.entries) {
+			// Doubled, not grown by a quarter as append grows a long
+			// slice: fewer copies of a list of 100,000.
+			sc.entries = slices.Grow(sc.entries, max(len(sc.entries), 256))
 		}
 		sc.entries = append(sc.entries, entry{key: k, a: a})
 		return true
