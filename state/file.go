@@ -72,13 +72,13 @@ func Read(path string) (*State, error) {
 }
 
 func decode(path string, data []byte) (*State, error) {
-	s, ok := decodeStream(data)
+	s, valid, ok := scanState(data)
 	if !ok {
 		return decodeChecked(path, data)
 	}
 	s.Version = FormatVersion
-	s.normalize()
-	if err := s.validate(); err != nil {
+	s.normalizeBut(valid)
+	if err := s.validateBut(valid); err != nil {
 		return nil, corrupt(path, err, "%s", err)
 	}
 	return s, nil

@@ -328,7 +328,12 @@ func (s *State) ArtifactCount() int {
 
 // normalize puts s in canonical form in place: non-nil maps, UTC times,
 // sorted digests, nil for empty digest sets. It does not validate.
-func (s *State) normalize() {
+func (s *State) normalize() { s.normalizeBut(nil) }
+
+// normalizeBut is normalize but for the artifacts of the mirrors in done,
+// which are normalized already (decodeStream normalizes each artifact as
+// it reads it, while it is in the cache).
+func (s *State) normalizeBut(done map[*Mirror]bool) {
 	if s.Mirrors == nil {
 		s.Mirrors = map[string]*Mirror{}
 	}
@@ -360,6 +365,9 @@ func (s *State) normalize() {
 		}
 		if m.Artifacts == nil {
 			m.Artifacts = map[string]*Artifact{}
+		}
+		if done[m] {
+			continue
 		}
 		for _, a := range m.Artifacts {
 			if a != nil {
@@ -395,7 +403,13 @@ func sortDigests(ds providers.Digests) providers.Digests {
 
 // validate reports the first structural problem in a normalised state, as a
 // human-readable location and description.
-func (s *State) validate() error {
+func (s *State) validate() error { return s.validateBut(nil) }
+
+// validateBut is validate but for the artifacts of the mirrors in valid,
+// which checkArtifact found valid already (decodeStream checks each
+// artifact as it reads it). A mirror with an invalid artifact is not in
+// valid: it is checked here again, to report its first problem in order.
+func (s *State) validateBut(valid map[*Mirror]bool) error {
 	if s.Lineage == "" {
 		return fmt.Errorf("lineage is missing")
 	}
@@ -434,6 +448,9 @@ func (s *State) validate() error {
 		if m == nil {
 			return fmt.Errorf("mirrors[%q] is null", name)
 		}
+		if valid[m] {
+			continue
+		}
 		// Sorting a large mirror's keys costs more than checking them: the
 		// keys are sorted only to report the first problem.
 		if validateArtifacts(name, maps.All(m.Artifacts)) != nil {
@@ -453,32 +470,45 @@ func (s *State) validate() error {
 // name, in the order arts yields them.
 func validateArtifacts(name string, arts iter.Seq2[string, *Artifact]) error {
 	for key, a := range arts {
-		at := func() string { return fmt.Sprintf("mirrors[%q].artifacts[%q]", name, key) }
-		switch {
-		case a == nil:
-			return fmt.Errorf("%s is null", at())
-		case key == "":
-			return fmt.Errorf("mirrors[%q] has an artifact with an empty key", name)
-		case a.Key != key:
-			return fmt.Errorf("%s: key %q does not match its map key", at(), a.Key)
-		}
-		if err := validateDigests(a.Digests); err != nil {
-			return fmt.Errorf("%s.digests: %w", at(), err)
-		}
-		if err := validateDigests(a.SourceDigests); err != nil {
-			return fmt.Errorf("%s.source_digests: %w", at(), err)
+		if err := checkArtifact(name, key, a, false); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
-func validateDigests(ds providers.Digests) error {
+// checkArtifact reports what is wrong with the artifact a stored under key
+// in mirror name, if anything. parsed says each of its digests is zero or
+// passed Digest.Validate already, as the scanner reads them (see
+// scanner.digests): then it is not validated twice.
+func checkArtifact(name, key string, a *Artifact, parsed bool) error {
+	at := func() string { return fmt.Sprintf("mirrors[%q].artifacts[%q]", name, key) }
+	switch {
+	case a == nil:
+		return fmt.Errorf("%s is null", at())
+	case key == "":
+		return fmt.Errorf("mirrors[%q] has an artifact with an empty key", name)
+	case a.Key != key:
+		return fmt.Errorf("%s: key %q does not match its map key", at(), a.Key)
+	}
+	if err := validateDigests(a.Digests, parsed); err != nil {
+		return fmt.Errorf("%s.digests: %w", at(), err)
+	}
+	if err := validateDigests(a.SourceDigests, parsed); err != nil {
+		return fmt.Errorf("%s.source_digests: %w", at(), err)
+	}
+	return nil
+}
+
+func validateDigests(ds providers.Digests, parsed bool) error {
 	for i, d := range ds {
 		if d.IsZero() {
 			return fmt.Errorf("empty digest")
 		}
-		if err := d.Validate(); err != nil {
-			return err
+		if !parsed {
+			if err := d.Validate(); err != nil {
+				return err
+			}
 		}
 		if i > 0 && ds[i-1].Algorithm == d.Algorithm {
 			return fmt.Errorf("more than one %s digest", d.Algorithm)
