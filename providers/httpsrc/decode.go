@@ -61,10 +61,13 @@ func decodeSource(body hcl.Body, ectx *hcl.EvalContext, env schema.DecodeEnv) (*
 	cfg := &SourceConfig{}
 	content, diags := body.Content(sourceSchema())
 	// One map for blocks and list rows: duplicate detection stays linear
-	// however long the list is.
-	keys := map[string]hcl.Range{}
+	// however long the list is. It maps a key to where it was declared, by
+	// index into wheres: a small value keeps the map of a long list compact.
+	keys := map[string]int32{}
+	var wheres []hcl.Range
 	add := func(a ArtifactConfig, where hcl.Range) {
-		if prev, dup := keys[a.Key]; dup {
+		if i, dup := keys[a.Key]; dup {
+			prev := wheres[i]
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
 				Summary:  "Duplicate artifact key",
@@ -75,7 +78,8 @@ func decodeSource(body hcl.Body, ectx *hcl.EvalContext, env schema.DecodeEnv) (*
 			})
 			return
 		}
-		keys[a.Key] = where
+		keys[a.Key] = int32(len(wheres))
+		wheres = append(wheres, where)
 		cfg.Artifacts = append(cfg.Artifacts, a)
 	}
 	for _, b := range content.Blocks {
@@ -89,8 +93,9 @@ func decodeSource(body hcl.Body, ectx *hcl.EvalContext, env schema.DecodeEnv) (*
 	// a large slice by a quarter, copying a long list many times.
 	reserve := func(n int) {
 		cfg.Artifacts = slices.Grow(cfg.Artifacts, n)
+		wheres = slices.Grow(wheres, n)
 		if len(keys) == 0 {
-			keys = make(map[string]hcl.Range, n)
+			keys = make(map[string]int32, n)
 		}
 	}
 	if attr := content.Attributes["artifacts_file"]; attr != nil {
