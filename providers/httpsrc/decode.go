@@ -216,11 +216,13 @@ func validateArtifact(r rawArtifact) (ArtifactConfig, bool, hcl.Diagnostics) {
 		}
 	}
 
-	for _, d := range []struct {
-		alg providers.Algorithm
-		f   field
-	}{{providers.SHA256, r.SHA256}, {providers.SHA512, r.SHA512}} {
-		alg, f := d.alg, d.f
+	var digests [2]providers.Digest
+	nd := 0
+	for _, alg := range [...]providers.Algorithm{providers.SHA256, providers.SHA512} {
+		f := r.SHA256
+		if alg == providers.SHA512 {
+			f = r.SHA512
+		}
 		if !f.Set || f.Bad {
 			continue
 		}
@@ -236,7 +238,12 @@ func validateArtifact(r rawArtifact) (ArtifactConfig, bool, hcl.Diagnostics) {
 			fail(fieldError(f, fmt.Sprintf("Invalid %s digest", alg), fmt.Sprintf("The %s argument is not a valid digest: %s.", alg, err)))
 			continue
 		}
-		a.Digests = a.Digests.With(d)
+		digests[nd] = d
+		nd++
+	}
+	if nd > 0 {
+		// One allocation; sha256 sorts before sha512, as Digests keeps them.
+		a.Digests = append(make(providers.Digests, 0, nd), digests[:nd]...)
 	}
 	if !r.SHA256.Set && !r.SHA512.Set {
 		missing("digest", fmt.Sprintf("The artifact %q declares neither sha256 nor sha512. ferry verifies every byte it "+

@@ -176,11 +176,14 @@ func scanJSONLine(filename string, lineNo, base int, line []byte) (r rawArtifact
 // scanJSONText is scanJSONLine on the line as a string, which the fields
 // share.
 func scanJSONText(filename string, lineNo, base int, text string) (r rawArtifact, ok bool) {
-	var or byte // one branch-free pass: a line is nearly always ASCII
+	// One branch-free pass classes the line: a generated line is ASCII
+	// and holds no backslash or control character, so its strings end at
+	// the next quote.
+	var class byte
 	for i := 0; i < len(text); i++ {
-		or |= text[i]
+		class |= jsonByte[text[i]]
 	}
-	ascii := or < utf8.RuneSelf
+	ascii, plain := class&jsonNonASCII == 0, class&jsonEscape == 0
 	if !ascii && !utf8.ValidString(text) {
 		return rawArtifact{}, false
 	}
@@ -205,6 +208,14 @@ func scanJSONText(filename string, lineNo, base int, text string) (r rawArtifact
 			return 0, 0, false
 		}
 		open = i
+		if plain {
+			end := strings.IndexByte(text[i+1:], '"')
+			if end < 0 {
+				return 0, 0, false
+			}
+			i += end + 2
+			return open, i, true
+		}
 		for i++; i < len(text); i++ {
 			switch c := text[i]; {
 			case c == '"':
@@ -288,6 +299,24 @@ func scanJSONText(filename string, lineNo, base int, text string) (r rawArtifact
 	r.Where = span(0, len(text))
 	return r, true
 }
+
+// jsonByte classes bytes for scanJSONText.
+var jsonByte = func() (t [256]byte) {
+	for c := range t {
+		switch {
+		case c >= utf8.RuneSelf:
+			t[c] = jsonNonASCII
+		case c < 0x20 || c == '\\':
+			t[c] = jsonEscape
+		}
+	}
+	return t
+}()
+
+const (
+	jsonNonASCII = 1 << iota // not ASCII
+	jsonEscape               // a backslash or a control character
+)
 
 // parseJSONLine reads the object on line lineNo, which starts at byte base
 // of the file.
