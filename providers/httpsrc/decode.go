@@ -356,7 +356,7 @@ func plainURL(s string) (path string, ok bool) {
 		}
 	}
 	i := 0
-	for i < len(rest) && urlByte[rest[i]] == urlHost {
+	for i < len(rest) && urlByte[rest[i]] == urlHostByte {
 		i++
 	}
 	if i == 0 {
@@ -382,25 +382,25 @@ func plainURL(s string) (path string, ok bool) {
 	return path, true
 }
 
-// urlByte classes the bytes plainURL accepts: urlHost in a host and a
-// path, urlPath in a path only; 0 for any other byte.
+// urlByte classes the bytes plainURL accepts: urlHostByte in a host or a
+// path, urlPathByte in a path only; 0 for any other byte.
 var urlByte = func() (t [256]uint8) {
 	const (
 		host = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-"
 		path = "_~/"
 	)
 	for i := 0; i < len(host); i++ {
-		t[host[i]] = urlHost
+		t[host[i]] = urlHostByte
 	}
 	for i := 0; i < len(path); i++ {
-		t[path[i]] = urlPath
+		t[path[i]] = urlPathByte
 	}
 	return t
 }()
 
 const (
-	urlHost = 1 + iota
-	urlPath
+	urlHostByte = 1 + iota
+	urlPathByte
 )
 
 // deriveKey builds NAME/VERSION/BASENAME (NAME/BASENAME without a version)
