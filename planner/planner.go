@@ -127,7 +127,13 @@ func build(cfg *config.Config, prior *state.State, inv *Inventory, opts Options)
 		p.AllowDeletes = append(p.AllowDeletes, t.String())
 	}
 
-	b := &builder{cfg: cfg, prior: prior, inv: inv, opts: opts, owners: map[object]string{}, present: map[string]map[string]bool{}}
+	// owners gets an entry per listed artifact: size it once instead of
+	// rehashing it as it grows (100,000 keys rehash many times).
+	listed := 0
+	for _, m := range cfg.Mirrors {
+		listed += len(inv.Sources[m.From])
+	}
+	b := &builder{cfg: cfg, prior: prior, inv: inv, opts: opts, owners: make(map[object]string, listed)}
 	for _, name := range slices.Sorted(maps.Keys(cfg.Mirrors)) {
 		diags = append(diags, b.planMirror(cfg.Mirrors[name])...)
 	}
@@ -149,8 +155,8 @@ func build(cfg *config.Config, prior *state.State, inv *Inventory, opts Options)
 	// Targeting: keep only what is in scope; a filtered run never touches
 	// anything outside it.
 	noOps := 0
-	for _, c := range b.noOps {
-		if inScope(c.Mirror, c.Key, opts) {
+	for _, n := range b.noOps {
+		if inScope(n.mirror.Name, n.artifact.Key, opts) {
 			noOps++
 		}
 	}
@@ -164,15 +170,20 @@ func build(cfg *config.Config, prior *state.State, inv *Inventory, opts Options)
 	// Consumer outputs point at what will be at the destination once this
 	// plan is applied: what is there already, plus what this (possibly
 	// targeted) plan transfers. So a targeted plan rewrites consistently.
+	// Only planOutputs reads present, and only for a mirror whose outputs
+	// were inventoried: the keys of other mirrors are not collected.
 	b.present = map[string]map[string]bool{}
 	mark := func(mirror, key string) {
+		if _, ok := inv.Outputs[mirror]; !ok {
+			return
+		}
 		if b.present[mirror] == nil {
 			b.present[mirror] = map[string]bool{}
 		}
 		b.present[mirror][key] = true
 	}
-	for _, c := range b.noOps {
-		mark(c.Mirror, c.Key)
+	for _, n := range b.noOps {
+		mark(n.mirror.Name, n.artifact.Key)
 	}
 	for mirror, kept := range b.kept {
 		for key := range kept {
@@ -270,13 +281,17 @@ type builder struct {
 	inv     *Inventory
 	opts    Options
 	changes []plan.Change
-	noOps   []plan.Change
+	// noOps are the listed artifacts that need nothing: most of a large
+	// mirror. They are kept compact; noOpChange makes the change of one
+	// when Validate needs it (a plan only counts them).
+	noOps []noOp
 	// owners maps each object to the mirror that writes it, to catch two
 	// mirrors writing one object.
 	owners       map[object]string
 	usedReplaces []bool
-	// present holds, per mirror, the keys that will be at the destination
-	// once the plan is applied (kept by retention, not in error).
+	// present holds, per mirror with inventoried consumer outputs, the
+	// keys that will be at the destination once the plan is applied (kept
+	// by retention, not in error); build fills it for planOutputs.
 	present map[string]map[string]bool
 	// kept holds, per mirror, the owned artifacts removed upstream that
 	// on_upstream_removed keeps; deprecations, per mirror, those of them to
@@ -370,10 +385,16 @@ func (b *builder) planMirror(m *config.Mirror) hcl.Diagnostics {
 
 	policy := retention.Policy{KeepLast: m.Retention.KeepLast, MaxAge: m.Retention.MaxAge, Keep: m.Retention.Keep, Order: b.versionOrder(m)}
 	seen := make(map[string]bool, len(listed))
-	cands := make([]retention.Candidate, 0, len(listed))
+	var cands []retention.Candidate
+	if policy.MayDrop() {
+		cands = make([]retention.Candidate, 0, len(listed))
+	}
 	ageless := 0
 	for _, a := range listed {
-		if seen[a.Key] {
+		// One map operation per key: the set grows unless it held the key.
+		n := len(seen)
+		seen[a.Key] = true
+		if len(seen) == n {
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
 				Summary:  "Duplicate artifact key",
@@ -382,10 +403,11 @@ func (b *builder) planMirror(m *config.Mirror) hcl.Diagnostics {
 			})
 			continue
 		}
-		seen[a.Key] = true
 		// Age is the upstream publish time only. Measuring from when ferry
 		// mirrored it would delete, then re-add, then delete again.
-		cands = append(cands, retention.Candidate{Key: a.Key, Name: a.Name, Version: a.Version, Time: a.Created})
+		if cands != nil {
+			cands = append(cands, retention.Candidate{Key: a.Key, Name: a.Name, Version: a.Version, Time: a.Created})
+		}
 		if a.Created.IsZero() {
 			ageless++
 		}
@@ -402,22 +424,28 @@ func (b *builder) planMirror(m *config.Mirror) hcl.Diagnostics {
 	if diags.HasErrors() {
 		return diags
 	}
-	verdicts := retention.Decide(policy, b.opts.Now, cands)
+	// A policy that drops nothing keeps every key: a nil map answers Kept.
+	var verdicts map[string]retention.Verdict
+	if cands != nil {
+		verdicts = retention.Decide(policy, b.opts.Now, cands)
+	}
 	// No-ops are owned artifacts still listed: reserve for them at once
 	// (append grows a large slice by a quarter, copying it again and again).
 	b.noOps = slices.Grow(b.noOps, min(len(listed), len(owned)))
 
-	for _, a := range listed {
-		base := plan.Change{
-			Address: plan.Address(m.Name, a.Key), Mirror: m.Name, Key: a.Key,
-			Source: m.From, Destination: m.To,
-			Name: a.Name, Version: a.Version, Origin: a.Origin, Created: a.Created,
-		}
+	stillListed := 0 // owned keys listed (each once: duplicates returned above)
+	for i := range listed {
+		a := &listed[i]
 		o := owned[a.Key]
+		if o != nil {
+			stillListed++
+		}
 		if v := verdicts[a.Key]; v != retention.Kept {
 			if o != nil {
-				c := deleteChange(base, o)
-				c.Source, c.Origin = "", ""
+				c := deleteChange(plan.Change{
+					Address: plan.Address(m.Name, a.Key), Mirror: m.Name, Key: a.Key, Destination: m.To,
+					Name: a.Name, Version: a.Version, Created: a.Created,
+				}, o)
 				c.Reason = plan.RetentionKeepLast
 				if v == retention.DroppedMaxAge {
 					c.Reason = plan.RetentionMaxAge
@@ -428,7 +456,8 @@ func (b *builder) planMirror(m *config.Mirror) hcl.Diagnostics {
 			}
 			continue
 		}
-		if prev, dup := b.owners[object{m.To, a.Key}]; dup {
+		id := object{m.To, a.Key}
+		if prev, dup := b.owners[id]; dup {
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
 				Summary:  "Two mirrors write one object",
@@ -437,28 +466,22 @@ func (b *builder) planMirror(m *config.Mirror) hcl.Diagnostics {
 			})
 			continue
 		}
-		b.owners[object{m.To, a.Key}] = m.Name
-		if b.present[m.Name] == nil {
-			b.present[m.Name] = map[string]bool{}
-		}
-		b.present[m.Name][a.Key] = true
+		b.owners[id] = m.Name
 
-		c := base
-		c.After = &plan.Object{Size: a.Size, Digests: a.Digests}
-		c.SizeDeclared = a.Size >= 0
-		if hint, ok := b.inv.SizeHints[m.From][a.Key]; ok && a.Size < 0 {
-			c.After.Size = hint
-		}
 		obj, checked := b.inv.Lookup(m.To, a.Key)
 		replace := b.replaceRequested(m.Name, a.Key)
+		if o != nil && !a.Digests.Conflicts(o.SourceDigests) && !replace && (!checked || obj.Exists && !obj.Digests.Conflicts(o.Digests)) {
+			// Owned, the same upstream, no replace asked, and the
+			// destination (when checked) holds what ferry wrote: nothing
+			// to do. The common case by far; its change is made only when
+			// someone asks for it (noOpChange).
+			b.noOps = append(b.noOps, noOp{mirror: m, artifact: a, owned: o})
+			continue
+		}
+		c := b.listedChange(m, a, o)
 		switch {
 		case o != nil:
-			c.Before = &plan.Object{Size: o.Size, Digests: o.Digests}
-			if served := b.inv.Outputs[m.Name].Served[a.Key]; o.Origin != "" && served != "" && a.Origin == served {
-				// The file was rewritten in place and names the mirror now:
-				// fetch from the upstream ferry recorded instead.
-				c.Origin = o.Origin
-			}
+			// One of these holds: the no-op test above failed.
 			switch {
 			case a.Digests.Conflicts(o.SourceDigests):
 				c.Action, c.Reason = plan.Replace, plan.UpstreamChanged
@@ -472,10 +495,6 @@ func (b *builder) planMirror(m *config.Mirror) hcl.Diagnostics {
 				c.Action, c.Reason = plan.Replace, plan.ChangedAtDestination
 				c.Before = &plan.Object{Size: obj.Size, Digests: obj.Digests}
 				c.Detail = "state has " + o.Digests.Primary().String() + ", destination has " + obj.Digests.Primary().String()
-			default:
-				pinRecordedSize(&c, o)
-				b.noOps = append(b.noOps, c)
-				continue
 			}
 			if c.Reason != plan.UpstreamChanged {
 				pinRecordedSize(&c, o)
@@ -490,7 +509,6 @@ func (b *builder) planMirror(m *config.Mirror) hcl.Diagnostics {
 				c.Detail = "its digest is only the uploader's claim, so apply reads it back and verifies its bytes first"
 			}
 		case checked && obj.Exists && obj.Digests.Conflicts(a.Digests) && !replace:
-			delete(b.present[m.Name], a.Key)
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
 				Summary:  "Destination object not owned by ferry",
@@ -511,11 +529,19 @@ func (b *builder) planMirror(m *config.Mirror) hcl.Diagnostics {
 		b.changes = append(b.changes, c)
 	}
 
-	upstream, selective := b.inv.Upstream[m.From]
-	for _, key := range slices.Sorted(maps.Keys(owned)) {
-		if seen[key] {
-			continue
+	// Owned keys the source no longer lists: usually none, so they are
+	// looked for (and sorted) only when some are.
+	var gone []string
+	if stillListed < len(owned) {
+		for key := range owned {
+			if !seen[key] {
+				gone = append(gone, key)
+			}
 		}
+		slices.Sort(gone)
+	}
+	upstream, selective := b.inv.Upstream[m.From]
+	for _, key := range gone {
 		o := owned[key]
 		c := deleteChange(plan.Change{
 			Address: plan.Address(m.Name, key), Mirror: m.Name, Key: key, Destination: m.To,
@@ -541,6 +567,45 @@ func (b *builder) planMirror(m *config.Mirror) hcl.Diagnostics {
 		}
 	}
 	return diags
+}
+
+// noOp is a listed artifact the plan leaves as it is: owned by mirror
+// (the state's record), unchanged upstream and at the destination.
+type noOp struct {
+	mirror   *config.Mirror
+	artifact *providers.Artifact // in the inventory's listing
+	owned    *state.Artifact
+}
+
+// noOpChange is n's change, as a plan would hold it.
+func (b *builder) noOpChange(n noOp) plan.Change {
+	c := b.listedChange(n.mirror, n.artifact, n.owned)
+	pinRecordedSize(&c, n.owned)
+	return c
+}
+
+// listedChange is the change of listed artifact a of mirror m, before
+// its action is decided: what the source offers (After), what ferry
+// recorded when it owns the key (o non-nil: Before), and where to fetch.
+func (b *builder) listedChange(m *config.Mirror, a *providers.Artifact, o *state.Artifact) plan.Change {
+	c := plan.Change{
+		Address: plan.Address(m.Name, a.Key), Mirror: m.Name, Key: a.Key,
+		Source: m.From, Destination: m.To,
+		Name: a.Name, Version: a.Version, Origin: a.Origin, Created: a.Created,
+		After: &plan.Object{Size: a.Size, Digests: a.Digests}, SizeDeclared: a.Size >= 0,
+	}
+	if hint, ok := b.inv.SizeHints[m.From][a.Key]; ok && a.Size < 0 {
+		c.After.Size = hint
+	}
+	if o != nil {
+		c.Before = &plan.Object{Size: o.Size, Digests: o.Digests}
+		if served := b.inv.Outputs[m.Name].Served[a.Key]; o.Origin != "" && served != "" && a.Origin == served {
+			// The file was rewritten in place and names the mirror now:
+			// fetch from the upstream ferry recorded instead.
+			c.Origin = o.Origin
+		}
+	}
+	return c
 }
 
 // pinRecordedSize enforces the size ferry recorded for an owned artifact

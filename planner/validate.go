@@ -90,8 +90,9 @@ func Validate(cfg *config.Config, prior *state.State, inv *Inventory, saved *pla
 	for _, c := range want.Changes {
 		byAddr[c.Address] = append(byAddr[c.Address], c)
 	}
-	for _, c := range b.noOps {
-		if inScope(c.Mirror, c.Key, opts) {
+	for _, n := range b.noOps {
+		if inScope(n.mirror.Name, n.artifact.Key, opts) {
+			c := b.noOpChange(n)
 			byAddr[c.Address] = append(byAddr[c.Address], c)
 		}
 	}

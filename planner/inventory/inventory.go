@@ -155,7 +155,13 @@ func Gather(ctx context.Context, cfg *config.Config, prior *state.State, provs P
 		if err != nil {
 			return nil, err
 		}
+		// A source usually lists about what its mirrors own already:
+		// reserve that much, so a large unchanged listing is not copied
+		// over and over as it grows.
 		var arts []providers.Artifact
+		if n := ownedBy(cfg, prior, addr); n > 0 {
+			arts = make([]providers.Artifact, 0, n)
+		}
 		collect := func(a providers.Artifact) error {
 			if len(arts) == cap(arts) {
 				// Double: append grows a large slice by a quarter,
@@ -516,10 +522,8 @@ func gatherUpstream(ctx context.Context, cfg *config.Config, prior *state.State,
 		if err != nil {
 			return err
 		}
-		listed := map[string]bool{}
-		for _, a := range inv.Sources[m.From] {
-			listed[a.Key] = true
-		}
+		// Only a selective source is asked; the set of listed keys is
+		// built for it alone (a 100,000-key map otherwise wasted).
 		if ur, ok := providers.As[providers.UpstreamReporter](src); ok {
 			if inv.Upstream == nil {
 				inv.Upstream = map[string]map[string]bool{}
@@ -528,6 +532,10 @@ func gatherUpstream(ctx context.Context, cfg *config.Config, prior *state.State,
 				inv.Upstream[m.From] = map[string]bool{}
 			}
 			if sm := prior.Mirror(name); sm != nil {
+				listed := make(map[string]bool, len(inv.Sources[m.From]))
+				for _, a := range inv.Sources[m.From] {
+					listed[a.Key] = true
+				}
 				for key := range sm.Artifacts {
 					if listed[key] {
 						continue
@@ -540,6 +548,21 @@ func gatherUpstream(ctx context.Context, cfg *config.Config, prior *state.State,
 		}
 	}
 	return nil
+}
+
+// ownedBy is the most artifacts a mirror reading source addr owns in
+// prior (a nil prior owns nothing).
+func ownedBy(cfg *config.Config, prior *state.State, addr string) int {
+	n := 0
+	if prior == nil {
+		return 0
+	}
+	for name, m := range cfg.Mirrors {
+		if sm := prior.Mirror(name); m.From == addr && sm != nil {
+			n = max(n, len(sm.Artifacts))
+		}
+	}
+	return n
 }
 
 func sortedKeys[V any](m map[string]V) []string {

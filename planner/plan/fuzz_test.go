@@ -81,6 +81,9 @@ func FuzzAddress(f *testing.F) {
 	f.Fuzz(func(t *testing.T, mirror, key string) {
 		_, _ = ParseTarget(mirror) // arbitrary input: no panic
 		_, _ = ParseTarget(key)
+		if got, want := hclQuote(key), quoteRunes(key); got != want {
+			t.Fatalf("hclQuote(%q) = %s, rune by rune %s", key, got, want)
+		}
 		if !identifier(mirror) || !validKey(key) {
 			return
 		}

@@ -122,3 +122,37 @@ func TestWriteTextDeleteNotes(t *testing.T) {
 		t.Errorf("text plan lacks\n%s\ngot:\n%s", want, b.String())
 	}
 }
+
+// TestQuotePlainFastPath: a key hclQuote copies as it is (plain) quotes
+// exactly as the rune-by-rune quoting does, and the characters quoting
+// changes are never taken for plain.
+func TestQuotePlainFastPath(t *testing.T) {
+	for _, tc := range []struct {
+		key   string
+		plain bool
+	}{
+		{key: "greeting/1.2.0/greeting-1.2.0.txt", plain: true},
+		{key: "@scope/pkg/-/pkg-1.0.0.tgz", plain: true},
+		{key: "a b~!#&'()*+,;=?@[]^`|}", plain: true},
+		{key: "", plain: true},
+		{key: `a"b`},
+		{key: `a\b`},
+		{key: "a${b}"},
+		{key: "a%{b}"},
+		{key: "a$b%"}, // no template, but the fast path leaves '$' and '%' to quoteRunes
+		{key: "tab\there"},
+		{key: "del\x7f"},
+		{key: "\u00e9"},
+		{key: "bad\xff"},
+	} {
+		if got := plain(tc.key); got != tc.plain {
+			t.Errorf("plain(%q) = %v, want %v", tc.key, got, tc.plain)
+		}
+		if got, want := hclQuote(tc.key), quoteRunes(tc.key); got != want {
+			t.Errorf("hclQuote(%q) = %s, want %s", tc.key, got, want)
+		}
+		if got, want := Address("m", tc.key), "mirror.m["+quoteRunes(tc.key)+"]"; got != want {
+			t.Errorf("Address(m, %q) = %s, want %s", tc.key, got, want)
+		}
+	}
+}

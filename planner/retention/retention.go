@@ -26,6 +26,10 @@ type Policy struct {
 	Order func(a, b string) int
 }
 
+// MayDrop reports whether p can drop anything; when it cannot, Decide
+// keeps every candidate and need not be asked.
+func (p Policy) MayDrop() bool { return p.KeepLast > 0 || p.MaxAge > 0 }
+
 // Candidate is one artifact retention decides about.
 type Candidate struct {
 	Key     string
