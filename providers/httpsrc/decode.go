@@ -61,10 +61,13 @@ func decodeSource(body hcl.Body, ectx *hcl.EvalContext, env schema.DecodeEnv) (*
 	cfg := &SourceConfig{}
 	content, diags := body.Content(sourceSchema())
 	// One map for blocks and list rows: duplicate detection stays linear
-	// however long the list is.
-	keys := map[string]hcl.Range{}
+	// however long the list is. It maps a key to where it was declared, by
+	// index into wheres: a small value keeps the map of a long list compact.
+	keys := map[string]int32{}
+	var wheres []hcl.Range
 	add := func(a ArtifactConfig, where hcl.Range) {
-		if prev, dup := keys[a.Key]; dup {
+		if i, dup := keys[a.Key]; dup {
+			prev := wheres[i]
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
 				Summary:  "Duplicate artifact key",
@@ -75,7 +78,8 @@ func decodeSource(body hcl.Body, ectx *hcl.EvalContext, env schema.DecodeEnv) (*
 			})
 			return
 		}
-		keys[a.Key] = where
+		keys[a.Key] = int32(len(wheres))
+		wheres = append(wheres, where)
 		cfg.Artifacts = append(cfg.Artifacts, a)
 	}
 	for _, b := range content.Blocks {
@@ -89,8 +93,9 @@ func decodeSource(body hcl.Body, ectx *hcl.EvalContext, env schema.DecodeEnv) (*
 	// a large slice by a quarter, copying a long list many times.
 	reserve := func(n int) {
 		cfg.Artifacts = slices.Grow(cfg.Artifacts, n)
+		wheres = slices.Grow(wheres, n)
 		if len(keys) == 0 {
-			keys = make(map[string]hcl.Range, n)
+			keys = make(map[string]int32, n)
 		}
 	}
 	if attr := content.Attributes["artifacts_file"]; attr != nil {
@@ -171,15 +176,10 @@ func decodeArtifact(b *hcl.Block, ectx *hcl.EvalContext) (ArtifactConfig, bool, 
 func validateArtifact(r rawArtifact) (ArtifactConfig, bool, hcl.Diagnostics) {
 	a := ArtifactConfig{Name: r.Name.Value, Size: -1}
 	var diags hcl.Diagnostics
-	ok := true
+	ok := !r.Name.Bad && !r.URL.Bad && !r.SHA256.Bad && !r.SHA512.Bad && !r.Version.Bad && !r.Key.Bad && !r.Published.Bad && !r.Size.Bad
 	fail := func(d *hcl.Diagnostic) {
 		diags = append(diags, d)
 		ok = false
-	}
-	for _, f := range []field{r.Name, r.URL, r.SHA256, r.SHA512, r.Version, r.Key, r.Published, r.Size} {
-		if f.Bad {
-			ok = false
-		}
 	}
 	missing := func(what, detail string) {
 		fail(&hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Missing artifact " + what, Detail: detail, Subject: r.Where.Ptr()})
@@ -195,18 +195,18 @@ func validateArtifact(r rawArtifact) (ArtifactConfig, bool, hcl.Diagnostics) {
 		}
 	}
 
-	var u *url.URL
+	urlOK, urlPath := false, ""
 	switch {
 	case !r.URL.Set && !r.URL.Bad:
 		missing("url", fmt.Sprintf("The artifact %q has no url: ferry needs to know where to fetch it from.", a.Name))
 	case r.URL.Bad:
 	default:
-		if parsed, d := parseURL(r.URL); d != nil {
+		if p, display, d := parseURL(r.URL); d != nil {
 			fail(d)
 		} else {
-			u = parsed
+			urlOK, urlPath = true, p
 			a.URL = r.URL.Value
-			a.DisplayURL = httpx.Redact(parsed)
+			a.DisplayURL = display
 			if a.DisplayURL == a.URL {
 				a.DisplayURL = a.URL // one copy, not two
 			}
@@ -216,21 +216,34 @@ func validateArtifact(r rawArtifact) (ArtifactConfig, bool, hcl.Diagnostics) {
 		}
 	}
 
-	for _, d := range []struct {
-		alg providers.Algorithm
-		f   field
-	}{{providers.SHA256, r.SHA256}, {providers.SHA512, r.SHA512}} {
-		alg, f := d.alg, d.f
+	var digests [2]providers.Digest
+	nd := 0
+	for _, alg := range [...]providers.Algorithm{providers.SHA256, providers.SHA512} {
+		f := r.SHA256
+		if alg == providers.SHA512 {
+			f = r.SHA512
+		}
 		if !f.Set || f.Bad {
 			continue
 		}
-		// Lenient on case, strict on length and alphabet.
-		d := providers.Digest{Algorithm: alg, Hex: strings.ToLower(f.Value)}
-		if err := d.Validate(); err != nil {
+		// Lenient on case, strict on length and alphabet. A digest valid
+		// as written is already lowercase: lower only the others.
+		d := providers.Digest{Algorithm: alg, Hex: f.Value}
+		err := d.Validate()
+		if err != nil {
+			d.Hex = strings.ToLower(f.Value)
+			err = d.Validate()
+		}
+		if err != nil {
 			fail(fieldError(f, fmt.Sprintf("Invalid %s digest", alg), fmt.Sprintf("The %s argument is not a valid digest: %s.", alg, err)))
 			continue
 		}
-		a.Digests = a.Digests.With(d)
+		digests[nd] = d
+		nd++
+	}
+	if nd > 0 {
+		// One allocation; sha256 sorts before sha512, as Digests keeps them.
+		a.Digests = append(make(providers.Digests, 0, nd), digests[:nd]...)
 	}
 	if !r.SHA256.Set && !r.SHA512.Set {
 		missing("digest", fmt.Sprintf("The artifact %q declares neither sha256 nor sha512. ferry verifies every byte it "+
@@ -268,8 +281,8 @@ func validateArtifact(r rawArtifact) (ArtifactConfig, bool, hcl.Diagnostics) {
 			fail(fieldError(r.Key, "Invalid artifact key", fmt.Sprintf("The key is a relative slash-separated path, so it %s.", err)))
 		}
 		a.Key = r.Key.Value
-	case !r.Key.Set && u != nil && !r.Version.Bad:
-		key, d := deriveKey(a.Name, r.Version, u, r.URL)
+	case !r.Key.Set && urlOK && !r.Version.Bad:
+		key, d := deriveKey(a.Name, r.Version, urlPath, r.URL)
 		if d != nil {
 			fail(d)
 		}
@@ -283,50 +296,117 @@ func fieldError(f field, summary, detail string) *hcl.Diagnostic {
 	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary, Detail: detail, Subject: f.Range.Ptr()}
 }
 
-// parseURL checks the scheme and shape of an artifact URL. When the URL is
+// parseURL checks the scheme and shape of an artifact URL and returns its
+// path and its display form (httpx.Redact of it). When the URL is
 // sensitive, no part of it appears in the diagnostic.
-func parseURL(f field) (*url.URL, *hcl.Diagnostic) {
+func parseURL(f field) (path, display string, d *hcl.Diagnostic) {
 	s, sensitive := f.Value, f.Sensitive
-	bad := func(summary, detail string) *hcl.Diagnostic {
-		return fieldError(f, summary, detail)
+	if p, ok := plainURL(s); ok {
+		return p, s, nil
+	}
+	bad := func(summary, detail string) (string, string, *hcl.Diagnostic) {
+		return "", "", fieldError(f, summary, detail)
 	}
 	u, err := url.Parse(s)
 	if err != nil {
 		if sensitive {
-			return nil, bad("Invalid URL", "The url is not a valid URL. It is sensitive, so it is not shown.")
+			return bad("Invalid URL", "The url is not a valid URL. It is sensitive, so it is not shown.")
 		}
 		var ue *url.Error
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return nil, bad("Invalid URL", fmt.Sprintf("The url is not a valid URL: %s.", err))
+		return bad("Invalid URL", fmt.Sprintf("The url is not a valid URL: %s.", err))
 	}
 	switch strings.ToLower(u.Scheme) {
 	case "http", "https":
 		if u.Host == "" {
-			return nil, bad("Invalid URL", "An http or https URL needs a host, as in https://example.org/file.tar.gz.")
+			return bad("Invalid URL", "An http or https URL needs a host, as in https://example.org/file.tar.gz.")
 		}
 	case "file":
 		if u.Host != "" || u.Opaque != "" || !strings.HasPrefix(u.Path, "/") {
-			return nil, bad("Invalid URL", "A file URL must be absolute, with an empty host, as in file:///srv/files/jq; "+
+			return bad("Invalid URL", "A file URL must be absolute, with an empty host, as in file:///srv/files/jq; "+
 				"relative file URLs are not supported.")
 		}
 	case "":
-		return nil, bad("Unsupported URL scheme", "The url has no scheme. Supported schemes are http, https and file.")
+		return bad("Unsupported URL scheme", "The url has no scheme. Supported schemes are http, https and file.")
 	default:
 		detail := fmt.Sprintf("The URL scheme %q is not supported. Supported schemes are http, https and file.", u.Scheme)
 		if sensitive {
 			detail = "The URL scheme is not supported. Supported schemes are http, https and file."
 		}
-		return nil, bad("Unsupported URL scheme", detail)
+		return bad("Unsupported URL scheme", detail)
 	}
-	return u, nil
+	return u.Path, httpx.Redact(u), nil
 }
+
+// plainURL is the fast path of parseURL for the URL a generator writes:
+// "http://" or "https://", a host of ASCII letters, digits, dots and
+// hyphens with an optional numeric port, then nothing or a path of
+// unreserved characters and slashes; no user info, query, fragment or
+// escapes. url.Parse accepts every such URL, its Path is the path as
+// written and its String (so httpx.Redact) is s itself: parseURL would
+// return exactly what plainURL does, without allocating a url.URL and its
+// string (FuzzPlainURL checks this). Any other URL is left to url.Parse.
+func plainURL(s string) (path string, ok bool) {
+	rest, ok := strings.CutPrefix(s, "https://")
+	if !ok {
+		if rest, ok = strings.CutPrefix(s, "http://"); !ok {
+			return "", false
+		}
+	}
+	i := 0
+	for i < len(rest) && urlByte[rest[i]] == urlHostByte {
+		i++
+	}
+	if i == 0 {
+		return "", false
+	}
+	if i < len(rest) && rest[i] == ':' {
+		port := i + 1
+		for i = port; i < len(rest) && '0' <= rest[i] && rest[i] <= '9'; i++ {
+		}
+		if i == port {
+			return "", false
+		}
+	}
+	path = rest[i:]
+	if path != "" && path[0] != '/' {
+		return "", false
+	}
+	for j := 0; j < len(path); j++ {
+		if urlByte[path[j]] == 0 {
+			return "", false
+		}
+	}
+	return path, true
+}
+
+// urlByte classes the bytes plainURL accepts: urlHostByte in a host or a
+// path, urlPathByte in a path only; 0 for any other byte.
+var urlByte = func() (t [256]uint8) {
+	const (
+		host = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-"
+		path = "_~/"
+	)
+	for i := 0; i < len(host); i++ {
+		t[host[i]] = urlHostByte
+	}
+	for i := 0; i < len(path); i++ {
+		t[path[i]] = urlPathByte
+	}
+	return t
+}()
+
+const (
+	urlHostByte = 1 + iota
+	urlPathByte
+)
 
 // deriveKey builds NAME/VERSION/BASENAME (NAME/BASENAME without a version)
 // from the URL path. A sensitive URL is never used: the key appears in plans
 // and state, and even the file name is part of the secret value.
-func deriveKey(name string, version field, u *url.URL, urlField field) (string, *hcl.Diagnostic) {
+func deriveKey(name string, version field, urlPath string, urlField field) (string, *hcl.Diagnostic) {
 	keyRequired := func(detail string) *hcl.Diagnostic {
 		return fieldError(urlField, "Artifact key required", detail)
 	}
@@ -334,8 +414,8 @@ func deriveKey(name string, version field, u *url.URL, urlField field) (string, 
 		return "", keyRequired(fmt.Sprintf("The url of artifact %q is sensitive, so ferry does not derive the artifact "+
 			"key from it: keys appear in plans and state. Set key explicitly.", name))
 	}
-	base := path.Base(u.Path)
-	if u.Path == "" || strings.HasSuffix(u.Path, "/") || base == "/" || base == "." {
+	base := path.Base(urlPath)
+	if urlPath == "" || strings.HasSuffix(urlPath, "/") || base == "/" || base == "." {
 		return "", keyRequired(fmt.Sprintf("The URL path of artifact %q has no file name to derive the artifact key "+
 			"from. Set key explicitly.", name))
 	}
@@ -372,6 +452,9 @@ func checkKey(key string) error {
 
 // checkSegment reports why s is not usable as one segment of a key.
 func checkSegment(s string) error {
+	if plainSegment(s) {
+		return nil
+	}
 	switch {
 	case s == "":
 		return errors.New("must not contain empty segments (\"//\" or a trailing \"/\")")
@@ -387,4 +470,19 @@ func checkSegment(s string) error {
 		return errors.New("must not contain control characters")
 	}
 	return nil
+}
+
+// plainSegment is the fast path of checkSegment in one pass: a segment of
+// printable ASCII other than "/" and "\\", and not "." or "..", passes every
+// check (unicode.IsControl holds for no printable ASCII character).
+func plainSegment(s string) bool {
+	if s == "" || s == "." || s == ".." {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '/' || c == '\\' {
+			return false
+		}
+	}
+	return true
 }

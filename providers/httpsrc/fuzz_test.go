@@ -2,11 +2,14 @@ package httpsrc
 
 import (
 	"bytes"
+	"net/url"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/hashicorp/hcl/v2"
+
+	"github.com/ferry-mirror/ferry/providers/httpx"
 )
 
 // FuzzParseRows feeds arbitrary bytes to both list file parsers and
@@ -72,5 +75,36 @@ func FuzzParseRows(f *testing.F) {
 			}
 			return true
 		}))
+	})
+}
+
+// FuzzPlainURL checks the claim plainURL rests on: for every URL it
+// accepts, url.Parse succeeds with an http or https scheme, a host, no
+// opaque part, the same path, and httpx.Redact gives the URL back; so
+// parseURL returns the same with or without the fast path.
+func FuzzPlainURL(f *testing.F) {
+	for _, s := range []string{
+		"https://files.example.org/pkg-000000/pkg-000000-1.0.0.tar.gz",
+		"http://x", "http://x/", "https://x:8080/a", "https://x:/a", "https://x:1:2/a",
+		"https://u:p@x/a", "https://x/a?b=c", "https://x/a#f", "https://x/%41", "HTTPS://x/a",
+		"https:///a", "https://x/a b", "https://[::1]/a", "https://x/~u/_v/./../", "https://x.y-z.",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		p, ok := plainURL(s)
+		if !ok {
+			return
+		}
+		u, err := url.Parse(s)
+		if err != nil {
+			t.Fatalf("plainURL(%q) accepts it, url.Parse says %v", s, err)
+		}
+		if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Opaque != "" || u.User != nil || u.Path != p {
+			t.Fatalf("plainURL(%q) = %q, url.Parse gives %#v", s, p, u)
+		}
+		if r := httpx.Redact(u); r != s {
+			t.Fatalf("plainURL(%q) accepts it, httpx.Redact gives %q", s, r)
+		}
 	})
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -24,11 +25,14 @@ import (
 //
 // A Source is safe for concurrent use.
 type Source struct {
-	name   string
-	cfg    *SourceConfig
-	byKey  map[string]*ArtifactConfig
-	client *httpx.Client
-	log    hclog.Logger
+	name string
+	cfg  *SourceConfig
+	// byKey indexes cfg.Artifacts, built by the first lookup: a plan that
+	// only lists the artifacts never pays for it.
+	byKey     map[string]*ArtifactConfig
+	indexOnce sync.Once
+	client    *httpx.Client
+	log       hclog.Logger
 }
 
 var (
@@ -42,20 +46,18 @@ var (
 // artifacts share a key (config validation should prevent it), the first
 // one wins.
 func NewSource(name string, cfg *SourceConfig, env registry.Env) (*Source, error) {
-	s := &Source{
-		name:   name,
-		cfg:    cfg,
-		byKey:  make(map[string]*ArtifactConfig, len(cfg.Artifacts)),
-		client: env.Client(),
-		log:    env.Log(),
-	}
-	for i := range cfg.Artifacts {
-		a := &cfg.Artifacts[i]
+	return &Source{name: name, cfg: cfg, client: env.Client(), log: env.Log()}, nil
+}
+
+// index builds byKey once; the first of artifacts sharing a key wins.
+func (s *Source) index() {
+	s.byKey = make(map[string]*ArtifactConfig, len(s.cfg.Artifacts))
+	for i := range s.cfg.Artifacts {
+		a := &s.cfg.Artifacts[i]
 		if _, dup := s.byKey[a.Key]; !dup {
 			s.byKey[a.Key] = a
 		}
 	}
-	return s, nil
 }
 
 // List reports one artifact per declared artifact block, with the declared
@@ -133,6 +135,7 @@ func (s *Source) Describe() string {
 }
 
 func (s *Source) lookup(key string) (*ArtifactConfig, *url.URL, error) {
+	s.indexOnce.Do(s.index)
 	ac, ok := s.byKey[key]
 	if !ok {
 		return nil, nil, fmt.Errorf("no artifact is declared with this key: %w", providers.ErrNotFound)
