@@ -161,6 +161,9 @@ func Load(opts LoadOptions) (*Config, hcl.Diagnostics) {
 		settingsRange = b.DefRange.Ptr()
 		diags = append(diags, decodeSettings(b, ectx, &cfg.Settings, opts.Backends)...)
 	}
+	if opts.SettingsDecoded != nil && !diags.HasErrors() {
+		opts.SettingsDecoded(cfg.Settings, dir)
+	}
 
 	// Declared addresses, including blocks with an unsupported type or
 	// invalid body, so that mirrors referring to them get no second error.

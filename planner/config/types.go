@@ -212,6 +212,13 @@ type LoadOptions struct {
 	// Backends decode the backend "TYPE" block of the ferry block, by
 	// type: a remote state. nil: no backend type is accepted.
 	Backends map[string]BackendDecoder
+	// SettingsDecoded, when set, is called once the ferry block decoded
+	// without error and before the source and destination blocks decode,
+	// with the settings Load will return and the configuration directory.
+	// Where the state is kept is known from then on, so a caller can read
+	// it while the providers decode (artifact lists can take as long as
+	// their state). It is not called when the ferry block has errors.
+	SettingsDecoded func(s Settings, dir string)
 }
 
 // BackendDecoder decodes the body of a backend block into its settings.

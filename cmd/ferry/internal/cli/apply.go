@@ -204,11 +204,7 @@ func (a *app) validateSaved(path string, cfg *config.Config, sess *stateSession,
 }
 
 func (a *app) applyFresh(f *planFlags, autoApprove, asJSON bool) error {
-	cfg, err := a.loadConfig(f.vars)
-	if err != nil {
-		return err
-	}
-	sess, err := a.openState(statePath(cfg), "apply", f.lock)
+	cfg, sess, err := a.loadConfigAndState(f.vars, "apply", f.lock)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -79,11 +81,17 @@ func (a *app) loadConfig(vars []config.VarArg) (*config.Config, error) {
 // loadConfigDiags is loadConfig with the diagnostics, which ferry run
 // shows on its status page too.
 func (a *app) loadConfigDiags(vars []config.VarArg) (*config.Config, hcl.Diagnostics, error) {
+	return a.loadConfigWith(vars, nil)
+}
+
+// loadConfigWith is loadConfigDiags calling settingsDecoded as
+// config.LoadOptions.SettingsDecoded says.
+func (a *app) loadConfigWith(vars []config.VarArg, settingsDecoded func(config.Settings, string)) (*config.Config, hcl.Diagnostics, error) {
 	wd, err := os.Getwd()
 	if err != nil {
 		return nil, nil, err
 	}
-	cfg, diags := config.Load(config.LoadOptions{Dir: wd, Env: a.env, Vars: vars, Types: providerTypes(), Backends: backendTypes()})
+	cfg, diags := config.Load(config.LoadOptions{Dir: wd, Env: a.env, Vars: vars, Types: providerTypes(), Backends: backendTypes(), SettingsDecoded: settingsDecoded})
 	a.renderDiags(cfg, diags)
 	if diags.HasErrors() {
 		return cfg, diags, silent(ExitError)
@@ -154,13 +162,17 @@ func writeJSON(w io.Writer, v any) error {
 }
 
 // statePath is where the config says the state lives.
-func statePath(cfg *config.Config) string {
-	p := cfg.Settings.StatePath
+func statePath(cfg *config.Config) string { return statePathIn(cfg.Settings, cfg.Dir) }
+
+// statePathIn is the local state file settings name, under the
+// configuration directory dir unless absolute.
+func statePathIn(s config.Settings, dir string) string {
+	p := s.StatePath
 	if p == "" {
 		p = config.DefaultStatePath
 	}
 	if !filepath.IsAbs(p) {
-		p = filepath.Join(cfg.Dir, p)
+		p = filepath.Join(dir, p)
 	}
 	return p
 }
@@ -201,11 +213,18 @@ func (s *stateSession) close() {
 // A configuration with a backend (the last one loadConfig loaded) keeps
 // the state there instead (openRemoteState).
 func (a *app) openState(path, op string, lf lockFlags) (*stateSession, error) {
-	if r, ok, err := a.remoteState(a.backend); err != nil || ok {
+	return a.openStateAt(a.ctx, a.backend, path, op, lf, a.streams.Err)
+}
+
+// openStateAt is openState for the given backend, writing its warning (a
+// lock taken over) to warn: loadConfigAndState runs it beside the
+// configuration's decoding, which must not share a.backend or stderr.
+func (a *app) openStateAt(ctx context.Context, backend *config.Backend, path, op string, lf lockFlags, warn io.Writer) (*stateSession, error) {
+	if r, ok, err := a.remoteState(backend); err != nil || ok {
 		if err != nil {
 			return nil, err
 		}
-		s, err := a.openRemoteState(r, op, lf)
+		s, err := openRemoteState(ctx, r, op, lf)
 		if err == nil && op == "plan" {
 			s.manager.ReadOnly()
 		}
@@ -213,13 +232,13 @@ func (a *app) openState(path, op string, lf lockFlags) (*stateSession, error) {
 	}
 	s := &stateSession{path: path}
 	if lf.lock {
-		l, err := state.Lock(a.ctx, path, op, Version, lf.timeout)
+		l, err := state.Lock(ctx, path, op, Version, lf.timeout)
 		if err != nil {
 			return nil, &exitError{code: ExitError, err: err}
 		}
 		s.lock = l
 		if prev := l.TookOver(); prev != nil {
-			fmt.Fprintf(a.streams.Err, "Warning: took over the state lock of %s (pid %d, operation %s) since %s, lock ID %s: its process is gone from this host (killed or crashed).\n",
+			fmt.Fprintf(warn, "Warning: took over the state lock of %s (pid %d, operation %s) since %s, lock ID %s: its process is gone from this host (killed or crashed).\n",
 				prev.Who, prev.PID, prev.Operation, prev.Created.UTC().Format(time.RFC3339), prev.ID)
 		}
 	}
@@ -235,6 +254,52 @@ func (a *app) openState(path, op string, lf lockFlags) (*stateSession, error) {
 	}
 	s.manager, s.state = m, st
 	return s, nil
+}
+
+// loadConfigAndState is loadConfig then openState, except that the state
+// is read while the source and destination blocks decode: where it is
+// kept is known once the ferry block is, and an artifacts_file of 10^5
+// rows takes about as long to read as the state that records them, so on
+// two cores the two overlap. A configuration with errors is reported as
+// loadConfig reports it; a state opened meanwhile is closed unused (a
+// wait for its lock cancelled).
+func (a *app) loadConfigAndState(vars []config.VarArg, op string, lf lockFlags) (*config.Config, *stateSession, error) {
+	type opened struct {
+		sess *stateSession
+		err  error
+	}
+	ctx, cancel := context.WithCancel(a.ctx)
+	defer cancel()
+	var (
+		early chan opened
+		warn  bytes.Buffer
+	)
+	cfg, _, err := a.loadConfigWith(vars, func(s config.Settings, dir string) {
+		early = make(chan opened, 1)
+		go func() {
+			sess, err := a.openStateAt(ctx, s.Backend, statePathIn(s, dir), op, lf, &warn)
+			early <- opened{sess, err}
+		}()
+	})
+	switch {
+	case early == nil && err != nil: // the ferry block had errors
+		return nil, nil, err
+	case early == nil: // not reached: Load calls SettingsDecoded unless the ferry block has errors
+		sess, err := a.openState(statePath(cfg), op, lf)
+		return cfg, sess, err
+	case err != nil:
+		cancel()
+		if o := <-early; o.sess != nil {
+			o.sess.close()
+		}
+		return nil, nil, err
+	}
+	o := <-early
+	_, _ = a.streams.Err.Write(warn.Bytes())
+	if o.err != nil {
+		return nil, nil, o.err
+	}
+	return cfg, o.sess, nil
 }
 
 // providerSet instantiates the configured providers once per command.

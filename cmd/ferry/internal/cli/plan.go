@@ -162,11 +162,7 @@ Exit codes: 0 success, 1 error; with -detailed-exitcode, 0 no changes, 1 error,
 2 changes present.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := a.loadConfig(f.vars)
-			if err != nil {
-				return err
-			}
-			sess, err := a.openState(statePath(cfg), "plan", f.lock)
+			cfg, sess, err := a.loadConfigAndState(f.vars, "plan", f.lock)
 			if err != nil {
 				return err
 			}

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -38,16 +39,16 @@ func (a *app) remoteState(cfg *config.Backend) (r state.Remote, ok bool, err err
 // openRemoteState is openState for a state in a backend: the lock object
 // (never taken over: only `ferry state unlock ID` breaks it), then the
 // state, every write of which is conditional on the object read.
-func (a *app) openRemoteState(r state.Remote, op string, lf lockFlags) (*stateSession, error) {
+func openRemoteState(ctx context.Context, r state.Remote, op string, lf lockFlags) (*stateSession, error) {
 	s := &stateSession{path: r.URL()}
 	if lf.lock {
-		l, err := state.LockRemote(a.ctx, r, op, Version, lf.timeout)
+		l, err := state.LockRemote(ctx, r, op, Version, lf.timeout)
 		if err != nil {
 			return nil, &exitError{code: ExitError, err: err}
 		}
 		s.lock = l
 	}
-	m, st, err := state.OpenRemote(a.ctx, r, Version)
+	m, st, err := state.OpenRemote(ctx, r, Version)
 	if err != nil {
 		s.close()
 		return nil, &exitError{code: ExitError, err: err}
