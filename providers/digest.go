@@ -121,15 +121,24 @@ func (d *Digest) UnmarshalText(b []byte) error {
 // algorithm so equal sets compare and serialise equally.
 type Digests []Digest
 
-// NewDigests builds a normalised set; later entries win for a repeated algorithm.
+// NewDigests builds a normalised set; later entries win for a repeated
+// algorithm. It allocates once: a list file builds one set per row.
 func NewDigests(ds ...Digest) Digests {
 	var out Digests
 	for _, d := range ds {
 		if d.IsZero() {
 			continue
 		}
-		out = out.With(d)
+		if out == nil {
+			out = make(Digests, 0, len(ds))
+		}
+		if i := slices.IndexFunc(out, func(e Digest) bool { return e.Algorithm == d.Algorithm }); i >= 0 {
+			out[i] = d
+			continue
+		}
+		out = append(out, d)
 	}
+	slices.SortFunc(out, byAlgorithm)
 	return out
 }
 
@@ -142,9 +151,11 @@ func (s Digests) With(d Digest) Digests {
 		}
 	}
 	out = append(out, d)
-	slices.SortFunc(out, func(a, b Digest) int { return strings.Compare(string(a.Algorithm), string(b.Algorithm)) })
+	slices.SortFunc(out, byAlgorithm)
 	return out
 }
+
+func byAlgorithm(a, b Digest) int { return strings.Compare(string(a.Algorithm), string(b.Algorithm)) }
 
 // Get returns the digest for alg, if present.
 func (s Digests) Get(alg Algorithm) (Digest, bool) {

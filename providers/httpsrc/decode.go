@@ -218,11 +218,11 @@ func validateArtifact(r rawArtifact) (ArtifactConfig, bool, hcl.Diagnostics) {
 
 	var digests [2]providers.Digest
 	nd := 0
-	for _, alg := range [...]providers.Algorithm{providers.SHA256, providers.SHA512} {
-		f := r.SHA256
-		if alg == providers.SHA512 {
-			f = r.SHA512
-		}
+	for _, d := range [...]struct {
+		alg providers.Algorithm
+		f   field
+	}{{providers.SHA256, r.SHA256}, {providers.SHA512, r.SHA512}} {
+		alg, f := d.alg, d.f
 		if !f.Set || f.Bad {
 			continue
 		}
@@ -241,10 +241,7 @@ func validateArtifact(r rawArtifact) (ArtifactConfig, bool, hcl.Diagnostics) {
 		digests[nd] = d
 		nd++
 	}
-	if nd > 0 {
-		// One allocation; sha256 sorts before sha512, as Digests keeps them.
-		a.Digests = append(make(providers.Digests, 0, nd), digests[:nd]...)
-	}
+	a.Digests = providers.NewDigests(digests[:nd]...)
 	if !r.SHA256.Set && !r.SHA512.Set {
 		missing("digest", fmt.Sprintf("The artifact %q declares neither sha256 nor sha512. ferry verifies every byte it "+
 			"copies against a declared digest, so at least one is required.", a.Name))

@@ -231,8 +231,9 @@ func (s *Store) PutToken(ctx context.Context, a providers.Artifact, r io.Reader,
 	// The engine's verifier, when r is one: each byte hashed once for the
 	// check (the part checksums are other sums).
 	vr := verify.Reuse(r, a.Size, a.Digests)
-	if d, ok := a.Digests.Get(providers.SHA256); ok && a.Size >= 0 && a.Size <= maxStreamedPut {
-		return s.putStreamed(ctx, a, k, d, vr, opts)
+	declared, hasSHA256 := a.Digests.Get(providers.SHA256)
+	if hasSHA256 && a.Size >= 0 && a.Size <= maxStreamedPut {
+		return s.putStreamed(ctx, a, k, declared, vr, opts)
 	}
 	parts := &partHasher{size: s.partSize}
 	in := &s3.PutObjectInput{
@@ -242,8 +243,8 @@ func (s *Store) PutToken(ctx context.Context, a providers.Artifact, r io.Reader,
 		ContentType:       aws.String("application/octet-stream"),
 		ChecksumAlgorithm: types.ChecksumAlgorithmSha256,
 	}
-	if d, ok := a.Digests.Get(providers.SHA256); ok {
-		in.Metadata = map[string]string{metaSHA256: d.Hex}
+	if hasSHA256 {
+		in.Metadata = map[string]string{metaSHA256: declared.Hex}
 	}
 	if !opts.Overwrite {
 		in.IfNoneMatch = aws.String("*")
